@@ -1,0 +1,59 @@
+// webode: reduces the per-sample solver state to the few numbers the host
+// reads between chunks of dispatches: how many samples are still running,
+// how many failed, and the function-evaluation and step totals.
+//
+// One workgroup; each invocation folds a strided slice of the batch, then a
+// tree reduction in workgroup memory. The order of the additions is fixed, so
+// the totals are the same on every run.
+
+${PARAMS_STRUCT}
+
+${SAMPLE_STRUCT}
+
+${STATUS_CONSTS}
+
+${SUMMARY_STRUCT}
+
+@group(0) @binding(0) var<storage, read> samples: array<Sample>;
+@group(0) @binding(1) var<storage, read_write> summary: Summary;
+@group(0) @binding(2) var<uniform> P: Params;
+
+const WG: u32 = ${WG}u;
+// Fields reduced: running, failed, nfe (sum), nfe (max), accepted, rejected.
+var<workgroup> acc: array<array<u32, 6>, WG>;
+
+@compute @workgroup_size(${WG})
+fn summarize(@builtin(local_invocation_index) lid: u32) {
+  var v = array<u32, 6>(0u, 0u, 0u, 0u, 0u, 0u);
+  for (var b = lid; b < P.batch; b += WG) {
+    let s = samples[b];
+    if (s.status < STATUS_DONE) { v[0] += 1u; }
+    if (s.status > STATUS_DONE) { v[1] += 1u; }
+    v[2] += s.n_fe;
+    v[3] = max(v[3], s.n_fe);
+    v[4] += s.n_accepted;
+    v[5] += s.n_rejected;
+  }
+  acc[lid] = v;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lid < stride) {
+      let o = acc[lid + stride];
+      acc[lid][0] += o[0];
+      acc[lid][1] += o[1];
+      acc[lid][2] += o[2];
+      acc[lid][3] = max(acc[lid][3], o[3]);
+      acc[lid][4] += o[4];
+      acc[lid][5] += o[5];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    summary.running = acc[0][0];
+    summary.failed = acc[0][1];
+    summary.nfe_total = acc[0][2];
+    summary.nfe_max = acc[0][3];
+    summary.accepted = acc[0][4];
+    summary.rejected = acc[0][5];
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Typed errors of webode. Every error a user can provoke is an instance of
+ * `WebodeError`; the subclasses say where it came from:
+ *
+ * - `ArgumentError`: bad input, thrown before any GPU work. Names the argument,
+ *   the value received and what was expected.
+ * - `WebGPUUnavailableError`: no `navigator.gpu`, or no adapter / device.
+ * - `DeviceLostError`: the GPU device was lost (driver reset, `device.destroy()`).
+ * - `DestroyedError`: an object was used after `destroy()`.
+ * - `OdeSolveError`: a numerical failure during a solve (non-finite state, step
+ *   size underflow, `maxSteps` exhausted), with the failing samples and the
+ *   time each one reached. The partial solution stays available on the error.
+ */
+
+/** Base class of every error thrown by webode. */
+export class WebodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Describes a received value briefly for error messages. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (ArrayBuffer.isView(value) && 'length' in value) {
+    return `${value.constructor.name} of length ${(value as unknown as { length: number }).length}`;
+  }
+  if (Array.isArray(value)) {
+    const head = value.slice(0, 6).map((v) => describeValue(v)).join(', ');
+    return `[${head}${value.length > 6 ? ', …' : ''}] (length ${value.length})`;
+  }
+  if (typeof value === 'function') return 'a function';
+  return Object.prototype.toString.call(value);
+}
+
+/** Bad input: thrown synchronously or as a rejection before any GPU work is issued. */
+export class ArgumentError extends WebodeError {
+  readonly argument: string;
+  readonly received: unknown;
+  readonly expected: string;
+  constructor(argument: string, received: unknown, expected: string) {
+    super(`${argument}: expected ${expected}, received ${describeValue(received)}`);
+    this.argument = argument;
+    this.received = received;
+    this.expected = expected;
+  }
+}
+
+/** WebGPU is missing from this browser, or no adapter or device could be obtained. */
+export class WebGPUUnavailableError extends WebodeError {}
+
+/** The GPU device behind a runtime was lost; create a new runtime to continue. */
+export class DeviceLostError extends WebodeError {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(`GPU device lost (${reason}): ${message}`);
+    this.reason = reason;
+  }
+}
+
+/** An object was used after its `destroy()` was called. */
+export class DestroyedError extends WebodeError {
+  constructor(what: string) {
+    super(`${what} has been destroyed and can no longer be used`);
+  }
+}
+
+/** Why one sample of a solve stopped early. */
+export type FailureKind = 'nonfinite' | 'step-underflow' | 'max-steps';
+
+/** One failing sample of a solve. */
+export interface SampleFailure {
+  /** Index of the sample in the batch. */
+  readonly sample: number;
+  readonly kind: FailureKind;
+  /** The time the sample had reached when it failed (its last accepted time). */
+  readonly t: number;
+}
+
+/**
+ * A numerical failure during a solve. `failures` lists every failing sample
+ * (sorted by index); samples not listed finished normally and their outputs
+ * in `solution.y` are valid. Outputs of a failing sample are valid for the
+ * output times it passed before failing (see `solution.stats()`).
+ */
+export class OdeSolveError<S = unknown> extends WebodeError {
+  readonly failures: readonly SampleFailure[];
+  readonly solution: S;
+  constructor(failures: readonly SampleFailure[], solution: S, totalSamples: number) {
+    const shown = failures
+      .slice(0, 5)
+      .map((f) => `sample ${f.sample}: ${f.kind} at t = ${f.t}`)
+      .join('; ');
+    const more = failures.length > 5 ? `; … (${failures.length - 5} more)` : '';
+    super(`solve failed for ${failures.length} of ${totalSamples} samples: ${shown}${more}`);
+    this.failures = failures;
+    this.solution = solution;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The dynamics module: an MLP f(t, z; θ) whose parameters live on the GPU.
+ *
+ * `layers` lists the widths of the Linear layers exactly as a PyTorch
+ * `nn.Sequential` of `nn.Linear` would: [input, hidden…, output]. The output
+ * width is the state dimension D; the input width is D, or D + 1 when
+ * `timeInput` is true (the time is appended as the last input column).
+ * Parameters are one flat float32 vector in `nn.Linear` order, layer by layer:
+ * weight [out, in] row-major, then bias [out], so a PyTorch `state_dict`
+ * flattened in order loads unchanged.
+ */
+import { type Activation, ACTIVATIONS, type MlpSpec, mlpOffsets } from '../kernels/mlp';
+import { ArgumentError, DestroyedError } from './errors';
+import type { Runtime } from './runtime';
+import { Tensor } from './tensor';
+
+/** Options of `new MLP(runtime, options)`. */
+export interface MLPOptions {
+  /** Linear layer widths [input, hidden…, output]; input = output (+1 with `timeInput`). */
+  layers: readonly number[];
+  /** Activation between layers (none after the last). Default `'tanh'`. */
+  activation?: Activation;
+  /** Append t as the last input column. Default false. */
+  timeInput?: boolean;
+  /** Seed of the default initialisation. Default 0. */
+  seed?: number;
+}
+
+/** A small seeded generator (mulberry32): uniform floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * PyTorch's default `nn.Linear` initialisation: weights and biases uniform in
+ * ±1/sqrt(fan_in), drawn from a seeded generator.
+ */
+export function defaultParameters(layers: readonly number[], seed = 0): Float32Array {
+  const { layers: offs, count } = mlpOffsets(layers);
+  const rng = mulberry32(seed);
+  const p = new Float32Array(count);
+  for (const L of offs) {
+    const bound = 1 / Math.sqrt(L.inWidth);
+    for (let i = 0; i < L.inWidth * L.outWidth + L.outWidth; i++) p[L.weight + i] = (2 * rng() - 1) * bound;
+  }
+  return p;
+}
+
+/** Checks an MLP description and returns its spec; throws `ArgumentError` naming the bad field. */
+export function validateMlpOptions(options: MLPOptions): MlpSpec {
+  if (typeof options !== 'object' || options === null) {
+    throw new ArgumentError('options', options, 'an object { layers, activation?, timeInput? }');
+  }
+  const layers = options.layers;
+  if (!Array.isArray(layers) || layers.length < 2) {
+    throw new ArgumentError('layers', layers, 'an array of at least two widths [input, …, output]');
+  }
+  layers.forEach((w, i) => {
+    if (!Number.isInteger(w) || w < 1) {
+      throw new ArgumentError(`layers[${i}]`, w, 'a positive integer width');
+    }
+  });
+  const activation = options.activation ?? 'tanh';
+  if (!ACTIVATIONS.includes(activation)) {
+    throw new ArgumentError('activation', activation, `one of ${ACTIVATIONS.join(', ')}`);
+  }
+  const timeInput = options.timeInput ?? false;
+  if (typeof timeInput !== 'boolean') throw new ArgumentError('timeInput', timeInput, 'a boolean');
+  const D = layers[layers.length - 1];
+  const wantIn = D + (timeInput ? 1 : 0);
+  if (layers[0] !== wantIn) {
+    throw new ArgumentError(
+      'layers[0]',
+      layers[0],
+      `${wantIn}: the input width must equal the state dimension (output width ${D})${timeInput ? ' + 1 for the time input' : ''}`,
+    );
+  }
+  return { layers: [...layers], activation, timeInput };
+}
+
+/** An MLP vector field with its parameters on the GPU. */
+export class MLP {
+  readonly runtime: Runtime;
+  readonly spec: MlpSpec;
+  /** State dimension D (the output width). */
+  readonly stateDim: number;
+  /** Number of parameters P. */
+  readonly parameterCount: number;
+  private paramTensor: Tensor | null;
+
+  constructor(runtime: Runtime, options: MLPOptions) {
+    this.spec = validateMlpOptions(options);
+    runtime.check();
+    this.runtime = runtime;
+    this.stateDim = this.spec.layers[this.spec.layers.length - 1];
+    this.parameterCount = mlpOffsets(this.spec.layers).count;
+    const init = defaultParameters(this.spec.layers, options.seed ?? 0);
+    this.paramTensor = Tensor.fromArray(runtime, init, [this.parameterCount], 'mlp parameters');
+  }
+
+  get layers(): readonly number[] {
+    return this.spec.layers;
+  }
+  get activation(): Activation {
+    return this.spec.activation;
+  }
+  get timeInput(): boolean {
+    return this.spec.timeInput;
+  }
+
+  /** The parameter tensor θ (flat, PyTorch Linear order). */
+  get params(): Tensor {
+    if (!this.paramTensor) throw new DestroyedError('MLP');
+    return this.paramTensor;
+  }
+
+  /** Uploads new parameters (length `parameterCount`, finite). */
+  setParameters(params: ArrayLike<number>): void {
+    const tensor = this.params;
+    if (!params || typeof params.length !== 'number' || params.length !== this.parameterCount) {
+      throw new ArgumentError('params', params, `${this.parameterCount} values for layers [${this.spec.layers.join(', ')}]`);
+    }
+    tensor.write(params);
+  }
+
+  /** Reads the parameters back (one host wait). */
+  readParameters(): Promise<Float32Array> {
+    return this.params.read();
+  }
+
+  /** Frees the parameter buffer. Idempotent. */
+  destroy(): void {
+    this.paramTensor?.destroy();
+    this.paramTensor = null;
+  }
+
+  get isDestroyed(): boolean {
+    return this.paramTensor === null;
+  }
+}

@@ -1,0 +1,445 @@
+/**
+ * `odeint`: forward integration of a batch of states through an MLP vector
+ * field, entirely on the GPU.
+ *
+ * The host validates the arguments, uploads y0 and the output times, then
+ * records chunks of integration dispatches (each dispatch advances every
+ * running sample by up to `stepsPerDispatch` step attempts) followed by a
+ * summary dispatch whose few words are copied to a mappable buffer. It keeps
+ * two chunks in flight and reads one summary per chunk; chunks double in
+ * length, so a solve of N steps costs O(log N) host waits, never O(N).
+ */
+import {
+  CONTROLLER,
+  INTEGRATE_WORKGROUP,
+  PARAMS,
+  type ParamsValues,
+  SAMPLE,
+  STATUS,
+  SUMMARY,
+  SUMMARY_WORKGROUP,
+  integrateKey,
+  integrateWgsl,
+  integrateWorkgroups,
+  summaryWgsl,
+} from '../kernels/integrate';
+import { mlpFlops } from '../kernels/mlp';
+import { ArgumentError, DestroyedError, type FailureKind, OdeSolveError, type SampleFailure } from './errors';
+import type { MLP } from './mlp';
+import type { Runtime } from './runtime';
+import { type MethodName, type Tableau, getTableau } from './tableau';
+import { TENSOR_USAGE, Tensor } from './tensor';
+
+/** Options of `odeint`. */
+export interface OdeintOptions {
+  /**
+   * The Runge–Kutta method. Adaptive: `'dopri5'` (default), `'tsit5'`, `'bosh3'`.
+   * Fixed step (needs `stepSize`): `'euler'`, `'midpoint'`, `'rk4'` (classic),
+   * `'rk38'` (the 3/8 rule, which torchdiffeq calls `rk4`).
+   */
+  method?: MethodName;
+  /** Relative tolerance of adaptive methods. Default 1e-6 (float32 round-off is about 6e-8). */
+  rtol?: number;
+  /** Absolute tolerance of adaptive methods. Default 1e-7. */
+  atol?: number;
+  /** Step size of fixed-step methods (its sign is ignored: the direction comes from `t`). */
+  stepSize?: number;
+  /** First step size of adaptive methods (magnitude). Default: Hairer's automatic choice, per sample. */
+  firstStep?: number;
+  /** Most step attempts (accepted + rejected) per sample. Default 10,000 for adaptive methods, unlimited for fixed ones. */
+  maxSteps?: number;
+  /** Step attempts per sample in one GPU dispatch. Default: chosen from the problem size so a dispatch stays short. */
+  stepsPerDispatch?: number;
+}
+
+/** Options after defaults are applied. */
+export interface ResolvedOdeintOptions {
+  readonly method: MethodName;
+  readonly rtol: number;
+  readonly atol: number;
+  readonly stepSize: number;
+  readonly firstStep: number;
+  readonly maxSteps: number;
+  readonly stepsPerDispatch: number;
+}
+
+/** Totals of a solve, known without another host wait. */
+export interface SolveSummary {
+  /** Function evaluations over all samples. */
+  readonly nfe: number;
+  /** Largest function-evaluation count of one sample. */
+  readonly maxNfe: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  /** Host waits, submits and dispatches this solve issued. */
+  readonly hostWaits: number;
+  readonly submits: number;
+  readonly dispatches: number;
+}
+
+/** Per-sample statistics (`solution.stats()`). */
+export interface SolveStats {
+  readonly nfe: Uint32Array;
+  readonly accepted: Uint32Array;
+  readonly rejected: Uint32Array;
+  /** 'done' or the failure kind, per sample. */
+  readonly status: readonly ('done' | FailureKind | 'running')[];
+  /** Time reached by each sample. */
+  readonly tReached: Float64Array;
+  /** Number of outputs written by each sample. */
+  readonly outputsWritten: Uint32Array;
+  readonly total: { nfe: number; accepted: number; rejected: number; maxNfe: number };
+}
+
+const DEFAULT_MAX_STEPS = 10_000;
+const UNLIMITED_STEPS = 0xffffffff;
+/** Work per dispatch (floating-point operations) the default `stepsPerDispatch` aims at. */
+const TARGET_FLOPS_PER_DISPATCH = 4e7;
+const MAX_STEPS_PER_DISPATCH = 256;
+/** The first chunk has this many dispatches; each next one doubles, up to the cap. */
+const FIRST_CHUNK = 2;
+const MAX_CHUNK = 64;
+
+function isPositiveFinite(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x > 0;
+}
+
+/** Validates and converts the output times; throws ArgumentError. */
+export function validateTimes(t: ArrayLike<number>): Float64Array {
+  if (!t || typeof t.length !== 'number') throw new ArgumentError('t', t, 'an array of output times');
+  if (t.length < 1) throw new ArgumentError('t', t, 'at least one output time');
+  const out = new Float64Array(t.length);
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`t[${i}]`, v, 'a finite number');
+    out[i] = v;
+  }
+  if (out.length > 1) {
+    const dir = Math.sign(out[1] - out[0]);
+    for (let i = 1; i < out.length; i++) {
+      // Strictly monotonic in float32 too, since the kernel compares float32 times.
+      const step = Math.fround(out[i]) - Math.fround(out[i - 1]);
+      if (dir === 0 || Math.sign(step) !== dir) {
+        throw new ArgumentError(
+          't',
+          t,
+          `strictly increasing or strictly decreasing times (distinct in float32); t[${i - 1}] = ${out[i - 1]}, t[${i}] = ${out[i]}`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** Applies defaults and validates the options; throws ArgumentError naming the option. */
+export function resolveOptions(
+  options: OdeintOptions,
+  work: { batch: number; flopsPerAttempt: number },
+): ResolvedOdeintOptions & { tableau: Tableau } {
+  if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
+  const tableau = getTableau(options.method ?? 'dopri5');
+  const rtol = options.rtol ?? 1e-6;
+  const atol = options.atol ?? 1e-7;
+  if (!isPositiveFinite(rtol)) throw new ArgumentError('options.rtol', rtol, 'a finite number > 0');
+  if (!isPositiveFinite(atol)) throw new ArgumentError('options.atol', atol, 'a finite number > 0');
+  let stepSize = 0;
+  if (!tableau.adaptive) {
+    if (options.stepSize === undefined) {
+      throw new ArgumentError('options.stepSize', undefined, `a step size for the fixed-step method ${tableau.name}`);
+    }
+    if (typeof options.stepSize !== 'number' || !Number.isFinite(options.stepSize) || options.stepSize === 0) {
+      throw new ArgumentError('options.stepSize', options.stepSize, 'a finite, non-zero step size');
+    }
+    stepSize = Math.abs(options.stepSize);
+  } else if (options.stepSize !== undefined) {
+    throw new ArgumentError('options.stepSize', options.stepSize, `undefined: ${tableau.name} is adaptive (use firstStep)`);
+  }
+  let firstStep = 0;
+  if (options.firstStep !== undefined) {
+    if (!tableau.adaptive) throw new ArgumentError('options.firstStep', options.firstStep, 'undefined for a fixed-step method');
+    if (typeof options.firstStep !== 'number' || !Number.isFinite(options.firstStep) || options.firstStep === 0) {
+      throw new ArgumentError('options.firstStep', options.firstStep, 'a finite, non-zero step size');
+    }
+    firstStep = Math.abs(options.firstStep);
+  }
+  const maxSteps = options.maxSteps ?? (tableau.adaptive ? DEFAULT_MAX_STEPS : UNLIMITED_STEPS);
+  if (!Number.isInteger(maxSteps) || maxSteps < 1 || maxSteps > UNLIMITED_STEPS) {
+    throw new ArgumentError('options.maxSteps', maxSteps, 'an integer ≥ 1');
+  }
+  let stepsPerDispatch = options.stepsPerDispatch;
+  if (stepsPerDispatch === undefined) {
+    const perAttempt = Math.max(1, work.batch * work.flopsPerAttempt);
+    stepsPerDispatch = Math.max(1, Math.min(MAX_STEPS_PER_DISPATCH, Math.floor(TARGET_FLOPS_PER_DISPATCH / perAttempt)));
+  } else if (!Number.isInteger(stepsPerDispatch) || stepsPerDispatch < 1) {
+    throw new ArgumentError('options.stepsPerDispatch', stepsPerDispatch, 'an integer ≥ 1');
+  }
+  return { method: tableau.name, rtol, atol, stepSize, firstStep, maxSteps, stepsPerDispatch, tableau };
+}
+
+const FAILURE_OF_STATUS: Record<number, FailureKind> = {
+  [STATUS.NONFINITE]: 'nonfinite',
+  [STATUS.UNDERFLOW]: 'step-underflow',
+  [STATUS.MAXSTEPS]: 'max-steps',
+};
+
+/** The result of `odeint`: outputs on the GPU, statistics on request. */
+export class Solution {
+  /** Outputs [T][B][D] on the GPU; `y[0]` is y0. */
+  readonly y: Tensor;
+  /** The output times as given. */
+  readonly t: Float64Array;
+  readonly batch: number;
+  readonly dim: number;
+  readonly f: MLP;
+  readonly options: ResolvedOdeintOptions;
+  readonly summary: SolveSummary;
+  private samples: GPUBuffer | null;
+
+  /** @internal Made by `odeint`. */
+  constructor(init: {
+    y: Tensor;
+    t: Float64Array;
+    batch: number;
+    dim: number;
+    f: MLP;
+    options: ResolvedOdeintOptions;
+    summary: SolveSummary;
+    samples: GPUBuffer;
+  }) {
+    this.y = init.y;
+    this.t = init.t;
+    this.batch = init.batch;
+    this.dim = init.dim;
+    this.f = init.f;
+    this.options = init.options;
+    this.summary = init.summary;
+    this.samples = init.samples;
+  }
+
+  /** Reads the per-sample statistics (one host wait). */
+  async stats(): Promise<SolveStats> {
+    if (!this.samples) throw new DestroyedError('Solution');
+    const rt = this.y.runtime;
+    const bytes = await rt.readBuffer(this.samples, 0, this.batch * SAMPLE.stride);
+    return parseSamples(bytes, this.batch);
+  }
+
+  /** Frees the outputs and the per-sample state. Idempotent. */
+  destroy(): void {
+    this.y.destroy();
+    if (this.samples) this.y.runtime.destroyBuffer(this.samples);
+    this.samples = null;
+  }
+}
+
+function parseSamples(bytes: ArrayBuffer, batch: number): SolveStats {
+  const view = new DataView(bytes);
+  const nfe = new Uint32Array(batch);
+  const accepted = new Uint32Array(batch);
+  const rejected = new Uint32Array(batch);
+  const outputsWritten = new Uint32Array(batch);
+  const tReached = new Float64Array(batch);
+  const status: ('done' | FailureKind | 'running')[] = [];
+  const o = (k: Parameters<typeof SAMPLE.offset>[0]) => SAMPLE.offset(k);
+  let tn = 0;
+  let ta = 0;
+  let tr = 0;
+  let mx = 0;
+  for (let b = 0; b < batch; b++) {
+    const base = b * SAMPLE.stride;
+    nfe[b] = view.getUint32(base + o('n_fe'), true);
+    accepted[b] = view.getUint32(base + o('n_accepted'), true);
+    rejected[b] = view.getUint32(base + o('n_rejected'), true);
+    outputsWritten[b] = view.getUint32(base + o('out_idx'), true);
+    tReached[b] = view.getFloat32(base + o('t_hi'), true) + view.getFloat32(base + o('t_lo'), true);
+    const s = view.getUint32(base + o('status'), true);
+    status.push(s === STATUS.DONE ? 'done' : (FAILURE_OF_STATUS[s] ?? 'running'));
+    tn += nfe[b];
+    ta += accepted[b];
+    tr += rejected[b];
+    mx = Math.max(mx, nfe[b]);
+  }
+  return { nfe, accepted, rejected, status, tReached, outputsWritten, total: { nfe: tn, accepted: ta, rejected: tr, maxNfe: mx } };
+}
+
+/**
+ * Integrates dz/dt = f(t, z) from `t[0]` through every output time, for every
+ * sample of the batch, on the GPU. Each sample takes its own adaptive steps.
+ *
+ * @param f  the vector field (an `MLP`)
+ * @param y0 initial states: B×D float32 values (B inferred), or a GPU `Tensor`
+ * @param t  strictly monotonic output times (increasing or decreasing), T ≥ 1
+ * @returns the `Solution` once every sample has finished; rejects with
+ *   `OdeSolveError` (failing samples, times reached, the partial solution)
+ *   on a numerical failure, and with `ArgumentError` on bad input before any GPU work.
+ */
+export async function odeint(
+  f: MLP,
+  y0: ArrayLike<number> | Tensor,
+  t: ArrayLike<number>,
+  options: OdeintOptions = {},
+): Promise<Solution> {
+  if (!f || typeof f !== 'object' || !('spec' in f)) throw new ArgumentError('f', f, 'an MLP');
+  const rt = f.runtime;
+  rt.check();
+  const D = f.stateDim;
+  const y0Len = y0 instanceof Tensor ? y0.size : y0 && typeof y0.length === 'number' ? y0.length : -1;
+  if (y0Len <= 0 || y0Len % D !== 0) {
+    throw new ArgumentError('y0', y0, `a non-empty array whose length is a multiple of the state dimension ${D}`);
+  }
+  if (!(y0 instanceof Tensor)) {
+    for (let i = 0; i < y0Len; i++) {
+      if (typeof y0[i] !== 'number') throw new ArgumentError(`y0[${i}]`, y0[i], 'a number');
+    }
+  }
+  const B = y0Len / D;
+  const times = validateTimes(t);
+  const T = times.length;
+  const tab0 = getTableau(options?.method ?? 'dopri5');
+  const resolved = resolveOptions(options, { batch: B, flopsPerAttempt: (tab0.stages - 1) * mlpFlops(f.spec) });
+  const { tableau, ...opts } = resolved;
+  const outBytes = T * B * D * 4;
+  const maxBinding = rt.limits.maxStorageBufferBindingSize;
+  if (outBytes > maxBinding) {
+    throw new ArgumentError(
+      'y0',
+      y0,
+      `a batch whose outputs (T·B·D·4 = ${outBytes} bytes) fit the adapter's maxStorageBufferBindingSize of ${maxBinding} bytes; split the batch`,
+    );
+  }
+
+  const before = { ...rt.counters };
+  const device = rt.device;
+  const theta = f.params;
+  const dir = T > 1 ? Math.sign(times[T - 1] - times[0]) : 1;
+  const params: ParamsValues = {
+    batch: B,
+    n_out: T,
+    steps_per_dispatch: opts.stepsPerDispatch,
+    max_steps: opts.maxSteps,
+    t0: times[0],
+    t_end: times[T - 1],
+    dir,
+    rtol: opts.rtol,
+    atol: opts.atol,
+    h_fixed: dir * opts.stepSize,
+    first_step: opts.firstStep,
+  };
+
+  const pipeline = rt.pipeline(integrateKey({ mlp: f.spec, tableau }), `integrate ${tableau.name}`, () => ({
+    code: integrateWgsl({ mlp: f.spec, tableau }),
+    entryPoint: 'integrate',
+  }));
+  const summaryPipeline = rt.pipeline(`summary|wg${SUMMARY_WORKGROUP}`, 'summary', () => ({
+    code: summaryWgsl(),
+    entryPoint: 'summarize',
+  }));
+
+  // Buffers of this solve. The outputs and per-sample state belong to the Solution.
+  const y = Tensor.zeros(rt, [T, B, D], 'solution y');
+  const samples = rt.createBuffer('solve samples', B * SAMPLE.stride, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+  const scratch: GPUBuffer[] = [];
+  const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
+    const b = rt.createBuffer(label, bytes, usage);
+    scratch.push(b);
+    return b;
+  };
+  const uniform = make('solve params', PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  device.queue.writeBuffer(uniform, 0, PARAMS.pack(params));
+  const tout = make('solve output times', T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+  device.queue.writeBuffer(tout, 0, Float32Array.from(times));
+  let y0Buffer: GPUBuffer;
+  if (y0 instanceof Tensor) {
+    y0Buffer = y0.buffer;
+  } else {
+    y0Buffer = make('solve y0', B * D * 4, TENSOR_USAGE);
+    const f32 = y0 instanceof Float32Array ? y0 : Float32Array.from(y0);
+    device.queue.writeBuffer(y0Buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
+  }
+  const ycur = make('solve y current', B * D * 4, GPUBufferUsage.STORAGE);
+  const kcur = make('solve f current', B * D * 4, GPUBufferUsage.STORAGE);
+  const summaryBuf = make('solve summary', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+  const readbacks = [0, 1].map(() =>
+    make('solve summary readback', SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+  );
+
+  try {
+    const bindGroup = device.createBindGroup({
+      label: 'integrate bind group',
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [uniform, theta.buffer, y0Buffer, tout, y.buffer, samples, ycur, kcur].map((buffer, binding) => ({
+        binding,
+        resource: { buffer },
+      })),
+    });
+    const summaryGroup = device.createBindGroup({
+      label: 'summary bind group',
+      layout: summaryPipeline.getBindGroupLayout(0),
+      entries: [samples, summaryBuf, uniform].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const workgroups = integrateWorkgroups(B);
+
+    const submitChunk = (dispatches: number, readback: GPUBuffer) => {
+      const encoder = device.createCommandEncoder({ label: `integrate chunk of ${dispatches}` });
+      const pass = encoder.beginComputePass({ label: 'integrate' });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      for (let i = 0; i < dispatches; i++) pass.dispatchWorkgroups(workgroups);
+      pass.setPipeline(summaryPipeline);
+      pass.setBindGroup(0, summaryGroup);
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      encoder.copyBufferToBuffer(summaryBuf, 0, readback, 0, SUMMARY.byteSize);
+      rt.counters.dispatches += dispatches + 1;
+      rt.submit([encoder.finish()]);
+    };
+
+    let chunk = FIRST_CHUNK;
+    const inflight: GPUBuffer[] = [];
+    submitChunk(chunk, readbacks[0]);
+    chunk = Math.min(chunk * 2, MAX_CHUNK);
+    submitChunk(chunk, readbacks[1]);
+    inflight.push(readbacks[0], readbacks[1]);
+    let last: Uint32Array;
+    for (;;) {
+      const rb = inflight.shift() as GPUBuffer;
+      await rt.wait(rb.mapAsync(GPUMapMode.READ));
+      last = new Uint32Array(rb.getMappedRange().slice(0));
+      rb.unmap();
+      if (last[0] === 0) break; // no sample running
+      chunk = Math.min(chunk * 2, MAX_CHUNK);
+      submitChunk(chunk, rb);
+      inflight.push(rb);
+    }
+    const s = (k: Parameters<typeof SUMMARY.offset>[0]) => last[SUMMARY.offset(k) / 4];
+    const summary: SolveSummary = {
+      nfe: s('nfe_total'),
+      maxNfe: s('nfe_max'),
+      accepted: s('accepted'),
+      rejected: s('rejected'),
+      hostWaits: rt.counters.hostWaits - before.hostWaits,
+      submits: rt.counters.submits - before.submits,
+      dispatches: rt.counters.dispatches - before.dispatches,
+    };
+    const solution = new Solution({ y, t: times, batch: B, dim: D, f, options: opts, summary, samples });
+    if (s('failed') > 0) {
+      const stats = await solution.stats();
+      const failures: SampleFailure[] = [];
+      stats.status.forEach((st, sample) => {
+        if (st !== 'done' && st !== 'running') failures.push({ sample, kind: st, t: stats.tReached[sample] });
+      });
+      throw new OdeSolveError(failures, solution, B);
+    }
+    return solution;
+  } catch (e) {
+    if (!(e instanceof OdeSolveError)) {
+      y.destroy();
+      rt.destroyBuffer(samples);
+    }
+    throw e;
+  } finally {
+    for (const b of scratch) rt.destroyBuffer(b);
+  }
+}
+
+export { CONTROLLER, INTEGRATE_WORKGROUP };

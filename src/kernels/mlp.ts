@@ -1,0 +1,115 @@
+/**
+ * WGSL for the MLP vector field f(t, z; θ) = L_n(act(… act(L_1(x)))), with
+ * x = z, or x = [z, t] when the time is an input. The generator writes one
+ * straight-line function per network shape with every parameter offset a
+ * compile-time constant; the shape (widths, activation, time input) is the
+ * compile-time spec and its `key` names the pipelines built from it.
+ *
+ * Parameter layout (PyTorch `nn.Linear`, layer by layer): weight [out, in]
+ * row-major, then bias [out].
+ */
+
+/** Activation functions between layers (none after the last layer). */
+export type Activation = 'tanh' | 'softplus' | 'relu' | 'sigmoid' | 'silu' | 'identity';
+
+export const ACTIVATIONS: readonly Activation[] = ['tanh', 'softplus', 'relu', 'sigmoid', 'silu', 'identity'];
+
+/** The compile-time description of an MLP. */
+export interface MlpSpec {
+  /** Widths of the Linear layers: [input, hidden…, output]; input = output (+1 with timeInput). */
+  readonly layers: readonly number[];
+  readonly activation: Activation;
+  readonly timeInput: boolean;
+}
+
+/** Offsets of one Linear layer in the flat parameter vector. */
+export interface LinearOffsets {
+  readonly inWidth: number;
+  readonly outWidth: number;
+  readonly weight: number;
+  readonly bias: number;
+}
+
+/** Offsets of every layer, and the total parameter count. */
+export function mlpOffsets(layers: readonly number[]): { layers: LinearOffsets[]; count: number } {
+  const out: LinearOffsets[] = [];
+  let off = 0;
+  for (let l = 0; l + 1 < layers.length; l++) {
+    const inWidth = layers[l];
+    const outWidth = layers[l + 1];
+    out.push({ inWidth, outWidth, weight: off, bias: off + inWidth * outWidth });
+    off += inWidth * outWidth + outWidth;
+  }
+  return { layers: out, count: off };
+}
+
+/** State dimension D of an MLP spec (the output width). */
+export function stateDim(spec: MlpSpec): number {
+  return spec.layers[spec.layers.length - 1];
+}
+
+/** The cache key of an MLP spec. */
+export function mlpKey(spec: MlpSpec): string {
+  return `mlp[${spec.layers.join('-')}|${spec.activation}|${spec.timeInput ? 't' : 'z'}]`;
+}
+
+/**
+ * WGSL of the activation σ(x). Arguments of exp/tanh are clamped where the
+ * function has saturated in float32, so no intermediate overflows to Inf
+ * (WGSL implementations may assume no Inf/NaN, so we never produce one here).
+ */
+export function activationWgsl(act: Activation): string {
+  switch (act) {
+    case 'tanh':
+      // tanh(±9.1) rounds to ±1 in float32.
+      return 'fn act(x: f32) -> f32 { return tanh(clamp(x, -9.1, 9.1)); }';
+    case 'softplus':
+      // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), exact for every x without overflow.
+      return 'fn act(x: f32) -> f32 { return max(x, 0.0) + log(1.0 + exp(-abs(x))); }';
+    case 'relu':
+      return 'fn act(x: f32) -> f32 { return max(x, 0.0); }';
+    case 'sigmoid':
+      return 'fn act(x: f32) -> f32 { return 1.0 / (1.0 + exp(-clamp(x, -88.0, 88.0))); }';
+    case 'silu':
+      return 'fn act(x: f32) -> f32 { return x / (1.0 + exp(-clamp(x, -88.0, 88.0))); }';
+    case 'identity':
+      return 'fn act(x: f32) -> f32 { return x; }';
+  }
+}
+
+/**
+ * The MLP evaluation: `fn mlp_eval(t: f32)` reads the private array `mlp_in`
+ * (the state, D values) and writes `mlp_out` (D values). The caller's shader
+ * binds the parameters as `theta: array<f32>` (storage, read).
+ */
+export function mlpWgsl(spec: MlpSpec): string {
+  const { layers } = mlpOffsets(spec.layers);
+  const D = stateDim(spec);
+  const lines: string[] = [];
+  lines.push(`// MLP ${mlpKey(spec)}`);
+  lines.push(`var<private> mlp_in: array<f32, ${D}>;`);
+  lines.push(`var<private> mlp_out: array<f32, ${D}>;`);
+  lines.push(activationWgsl(spec.activation));
+  lines.push('fn mlp_eval(t: f32) {');
+  layers.forEach((L, l) => {
+    const last = l === layers.length - 1;
+    const src = l === 0 ? 'mlp_in' : `h${l - 1}`;
+    const dst = last ? 'mlp_out' : `h${l}`;
+    const nState = l === 0 && spec.timeInput ? L.inWidth - 1 : L.inWidth;
+    if (!last) lines.push(`  var h${l}: array<f32, ${L.outWidth}>;`);
+    lines.push(`  for (var o = 0u; o < ${L.outWidth}u; o++) {`);
+    lines.push(`    var acc = theta[${L.bias}u + o];`);
+    lines.push(`    let w = ${L.weight}u + o * ${L.inWidth}u;`);
+    lines.push(`    for (var i = 0u; i < ${nState}u; i++) { acc = fma(theta[w + i], ${src}[i], acc); }`);
+    if (l === 0 && spec.timeInput) lines.push(`    acc = fma(theta[w + ${nState}u], t, acc);`);
+    lines.push(last ? `    ${dst}[o] = acc;` : `    ${dst}[o] = act(acc);`);
+    lines.push('  }');
+  });
+  lines.push('}');
+  return lines.join('\n');
+}
+
+/** Floating-point operations of one MLP evaluation per sample (2·in·out per layer, activations excluded). */
+export function mlpFlops(spec: MlpSpec): number {
+  return mlpOffsets(spec.layers).layers.reduce((s, L) => s + 2 * L.inWidth * L.outWidth, 0);
+}

@@ -1,0 +1,159 @@
+/**
+ * The page side of the GPU tests: runs webode operations in the browser on
+ * arguments sent from Node and returns plain data (float arrays as base64).
+ *
+ * Every operation runs inside WebGPU error scopes and also collects the
+ * runtime's uncaptured errors, and returns them, so a test fails on any
+ * validation error. Host waits and submits are counted by wrapping the WebGPU
+ * prototypes themselves, independently of webode's own counters.
+ */
+import * as webode from '../../src/index';
+import type { MLPOptions, OdeintOptions, Runtime } from '../../src/index';
+import { type WireArray, decode, encodeF32 } from './wire';
+
+const calls = { mapAsync: 0, submit: 0, onSubmittedWorkDone: 0 };
+const origMap = GPUBuffer.prototype.mapAsync;
+GPUBuffer.prototype.mapAsync = function (this: GPUBuffer, ...args: Parameters<GPUBuffer['mapAsync']>) {
+  calls.mapAsync++;
+  return origMap.apply(this, args);
+};
+const origSubmit = GPUQueue.prototype.submit;
+GPUQueue.prototype.submit = function (this: GPUQueue, ...args: Parameters<GPUQueue['submit']>) {
+  calls.submit++;
+  return origSubmit.apply(this, args);
+};
+const origDone = GPUQueue.prototype.onSubmittedWorkDone;
+GPUQueue.prototype.onSubmittedWorkDone = function (this: GPUQueue) {
+  calls.onSubmittedWorkDone++;
+  return origDone.apply(this);
+};
+
+let runtime: Runtime | null = null;
+async function rt(): Promise<Runtime> {
+  if (!runtime || runtime.lost || runtime.isDestroyed) runtime = await webode.createRuntime({ onUncapturedError: () => {} });
+  return runtime;
+}
+
+export interface ErrorReport {
+  name: string;
+  message: string;
+  failures?: readonly webode.SampleFailure[];
+  argument?: string;
+}
+
+function report(e: unknown): ErrorReport {
+  if (e instanceof webode.OdeSolveError) return { name: 'OdeSolveError', message: e.message, failures: e.failures };
+  if (e instanceof webode.ArgumentError) return { name: 'ArgumentError', message: e.message, argument: e.argument };
+  if (e instanceof Error) return { name: e.name, message: e.message };
+  return { name: 'unknown', message: String(e) };
+}
+
+/** Runs `body` in validation / out-of-memory / internal error scopes and returns the errors seen. */
+async function scoped<T>(body: (r: Runtime) => Promise<T>): Promise<T & { gpuErrors: string[] }> {
+  const r = await rt();
+  const before = r.errors.length;
+  r.device.pushErrorScope('validation');
+  r.device.pushErrorScope('out-of-memory');
+  r.device.pushErrorScope('internal');
+  let result: T;
+  try {
+    result = await body(r);
+  } finally {
+    const errs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const e = await r.device.popErrorScope();
+      if (e) errs.push(e.message);
+    }
+    for (const e of r.errors.slice(before)) errs.push(e.message);
+    (globalThis as unknown as { lastGpuErrors: string[] }).lastGpuErrors = errs;
+  }
+  return { ...result, gpuErrors: (globalThis as unknown as { lastGpuErrors: string[] }).lastGpuErrors };
+}
+
+export interface SolveArgs {
+  mlp: MLPOptions;
+  params: WireArray;
+  y0: WireArray;
+  t: number[];
+  options: OdeintOptions;
+  stats?: boolean;
+}
+
+const ops = {
+  async info() {
+    const r = await rt();
+    const info = r.adapterInfo;
+    return {
+      adapter: info ? { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description } : null,
+      limits: {
+        maxStorageBufferBindingSize: r.limits.maxStorageBufferBindingSize,
+        maxComputeWorkgroupStorageSize: r.limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: r.limits.maxComputeInvocationsPerWorkgroup,
+        maxStorageBuffersPerShaderStage: r.limits.maxStorageBuffersPerShaderStage,
+      },
+      userAgent: navigator.userAgent,
+    };
+  },
+
+  async solve(args: SolveArgs) {
+    return scoped(async (r) => {
+      const f = new webode.MLP(r, args.mlp);
+      try {
+        f.setParameters(decode(args.params));
+        const counted0 = { ...calls };
+        let sol: webode.Solution | null = null;
+        let error: ErrorReport | null = null;
+        const t0 = performance.now();
+        try {
+          sol = await webode.odeint(f, decode(args.y0), args.t, args.options);
+        } catch (e) {
+          error = report(e);
+          if (e instanceof webode.OdeSolveError) sol = e.solution as webode.Solution;
+        }
+        const ms = performance.now() - t0;
+        const counted = {
+          mapAsync: calls.mapAsync - counted0.mapAsync,
+          submit: calls.submit - counted0.submit,
+          onSubmittedWorkDone: calls.onSubmittedWorkDone - counted0.onSubmittedWorkDone,
+        };
+        if (!sol) return { error, counted, ms, y: null, summary: null, stats: null };
+        const y = encodeF32(await sol.y.read());
+        const s = args.stats || error ? await sol.stats() : null;
+        const stats = s
+          ? {
+              nfe: Array.from(s.nfe),
+              accepted: Array.from(s.accepted),
+              rejected: Array.from(s.rejected),
+              status: [...s.status],
+              tReached: Array.from(s.tReached),
+              outputsWritten: Array.from(s.outputsWritten),
+              total: s.total,
+            }
+          : null;
+        const summary = sol.summary;
+        sol.destroy();
+        return { error, counted, ms, y, summary, stats };
+      } finally {
+        f.destroy();
+      }
+    });
+  },
+};
+
+export type Ops = typeof ops;
+
+declare global {
+  interface Window {
+    harness: { call: (op: string, args: unknown) => Promise<unknown> };
+    harnessReady: boolean;
+  }
+}
+
+window.harness = {
+  async call(op: string, args: unknown) {
+    const fn = (ops as Record<string, (a: unknown) => Promise<unknown>>)[op];
+    if (!fn) throw new Error(`unknown harness op ${op}`);
+    return fn(args);
+  },
+};
+window.harnessReady = true;
