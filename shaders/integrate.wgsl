@@ -52,7 +52,9 @@ const GRID_MERGE: f32 = 1e-4;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> samples: array<Sample>;
 @group(0) @binding(6) var<storage, read_write> ycur: array<f32>;
-@group(0) @binding(7) var<storage, read_write> kcur: array<f32>;
+// Per-sample mode: f(t, y) at the current point (B×D). Batch mode: every
+// stage of the current attempt and y_{n+1} (B×(NK+1)×D).
+@group(0) @binding(7) var<storage, read_write> kbuf: array<f32>;
 
 var<private> smp: Sample;
 var<private> K: array<array<f32, D>, NK>;
@@ -159,75 +161,58 @@ fn init_sample(b: u32) {
   smp.status = STATUS_RUNNING;
 }
 
-// One step attempt of sample b.
-fn attempt(b: u32) {
-  let t = smp.t_hi;
-  var h: f32;
-  var last = false;
-  if (ADAPTIVE) {
-    h = smp.h;
-    let rem = (P.t_end - smp.t_hi) - smp.t_lo;
-    if (P.dir * (h - rem) >= 0.0) { h = rem; last = true; }
-  } else {
-    // Fixed grid t0 + k·h, computed from k (not accumulated), so no drift.
-    var tn = P.t0 + f32(smp.n_accepted + 1u) * P.h_fixed;
-    if (P.dir * (P.t_end - tn) <= GRID_MERGE * abs(P.h_fixed)) { tn = P.t_end; last = true; }
-    h = tn - t;
-  }
-  let err2 = rk_stages(t, h);
-  smp.n_fe += EVALS_PER_ATTEMPT;
-  let ok = all_finite_ynew();
-  var norm = 0.0;
-  var accept = ok;
-  if (ADAPTIVE) {
-    norm = sqrt(err2 / f32(D));
-    accept = ok && finite(norm) && norm <= 1.0;
-  } else if (!ok) {
-    fail(STATUS_NONFINITE);
-    return;
-  }
+// The step of an attempt from the controller state `c`: adaptive steps are
+// clipped to land exactly on t_end (then `last`); fixed steps follow the grid
+// t0 + k·h, computed from k (not accumulated), so there is no drift.
+struct StepPlan {
+  h: f32,
+  last: bool,
+}
 
+fn plan_step(c: Sample) -> StepPlan {
+  var plan: StepPlan;
+  if (ADAPTIVE) {
+    plan.h = c.h;
+    plan.last = false;
+    let rem = (P.t_end - c.t_hi) - c.t_lo;
+    if (P.dir * (plan.h - rem) >= 0.0) { plan.h = rem; plan.last = true; }
+  } else {
+    var tn = P.t0 + f32(c.n_accepted + 1u) * P.h_fixed;
+    plan.last = P.dir * (P.t_end - tn) <= GRID_MERGE * abs(P.h_fixed);
+    if (plan.last) { tn = P.t_end; }
+    plan.h = tn - c.t_hi;
+  }
+  return plan;
+}
+
+// Accept or reject the attempt described by (norm, ok, plan) and update the
+// controller state `smp`: time (compensated sum), the outputs the step passed
+// (out_idx), counters, the next step size (PI controller), and failures.
+// Returns true when the step is accepted. Shared by the per-sample kernel and
+// the batch controller, so both modes make the same decisions.
+fn decide(norm: f32, ok: bool, plan: StepPlan) -> bool {
+  let h = plan.h;
+  let accept = ok && (!ADAPTIVE || (finite(norm) && norm <= 1.0));
   if (accept) {
-    // New time: compensated sum (Kahan's two-sum) so 10^5 small steps do not drift.
-    var t_hi: f32;
-    var t_lo: f32;
-    if (last) {
-      t_hi = P.t_end;
-      t_lo = 0.0;
+    if (plan.last) {
+      smp.t_hi = P.t_end;
+      smp.t_lo = 0.0;
     } else if (ADAPTIVE) {
+      // Kahan's two-sum: 10^5 small steps do not drift in float32.
       let s = smp.t_hi + h;
       let bb = s - smp.t_hi;
       let e = (smp.t_hi - (s - bb)) + (h - bb);
       let lo = smp.t_lo + e;
-      t_hi = s + lo;
-      t_lo = lo - (t_hi - s);
+      smp.t_hi = s + lo;
+      smp.t_lo = lo - (smp.t_hi - s);
     } else {
-      t_hi = t + h;
-      t_lo = 0.0;
+      smp.t_hi = smp.t_hi + h;
     }
-    if (!FSAL) {
-      mlp_in = ynew;
-      mlp_eval(t_hi);
-      K[NK - 1u] = mlp_out;
-      smp.n_fe += 1u;
-    }
-    // Dense output at every output time this step reached.
     loop {
       if (smp.out_idx >= P.n_out) { break; }
-      let to = tout[smp.out_idx];
-      if (P.dir * (to - t_hi) > 0.0) { break; }
-      if (to == t_hi) {
-        write_row(smp.out_idx, b);
-      } else {
-        let th = clamp(((to - smp.t_hi) - smp.t_lo) / h, 0.0, 1.0);
-        dense_write(th, h, smp.out_idx, b);
-      }
+      if (P.dir * (tout[smp.out_idx] - smp.t_hi) > 0.0) { break; }
       smp.out_idx += 1u;
     }
-    y = ynew;
-    K[0] = K[NK - 1u];
-    smp.t_hi = t_hi;
-    smp.t_lo = t_lo;
     smp.n_accepted += 1u;
     if (smp.out_idx >= P.n_out) { smp.status = STATUS_DONE; }
     if (ADAPTIVE) {
@@ -240,8 +225,12 @@ fn attempt(b: u32) {
       if ((smp.flags & FLAG_REJECTED) != 0u) { factor = min(factor, 1.0); }
       smp.err_prev = max(norm, ERR_PREV_FLOOR);
       smp.flags = 0u;
-      if (!last) { smp.h = h * factor; }
+      if (!plan.last) { smp.h = h * factor; }
     }
+  } else if (!ADAPTIVE) {
+    // A fixed step cannot shrink: a non-finite state ends the sample.
+    fail(STATUS_NONFINITE);
+    return false;
   } else {
     smp.n_rejected += 1u;
     let nonfinite = !(ok && finite(norm));
@@ -256,11 +245,48 @@ fn attempt(b: u32) {
     let floor_h = 4.0 * 1.1920929e-7 * max(abs(smp.t_hi), abs(P.t_end - P.t0) * 1e-3);
     if (abs(smp.h) < floor_h) {
       if (nonfinite) { fail(STATUS_NONFINITE); } else { fail(STATUS_UNDERFLOW); }
-      return;
     }
   }
   if (smp.status == STATUS_RUNNING && smp.n_accepted + smp.n_rejected >= P.max_steps) {
     fail(STATUS_MAXSTEPS);
+  }
+  return accept;
+}
+
+// Writes outputs [lo, hi) of sample b for an accepted step from t_old (hi, lo
+// parts) of size h ending at t_new: exactly ynew at t_new, the dense output
+// elsewhere. Needs y, ynew and every K slot (including f(t_new, ynew)).
+fn write_outputs(b: u32, lo: u32, hi: u32, t_old_hi: f32, t_old_lo: f32, h: f32, t_new: f32) {
+  for (var i = lo; i < hi; i++) {
+    let to = tout[i];
+    if (to == t_new) {
+      write_row(i, b);
+    } else {
+      dense_write(clamp(((to - t_old_hi) - t_old_lo) / h, 0.0, 1.0), h, i, b);
+    }
+  }
+}
+
+// One step attempt of sample b (per-sample step control).
+fn attempt(b: u32) {
+  let t_old_hi = smp.t_hi;
+  let t_old_lo = smp.t_lo;
+  let out_lo = smp.out_idx;
+  let plan = plan_step(smp);
+  let err2 = rk_stages(t_old_hi, plan.h);
+  smp.n_fe += EVALS_PER_ATTEMPT;
+  let ok = all_finite_ynew();
+  let norm = sqrt(err2 / f32(D));
+  if (decide(norm, ok, plan)) {
+    if (!FSAL) {
+      mlp_in = ynew;
+      mlp_eval(smp.t_hi);
+      K[NK - 1u] = mlp_out;
+      smp.n_fe += 1u;
+    }
+    write_outputs(b, out_lo, smp.out_idx, t_old_hi, t_old_lo, plan.h, smp.t_hi);
+    y = ynew;
+    K[0] = K[NK - 1u];
   }
 }
 
@@ -275,7 +301,7 @@ fn integrate(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else {
     for (var d = 0u; d < D; d++) {
       y[d] = ycur[b * D + d];
-      K[0][d] = kcur[b * D + d];
+      K[0][d] = kbuf[b * D + d];
     }
   }
   for (var i = 0u; i < P.steps_per_dispatch; i++) {
@@ -284,7 +310,173 @@ fn integrate(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   for (var d = 0u; d < D; d++) {
     ycur[b * D + d] = y[d];
-    kcur[b * D + d] = K[0][d];
+    kbuf[b * D + d] = K[0][d];
   }
+  samples[b] = smp;
+}
+
+// ---------------------------------------------------------------------------
+// Batch-shared step control: every sample takes the same steps. One attempt is
+// three dispatches: batch_attempt (per sample: stages and the sample's share
+// of the error), batch_control (one workgroup: the RMS error norm over the
+// whole batch, accept/reject and the next step, by the same `decide` as the
+// per-sample kernel) and batch_commit (per sample: outputs and the new state).
+// The shared controller state is samples[batch]; samples[batch + 1] records
+// the last decision (its t, h, first output index, and status 1 = accepted,
+// 0 = rejected, 2 = no step) for batch_commit.
+// ---------------------------------------------------------------------------
+
+const CWG: u32 = ${CWG}u;
+const KB: u32 = NK + 1u; // kbuf slots per sample in batch mode: K[0..NK-1], then y_{n+1}
+
+fn kb(b: u32, slot: u32, d: u32) -> u32 {
+  return (b * KB + slot) * D + d;
+}
+
+@compute @workgroup_size(${WG})
+fn batch_init(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let b = gid.x;
+  if (b >= P.batch) { return; }
+  smp = samples[b];
+  if (smp.status != STATUS_NEW) { return; }
+  init_sample(b);
+  for (var d = 0u; d < D; d++) {
+    ycur[b * D + d] = y[d];
+    kbuf[kb(b, 0u, d)] = K[0][d];
+  }
+  samples[b] = smp;
+}
+
+@compute @workgroup_size(${WG})
+fn batch_attempt(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let b = gid.x;
+  if (b >= P.batch) { return; }
+  let c = samples[P.batch];
+  if (c.status != STATUS_RUNNING) { return; }
+  smp = samples[b];
+  for (var d = 0u; d < D; d++) {
+    y[d] = ycur[b * D + d];
+    K[0][d] = kbuf[kb(b, 0u, d)];
+  }
+  let plan = plan_step(c);
+  let err2 = rk_stages(c.t_hi, plan.h);
+  let ok = all_finite_ynew() && finite(err2);
+  smp.n_fe += EVALS_PER_ATTEMPT;
+  // This sample's share of the batch error, and whether it went non-finite.
+  smp.err_prev = select(0.0, err2, ok);
+  smp.flags = select(FLAG_NONFINITE, 0u, ok);
+  for (var d = 0u; d < D; d++) {
+    for (var i = 1u; i < NK; i++) { kbuf[kb(b, i, d)] = K[i][d]; }
+    kbuf[kb(b, NK, d)] = ynew[d];
+  }
+  samples[b] = smp;
+}
+
+var<workgroup> red_f: array<f32, CWG>;
+var<workgroup> red_u: array<u32, CWG>;
+
+@compute @workgroup_size(${CWG})
+fn batch_control(@builtin(local_invocation_index) lid: u32) {
+  let c = samples[P.batch];
+  let starting = c.status == STATUS_NEW;
+  // Fold a strided slice of the batch, then reduce in a fixed order
+  // (deterministic). Starting: the smallest per-sample initial step and the
+  // failed count; stepping: Σ err² and the count of non-finite samples.
+  var acc = 0.0;
+  var hmin = 3.0e38;
+  var bad = 0u;
+  for (var b = lid; b < P.batch; b += CWG) {
+    let s = samples[b];
+    if (s.status == STATUS_RUNNING) { hmin = min(hmin, abs(s.h)); }
+    if (s.status > STATUS_DONE) { bad += 1u; }
+    acc += s.err_prev;
+    if ((s.flags & FLAG_NONFINITE) != 0u) { bad += 1u; }
+  }
+  red_f[lid] = select(acc, hmin, starting);
+  red_u[lid] = bad;
+  workgroupBarrier();
+  for (var stride = CWG / 2u; stride > 0u; stride /= 2u) {
+    if (lid < stride) {
+      if (starting) {
+        red_f[lid] = min(red_f[lid], red_f[lid + stride]);
+      } else {
+        red_f[lid] = red_f[lid] + red_f[lid + stride];
+      }
+      red_u[lid] += red_u[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  if (lid != 0u) { return; }
+  smp = c;
+  var pv = samples[P.batch + 1u];
+  pv.status = 2u;
+  if (starting) {
+    smp.t_hi = P.t0;
+    smp.t_lo = 0.0;
+    smp.err_prev = 1.0;
+    smp.out_idx = 1u;
+    smp.flags = 0u;
+    smp.n_accepted = 0u;
+    smp.n_rejected = 0u;
+    smp.n_fe = 0u;
+    smp.h = P.dir * red_f[0];
+    if (red_u[0] > 0u) {
+      smp.status = STATUS_NONFINITE;
+    } else if (P.n_out == 1u) {
+      smp.status = STATUS_DONE;
+    } else {
+      smp.status = STATUS_RUNNING;
+    }
+  } else if (c.status == STATUS_RUNNING) {
+    let plan = plan_step(smp);
+    pv.t_hi = smp.t_hi;
+    pv.t_lo = smp.t_lo;
+    pv.h = plan.h;
+    pv.out_idx = smp.out_idx;
+    let norm = sqrt(red_f[0] / (f32(P.batch) * f32(D)));
+    pv.status = select(0u, 1u, decide(norm, red_u[0] == 0u, plan));
+  } else {
+    return;
+  }
+  samples[P.batch] = smp;
+  samples[P.batch + 1u] = pv;
+}
+
+@compute @workgroup_size(${WG})
+fn batch_commit(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let b = gid.x;
+  if (b >= P.batch) { return; }
+  smp = samples[b];
+  if (smp.status >= STATUS_DONE) { return; }
+  let c = samples[P.batch];
+  let pv = samples[P.batch + 1u];
+  if (pv.status == 1u) {
+    for (var d = 0u; d < D; d++) {
+      y[d] = ycur[b * D + d];
+      for (var i = 0u; i < NK; i++) { K[i][d] = kbuf[kb(b, i, d)]; }
+      ynew[d] = kbuf[kb(b, NK, d)];
+    }
+    if (!FSAL) {
+      mlp_in = ynew;
+      mlp_eval(c.t_hi);
+      K[NK - 1u] = mlp_out;
+      smp.n_fe += 1u;
+    }
+    write_outputs(b, pv.out_idx, c.out_idx, pv.t_hi, pv.t_lo, pv.h, c.t_hi);
+    for (var d = 0u; d < D; d++) {
+      ycur[b * D + d] = ynew[d];
+      kbuf[kb(b, 0u, d)] = K[NK - 1u][d];
+    }
+    smp.n_accepted += 1u;
+  } else if (pv.status == 0u) {
+    smp.n_rejected += 1u;
+  }
+  smp.t_hi = c.t_hi;
+  smp.t_lo = c.t_lo;
+  smp.h = c.h;
+  smp.out_idx = c.out_idx;
+  // A failure of the batch stops every sample; the samples that went
+  // non-finite themselves are the ones with FLAG_NONFINITE set.
+  smp.status = c.status;
   samples[b] = smp;
 }

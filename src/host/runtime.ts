@@ -44,6 +44,7 @@ export interface RuntimeCounters {
 
 interface DeviceCache {
   pipelines: Map<string, GPUComputePipeline>;
+  modules: Map<string, GPUShaderModule>;
 }
 
 /** Per-device caches, shared by every runtime that wraps the same device. */
@@ -52,7 +53,7 @@ const deviceCaches = new WeakMap<GPUDevice, DeviceCache>();
 function cacheFor(device: GPUDevice): DeviceCache {
   let cache = deviceCaches.get(device);
   if (!cache) {
-    cache = { pipelines: new Map() };
+    cache = { pipelines: new Map(), modules: new Map() };
     deviceCaches.set(device, cache);
   }
   return cache;
@@ -154,16 +155,29 @@ export class Runtime {
     if (this.lostError) throw this.lostError;
   }
 
-  /** Returns the cached compute pipeline for `key`, compiling it on a miss. */
-  pipeline(key: string, label: string, build: () => { code: string; entryPoint: string }): GPUComputePipeline {
+  /**
+   * Returns the cached compute pipeline for `key`, compiling it on a miss.
+   * `build` gives the WGSL, its entry point and optionally an explicit layout
+   * (otherwise 'auto'); modules are cached by their source text, so entry
+   * points of one module compile it once.
+   */
+  pipeline(
+    key: string,
+    label: string,
+    build: () => { code: string; entryPoint: string; layout?: GPUPipelineLayout },
+  ): GPUComputePipeline {
     const hit = this.cache.pipelines.get(key);
     if (hit) return hit;
-    const { code, entryPoint } = build();
-    if (this.debugShaders) console.log(`webode: WGSL for ${label} (${key})\n${code}`);
-    const module = this.device.createShaderModule({ code, label: `${label} module` });
+    const { code, entryPoint, layout } = build();
+    let module = this.cache.modules.get(code);
+    if (!module) {
+      if (this.debugShaders) console.log(`webode: WGSL for ${label} (${key})\n${code}`);
+      module = this.device.createShaderModule({ code, label: `${label} module` });
+      this.cache.modules.set(code, module);
+    }
     const pipeline = this.device.createComputePipeline({
       label,
-      layout: 'auto',
+      layout: layout ?? 'auto',
       compute: { module, entryPoint },
     });
     this.cache.pipelines.set(key, pipeline);
@@ -207,9 +221,10 @@ export class Runtime {
   async wait<T>(promise: Promise<T>): Promise<T> {
     this.check();
     this.counters.hostWaits++;
-    const result = await Promise.race([promise, this.lostPromise.then((e) => Promise.reject(e))]);
+    const lost: Promise<never> = this.lostPromise.then((e) => Promise.reject(e));
+    const result: T = await Promise.race([promise, lost]);
     this.check();
-    return result as T;
+    return result;
   }
 
   /** Copies `size` bytes of `buffer` from `offset` to the host (one host wait). */

@@ -11,7 +11,10 @@
  */
 import {
   CONTROLLER,
+  type IntegrateEntry,
   INTEGRATE_WORKGROUP,
+  integrateLayouts,
+  kSlots,
   PARAMS,
   type ParamsValues,
   SAMPLE,
@@ -50,7 +53,21 @@ export interface OdeintOptions {
   maxSteps?: number;
   /** Step attempts per sample in one GPU dispatch. Default: chosen from the problem size so a dispatch stays short. */
   stepsPerDispatch?: number;
+  /**
+   * How adaptive methods choose step sizes. `'per-sample'` (default): every
+   * sample has its own steps and error control (as torchode does), so a hard
+   * sample does not slow the easy ones and finished samples cost nothing.
+   * `'batch'`: one step size for the whole batch, from the RMS error over all
+   * samples (as torchdiffeq does); better when the samples are alike and the
+   * batch is large, since a step then costs no more than the slowest sample's,
+   * and outputs of all samples share one discretisation. Fixed-step methods
+   * ignore it (their grid is shared anyway).
+   */
+  stepControl?: StepControl;
 }
+
+/** Step-size control mode of adaptive methods. */
+export type StepControl = 'per-sample' | 'batch';
 
 /** Options after defaults are applied. */
 export interface ResolvedOdeintOptions {
@@ -61,6 +78,7 @@ export interface ResolvedOdeintOptions {
   readonly firstStep: number;
   readonly maxSteps: number;
   readonly stepsPerDispatch: number;
+  readonly stepControl: StepControl;
 }
 
 /** Totals of a solve, known without another host wait. */
@@ -166,6 +184,10 @@ export function resolveOptions(
   if (!Number.isInteger(maxSteps) || maxSteps < 1 || maxSteps > UNLIMITED_STEPS) {
     throw new ArgumentError('options.maxSteps', maxSteps, 'an integer ≥ 1');
   }
+  const stepControl = options.stepControl ?? 'per-sample';
+  if (stepControl !== 'per-sample' && stepControl !== 'batch') {
+    throw new ArgumentError('options.stepControl', stepControl, "'per-sample' or 'batch'");
+  }
   let stepsPerDispatch = options.stepsPerDispatch;
   if (stepsPerDispatch === undefined) {
     const perAttempt = Math.max(1, work.batch * work.flopsPerAttempt);
@@ -173,7 +195,17 @@ export function resolveOptions(
   } else if (!Number.isInteger(stepsPerDispatch) || stepsPerDispatch < 1) {
     throw new ArgumentError('options.stepsPerDispatch', stepsPerDispatch, 'an integer ≥ 1');
   }
-  return { method: tableau.name, rtol, atol, stepSize, firstStep, maxSteps, stepsPerDispatch, tableau };
+  return {
+    method: tableau.name,
+    rtol,
+    atol,
+    stepSize,
+    firstStep,
+    maxSteps,
+    stepsPerDispatch,
+    stepControl: tableau.adaptive ? stepControl : 'per-sample',
+    tableau,
+  };
 }
 
 const FAILURE_OF_STATUS: Record<number, FailureKind> = {
@@ -326,10 +358,11 @@ export async function odeint(
     first_step: opts.firstStep,
   };
 
-  const pipeline = rt.pipeline(integrateKey({ mlp: f.spec, tableau }), `integrate ${tableau.name}`, () => ({
-    code: integrateWgsl({ mlp: f.spec, tableau }),
-    entryPoint: 'integrate',
-  }));
+  const spec = { mlp: f.spec, tableau };
+  const { pipeline: layout, bindGroup: bindGroupLayout } = integrateLayouts(device);
+  const entry = (e: IntegrateEntry) =>
+    rt.pipeline(integrateKey(spec, e), `${e} ${tableau.name}`, () => ({ code: integrateWgsl(spec), entryPoint: e, layout }));
+  const batchMode = opts.stepControl === 'batch';
   const summaryPipeline = rt.pipeline(`summary|wg${SUMMARY_WORKGROUP}`, 'summary', () => ({
     code: summaryWgsl(),
     entryPoint: 'summarize',
@@ -337,7 +370,12 @@ export async function odeint(
 
   // Buffers of this solve. The outputs and per-sample state belong to the Solution.
   const y = Tensor.zeros(rt, [T, B, D], 'solution y');
-  const samples = rt.createBuffer('solve samples', B * SAMPLE.stride, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+  // Batch mode keeps the shared controller state and its last decision after the samples.
+  const samples = rt.createBuffer(
+    'solve samples',
+    (B + (batchMode ? 2 : 0)) * SAMPLE.stride,
+    GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  );
   const scratch: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(label, bytes, usage);
@@ -357,7 +395,7 @@ export async function odeint(
     device.queue.writeBuffer(y0Buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
   }
   const ycur = make('solve y current', B * D * 4, GPUBufferUsage.STORAGE);
-  const kcur = make('solve f current', B * D * 4, GPUBufferUsage.STORAGE);
+  const kbuf = make('solve stages', B * D * 4 * (batchMode ? kSlots(tableau) + 1 : 1), GPUBufferUsage.STORAGE);
   const summaryBuf = make('solve summary', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
   const readbacks = [0, 1].map(() =>
     make('solve summary readback', SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
@@ -366,8 +404,8 @@ export async function odeint(
   try {
     const bindGroup = device.createBindGroup({
       label: 'integrate bind group',
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [uniform, theta.buffer, y0Buffer, tout, y.buffer, samples, ycur, kcur].map((buffer, binding) => ({
+      layout: bindGroupLayout,
+      entries: [uniform, theta.buffer, y0Buffer, tout, y.buffer, samples, ycur, kbuf].map((buffer, binding) => ({
         binding,
         resource: { buffer },
       })),
@@ -379,12 +417,41 @@ export async function odeint(
     });
     const workgroups = integrateWorkgroups(B);
 
-    const submitChunk = (dispatches: number, readback: GPUBuffer) => {
-      const encoder = device.createCommandEncoder({ label: `integrate chunk of ${dispatches}` });
+    // One chunk: `n` integration dispatches (per-sample mode: each advances
+    // every sample by up to stepsPerDispatch attempts; batch mode: each is one
+    // shared attempt of three dispatches), then the summary and its copy.
+    let started = false;
+    const submitChunk = (n: number, readback: GPUBuffer) => {
+      const encoder = device.createCommandEncoder({ label: `integrate chunk of ${n}` });
       const pass = encoder.beginComputePass({ label: 'integrate' });
-      pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
-      for (let i = 0; i < dispatches; i++) pass.dispatchWorkgroups(workgroups);
+      let dispatches = 0;
+      if (!batchMode) {
+        pass.setPipeline(entry('integrate'));
+        for (let i = 0; i < n; i++) pass.dispatchWorkgroups(workgroups);
+        dispatches += n;
+      } else {
+        if (!started) {
+          pass.setPipeline(entry('batch_init'));
+          pass.dispatchWorkgroups(workgroups);
+          pass.setPipeline(entry('batch_control'));
+          pass.dispatchWorkgroups(1);
+          dispatches += 2;
+          started = true;
+        }
+        const attempt = entry('batch_attempt');
+        const control = entry('batch_control');
+        const commit = entry('batch_commit');
+        for (let i = 0; i < n; i++) {
+          pass.setPipeline(attempt);
+          pass.dispatchWorkgroups(workgroups);
+          pass.setPipeline(control);
+          pass.dispatchWorkgroups(1);
+          pass.setPipeline(commit);
+          pass.dispatchWorkgroups(workgroups);
+        }
+        dispatches += 3 * n;
+      }
       pass.setPipeline(summaryPipeline);
       pass.setBindGroup(0, summaryGroup);
       pass.dispatchWorkgroups(1);
@@ -394,7 +461,8 @@ export async function odeint(
       rt.submit([encoder.finish()]);
     };
 
-    let chunk = FIRST_CHUNK;
+    // Batch mode: one attempt per "dispatch" unit, so start with larger chunks.
+    let chunk = batchMode ? 4 * FIRST_CHUNK : FIRST_CHUNK;
     const inflight: GPUBuffer[] = [];
     submitChunk(chunk, readbacks[0]);
     chunk = Math.min(chunk * 2, MAX_CHUNK);

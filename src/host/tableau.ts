@@ -335,11 +335,13 @@ const BOSH3 = defineTableau({
   source: 'P. Bogacki & L. F. Shampine, A 3(2) pair of Runge–Kutta formulas, Appl. Math. Lett. 2(4):321–325, 1989.',
 });
 
-// Dormand–Prince 5(4). Embedded weights are those of Hairer–Nørsett–Wanner / DOPRI5 (also scipy's
-// RK45): bhat = [5179/57600, 0, 7571/16695, 393/640, −92097/339200, 187/2100, 1/40].
-// (torchdiffeq and diffrax use another valid 4th-order embedding with bhat_7 = 1/60.)
+// Dormand–Prince 5(4) (J. R. Dormand & P. J. Prince, J. Comput. Appl. Math. 6(1):19–26, 1980).
+// Embedded 4th-order weights: Shampine's choice (L. F. Shampine, Math. Comp. 46:135–150, 1986),
+// bhat = [1951/21600, 0, 22642/50085, 451/720, −12231/42400, 649/6300, 1/60], the set torchdiffeq
+// and diffrax use, so step counts are comparable with theirs. (Hairer's DOPRI5 and scipy's RK45
+// use the other 4th-order embedding, bhat_7 = 1/40; both satisfy the same order conditions.)
 const DOPRI5_B = [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0];
-const DOPRI5_BHAT = [5179 / 57600, 0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40];
+const DOPRI5_BHAT = [1951 / 21600, 0, 22642 / 50085, 451 / 720, -12231 / 42400, 649 / 6300, 1 / 60];
 // Shampine's midpoint weights: y(t + h/2) ≈ y_n + h Σ cmid_i K_i (torchdiffeq's DPS_C_MID).
 const DOPRI5_CMID = [
   6025192743 / 30085553152 / 2,

@@ -17,6 +17,54 @@ import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
 export const INTEGRATE_WORKGROUP = 64;
 /** Invocations of the single summary workgroup. */
 export const SUMMARY_WORKGROUP = 256;
+/** Invocations of the single batch-controller workgroup (batch-shared step control). */
+export const CONTROL_WORKGROUP = 256;
+
+/** Entry points of the integration module. */
+export type IntegrateEntry = 'integrate' | 'batch_init' | 'batch_attempt' | 'batch_control' | 'batch_commit';
+
+/**
+ * The bind group layout every entry point of the integration module shares:
+ * 0 Params (uniform), 1 θ, 2 y0, 3 output times (read-only storage), 4 outputs,
+ * 5 per-sample state, 6 current y, 7 K buffer (storage).
+ */
+export const INTEGRATE_BINDINGS: readonly GPUBufferBindingType[] = [
+  'uniform',
+  'read-only-storage',
+  'read-only-storage',
+  'read-only-storage',
+  'storage',
+  'storage',
+  'storage',
+  'storage',
+];
+
+/** The explicit layouts of the integration module, built once per device. */
+export interface IntegrateLayouts {
+  readonly bindGroup: GPUBindGroupLayout;
+  readonly pipeline: GPUPipelineLayout;
+}
+
+const layouts = new WeakMap<GPUDevice, IntegrateLayouts>();
+
+/** The layouts of the integration module on `device` (cached per device). */
+export function integrateLayouts(device: GPUDevice): IntegrateLayouts {
+  let hit = layouts.get(device);
+  if (!hit) {
+    const bindGroup = device.createBindGroupLayout({
+      label: 'integrate bind group layout',
+      entries: INTEGRATE_BINDINGS.map((type, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type },
+      })),
+    });
+    const pipeline = device.createPipelineLayout({ label: 'integrate layout', bindGroupLayouts: [bindGroup] });
+    hit = { bindGroup, pipeline };
+    layouts.set(device, hit);
+  }
+  return hit;
+}
 
 /** Per-solve values of the integration kernel (a uniform buffer). */
 export const PARAMS = new StructLayout('Params', [
@@ -95,9 +143,9 @@ export interface IntegrateSpec {
   readonly tableau: Tableau;
 }
 
-/** Cache key: every input of `integrateWgsl`. */
-export function integrateKey(spec: IntegrateSpec): string {
-  return `integrate|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${INTEGRATE_WORKGROUP}`;
+/** Cache key: every input of `integrateWgsl`, and the entry point. */
+export function integrateKey(spec: IntegrateSpec, entry: IntegrateEntry): string {
+  return `integrate|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${INTEGRATE_WORKGROUP}|cwg${CONTROL_WORKGROUP}|${entry}`;
 }
 
 /** Number of K slots: the stages, plus f(t+h, y_{n+1}) for methods that are not FSAL. */
@@ -191,6 +239,7 @@ export function integrateWgsl(spec: IntegrateSpec): string {
     STAGES: stagesWgsl(tab),
     DENSE: denseWgsl(tab),
     WG: INTEGRATE_WORKGROUP,
+    CWG: CONTROL_WORKGROUP,
   });
 }
 

@@ -37,3 +37,25 @@ it('dopri5 matches the float64 reference', async () => {
   console.log('rel err', err);
   expect(err).toBeLessThan(1e-4);
 });
+
+it('batch-shared step control matches the float64 reference', async () => {
+  const p = makeProblem({ layers: [2, 50, 2], B: 8 });
+  const t = [0, 0.3, 0.5, 1];
+  const r = await h.call('solve', { mlp: p.mlp, params: encodeF32(p.params), y0: encodeF32(p.y0), t, options: { method: 'dopri5', stepControl: 'batch' }, stats: true });
+  console.log(JSON.stringify({ ...r, y: null }));
+  expect(r.gpuErrors).toEqual([]);
+  expect(r.error).toBeNull();
+  const y = decode(r.y!);
+  const want: number[] = [];
+  const got: number[] = [];
+  for (let b = 0; b < p.B; b++) {
+    const ref = solveAccurate(p.rhs, sampleY0(p, b), t);
+    t.forEach((_, i) => {
+      want.push(...ref[i]);
+      got.push(...at(y, p.B, p.D, i, b));
+    });
+  }
+  const err = relError(got, want);
+  console.log('rel err', err);
+  expect(err).toBeLessThan(1e-4);
+});
