@@ -9,6 +9,7 @@
  * weight [out, in] row-major, then bias [out], so a PyTorch `state_dict`
  * flattened in order loads unchanged.
  */
+import { EVAL_PARAMS, forwardKey, forwardWgsl, forwardWorkgroups } from '../kernels/forward';
 import { type Activation, ACTIVATIONS, type MlpSpec, mlpOffsets } from '../kernels/mlp';
 import { ArgumentError, DestroyedError } from './errors';
 import type { Runtime } from './runtime';
@@ -94,6 +95,7 @@ export class MLP {
   /** Number of parameters P. */
   readonly parameterCount: number;
   private paramTensor: Tensor | null;
+  private evalUniform: GPUBuffer | null = null;
 
   constructor(runtime: Runtime, options: MLPOptions) {
     this.spec = validateMlpOptions(options);
@@ -135,10 +137,54 @@ export class MLP {
     return this.params.read();
   }
 
+  /**
+   * Evaluates f(t, z) for every row of `z` (B×D values) on the GPU and returns
+   * the result as a new [B, D] tensor (no host wait; read it when needed).
+   */
+  forward(z: Tensor | ArrayLike<number>, t = 0): Tensor {
+    const theta = this.params;
+    const rt = this.runtime;
+    const D = this.stateDim;
+    const n = z instanceof Tensor ? z.size : z && typeof z.length === 'number' ? z.length : -1;
+    if (n <= 0 || n % D !== 0) throw new ArgumentError('z', z, `a non-empty array whose length is a multiple of ${D}`);
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new ArgumentError('t', t, 'a finite time');
+    const B = n / D;
+    const input = z instanceof Tensor ? z : Tensor.fromArray(rt, z, [B, D], 'forward input');
+    const out = Tensor.zeros(rt, [B, D], 'forward output');
+    const pipeline = rt.pipeline(forwardKey(this.spec), 'mlp forward', () => ({
+      code: forwardWgsl(this.spec),
+      entryPoint: 'forward',
+    }));
+    if (!this.evalUniform) {
+      this.evalUniform = rt.createBuffer('mlp forward params', EVAL_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    }
+    rt.device.queue.writeBuffer(this.evalUniform, 0, EVAL_PARAMS.pack({ batch: B, t }));
+    const bindGroup = rt.device.createBindGroup({
+      label: 'mlp forward bind group',
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [this.evalUniform, theta.buffer, input.buffer, out.buffer].map((buffer, binding) => ({
+        binding,
+        resource: { buffer },
+      })),
+    });
+    const encoder = rt.device.createCommandEncoder({ label: 'mlp forward' });
+    const pass = encoder.beginComputePass({ label: 'mlp forward' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(forwardWorkgroups(B));
+    pass.end();
+    rt.counters.dispatches++;
+    rt.submit([encoder.finish()]);
+    if (input !== z) input.destroy();
+    return out;
+  }
+
   /** Frees the parameter buffer. Idempotent. */
   destroy(): void {
     this.paramTensor?.destroy();
     this.paramTensor = null;
+    if (this.evalUniform) this.runtime.destroyBuffer(this.evalUniform);
+    this.evalUniform = null;
   }
 
   get isDestroyed(): boolean {

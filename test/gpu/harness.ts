@@ -138,6 +138,22 @@ const ops = {
       }
     });
   },
+
+  /** f(t, z) by the MLP forward kernel. */
+  async forward(args: { mlp: MLPOptions; params: WireArray; z: WireArray; t: number }) {
+    return scoped(async (r) => {
+      const f = new webode.MLP(r, args.mlp);
+      try {
+        f.setParameters(decode(args.params));
+        const out = f.forward(decode(args.z), args.t);
+        const y = encodeF32(await out.read());
+        out.destroy();
+        return { y };
+      } finally {
+        f.destroy();
+      }
+    });
+  },
 };
 
 export type Ops = typeof ops;
