@@ -77,24 +77,38 @@ export function activationWgsl(act: Activation): string {
   }
 }
 
+/** Names the generated MLP function uses for itself and its input/output private arrays. */
+export interface MlpNames {
+  readonly fn: string;
+  readonly input: string;
+  readonly output: string;
+  /** Declare the input/output private arrays (false when the including module already has them). */
+  readonly declare: boolean;
+}
+
+const DEFAULT_NAMES: MlpNames = { fn: 'mlp_eval', input: 'mlp_in', output: 'mlp_out', declare: true };
+
 /**
  * The MLP evaluation: `fn mlp_eval(t: f32)` reads the private array `mlp_in`
- * (the state, D values) and writes `mlp_out` (D values). The caller's shader
- * binds the parameters as `theta: array<f32>` (storage, read).
+ * (the state, D values) and writes `mlp_out` (D values); other names can be
+ * chosen. The caller's shader binds the parameters as `theta: array<f32>`
+ * (storage, read). Also emits `act`.
  */
-export function mlpWgsl(spec: MlpSpec): string {
+export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string {
   const { layers } = mlpOffsets(spec.layers);
   const D = stateDim(spec);
   const lines: string[] = [];
   lines.push(`// MLP ${mlpKey(spec)}`);
-  lines.push(`var<private> mlp_in: array<f32, ${D}>;`);
-  lines.push(`var<private> mlp_out: array<f32, ${D}>;`);
+  if (names.declare) {
+    lines.push(`var<private> ${names.input}: array<f32, ${D}>;`);
+    lines.push(`var<private> ${names.output}: array<f32, ${D}>;`);
+  }
   lines.push(activationWgsl(spec.activation));
-  lines.push('fn mlp_eval(t: f32) {');
+  lines.push(`fn ${names.fn}(t: f32) {`);
   layers.forEach((L, l) => {
     const last = l === layers.length - 1;
-    const src = l === 0 ? 'mlp_in' : `h${l - 1}`;
-    const dst = last ? 'mlp_out' : `h${l}`;
+    const src = l === 0 ? names.input : `h${l - 1}`;
+    const dst = last ? names.output : `h${l}`;
     const nState = l === 0 && spec.timeInput ? L.inWidth - 1 : L.inWidth;
     if (!last) lines.push(`  var h${l}: array<f32, ${L.outWidth}>;`);
     lines.push(`  for (var o = 0u; o < ${L.outWidth}u; o++) {`);

@@ -1,0 +1,129 @@
+/**
+ * The Runge–Kutta core shared by the forward and adjoint kernels
+ * (shaders/rk_core.wgsl): the per-sample state layout, status codes,
+ * step-size controller constants, and the stage code generated from a tableau
+ * for a state of any width N. One generator serves every method: the stage
+ * inputs, the solution and the error estimate are written from the tableau's
+ * numbers.
+ */
+import rkCoreSource from '../../shaders/rk_core.wgsl?raw';
+import type { Tableau } from '../host/tableau';
+import { StructLayout, f32Literal, fillTemplate } from './layout';
+
+/** Per-sample solver state (a storage array, zero-initialised = not started). */
+export const SAMPLE = new StructLayout('Sample', [
+  ['t_hi', 'f32'],
+  ['t_lo', 'f32'],
+  ['h', 'f32'],
+  ['err_prev', 'f32'],
+  ['out_idx', 'u32'],
+  ['status', 'u32'],
+  ['n_accepted', 'u32'],
+  ['n_rejected', 'u32'],
+  ['n_fe', 'u32'],
+  ['flags', 'u32'],
+  ['seg_t0', 'f32'],
+  ['seg_k', 'u32'],
+] as const);
+
+/** Status of a sample; values above DONE are failures. */
+export const STATUS = {
+  NEW: 0,
+  RUNNING: 1,
+  DONE: 2,
+  NONFINITE: 3,
+  UNDERFLOW: 4,
+  MAXSTEPS: 5,
+} as const;
+
+export function statusWgsl(): string {
+  return Object.entries(STATUS)
+    .map(([k, v]) => `const STATUS_${k}: u32 = ${v}u;`)
+    .join('\n');
+}
+
+/**
+ * Step-size controller constants. The PI gains β1 = 0.7/q, β2 = 0.4/q (q the
+ * order of the error estimate plus one) are the values Hairer & Wanner and
+ * diffrax recommend; the factor limits [0.2, 10] and safety 0.9 are the usual
+ * ones. A non-finite error estimate shrinks the step tenfold.
+ */
+export const CONTROLLER = {
+  safety: 0.9,
+  factorMin: 0.2,
+  factorMax: 10,
+  nonfiniteShrink: 0.1,
+  beta1: 0.7,
+  beta2: 0.4,
+} as const;
+
+/** Number of K slots: the stages, plus f(t+h, y_{n+1}) for methods that are not FSAL. */
+export function kSlots(tab: Tableau): number {
+  return tab.fsal ? tab.stages : tab.stages + 1;
+}
+
+/** `Σ_j coeffs[j]·K[j][d]` over the non-zero coefficients, or null when all are zero. */
+export function combination(coeffs: readonly number[]): string | null {
+  const terms: string[] = [];
+  coeffs.forEach((c, j) => {
+    if (c !== 0) terms.push(`${f32Literal(c)} * K[${j}][d]`);
+  });
+  return terms.length ? terms.join(' + ') : null;
+}
+
+/** `fn rk_stages(t, h) -> f32` for a tableau (see shaders/rk_core.wgsl). */
+export function stagesWgsl(tab: Tableau): string {
+  const L: string[] = ['fn rk_stages(t: f32, h: f32) -> f32 {'];
+  const solution = () => {
+    const sum = combination(tab.b);
+    L.push(`  for (var d = 0u; d < N; d++) { ynew[d] = y[d] + h * (${sum ?? '0.0'}); }`);
+  };
+  for (let i = 1; i < tab.stages; i++) {
+    if (tab.fsal && i === tab.stages - 1) {
+      solution();
+      L.push('  rhs_in = ynew;');
+      L.push('  rhs_eval(t + h);');
+    } else {
+      const sum = combination(tab.a[i]);
+      L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + h * (${sum ?? '0.0'}); }`);
+      const c = tab.c[i];
+      L.push(c === 1 ? '  rhs_eval(t + h);' : `  rhs_eval(t + ${f32Literal(c)} * h);`);
+    }
+    L.push(`  K[${i}] = rhs_out;`);
+  }
+  if (!tab.fsal) solution();
+  const err = tab.adaptive ? combination(tab.bErr) : null;
+  if (err) {
+    L.push('  var e2 = 0.0;');
+    L.push('  for (var d = 0u; d < N; d++) {');
+    L.push(`    let e = h * (${err});`);
+    L.push('    let q = e / (P.atol + P.rtol * max(abs(y[d]), abs(ynew[d])));');
+    L.push('    e2 += q * q;');
+    L.push('  }');
+    L.push('  return e2;');
+  } else {
+    L.push('  return 0.0;');
+  }
+  L.push('}');
+  return L.join('\n');
+}
+
+/** The filled RK core for a tableau and a state width N; the includer defines `rhs_eval`. */
+export function rkCoreWgsl(tab: Tableau, n: number): string {
+  const q = tab.errorOrder;
+  return fillTemplate(rkCoreSource, {
+    N: n,
+    NK: kSlots(tab),
+    ADAPTIVE: String(tab.adaptive),
+    FSAL: String(tab.fsal),
+    EVALS_PER_ATTEMPT: tab.stages - 1,
+    ERROR_ORDER: f32Literal(q),
+    SAFETY: f32Literal(CONTROLLER.safety),
+    FACTOR_MIN: f32Literal(CONTROLLER.factorMin),
+    FACTOR_MAX: f32Literal(CONTROLLER.factorMax),
+    NONFINITE_SHRINK: f32Literal(CONTROLLER.nonfiniteShrink),
+    BETA1: f32Literal(CONTROLLER.beta1 / q),
+    BETA2: f32Literal(CONTROLLER.beta2 / q),
+    STAGES: stagesWgsl(tab),
+  });
+}
