@@ -6,7 +6,7 @@
 // tree reduction in workgroup memory. The order of the additions is fixed, so
 // the totals are the same on every run.
 
-${PARAMS_STRUCT}
+${SUMMARY_PARAMS_STRUCT}
 
 ${SAMPLE_STRUCT}
 
@@ -16,7 +16,7 @@ ${SUMMARY_STRUCT}
 
 @group(0) @binding(0) var<storage, read> samples: array<Sample>;
 @group(0) @binding(1) var<storage, read_write> summary: Summary;
-@group(0) @binding(2) var<uniform> P: Params;
+@group(0) @binding(2) var<uniform> S: SummaryParams;
 
 const WG: u32 = ${WG}u;
 // Fields reduced: running, failed, nfe (sum), nfe (max), accepted, rejected.
@@ -25,7 +25,7 @@ var<workgroup> acc: array<array<u32, 6>, WG>;
 @compute @workgroup_size(${WG})
 fn summarize(@builtin(local_invocation_index) lid: u32) {
   var v = array<u32, 6>(0u, 0u, 0u, 0u, 0u, 0u);
-  for (var b = lid; b < P.batch; b += WG) {
+  for (var b = lid; b < S.batch; b += WG) {
     let s = samples[b];
     if (s.status < STATUS_DONE) { v[0] += 1u; }
     if (s.status > STATUS_DONE) { v[1] += 1u; }

@@ -19,13 +19,11 @@ import {
   type ParamsValues,
   SAMPLE,
   STATUS,
-  SUMMARY,
-  SUMMARY_WORKGROUP,
   integrateKey,
   integrateWgsl,
   integrateWorkgroups,
-  summaryWgsl,
 } from '../kernels/integrate';
+import { driveToCompletion } from './driver';
 import { mlpFlops } from '../kernels/mlp';
 import { ArgumentError, DestroyedError, type FailureKind, OdeSolveError, type SampleFailure } from './errors';
 import type { MLP } from './mlp';
@@ -363,10 +361,6 @@ export async function odeint(
   const entry = (e: IntegrateEntry) =>
     rt.pipeline(integrateKey(spec, e), `${e} ${tableau.name}`, () => ({ code: integrateWgsl(spec), entryPoint: e, layout }));
   const batchMode = opts.stepControl === 'batch';
-  const summaryPipeline = rt.pipeline(`summary|wg${SUMMARY_WORKGROUP}`, 'summary', () => ({
-    code: summaryWgsl(),
-    entryPoint: 'summarize',
-  }));
 
   // Buffers of this solve. The outputs and per-sample state belong to the Solution.
   const y = Tensor.zeros(rt, [T, B, D], 'solution y');
@@ -396,10 +390,6 @@ export async function odeint(
   }
   const ycur = make('solve y current', B * D * 4, GPUBufferUsage.STORAGE);
   const kbuf = make('solve stages', B * D * 4 * (batchMode ? kSlots(tableau) + 1 : 1), GPUBufferUsage.STORAGE);
-  const summaryBuf = make('solve summary', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-  const readbacks = [0, 1].map(() =>
-    make('solve summary readback', SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
-  );
 
   try {
     const bindGroup = device.createBindGroup({
@@ -410,87 +400,61 @@ export async function odeint(
         resource: { buffer },
       })),
     });
-    const summaryGroup = device.createBindGroup({
-      label: 'summary bind group',
-      layout: summaryPipeline.getBindGroupLayout(0),
-      entries: [samples, summaryBuf, uniform].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
     const workgroups = integrateWorkgroups(B);
 
-    // One chunk: `n` integration dispatches (per-sample mode: each advances
-    // every sample by up to stepsPerDispatch attempts; batch mode: each is one
-    // shared attempt of three dispatches), then the summary and its copy.
+    // A unit of work: per-sample mode, one dispatch advancing every running
+    // sample by up to stepsPerDispatch attempts; batch mode, one shared attempt
+    // (three dispatches), after the start-up pair in the first chunk.
     let started = false;
-    const submitChunk = (n: number, readback: GPUBuffer) => {
-      const encoder = device.createCommandEncoder({ label: `integrate chunk of ${n}` });
-      const pass = encoder.beginComputePass({ label: 'integrate' });
+    const record = (pass: GPUComputePassEncoder, units: number): number => {
       pass.setBindGroup(0, bindGroup);
-      let dispatches = 0;
       if (!batchMode) {
         pass.setPipeline(entry('integrate'));
-        for (let i = 0; i < n; i++) pass.dispatchWorkgroups(workgroups);
-        dispatches += n;
-      } else {
-        if (!started) {
-          pass.setPipeline(entry('batch_init'));
-          pass.dispatchWorkgroups(workgroups);
-          pass.setPipeline(entry('batch_control'));
-          pass.dispatchWorkgroups(1);
-          dispatches += 2;
-          started = true;
-        }
-        const attempt = entry('batch_attempt');
-        const control = entry('batch_control');
-        const commit = entry('batch_commit');
-        for (let i = 0; i < n; i++) {
-          pass.setPipeline(attempt);
-          pass.dispatchWorkgroups(workgroups);
-          pass.setPipeline(control);
-          pass.dispatchWorkgroups(1);
-          pass.setPipeline(commit);
-          pass.dispatchWorkgroups(workgroups);
-        }
-        dispatches += 3 * n;
+        for (let i = 0; i < units; i++) pass.dispatchWorkgroups(workgroups);
+        return units;
       }
-      pass.setPipeline(summaryPipeline);
-      pass.setBindGroup(0, summaryGroup);
-      pass.dispatchWorkgroups(1);
-      pass.end();
-      encoder.copyBufferToBuffer(summaryBuf, 0, readback, 0, SUMMARY.byteSize);
-      rt.counters.dispatches += dispatches + 1;
-      rt.submit([encoder.finish()]);
+      let dispatches = 0;
+      if (!started) {
+        pass.setPipeline(entry('batch_init'));
+        pass.dispatchWorkgroups(workgroups);
+        pass.setPipeline(entry('batch_control'));
+        pass.dispatchWorkgroups(1);
+        dispatches += 2;
+        started = true;
+      }
+      const attempt = entry('batch_attempt');
+      const control = entry('batch_control');
+      const commit = entry('batch_commit');
+      for (let i = 0; i < units; i++) {
+        pass.setPipeline(attempt);
+        pass.dispatchWorkgroups(workgroups);
+        pass.setPipeline(control);
+        pass.dispatchWorkgroups(1);
+        pass.setPipeline(commit);
+        pass.dispatchWorkgroups(workgroups);
+      }
+      return dispatches + 3 * units;
     };
-
-    // Batch mode: one attempt per "dispatch" unit, so start with larger chunks.
-    let chunk = batchMode ? 4 * FIRST_CHUNK : FIRST_CHUNK;
-    const inflight: GPUBuffer[] = [];
-    submitChunk(chunk, readbacks[0]);
-    chunk = Math.min(chunk * 2, MAX_CHUNK);
-    submitChunk(chunk, readbacks[1]);
-    inflight.push(readbacks[0], readbacks[1]);
-    let last: Uint32Array;
-    for (;;) {
-      const rb = inflight.shift() as GPUBuffer;
-      await rt.wait(rb.mapAsync(GPUMapMode.READ));
-      last = new Uint32Array(rb.getMappedRange().slice(0));
-      rb.unmap();
-      if (last[0] === 0) break; // no sample running
-      chunk = Math.min(chunk * 2, MAX_CHUNK);
-      submitChunk(chunk, rb);
-      inflight.push(rb);
-    }
-    const s = (k: Parameters<typeof SUMMARY.offset>[0]) => last[SUMMARY.offset(k) / 4];
+    const totals = await driveToCompletion(rt, {
+      label: `odeint ${tableau.name}`,
+      batch: B,
+      samples,
+      record,
+      // Batch mode: one attempt per unit, so start with longer chunks.
+      firstChunk: batchMode ? 4 * FIRST_CHUNK : FIRST_CHUNK,
+      maxChunk: MAX_CHUNK,
+    });
     const summary: SolveSummary = {
-      nfe: s('nfe_total'),
-      maxNfe: s('nfe_max'),
-      accepted: s('accepted'),
-      rejected: s('rejected'),
+      nfe: totals.nfe_total,
+      maxNfe: totals.nfe_max,
+      accepted: totals.accepted,
+      rejected: totals.rejected,
       hostWaits: rt.counters.hostWaits - before.hostWaits,
       submits: rt.counters.submits - before.submits,
       dispatches: rt.counters.dispatches - before.dispatches,
     };
     const solution = new Solution({ y, t: times, batch: B, dim: D, f, options: opts, summary, samples });
-    if (s('failed') > 0) {
+    if (totals.failed > 0) {
       const stats = await solution.stats();
       const failures: SampleFailure[] = [];
       stats.status.forEach((st, sample) => {

@@ -1,6 +1,6 @@
 /**
  * The per-sample Runge–Kutta integration kernel (shaders/integrate.wgsl) and
- * the summary kernel (shaders/summary.wgsl): their compile-time spec (MLP
+ * the batch-shared step control entry points: their compile-time spec (MLP
  * shape + tableau), the WGSL generated from it, the struct layouts shared by
  * WGSL and the host, and the recording of dispatches into a compute pass.
  *
@@ -8,16 +8,13 @@
  * the dense output are written from the tableau's numbers.
  */
 import integrateSource from '../../shaders/integrate.wgsl?raw';
-import summarySource from '../../shaders/summary.wgsl?raw';
 import type { Tableau } from '../host/tableau';
-import { StructLayout, f32Literal, fillTemplate } from './layout';
+import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
 import { SAMPLE, kSlots, rkCoreWgsl, statusWgsl } from './rk';
 
 /** Invocations per workgroup of the integration kernel (one sample each). */
 export const INTEGRATE_WORKGROUP = 64;
-/** Invocations of the single summary workgroup. */
-export const SUMMARY_WORKGROUP = 256;
 /** Invocations of the single batch-controller workgroup (batch-shared step control). */
 export const CONTROL_WORKGROUP = 256;
 
@@ -40,31 +37,9 @@ export const INTEGRATE_BINDINGS: readonly GPUBufferBindingType[] = [
   'storage',
 ];
 
-/** The explicit layouts of the integration module, built once per device. */
-export interface IntegrateLayouts {
-  readonly bindGroup: GPUBindGroupLayout;
-  readonly pipeline: GPUPipelineLayout;
-}
-
-const layouts = new WeakMap<GPUDevice, IntegrateLayouts>();
-
-/** The layouts of the integration module on `device` (cached per device). */
-export function integrateLayouts(device: GPUDevice): IntegrateLayouts {
-  let hit = layouts.get(device);
-  if (!hit) {
-    const bindGroup = device.createBindGroupLayout({
-      label: 'integrate bind group layout',
-      entries: INTEGRATE_BINDINGS.map((type, binding) => ({
-        binding,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: { type },
-      })),
-    });
-    const pipeline = device.createPipelineLayout({ label: 'integrate layout', bindGroupLayouts: [bindGroup] });
-    hit = { bindGroup, pipeline };
-    layouts.set(device, hit);
-  }
-  return hit;
+/** The layout of the integration module on `device` (cached per device). */
+export function integrateLayouts(device: GPUDevice): ExplicitLayout {
+  return explicitLayout(device, 'integrate', INTEGRATE_BINDINGS);
 }
 
 /** Per-solve values of the integration kernel (a uniform buffer). */
@@ -82,16 +57,6 @@ export const PARAMS = new StructLayout('Params', [
   ['first_step', 'f32'],
 ] as const);
 export type ParamsValues = Parameters<typeof PARAMS.pack>[0];
-
-/** What the host reads back between chunks. */
-export const SUMMARY = new StructLayout('Summary', [
-  ['running', 'u32'],
-  ['failed', 'u32'],
-  ['nfe_total', 'u32'],
-  ['nfe_max', 'u32'],
-  ['accepted', 'u32'],
-  ['rejected', 'u32'],
-] as const);
 
 /** The compile-time spec of an integration kernel. */
 export interface IntegrateSpec {
@@ -135,17 +100,6 @@ export function integrateWgsl(spec: IntegrateSpec): string {
     DENSE: denseWgsl(tab),
     WG: INTEGRATE_WORKGROUP,
     CWG: CONTROL_WORKGROUP,
-  });
-}
-
-/** The WGSL of the summary kernel (entry point `summarize`). */
-export function summaryWgsl(): string {
-  return fillTemplate(summarySource, {
-    PARAMS_STRUCT: PARAMS.wgsl(),
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    SUMMARY_STRUCT: SUMMARY.wgsl(),
-    WG: SUMMARY_WORKGROUP,
   });
 }
 

@@ -36,6 +36,16 @@ export class StructLayout<K extends string> {
     return i * 4;
   }
 
+  /** Reads one struct at byte offset `base` of `view`. */
+  unpack(view: DataView, base = 0): Record<K, number> {
+    const out = new Map<K, number>();
+    this.fields.forEach(([k, t], i) => {
+      const at = base + i * 4;
+      out.set(k, t === 'f32' ? view.getFloat32(at, true) : t === 'u32' ? view.getUint32(at, true) : view.getInt32(at, true));
+    });
+    return Object.fromEntries(out) as Record<K, number>;
+  }
+
   /** Packs values into a buffer laid out as `wgsl()` declares. */
   pack(values: Readonly<Record<K, number>>): ArrayBuffer {
     const buf = new ArrayBuffer(this.byteSize);
@@ -74,4 +84,47 @@ export function f32Literal(x: number): string {
   const s = Math.fround(x).toPrecision(9);
   const t = s.includes('e') ? s.replace(/\.?0+e/, 'e') : s.replace(/\.?0+$/, '');
   return /[.e]/.test(t) ? t : `${t}.0`;
+}
+
+/** An explicit bind group layout and the pipeline layout made of it. */
+export interface ExplicitLayout {
+  readonly bindGroup: GPUBindGroupLayout;
+  readonly pipeline: GPUPipelineLayout;
+}
+
+const explicitLayouts = new WeakMap<GPUDevice, Map<string, ExplicitLayout>>();
+
+/**
+ * The layout of a module whose entry points share one bind group of buffers
+ * (binding i has type `bindings[i]`), built once per device and name. Entry
+ * points of one module can then share a single bind group even when each
+ * uses only some of the bindings.
+ */
+export function explicitLayout(device: GPUDevice, name: string, bindings: readonly GPUBufferBindingType[]): ExplicitLayout {
+  let perDevice = explicitLayouts.get(device);
+  if (!perDevice) {
+    perDevice = new Map();
+    explicitLayouts.set(device, perDevice);
+  }
+  const key = `${name}:${bindings.join(',')}`;
+  let hit = perDevice.get(key);
+  if (!hit) {
+    const bindGroup = device.createBindGroupLayout({
+      label: `${name} bind group layout`,
+      entries: bindings.map((type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })),
+    });
+    const pipeline = device.createPipelineLayout({ label: `${name} layout`, bindGroupLayouts: [bindGroup] });
+    hit = { bindGroup, pipeline };
+    perDevice.set(key, hit);
+  }
+  return hit;
+}
+
+/** A bind group of whole buffers at bindings 0, 1, 2, … */
+export function bindBuffers(device: GPUDevice, label: string, layout: GPUBindGroupLayout, buffers: readonly GPUBuffer[]): GPUBindGroup {
+  return device.createBindGroup({
+    label,
+    layout,
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
 }

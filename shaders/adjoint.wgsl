@@ -1,0 +1,165 @@
+// webode: the adjoint (reverse) solve of a Neural ODE, one sample per
+// invocation, with per-sample adaptive steps.
+//
+// Each sample integrates the augmented system backwards from the last output
+// time to the first:
+//   dz/dt = f(t, z),   da/dt = −aᵀ ∂f/∂z,   da_θ/dt = −aᵀ ∂f/∂θ,
+// with the step-size control on [z, a] only (a_θ never enters the error norm:
+// the seminorm of Kidger et al. 2021; a_θ does not feed back into z or a, so it
+// is a quadrature along the accepted steps). Steps land exactly on every
+// output time t_i, where the adjoint jumps (a += dL/dy_i) and z is reset to the
+// forward solution y_i, which bounds the error of reconstructing z backwards.
+// After each accepted step the sample adds −h Σ b_i a_iᵀ∂f/∂θ(stage i) to its
+// own accumulator row acc[b] (P values); a deterministic two-pass reduction
+// over the batch (shaders/reduce.wgsl) then gives dL/dθ. Memory is the
+// outputs, the cotangents, a few state vectors and P floats per sample: it
+// does not depend on how many steps either solve took.
+//
+// Specialised by src/kernels/adjoint.ts.
+
+${PARAMS_STRUCT}
+
+${SAMPLE_STRUCT}
+
+${STATUS_CONSTS}
+
+const D: u32 = ${D}u;
+
+@group(0) @binding(0) var<uniform> P: AdjointParams;
+@group(0) @binding(1) var<storage, read> theta: array<f32>;
+// Forward outputs and loss cotangents, [T][total][D].
+@group(0) @binding(2) var<storage, read> ysol: array<f32>;
+@group(0) @binding(3) var<storage, read> tout: array<f32>;
+@group(0) @binding(4) var<storage, read> cot: array<f32>;
+@group(0) @binding(5) var<storage, read_write> samples: array<Sample>;
+// Per sample: the current [z, a] (2D), then f at that point (2D).
+@group(0) @binding(6) var<storage, read_write> state: array<f32>;
+// Per sample: the parameter adjoint a_θ (P values).
+@group(0) @binding(7) var<storage, read_write> acc: array<f32>;
+// dL/dy0, [total][D].
+@group(0) @binding(8) var<storage, read_write> gy0: array<f32>;
+
+var<private> acc_base: u32;
+var<private> vjp_gt: f32;
+
+${VJP}
+
+fn rhs_eval(t: f32) { aug_eval(t); }
+
+${RK_CORE}
+
+// −h Σ b_i a_iᵀ ∂f/∂θ over the stages of the accepted step from (t, y).
+${QUADRATURE}
+
+// Row i, sample g of a [T][total][D] array.
+fn row(i: u32, g: u32) -> u32 {
+  return (i * P.total + g) * D;
+}
+
+// Lands on output time index i: the adjoint jumps by dL/dy_i and z is reset
+// to the forward solution there.
+fn land(i: u32, g: u32) {
+  for (var d = 0u; d < D; d++) {
+    y[d] = ysol[row(i, g) + d];
+    y[D + d] += cot[row(i, g) + d];
+  }
+}
+
+fn finish(g: u32) {
+  for (var d = 0u; d < D; d++) { gy0[g * D + d] = y[D + d]; }
+  smp.status = STATUS_DONE;
+}
+
+// Starts a segment at the current point: f there (the state jumped, so the
+// stage carried from the last step is stale) and, for the first segment, the
+// first step.
+fn start_segment(t: f32, first: bool) {
+  rhs_in = y;
+  rhs_eval(t);
+  smp.n_fe += 1u;
+  K[0] = rhs_out;
+  smp.seg_t0 = t;
+  smp.seg_k = 0u;
+  if (first) { smp.h = first_step(t, tout[smp.out_idx]); }
+}
+
+fn init_sample(g: u32) {
+  let last = P.n_out - 1u;
+  smp.t_hi = tout[last];
+  smp.t_lo = 0.0;
+  smp.err_prev = 1.0;
+  smp.n_accepted = 0u;
+  smp.n_rejected = 0u;
+  smp.n_fe = 0u;
+  smp.flags = 0u;
+  for (var d = 0u; d < N; d++) { y[d] = 0.0; }
+  land(last, g);
+  var ok = true;
+  for (var d = 0u; d < N; d++) { ok = ok && finite(y[d]); }
+  if (!ok) { fail(STATUS_NONFINITE); return; }
+  if (last == 0u) { finish(g); return; }
+  smp.out_idx = last - 1u;
+  smp.status = STATUS_RUNNING;
+  start_segment(smp.t_hi, true);
+  if (!all_finite_k0()) { fail(STATUS_NONFINITE); }
+}
+
+fn attempt(g: u32) {
+  let t_old = smp.t_hi;
+  let seg_end = tout[smp.out_idx];
+  let plan = plan_step(smp, seg_end);
+  let err2 = rk_stages(t_old, plan.h);
+  smp.n_fe += EVALS_PER_ATTEMPT;
+  let ok = all_finite_ynew();
+  let norm = sqrt(err2 / f32(N));
+  if (decide(norm, ok, plan, seg_end)) {
+    theta_quadrature(t_old, plan.h);
+    y = ynew;
+    if (plan.last) {
+      let i = smp.out_idx;
+      land(i, g);
+      if (i == 0u) {
+        finish(g);
+      } else {
+        smp.out_idx = i - 1u;
+        start_segment(smp.t_hi, false);
+      }
+    } else {
+      if (!FSAL) {
+        rhs_in = ynew;
+        rhs_eval(smp.t_hi);
+        K[NK - 1u] = rhs_out;
+        smp.n_fe += 1u;
+      }
+      K[0] = K[NK - 1u];
+    }
+  }
+  check_max_steps();
+}
+
+@compute @workgroup_size(${WG})
+fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let b = gid.x;
+  if (b >= P.batch) { return; }
+  let g = P.offset + b;
+  acc_base = b * P.n_params;
+  smp = samples[b];
+  if (smp.status >= STATUS_DONE) { return; }
+  if (smp.status == STATUS_NEW) {
+    init_sample(g);
+  } else {
+    for (var d = 0u; d < N; d++) {
+      y[d] = state[b * 2u * N + d];
+      K[0][d] = state[b * 2u * N + N + d];
+    }
+  }
+  for (var i = 0u; i < P.steps_per_dispatch; i++) {
+    if (smp.status != STATUS_RUNNING) { break; }
+    attempt(g);
+  }
+  for (var d = 0u; d < N; d++) {
+    state[b * 2u * N + d] = y[d];
+    state[b * 2u * N + N + d] = K[0][d];
+  }
+  samples[b] = smp;
+}

@@ -1,0 +1,85 @@
+/**
+ * Runs a per-sample solve to completion without a host wait per step.
+ *
+ * The caller records "units" of work into a compute pass (the forward kernel:
+ * dispatches that each advance every running sample by up to
+ * stepsPerDispatch attempts; batch mode: one shared attempt; the adjoint: like
+ * the forward kernel). The driver submits chunks of units, each followed by
+ * the summary kernel and a copy of its few words to a mappable buffer. Two
+ * chunks are in flight at a time, so the GPU never idles while the host reads
+ * a summary; chunk lengths double up to a cap, so a solve of N steps costs
+ * O(log N) host waits, and after the last sample finishes at most one extra
+ * chunk of early-exiting dispatches runs.
+ */
+import { SUMMARY, SUMMARY_PARAMS, SUMMARY_WORKGROUP, type SummaryField, summaryKey, summaryWgsl } from '../kernels/summary';
+import type { Runtime } from './runtime';
+
+export interface DriveSpec {
+  readonly label: string;
+  /** Samples the summary folds (the first `batch` entries of `samples`). */
+  readonly batch: number;
+  readonly samples: GPUBuffer;
+  /** Records `units` units of work into `pass` (pipelines and bind groups included); returns the dispatches recorded. */
+  record(pass: GPUComputePassEncoder, units: number): number;
+  readonly firstChunk: number;
+  readonly maxChunk: number;
+}
+
+/** The summary words after the run, by field. */
+export type SummaryValues = Readonly<Record<SummaryField, number>>;
+
+export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
+  const device = rt.device;
+  const summaryPipeline = rt.pipeline(summaryKey(), 'summary', () => ({ code: summaryWgsl(), entryPoint: 'summarize' }));
+  const owned: GPUBuffer[] = [];
+  const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
+    const b = rt.createBuffer(label, bytes, usage);
+    owned.push(b);
+    return b;
+  };
+  try {
+    const uniform = make(`${spec.label} summary params`, SUMMARY_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(uniform, 0, SUMMARY_PARAMS.pack({ batch: spec.batch }));
+    const summary = make(`${spec.label} summary`, SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    const readbacks = [0, 1].map(() =>
+      make(`${spec.label} summary readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+    );
+    const summaryGroup = device.createBindGroup({
+      label: `${spec.label} summary bind group`,
+      layout: summaryPipeline.getBindGroupLayout(0),
+      entries: [spec.samples, summary, uniform].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+
+    const submitChunk = (units: number, readback: GPUBuffer) => {
+      const encoder = device.createCommandEncoder({ label: `${spec.label} chunk of ${units}` });
+      const pass = encoder.beginComputePass({ label: spec.label });
+      const dispatches = spec.record(pass, units);
+      pass.setPipeline(summaryPipeline);
+      pass.setBindGroup(0, summaryGroup);
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      encoder.copyBufferToBuffer(summary, 0, readback, 0, SUMMARY.byteSize);
+      rt.counters.dispatches += dispatches + 1;
+      rt.submit([encoder.finish()]);
+    };
+
+    let chunk = spec.firstChunk;
+    submitChunk(chunk, readbacks[0]);
+    chunk = Math.min(chunk * 2, spec.maxChunk);
+    submitChunk(chunk, readbacks[1]);
+    const inflight = [readbacks[0], readbacks[1]];
+    for (;;) {
+      const rb = inflight.shift();
+      if (!rb) throw new Error('webode: internal error: no chunk in flight');
+      await rt.wait(rb.mapAsync(GPUMapMode.READ));
+      const values = SUMMARY.unpack(new DataView(rb.getMappedRange().slice(0)));
+      rb.unmap();
+      if (values.running === 0) return values;
+      chunk = Math.min(chunk * 2, spec.maxChunk);
+      submitChunk(chunk, rb);
+      inflight.push(rb);
+    }
+  } finally {
+    for (const b of owned) rt.destroyBuffer(b);
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * WGSL for the vector–Jacobian products of the MLP, for the adjoint solve.
+ *
+ * `fn aug_eval(t)` is the right-hand side of the augmented backward system for
+ * one sample, on the private arrays of the RK core (state width N = 2D):
+ *   rhs_in  = [z, a]        rhs_out = [f(t, z), −aᵀ ∂f/∂z]
+ * and `fn theta_vjp(t, w)` adds w·aᵀ∂f/∂θ (at rhs_in) to the sample's
+ * parameter-adjoint accumulator `acc[acc_base + p]`. Both run one forward sweep
+ * through the layers that keeps every layer's pre-activations u_l and outputs
+ * x_l in registers, then one backward sweep: δ_{L-1} = a,
+ * δ_{l-1} = (W_lᵀ δ_l) ⊙ σ'(u_{l-1}), ∂/∂W_l = δ_l x_lᵀ, ∂/∂b_l = δ_l, and
+ * aᵀ∂f/∂x_0 = W_0ᵀ δ_0 (its last entry is aᵀ∂f/∂t with the time input).
+ */
+import { type Activation, type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from './mlp';
+
+/**
+ * σ'(u) given u and x = σ(u). Matches the clamping of `activationWgsl`: the
+ * derivative is taken of the function the forward kernel computes.
+ */
+export function activationGradWgsl(act: Activation): string {
+  switch (act) {
+    case 'tanh':
+      return 'fn act_grad(u: f32, x: f32) -> f32 { return select(0.0, 1.0 - x * x, abs(u) < 9.1); }';
+    case 'softplus':
+      // d/du log(1 + e^u) = sigmoid(u)
+      return 'fn act_grad(u: f32, x: f32) -> f32 { return 1.0 / (1.0 + exp(-clamp(u, -88.0, 88.0))); }';
+    case 'relu':
+      return 'fn act_grad(u: f32, x: f32) -> f32 { return select(0.0, 1.0, u > 0.0); }';
+    case 'sigmoid':
+      return 'fn act_grad(u: f32, x: f32) -> f32 { return x * (1.0 - x); }';
+    case 'silu': {
+      // silu(u) = u·s(u); silu'(u) = s(u)·(1 + u·(1 − s(u)))
+      return 'fn act_grad(u: f32, x: f32) -> f32 { let s = 1.0 / (1.0 + exp(-clamp(u, -88.0, 88.0))); return s * (1.0 + u * (1.0 - s)); }';
+    }
+    case 'identity':
+      return 'fn act_grad(u: f32, x: f32) -> f32 { return 1.0; }';
+  }
+}
+
+/** Key of the VJP code for an MLP spec. */
+export function vjpKey(spec: MlpSpec): string {
+  return `vjp${mlpKey(spec)}`;
+}
+
+/**
+ * The generated `mlp_vjp(t, w, accumulate)`, `aug_eval(t)` and
+ * `theta_vjp(t, w)`. The including module provides `theta` (parameters),
+ * `acc` (read_write storage) and the private `acc_base: u32`, `rhs_in`,
+ * `rhs_out` (N = 2D) and `vjp_gt: f32`.
+ */
+export function vjpWgsl(spec: MlpSpec): string {
+  const { layers } = mlpOffsets(spec.layers);
+  const D = stateDim(spec);
+  const L = layers.length;
+  const out: string[] = [];
+  out.push(`// VJPs of MLP ${mlpKey(spec)}`);
+  out.push(activationWgsl(spec.activation));
+  out.push(activationGradWgsl(spec.activation));
+  out.push('fn mlp_vjp(t: f32, w: f32, accumulate: bool) {');
+  // Forward sweep: x0 is the input, u_l / x_{l+1} each hidden layer.
+  out.push(`  var x0: array<f32, ${layers[0].inWidth}>;`);
+  out.push(`  for (var i = 0u; i < ${D}u; i++) { x0[i] = rhs_in[i]; }`);
+  if (spec.timeInput) out.push(`  x0[${D}] = t;`);
+  layers.forEach((Ly, l) => {
+    const last = l === L - 1;
+    if (!last) {
+      out.push(`  var u${l}: array<f32, ${Ly.outWidth}>;`);
+      out.push(`  var x${l + 1}: array<f32, ${Ly.outWidth}>;`);
+    }
+    out.push(`  for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
+    out.push(`    var s = theta[${Ly.bias}u + o];`);
+    out.push(`    let r = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    out.push(`    for (var i = 0u; i < ${Ly.inWidth}u; i++) { s = fma(theta[r + i], x${l}[i], s); }`);
+    if (last) out.push('    rhs_out[o] = s;');
+    else out.push(`    u${l}[o] = s;\n    x${l + 1}[o] = act(s);`);
+    out.push('  }');
+  });
+  // Backward sweep.
+  out.push(`  var d${L - 1}: array<f32, ${D}>;`);
+  out.push(`  for (var o = 0u; o < ${D}u; o++) { d${L - 1}[o] = rhs_in[${D}u + o]; }`);
+  for (let l = L - 1; l >= 0; l--) {
+    const Ly = layers[l];
+    out.push('  if (accumulate) {');
+    out.push(`    for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
+    out.push(`      let g = w * d${l}[o];`);
+    out.push(`      acc[acc_base + ${Ly.bias}u + o] += g;`);
+    out.push(`      let r = acc_base + ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    out.push(`      for (var i = 0u; i < ${Ly.inWidth}u; i++) { acc[r + i] = fma(g, x${l}[i], acc[r + i]); }`);
+    out.push('    }');
+    out.push('  }');
+    if (l > 0) {
+      out.push(`  var d${l - 1}: array<f32, ${Ly.inWidth}>;`);
+      out.push(`  for (var i = 0u; i < ${Ly.inWidth}u; i++) {`);
+      out.push('    var s = 0.0;');
+      out.push(`    for (var o = 0u; o < ${Ly.outWidth}u; o++) { s = fma(theta[${Ly.weight}u + o * ${Ly.inWidth}u + i], d${l}[o], s); }`);
+      out.push(`    d${l - 1}[i] = s * act_grad(u${l - 1}[i], x${l}[i]);`);
+      out.push('  }');
+    } else {
+      out.push(`  for (var i = 0u; i < ${Ly.inWidth}u; i++) {`);
+      out.push('    var s = 0.0;');
+      out.push(`    for (var o = 0u; o < ${Ly.outWidth}u; o++) { s = fma(theta[${Ly.weight}u + o * ${Ly.inWidth}u + i], d0[o], s); }`);
+      out.push(`    if (i < ${D}u) { rhs_out[${D}u + i] = -s; } else { vjp_gt = s; }`);
+      out.push('  }');
+    }
+  }
+  out.push('}');
+  out.push('');
+  out.push('// The augmented backward system [dz/dt, da/dt] = [f, −aᵀ∂f/∂z].');
+  out.push('fn aug_eval(t: f32) { mlp_vjp(t, 0.0, false); }');
+  out.push('');
+  out.push('// Adds w·aᵀ∂f/∂θ at (t, rhs_in) to this sample\'s accumulator.');
+  out.push('fn theta_vjp(t: f32, w: f32) { mlp_vjp(t, w, true); }');
+  return out.join('\n');
+}
