@@ -23,7 +23,11 @@ export type { Tableau, MethodName } from './host/tableau';
 
 /** Forward integration. */
 export { odeint, Solution } from './host/solve';
-export type { OdeintOptions, ResolvedOdeintOptions, SolveSummary, SolveStats } from './host/solve';
+export type { OdeintOptions, ResolvedOdeintOptions, SolveSummary, SolveStats, StepControl } from './host/solve';
+
+/** Gradients by the adjoint method (`solution.backward`). */
+export { Gradients } from './host/adjoint';
+export type { BackwardOptions, BackwardSummary } from './host/adjoint';
 
 /** Errors. */
 export {

@@ -23,6 +23,7 @@ import {
   integrateWgsl,
   integrateWorkgroups,
 } from '../kernels/integrate';
+import { type BackwardOptions, type Gradients, backward } from './adjoint';
 import { driveToCompletion } from './driver';
 import { mlpFlops } from '../kernels/mlp';
 import { ArgumentError, DestroyedError, type FailureKind, OdeSolveError, type SampleFailure } from './errors';
@@ -254,6 +255,15 @@ export class Solution {
     return parseSamples(bytes, this.batch);
   }
 
+  /**
+   * Gradients of a loss L through this solve by the adjoint method: `dLdy`
+   * holds ∂L/∂y for every output, [T][B][D] (a Float32Array or a GPU tensor).
+   * Returns dL/dy0 and dL/dθ as GPU tensors.
+   */
+  backward(dLdy: ArrayLike<number> | Tensor, options: BackwardOptions = {}): Promise<Gradients> {
+    return backward(this, dLdy, options);
+  }
+
   /** Frees the outputs and the per-sample state. Idempotent. */
   destroy(): void {
     this.y.destroy();
@@ -262,7 +272,8 @@ export class Solution {
   }
 }
 
-function parseSamples(bytes: ArrayBuffer, batch: number): SolveStats {
+/** Parses `batch` entries of a per-sample state buffer. */
+export function parseSamples(bytes: ArrayBuffer, batch: number): SolveStats {
   const view = new DataView(bytes);
   const nfe = new Uint32Array(batch);
   const accepted = new Uint32Array(batch);

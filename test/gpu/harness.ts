@@ -154,6 +154,73 @@ const ops = {
       }
     });
   },
+
+  /**
+   * `odeint` with y0 and t sent as float64 wire arrays, so NaN and ±Infinity
+   * survive the trip (JSON turns them into null): for the argument checks.
+   * Returns the error, the WebGPU calls counted during the `odeint` call, and
+   * the change in webode's dispatch, pipeline and live-buffer counters.
+   */
+  async odeintArgs(args: { mlp: MLPOptions; y0: WireArray; t: WireArray; options: OdeintOptions }) {
+    return scoped(async (r) => {
+      const f = new webode.MLP(r, args.mlp);
+      try {
+        const y0 = Array.from(decode(args.y0));
+        const t = Array.from(decode(args.t));
+        const counted0 = { ...calls };
+        const c0 = { ...r.counters };
+        let error: ErrorReport | null = null;
+        try {
+          const sol = await webode.odeint(f, y0, t, args.options);
+          sol.destroy();
+        } catch (e) {
+          error = report(e);
+        }
+        const counted = { mapAsync: calls.mapAsync - counted0.mapAsync, submit: calls.submit - counted0.submit };
+        const counters = {
+          dispatches: r.counters.dispatches - c0.dispatches,
+          pipelinesCompiled: r.counters.pipelinesCompiled - c0.pipelinesCompiled,
+          liveBuffers: r.counters.liveBuffers - c0.liveBuffers,
+        };
+        return { error, counted, counters };
+      } finally {
+        f.destroy();
+      }
+    });
+  },
+
+  /** A forward solve, then `backward` with the given cotangents. */
+  async gradient(args: SolveArgs & { dLdy: WireArray; backward?: webode.BackwardOptions }) {
+    return scoped(async (r) => {
+      const f = new webode.MLP(r, args.mlp);
+      try {
+        f.setParameters(decode(args.params));
+        const sol = await webode.odeint(f, decode(args.y0), args.t, args.options);
+        const live0 = r.counters.liveBytes;
+        const counted0 = { ...calls };
+        let error: ErrorReport | null = null;
+        let g: webode.Gradients | null = null;
+        const t0 = performance.now();
+        try {
+          g = await sol.backward(decode(args.dLdy), args.backward ?? {});
+        } catch (e) {
+          error = report(e);
+        }
+        const ms = performance.now() - t0;
+        const counted = { mapAsync: calls.mapAsync - counted0.mapAsync, submit: calls.submit - counted0.submit };
+        const peakBytes = r.counters.liveBytes - live0;
+        const out = g
+          ? { gy0: encodeF32(await g.y0.read()), gth: encodeF32(await g.params.read()), summary: g.summary }
+          : { gy0: null, gth: null, summary: null };
+        g?.destroy();
+        const forward = sol.summary;
+        sol.destroy();
+        return { ...out, error, counted, ms, forward, liveBytesAfterBackward: peakBytes };
+      } finally {
+        f.destroy();
+      }
+    });
+  },
 };
 
 export type Ops = typeof ops;

@@ -15,6 +15,8 @@ export interface Problem {
   y0: Float32Array;
   /** f(t, y) of one sample in float64, on the float32 parameters. */
   rhs: Rhs;
+  /** f(t, y) in float64 with other parameters (same architecture). */
+  rhsWith(params: ArrayLike<number>): Rhs;
 }
 
 export function makeProblem(o: {
@@ -37,9 +39,11 @@ export function makeProblem(o: {
   const rng = makeRng(seed + 1000);
   const y0 = new Float32Array(o.B * D);
   for (let i = 0; i < y0.length; i++) y0[i] = (2 * rng() - 1) * (o.y0Scale ?? 1);
-  const p = Array.from(params);
-  const rhs: Rhs = (t, y) => Array.from(mlpForward(refLayers, activation, timeInput, p, t, y));
-  return { mlp: { layers: o.layers, activation, timeInput }, D, B: o.B, params, y0, rhs };
+  const rhsWith = (q: ArrayLike<number>): Rhs => {
+    const qq = Array.from(q);
+    return (t, y) => Array.from(mlpForward(refLayers, activation, timeInput, qq, t, y));
+  };
+  return { mlp: { layers: o.layers, activation, timeInput }, D, B: o.B, params, y0, rhs: rhsWith(params), rhsWith };
 }
 
 export function sampleY0(p: Problem, b: number): number[] {
