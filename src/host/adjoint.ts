@@ -26,7 +26,9 @@ import {
 import { bindBuffers } from '../kernels/layout';
 import { mlpFlops } from '../kernels/mlp';
 import { SAMPLE } from '../kernels/rk';
+import { backpropGradients } from './backprop';
 import { driveToCompletion } from './driver';
+import { getTableau } from './tableau';
 import { ArgumentError, DestroyedError, OdeSolveError, type SampleFailure } from './errors';
 import type { Runtime } from './runtime';
 import { type OdeintOptions, type Solution, parseSamples, resolveOptions } from './solve';
@@ -45,9 +47,12 @@ export interface BackwardOptions {
   stepsPerDispatch?: number;
   /**
    * `'adjoint'` (default): the continuous adjoint, memory independent of the
-   * number of steps.
+   * number of steps. `'backprop'`: exact reverse-mode gradients of the forward
+   * discretisation (its own steps, taken as constants), with checkpointing so
+   * memory grows as √steps; method, tolerances and step sizes are the forward
+   * solve's (setting them is an error).
    */
-  mode?: 'adjoint';
+  mode?: 'adjoint' | 'backprop';
   /**
    * Bytes the per-sample parameter accumulators (B·P floats) may take before
    * the batch is processed in chunks. Default: 256 MiB or the adapter's
@@ -93,6 +98,33 @@ export class Gradients {
 
 const DEFAULT_BUDGET = 256 * 1024 * 1024;
 
+/** The two pipelines of the deterministic parameter-gradient reduction. */
+export interface ReducePipelines {
+  readonly partial: GPUComputePipeline;
+  readonly total: GPUComputePipeline;
+}
+
+export function reducePipelines(rt: Runtime): ReducePipelines {
+  const layout = reduceLayout(rt.device).pipeline;
+  const make = (entryPoint: 'partial' | 'total') =>
+    rt.pipeline(`${reduceKey()}|${entryPoint}`, `reduce ${entryPoint}`, () => ({ code: reduceWgsl(), entryPoint, layout }));
+  return { partial: make('partial'), total: make('total') };
+}
+
+/** Submits dL/dθ += Σ over `rows` accumulator rows, in a fixed order. */
+export function recordReduce(rt: Runtime, pipes: ReducePipelines, group: GPUBindGroup, nParams: number, rows: number): void {
+  const encoder = rt.device.createCommandEncoder({ label: 'parameter gradient reduce' });
+  const pass = encoder.beginComputePass({ label: 'reduce' });
+  pass.setBindGroup(0, group);
+  pass.setPipeline(pipes.partial);
+  pass.dispatchWorkgroups(Math.ceil(nParams / REDUCE_WORKGROUP), Math.ceil(rows / REDUCE_ROWS));
+  pass.setPipeline(pipes.total);
+  pass.dispatchWorkgroups(Math.ceil(nParams / REDUCE_WORKGROUP));
+  pass.end();
+  rt.counters.dispatches += 2;
+  rt.submit([encoder.finish()]);
+}
+
 /**
  * The adjoint solve behind `Solution.backward`: dLdy holds ∂L/∂y for every
  * output, [T][B][D]. Rejects with `OdeSolveError` (global sample indices) on
@@ -121,7 +153,28 @@ export async function backward(
     }
   }
   const mode = options.mode ?? 'adjoint';
-  if (mode !== 'adjoint') throw new ArgumentError('options.mode', mode, "'adjoint'");
+  if (mode !== 'adjoint' && mode !== 'backprop') throw new ArgumentError('options.mode', mode, "'adjoint' or 'backprop'");
+  if (mode === 'backprop') {
+    let owned: GPUBuffer | null = null;
+    let cot: GPUBuffer;
+    if (dLdy instanceof Tensor) {
+      cot = dLdy.buffer;
+    } else {
+      owned = rt.createBuffer('backprop cotangents', n * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      const f32 = dLdy instanceof Float32Array ? dLdy : Float32Array.from(dLdy);
+      rt.device.queue.writeBuffer(owned, 0, f32.buffer, f32.byteOffset, f32.byteLength);
+      cot = owned;
+    }
+    const release = () => {
+      if (owned) rt.destroyBuffer(owned);
+    };
+    try {
+      return await backpropGradients(sol, cot, options, release);
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
   const fwd = sol.options;
   const method = options.method ?? fwd.method;
   const budget = options.memoryBudget ?? Math.min(DEFAULT_BUDGET, rt.limits.maxStorageBufferBindingSize);
@@ -129,7 +182,7 @@ export async function backward(
     throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
   }
   const chunk = Math.max(1, Math.floor(Math.min(B, budget / (P * 4), rt.limits.maxStorageBufferBindingSize / (P * 4))));
-  const probe = resolveOptions({ method }, { batch: 1, flopsPerAttempt: 1 }).tableau;
+  const probe = getTableau(method);
   const resolved = resolveOptions(
     {
       method,
@@ -156,16 +209,7 @@ export async function backward(
     layout: adjLayout.pipeline,
   }));
   const redLayout = reduceLayout(device);
-  const partialPipeline = rt.pipeline(`${reduceKey()}|partial`, 'reduce partial', () => ({
-    code: reduceWgsl(),
-    entryPoint: 'partial',
-    layout: redLayout.pipeline,
-  }));
-  const totalPipeline = rt.pipeline(`${reduceKey()}|total`, 'reduce total', () => ({
-    code: reduceWgsl(),
-    entryPoint: 'total',
-    layout: redLayout.pipeline,
-  }));
+  const reduce = reducePipelines(rt);
 
   const gy0 = Tensor.zeros(rt, [B, D], 'gradient y0');
   const gth = Tensor.zeros(rt, [P], 'gradient params');
@@ -260,17 +304,7 @@ export async function backward(
         });
         break;
       }
-      // dL/dθ += Σ over this chunk's rows, in a fixed order.
-      const encoder = device.createCommandEncoder({ label: 'adjoint reduce' });
-      const pass = encoder.beginComputePass({ label: 'reduce' });
-      pass.setBindGroup(0, redGroup);
-      pass.setPipeline(partialPipeline);
-      pass.dispatchWorkgroups(Math.ceil(P / REDUCE_WORKGROUP), Math.ceil(count / REDUCE_ROWS));
-      pass.setPipeline(totalPipeline);
-      pass.dispatchWorkgroups(Math.ceil(P / REDUCE_WORKGROUP));
-      pass.end();
-      rt.counters.dispatches += 2;
-      rt.submit([encoder.finish()]);
+      recordReduce(rt, reduce, redGroup, P, count);
     }
     const summary: BackwardSummary = {
       nfe,

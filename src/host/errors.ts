@@ -71,7 +71,7 @@ export class DestroyedError extends WebodeError {
 }
 
 /** Why one sample of a solve stopped early. */
-export type FailureKind = 'nonfinite' | 'step-underflow' | 'max-steps';
+export type FailureKind = 'nonfinite' | 'step-underflow' | 'max-steps' | 'tape-overflow';
 
 /** One failing sample of a solve. */
 export interface SampleFailure {

@@ -211,6 +211,7 @@ const FAILURE_OF_STATUS: Record<number, FailureKind> = {
   [STATUS.NONFINITE]: 'nonfinite',
   [STATUS.UNDERFLOW]: 'step-underflow',
   [STATUS.MAXSTEPS]: 'max-steps',
+  [STATUS.TAPE]: 'tape-overflow',
 };
 
 /** The result of `odeint`: outputs on the GPU, statistics on request. */

@@ -84,6 +84,8 @@ export interface MlpNames {
   readonly output: string;
   /** Declare the input/output private arrays (false when the including module already has them). */
   readonly declare: boolean;
+  /** Emit `fn act` (false when the including module already has it, e.g. from the VJP code). */
+  readonly activation?: boolean;
 }
 
 const DEFAULT_NAMES: MlpNames = { fn: 'mlp_eval', input: 'mlp_in', output: 'mlp_out', declare: true };
@@ -103,7 +105,7 @@ export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string 
     lines.push(`var<private> ${names.input}: array<f32, ${D}>;`);
     lines.push(`var<private> ${names.output}: array<f32, ${D}>;`);
   }
-  lines.push(activationWgsl(spec.activation));
+  if (names.activation !== false) lines.push(activationWgsl(spec.activation));
   lines.push(`fn ${names.fn}(t: f32) {`);
   layers.forEach((L, l) => {
     const last = l === layers.length - 1;

@@ -34,6 +34,8 @@ export const STATUS = {
   NONFINITE: 3,
   UNDERFLOW: 4,
   MAXSTEPS: 5,
+  /** Backprop mode: the replayed forward took more steps than its checkpoint tape holds. */
+  TAPE: 6,
 } as const;
 
 export function statusWgsl(): string {

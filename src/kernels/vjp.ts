@@ -42,13 +42,25 @@ export function vjpKey(spec: MlpSpec): string {
   return `vjp${mlpKey(spec)}`;
 }
 
+/** Where `mlp_vjp` reads z and the cotangent v, and writes f and the input gradient. */
+export interface VjpIo {
+  /** Private array holding z at [0, D) and v at [D, 2D). */
+  readonly input: string;
+  /** Private array receiving f at [0, D) and ±vᵀ∂f/∂z at [D, 2D). */
+  readonly output: string;
+  /** Write −vᵀ∂f/∂z (the adjoint's da/dt) instead of +vᵀ∂f/∂z. */
+  readonly negate: boolean;
+}
+
+const ADJOINT_IO: VjpIo = { input: 'rhs_in', output: 'rhs_out', negate: true };
+
 /**
  * The generated `mlp_vjp(t, w, accumulate)`, `aug_eval(t)` and
  * `theta_vjp(t, w)`. The including module provides `theta` (parameters),
- * `acc` (read_write storage) and the private `acc_base: u32`, `rhs_in`,
- * `rhs_out` (N = 2D) and `vjp_gt: f32`.
+ * `acc` (read_write storage) and the private `acc_base: u32`, `vjp_gt: f32`
+ * and the arrays named by `io` (2D values each).
  */
-export function vjpWgsl(spec: MlpSpec): string {
+export function vjpWgsl(spec: MlpSpec, io: VjpIo = ADJOINT_IO): string {
   const { layers } = mlpOffsets(spec.layers);
   const D = stateDim(spec);
   const L = layers.length;
@@ -59,7 +71,7 @@ export function vjpWgsl(spec: MlpSpec): string {
   out.push('fn mlp_vjp(t: f32, w: f32, accumulate: bool) {');
   // Forward sweep: x0 is the input, u_l / x_{l+1} each hidden layer.
   out.push(`  var x0: array<f32, ${layers[0].inWidth}>;`);
-  out.push(`  for (var i = 0u; i < ${D}u; i++) { x0[i] = rhs_in[i]; }`);
+  out.push(`  for (var i = 0u; i < ${D}u; i++) { x0[i] = ${io.input}[i]; }`);
   if (spec.timeInput) out.push(`  x0[${D}] = t;`);
   layers.forEach((Ly, l) => {
     const last = l === L - 1;
@@ -71,13 +83,13 @@ export function vjpWgsl(spec: MlpSpec): string {
     out.push(`    var s = theta[${Ly.bias}u + o];`);
     out.push(`    let r = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
     out.push(`    for (var i = 0u; i < ${Ly.inWidth}u; i++) { s = fma(theta[r + i], x${l}[i], s); }`);
-    if (last) out.push('    rhs_out[o] = s;');
+    if (last) out.push(`    ${io.output}[o] = s;`);
     else out.push(`    u${l}[o] = s;\n    x${l + 1}[o] = act(s);`);
     out.push('  }');
   });
   // Backward sweep.
   out.push(`  var d${L - 1}: array<f32, ${D}>;`);
-  out.push(`  for (var o = 0u; o < ${D}u; o++) { d${L - 1}[o] = rhs_in[${D}u + o]; }`);
+  out.push(`  for (var o = 0u; o < ${D}u; o++) { d${L - 1}[o] = ${io.input}[${D}u + o]; }`);
   for (let l = L - 1; l >= 0; l--) {
     const Ly = layers[l];
     out.push('  if (accumulate) {');
@@ -99,16 +111,18 @@ export function vjpWgsl(spec: MlpSpec): string {
       out.push(`  for (var i = 0u; i < ${Ly.inWidth}u; i++) {`);
       out.push('    var s = 0.0;');
       out.push(`    for (var o = 0u; o < ${Ly.outWidth}u; o++) { s = fma(theta[${Ly.weight}u + o * ${Ly.inWidth}u + i], d0[o], s); }`);
-      out.push(`    if (i < ${D}u) { rhs_out[${D}u + i] = -s; } else { vjp_gt = s; }`);
+      out.push(`    if (i < ${D}u) { ${io.output}[${D}u + i] = ${io.negate ? '-s' : 's'}; } else { vjp_gt = s; }`);
       out.push('  }');
     }
   }
   out.push('}');
-  out.push('');
-  out.push('// The augmented backward system [dz/dt, da/dt] = [f, −aᵀ∂f/∂z].');
-  out.push('fn aug_eval(t: f32) { mlp_vjp(t, 0.0, false); }');
-  out.push('');
-  out.push('// Adds w·aᵀ∂f/∂θ at (t, rhs_in) to this sample\'s accumulator.');
-  out.push('fn theta_vjp(t: f32, w: f32) { mlp_vjp(t, w, true); }');
+  if (io === ADJOINT_IO) {
+    out.push('');
+    out.push('// The augmented backward system [dz/dt, da/dt] = [f, −aᵀ∂f/∂z].');
+    out.push('fn aug_eval(t: f32) { mlp_vjp(t, 0.0, false); }');
+    out.push('');
+    out.push("// Adds w·aᵀ∂f/∂θ at (t, rhs_in) to this sample's accumulator.");
+    out.push('fn theta_vjp(t: f32, w: f32) { mlp_vjp(t, w, true); }');
+  }
   return out.join('\n');
 }

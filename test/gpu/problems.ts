@@ -15,6 +15,10 @@ export interface Problem {
   y0: Float32Array;
   /** f(t, y) of one sample in float64, on the float32 parameters. */
   rhs: Rhs;
+}
+
+/** A problem whose parameters can be perturbed (for finite differences). */
+export interface MlpProblem extends Problem {
   /** f(t, y) in float64 with other parameters (same architecture). */
   rhsWith(params: ArrayLike<number>): Rhs;
 }
@@ -27,7 +31,7 @@ export function makeProblem(o: {
   seed?: number;
   y0Scale?: number;
   paramScale?: number;
-}): Problem {
+}): MlpProblem {
   const activation = o.activation ?? 'tanh';
   const timeInput = o.timeInput ?? false;
   const D = o.layers[o.layers.length - 1];

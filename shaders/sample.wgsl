@@ -1,0 +1,62 @@
+// webode: mini-batches drawn on the GPU from a dataset uploaded once.
+//
+// Sample b of the draw number P.draw takes the index
+//   pcg(pcg(pcg(P.seed) + P.draw) + b) mod P.range
+// (the PCG hash of Jarzynski & Olano, "Hash Functions for GPU Rendering",
+// JCGT 2020, chained so seed, draw and sample each change every bit), so a
+// run is reproducible from (seed, draw) alone and needs no generator state on
+// the GPU. Draws are with replacement; the modulo's bias is below
+// range / 2^32.
+//
+// `windows`: index s is the start of a window of P.length rows of a trajectory
+//   data [N][W] (W = P.dim): y0[b] = data[s], targets[i][b] = data[s + i].
+// `points`: index j picks a point data[j] (W = P.width values) and its label:
+//   y0[b] = [data[j], 0 … 0] (zero-padded to P.dim: an augmented state),
+//   targets[b] = labels[j].
+// Both write the index drawn to index[b] (as a float; exact below 2^24).
+
+${PARAMS_STRUCT}
+
+@group(0) @binding(0) var<uniform> P: SampleParams;
+@group(0) @binding(1) var<storage, read> data: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y0: array<f32>;
+@group(0) @binding(4) var<storage, read_write> targets: array<f32>;
+@group(0) @binding(5) var<storage, read_write> index: array<f32>;
+
+fn pcg(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+fn draw(b: u32) -> u32 {
+  return pcg(pcg(pcg(P.seed) + P.draw) + b) % P.range;
+}
+
+@compute @workgroup_size(${WG})
+fn windows(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let b = gid.x;
+  if (b >= P.batch) { return; }
+  let s = draw(b);
+  index[b] = f32(s);
+  let D = P.dim;
+  for (var d = 0u; d < D; d++) { y0[b * D + d] = data[s * D + d]; }
+  for (var i = 0u; i < P.length; i++) {
+    for (var d = 0u; d < D; d++) { targets[(i * P.batch + b) * D + d] = data[(s + i) * D + d]; }
+  }
+}
+
+@compute @workgroup_size(${WG})
+fn points(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let b = gid.x;
+  if (b >= P.batch) { return; }
+  let j = draw(b);
+  index[b] = f32(j);
+  for (var d = 0u; d < P.dim; d++) {
+    var v = 0.0;
+    if (d < P.width) { v = data[j * P.width + d]; }
+    y0[b * P.dim + d] = v;
+  }
+  targets[b] = labels[j];
+}
