@@ -181,7 +181,17 @@ export async function backward(
   if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {
     throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
   }
-  const chunk = Math.max(1, Math.floor(Math.min(B, budget / (P * 4), rt.limits.maxStorageBufferBindingSize / (P * 4))));
+  const chunk = Math.max(
+    1,
+    Math.floor(
+      Math.min(
+        B,
+        budget / (P * 4),
+        rt.limits.maxStorageBufferBindingSize / (P * 4),
+        rt.limits.maxComputeWorkgroupsPerDimension * ADJOINT_WORKGROUP,
+      ),
+    ),
+  );
   const probe = getTableau(method);
   const resolved = resolveOptions(
     {

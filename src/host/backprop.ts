@@ -58,7 +58,17 @@ export async function backpropGradients(
   const words = backpropWords(D);
   const perSample = 4 * (nCkpt * words.checkpoint + segLen * words.record + words.work + P);
   const budget = options.memoryBudget ?? Math.min(DEFAULT_BUDGET, rt.limits.maxStorageBufferBindingSize);
-  const chunk = Math.max(1, Math.floor(Math.min(B, budget / perSample, rt.limits.maxStorageBufferBindingSize / (4 * P))));
+  const chunk = Math.max(
+    1,
+    Math.floor(
+      Math.min(
+        B,
+        budget / perSample,
+        rt.limits.maxStorageBufferBindingSize / (4 * P),
+        rt.limits.maxComputeWorkgroupsPerDimension * BACKPROP_WORKGROUP,
+      ),
+    ),
+  );
   const stepsPerDispatch = options.stepsPerDispatch ?? fwd.stepsPerDispatch;
   if (!Number.isInteger(stepsPerDispatch) || stepsPerDispatch < 1) {
     throw new ArgumentError('options.stepsPerDispatch', stepsPerDispatch, 'an integer ≥ 1');

@@ -108,6 +108,32 @@ export interface SolveStats {
   readonly total: { nfe: number; accepted: number; rejected: number; maxNfe: number };
 }
 
+/**
+ * The smallest relative tolerance webode accepts: float32 carries 24 bits
+ * (unit round-off 6e-8), so an error estimate below ~1e-7 relative is noise.
+ * Smaller requests are raised to it with a console warning.
+ */
+export const MIN_RTOL = 1e-7;
+
+const warned = new Set<string>();
+function warnOnce(key: string, message: string): void {
+  if (warned.has(key)) return;
+  warned.add(key);
+  console.warn(message);
+}
+
+/** Throws unless `batch` samples at `perWorkgroup` per workgroup fit one dispatch dimension. */
+export function checkDispatch(rt: Runtime, argument: string, received: unknown, batch: number, perWorkgroup: number): void {
+  const limit = rt.limits.maxComputeWorkgroupsPerDimension;
+  if (Math.ceil(batch / perWorkgroup) > limit) {
+    throw new ArgumentError(
+      argument,
+      received,
+      `a batch of at most ${limit * perWorkgroup} samples (the adapter's maxComputeWorkgroupsPerDimension = ${limit} workgroups of ${perWorkgroup}); split the batch`,
+    );
+  }
+}
+
 const DEFAULT_MAX_STEPS = 10_000;
 const UNLIMITED_STEPS = 0xffffffff;
 /** Work per dispatch (floating-point operations) the default `stepsPerDispatch` aims at. */
@@ -155,10 +181,17 @@ export function resolveOptions(
 ): ResolvedOdeintOptions & { tableau: Tableau } {
   if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
   const tableau = getTableau(options.method ?? 'dopri5');
-  const rtol = options.rtol ?? 1e-6;
+  let rtol = options.rtol ?? 1e-6;
   const atol = options.atol ?? 1e-7;
   if (!isPositiveFinite(rtol)) throw new ArgumentError('options.rtol', rtol, 'a finite number > 0');
   if (!isPositiveFinite(atol)) throw new ArgumentError('options.atol', atol, 'a finite number > 0');
+  if (rtol < MIN_RTOL) {
+    warnOnce(
+      'rtol',
+      `webode: options.rtol = ${rtol} is below what float32 arithmetic can honour; using rtol = ${MIN_RTOL} instead`,
+    );
+    rtol = MIN_RTOL;
+  }
   let stepSize = 0;
   if (!tableau.adaptive) {
     if (options.stepSize === undefined) {
@@ -349,6 +382,8 @@ export async function odeint(
       `a batch whose outputs (T·B·D·4 = ${outBytes} bytes) fit the adapter's maxStorageBufferBindingSize of ${maxBinding} bytes; split the batch`,
     );
   }
+
+  checkDispatch(rt, 'y0', y0, B, INTEGRATE_WORKGROUP);
 
   const before = { ...rt.counters };
   const device = rt.device;
