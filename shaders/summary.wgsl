@@ -2,7 +2,8 @@
 // reads between chunks of dispatches: how many samples are still running,
 // how many failed, and the function-evaluation and step totals.
 //
-// One workgroup; each invocation folds a strided slice of the batch, then a
+// It also zeroes the workgroup count of the indirect dispatches once no
+// sample is running. One workgroup; each invocation folds a strided slice of the batch, then a
 // tree reduction in workgroup memory. The order of the additions is fixed, so
 // the totals are the same on every run.
 
@@ -17,6 +18,9 @@ ${SUMMARY_STRUCT}
 @group(0) @binding(0) var<storage, read> samples: array<Sample>;
 @group(0) @binding(1) var<storage, read_write> summary: Summary;
 @group(0) @binding(2) var<uniform> S: SummaryParams;
+// Workgroup counts of the next chunk's solver dispatches (dispatchWorkgroupsIndirect):
+// zero once no sample runs, so a chunk already in flight costs almost nothing.
+@group(0) @binding(3) var<storage, read_write> indirect: array<u32, 3>;
 
 const WG: u32 = ${WG}u;
 // Fields reduced: running, failed, nfe (sum), nfe (max), accepted, rejected.
@@ -55,5 +59,8 @@ fn summarize(@builtin(local_invocation_index) lid: u32) {
     summary.nfe_max = acc[0][3];
     summary.accepted = acc[0][4];
     summary.rejected = acc[0][5];
+    indirect[0] = select(0u, S.workgroups, acc[0][0] > 0u);
+    indirect[1] = 1u;
+    indirect[2] = 1u;
   }
 }

@@ -296,10 +296,11 @@ export async function backward(
         samples,
         firstChunk: 2,
         maxChunk: 64,
-        record: (pass, units) => {
+        workgroups,
+        record: (pass, units, indirect) => {
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, bindGroup);
-          for (let i = 0; i < units; i++) pass.dispatchWorkgroups(workgroups);
+          for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
           return units;
         },
       });

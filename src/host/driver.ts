@@ -19,8 +19,14 @@ export interface DriveSpec {
   /** Samples the summary folds (the first `batch` entries of `samples`). */
   readonly batch: number;
   readonly samples: GPUBuffer;
-  /** Records `units` units of work into `pass` (pipelines and bind groups included); returns the dispatches recorded. */
-  record(pass: GPUComputePassEncoder, units: number): number;
+  /** Workgroups of a per-sample dispatch. */
+  readonly workgroups: number;
+  /**
+   * Records `units` units of work into `pass` (pipelines and bind groups
+   * included); per-sample dispatches use `dispatchWorkgroupsIndirect(indirect, 0)`,
+   * which the summary zeroes once no sample runs. Returns the dispatches recorded.
+   */
+  record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer): number;
   readonly firstChunk: number;
   readonly maxChunk: number;
 }
@@ -39,7 +45,13 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
   };
   try {
     const uniform = make(`${spec.label} summary params`, SUMMARY_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    device.queue.writeBuffer(uniform, 0, SUMMARY_PARAMS.pack({ batch: spec.batch }));
+    device.queue.writeBuffer(uniform, 0, SUMMARY_PARAMS.pack({ batch: spec.batch, workgroups: spec.workgroups }));
+    const indirect = make(
+      `${spec.label} indirect dispatch`,
+      12,
+      GPUBufferUsage.INDIRECT | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    );
+    device.queue.writeBuffer(indirect, 0, new Uint32Array([spec.workgroups, 1, 1]));
     const summary = make(`${spec.label} summary`, SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     const readbacks = [0, 1].map(() =>
       make(`${spec.label} summary readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
@@ -47,13 +59,13 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
     const summaryGroup = device.createBindGroup({
       label: `${spec.label} summary bind group`,
       layout: summaryPipeline.getBindGroupLayout(0),
-      entries: [spec.samples, summary, uniform].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [spec.samples, summary, uniform, indirect].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
 
     const submitChunk = (units: number, readback: GPUBuffer) => {
       const encoder = device.createCommandEncoder({ label: `${spec.label} chunk of ${units}` });
       const pass = encoder.beginComputePass({ label: spec.label });
-      const dispatches = spec.record(pass, units);
+      const dispatches = spec.record(pass, units, indirect);
       pass.setPipeline(summaryPipeline);
       pass.setBindGroup(0, summaryGroup);
       pass.dispatchWorkgroups(1);

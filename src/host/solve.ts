@@ -453,11 +453,11 @@ export async function odeint(
     // sample by up to stepsPerDispatch attempts; batch mode, one shared attempt
     // (three dispatches), after the start-up pair in the first chunk.
     let started = false;
-    const record = (pass: GPUComputePassEncoder, units: number): number => {
+    const record = (pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer): number => {
       pass.setBindGroup(0, bindGroup);
       if (!batchMode) {
         pass.setPipeline(entry('integrate'));
-        for (let i = 0; i < units; i++) pass.dispatchWorkgroups(workgroups);
+        for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
         return units;
       }
       let dispatches = 0;
@@ -474,11 +474,11 @@ export async function odeint(
       const commit = entry('batch_commit');
       for (let i = 0; i < units; i++) {
         pass.setPipeline(attempt);
-        pass.dispatchWorkgroups(workgroups);
+        pass.dispatchWorkgroupsIndirect(indirect, 0);
         pass.setPipeline(control);
         pass.dispatchWorkgroups(1);
         pass.setPipeline(commit);
-        pass.dispatchWorkgroups(workgroups);
+        pass.dispatchWorkgroupsIndirect(indirect, 0);
       }
       return dispatches + 3 * units;
     };
@@ -486,6 +486,7 @@ export async function odeint(
       label: `odeint ${tableau.name}`,
       batch: B,
       samples,
+      workgroups,
       record,
       // Batch mode: one attempt per unit, so start with longer chunks.
       firstChunk: batchMode ? 4 * FIRST_CHUNK : FIRST_CHUNK,

@@ -20,15 +20,18 @@ export const SGD_PARAMS = new StructLayout('OptimParams', [
   ['nesterov', 'u32'],
   ['lr', 'f32'],
   ['momentum', 'f32'],
-  ['dampening', 'f32'],
+  /** 1 − τ, computed in float64 on the host. */
+  ['one_minus_dampening', 'f32'],
   ['weight_decay', 'f32'],
 ] as const);
 export type SgdParamsValues = Parameters<typeof SGD_PARAMS.pack>[0];
 
 export const ADAM_PARAMS = new StructLayout('OptimParams', [
   ['n', 'u32'],
-  ['beta1', 'f32'],
   ['beta2', 'f32'],
+  /** 1 − β1 and 1 − β2, computed in float64 on the host (in float32, 1 − 0.999 is off by 1.3e-5 relative). */
+  ['one_minus_beta1', 'f32'],
+  ['one_minus_beta2', 'f32'],
   ['eps', 'f32'],
   ['weight_decay', 'f32'],
   /** lr / (1 − β1^t). */
@@ -48,7 +51,7 @@ const SGD_UPDATE = `fn update(i: u32) {
   var g = fma(O.weight_decay, p, grad[i]);
   if (O.momentum != 0.0) {
     var b = g;
-    if (O.first == 0u) { b = fma(O.momentum, s1[i], (1.0 - O.dampening) * g); }
+    if (O.first == 0u) { b = fma(O.momentum, s1[i], O.one_minus_dampening * g); }
     s1[i] = b;
     if (O.nesterov == 1u) { g = fma(O.momentum, b, g); } else { g = b; }
   }
@@ -64,8 +67,8 @@ const SGD_UPDATE = `fn update(i: u32) {
 const ADAM_UPDATE = `fn update(i: u32) {
   let p = param[i];
   let g = fma(O.weight_decay, p, grad[i]);
-  let m = fma(1.0 - O.beta1, g - s1[i], s1[i]);
-  let v = fma(O.beta2, s2[i], (1.0 - O.beta2) * g * g);
+  let m = fma(O.one_minus_beta1, g - s1[i], s1[i]);
+  let v = fma(O.beta2, s2[i], O.one_minus_beta2 * g * g);
   s1[i] = m;
   s2[i] = v;
   param[i] = p - O.step_size * m / (sqrt(v) / O.bc2_sqrt + O.eps);

@@ -9,7 +9,11 @@ import { SAMPLE, statusWgsl } from './rk';
 /** Invocations of the single summary workgroup. */
 export const SUMMARY_WORKGROUP = 256;
 
-export const SUMMARY_PARAMS = new StructLayout('SummaryParams', [['batch', 'u32']] as const);
+export const SUMMARY_PARAMS = new StructLayout('SummaryParams', [
+  ['batch', 'u32'],
+  /** Workgroups of the solver's dispatches while samples are running. */
+  ['workgroups', 'u32'],
+] as const);
 
 /** What the host reads back between chunks. */
 export const SUMMARY = new StructLayout('Summary', [
