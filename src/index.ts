@@ -39,3 +39,32 @@ export {
   OdeSolveError,
 } from './host/errors';
 export type { FailureKind, SampleFailure } from './host/errors';
+
+/** Training: losses on the GPU (gradients written into the cotangent buffer). */
+export { Loss, LOSS_KINDS } from './host/train/loss';
+export type { LossKind, LossArgs } from './host/train/loss';
+/** Training: optimizers as WGSL kernels (PyTorch's SGD and Adam formulas). */
+export { Optimizer, SGD, Adam } from './host/train/optim';
+export type { SGDOptions, AdamOptions } from './host/train/optim';
+/** Training: a trainable linear readout after the ODE block. */
+export { Linear } from './host/train/linear';
+export type { LinearOptions, LinearForwardArgs, LinearBackwardArgs } from './host/train/linear';
+/** Training: datasets uploaded once and mini-batches drawn on the GPU (seeded PCG hash). */
+export { TrajectoryDataset, PointDataset, WindowSampler, PointSampler } from './host/train/data';
+export type { Batch, Sampler, WindowSamplerOptions, PointSamplerOptions } from './host/train/data';
+/** Training: the model (ODE block + optional readout) and the trainer. */
+export { NeuralODE } from './host/train/model';
+export type { NeuralODEOptions, Prediction } from './host/train/model';
+export { Trainer, LOSS_HISTORY } from './host/train/trainer';
+export type { StepOptions, StepResult, Progress, FitOptions, FitResult } from './host/train/trainer';
+/** Training: saving and loading models as JSON, importing PyTorch state_dicts. */
+export {
+  saveModel,
+  loadModel,
+  loadParameters,
+  importStateDict,
+  ModelFormatError,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+} from './host/train/serialize';
+export type { ModelJSON, StateDictOptions } from './host/train/serialize';

@@ -192,7 +192,7 @@ export async function backward(
       ),
     ),
   );
-  const probe = getTableau(method);
+  const probe = getTableau(method, 'options.method');
   const resolved = resolveOptions(
     {
       method,

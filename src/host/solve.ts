@@ -180,7 +180,7 @@ export function resolveOptions(
   work: { batch: number; flopsPerAttempt: number },
 ): ResolvedOdeintOptions & { tableau: Tableau } {
   if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
-  const tableau = getTableau(options.method ?? 'dopri5');
+  const tableau = getTableau(options.method ?? 'dopri5', 'options.method');
   let rtol = options.rtol ?? 1e-6;
   const atol = options.atol ?? 1e-7;
   if (!isPositiveFinite(rtol)) throw new ArgumentError('options.rtol', rtol, 'a finite number > 0');
@@ -370,7 +370,7 @@ export async function odeint(
   const B = y0Len / D;
   const times = validateTimes(t);
   const T = times.length;
-  const tab0 = getTableau(options?.method ?? 'dopri5');
+  const tab0 = getTableau(options?.method ?? 'dopri5', 'options.method');
   const resolved = resolveOptions(options, { batch: B, flopsPerAttempt: (tab0.stages - 1) * mlpFlops(f.spec) });
   const { tableau, ...opts } = resolved;
   const outBytes = T * B * D * 4;

@@ -60,8 +60,8 @@ export class TableauError extends WebodeError {
  */
 export class UnknownMethodError extends ArgumentError {
   readonly validNames: readonly string[];
-  constructor(method: string, validNames: readonly string[]) {
-    super('method', method, `one of ${validNames.map((n) => `'${n}'`).join(', ')}`);
+  constructor(method: string, validNames: readonly string[], argument = 'method') {
+    super(argument, method, `one of ${validNames.map((n) => `'${n}'`).join(', ')}`);
     this.validNames = validNames;
   }
 }
@@ -481,7 +481,7 @@ export const TABLEAUX: Readonly<Record<MethodName, Tableau>> = Object.freeze({
 const isMethodName = (name: string): name is MethodName => (METHOD_NAMES as readonly string[]).includes(name);
 
 /** Looks a tableau up by name; throws UnknownMethodError (a TypeError) listing the valid names. */
-export function getTableau(name: string): Tableau {
-  if (!isMethodName(name)) throw new UnknownMethodError(name, METHOD_NAMES);
+export function getTableau(name: string, argument = 'method'): Tableau {
+  if (!isMethodName(name)) throw new UnknownMethodError(name, METHOD_NAMES, argument);
   return TABLEAUX[name];
 }

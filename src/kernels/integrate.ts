@@ -77,11 +77,12 @@ function denseWgsl(tab: Tableau): string {
     // Horner: w_i(θ) = θ·(p0 + θ·(p1 + θ·(…)))
     let expr = f32Literal(poly[poly.length - 1]);
     for (let m = poly.length - 2; m >= 0; m--) expr = `${f32Literal(poly[m])} + th * (${expr})`;
-    L.push(`  let w${i} = th * (${expr});`);
+    // h is folded into each weight so the sum cannot overflow (see scaledSum).
+    L.push(`  let w${i} = h * th * (${expr});`);
     weights.push(`w${i} * K[${i}][d]`);
   });
   L.push('  let o = (row * P.batch + b) * D;');
-  L.push(`  for (var d = 0u; d < D; d++) { out[o + d] = y[d] + h * (${weights.join(' + ') || '0.0'}); }`);
+  L.push(`  for (var d = 0u; d < D; d++) { out[o + d] = y[d] + (${weights.join(' + ') || '0.0'}); }`);
   L.push('}');
   return L.join('\n');
 }

@@ -55,26 +55,35 @@ export function mlpKey(spec: MlpSpec): string {
 
 /**
  * WGSL of the activation σ(x). Arguments of exp/tanh are clamped where the
- * function has saturated in float32, so no intermediate overflows to Inf
- * (WGSL implementations may assume no Inf/NaN, so we never produce one here).
+ * function has saturated in float32, so no intermediate overflows to Inf.
+ * A NaN input stays NaN: min/max/clamp of a NaN are implementation-defined in
+ * WGSL (some return the other operand), which would turn a NaN parameter into
+ * a plausible finite value; `act` tests the bits and passes a NaN through so
+ * the solver's non-finite checks see it.
  */
 export function activationWgsl(act: Activation): string {
-  switch (act) {
-    case 'tanh':
-      // tanh(±9.1) rounds to ±1 in float32.
-      return 'fn act(x: f32) -> f32 { return tanh(clamp(x, -9.1, 9.1)); }';
-    case 'softplus':
-      // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), exact for every x without overflow.
-      return 'fn act(x: f32) -> f32 { return max(x, 0.0) + log(1.0 + exp(-abs(x))); }';
-    case 'relu':
-      return 'fn act(x: f32) -> f32 { return max(x, 0.0); }';
-    case 'sigmoid':
-      return 'fn act(x: f32) -> f32 { return 1.0 / (1.0 + exp(-clamp(x, -88.0, 88.0))); }';
-    case 'silu':
-      return 'fn act(x: f32) -> f32 { return x / (1.0 + exp(-clamp(x, -88.0, 88.0))); }';
-    case 'identity':
-      return 'fn act(x: f32) -> f32 { return x; }';
-  }
+  const body = ((): string => {
+    switch (act) {
+      case 'tanh':
+        // tanh(±9.1) rounds to ±1 in float32.
+        return 'tanh(clamp(x, -9.1, 9.1))';
+      case 'softplus':
+        // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), exact for every x without overflow.
+        return 'max(x, 0.0) + log(1.0 + exp(-abs(x)))';
+      case 'relu':
+        return 'max(x, 0.0)';
+      case 'sigmoid':
+        return '1.0 / (1.0 + exp(-clamp(x, -88.0, 88.0)))';
+      case 'silu':
+        return 'x / (1.0 + exp(-clamp(x, -88.0, 88.0)))';
+      case 'identity':
+        return 'x';
+    }
+  })();
+  return [
+    'fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
+    `fn act(x: f32) -> f32 { return select(${body}, x, is_nan(x)); }`,
+  ].join('\n');
 }
 
 /** Names the generated MLP function uses for itself and its input/output private arrays. */

@@ -73,12 +73,29 @@ export function combination(coeffs: readonly number[]): string | null {
   return terms.length ? terms.join(' + ') : null;
 }
 
+/**
+ * `Σ_j (h·coeffs[j])·K[j][d]`: the scalars h·c_j are formed first (as `let`s
+ * named `${name}_j`), so the sum of the scaled stage derivatives cannot
+ * overflow where the unscaled Σ c_j K_j would (|Σ a_ij| reaches ~27 in dopri5).
+ */
+export function scaledSum(coeffs: readonly number[], name: string): { lets: string; sum: string } {
+  const lets: string[] = [];
+  const terms: string[] = [];
+  coeffs.forEach((c, j) => {
+    if (c === 0) return;
+    lets.push(`let ${name}_${j} = h * ${f32Literal(c)};`);
+    terms.push(`${name}_${j} * K[${j}][d]`);
+  });
+  return { lets: lets.join(' '), sum: terms.length ? terms.join(' + ') : '0.0' };
+}
+
 /** `fn rk_stages(t, h) -> f32` for a tableau (see shaders/rk_core.wgsl). */
 export function stagesWgsl(tab: Tableau): string {
   const L: string[] = ['fn rk_stages(t: f32, h: f32) -> f32 {'];
   const solution = () => {
-    const sum = combination(tab.b);
-    L.push(`  for (var d = 0u; d < N; d++) { ynew[d] = y[d] + h * (${sum ?? '0.0'}); }`);
+    const { lets, sum } = scaledSum(tab.b, 'hb');
+    if (lets) L.push(`  ${lets}`);
+    L.push(`  for (var d = 0u; d < N; d++) { ynew[d] = y[d] + (${sum}); }`);
   };
   for (let i = 1; i < tab.stages; i++) {
     if (tab.fsal && i === tab.stages - 1) {
@@ -86,19 +103,21 @@ export function stagesWgsl(tab: Tableau): string {
       L.push('  rhs_in = ynew;');
       L.push('  rhs_eval(t + h);');
     } else {
-      const sum = combination(tab.a[i]);
-      L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + h * (${sum ?? '0.0'}); }`);
+      const { lets, sum } = scaledSum(tab.a[i], `ha${i}`);
+      if (lets) L.push(`  ${lets}`);
+      L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + (${sum}); }`);
       const c = tab.c[i];
       L.push(c === 1 ? '  rhs_eval(t + h);' : `  rhs_eval(t + ${f32Literal(c)} * h);`);
     }
     L.push(`  K[${i}] = rhs_out;`);
   }
   if (!tab.fsal) solution();
-  const err = tab.adaptive ? combination(tab.bErr) : null;
-  if (err) {
+  if (tab.adaptive && tab.bErr.some((c) => c !== 0)) {
+    const { lets, sum } = scaledSum(tab.bErr, 'he');
+    L.push(`  ${lets}`);
     L.push('  var e2 = 0.0;');
     L.push('  for (var d = 0u; d < N; d++) {');
-    L.push(`    let e = h * (${err});`);
+    L.push(`    let e = ${sum};`);
     L.push('    let q = e / (P.atol + P.rtol * max(abs(y[d]), abs(ynew[d])));');
     L.push('    e2 += q * q;');
     L.push('  }');

@@ -10,6 +10,7 @@
 import * as webode from '../../src/index';
 import type { MLPOptions, OdeintOptions, Runtime } from '../../src/index';
 import { type WireArray, decode, encodeF32 } from './wire';
+import { trainOps } from './train-ops';
 
 const calls = { mapAsync: 0, submit: 0, onSubmittedWorkDone: 0 };
 const origMap = GPUBuffer.prototype.mapAsync;
@@ -80,6 +81,7 @@ export interface SolveArgs {
 }
 
 const ops = {
+  ...trainOps({ calls, scoped }),
   async info() {
     const r = await rt();
     const info = r.adapterInfo;
@@ -216,6 +218,84 @@ const ops = {
         const forward = sol.summary;
         sol.destroy();
         return { ...out, error, counted, ms, forward, liveBytesAfterBackward: peakBytes };
+      } finally {
+        f.destroy();
+      }
+    });
+  },
+
+  /**
+   * One forward solve, then `backward` once per entry of `runs` on that same
+   * solution and cotangents. For each run: the gradients, the summary, the
+   * WebGPU calls counted, and the peak GPU memory while it ran, measured two
+   * ways: `peakBytes`, the WebGPU buffers created during the call and not yet
+   * destroyed (GPUDevice.createBuffer and GPUBuffer.destroy wrapped, so it is
+   * independent of webode's bookkeeping), and `peakLiveBytes`, the peak of
+   * webode's `counters.liveBytes` above its value before the call (sampled
+   * after every `runtime.createBuffer`).
+   */
+  async backwardRuns(args: SolveArgs & { dLdy: WireArray; runs: webode.BackwardOptions[] }) {
+    return scoped(async (r) => {
+      const f = new webode.MLP(r, args.mlp);
+      try {
+        f.setParameters(decode(args.params));
+        const sol = await webode.odeint(f, decode(args.y0), args.t, args.options);
+        const dLdy = decode(args.dLdy);
+        const runs = [];
+        for (const options of args.runs) {
+          const sizes = new Map<GPUBuffer, number>();
+          let live = 0;
+          let peakBytes = 0;
+          const live0 = r.counters.liveBytes;
+          let peakLiveBytes = 0;
+          const origCreate = GPUDevice.prototype.createBuffer;
+          const origDestroy = GPUBuffer.prototype.destroy;
+          const ownCreate = r.createBuffer;
+          GPUDevice.prototype.createBuffer = function (this: GPUDevice, desc: GPUBufferDescriptor) {
+            const b = origCreate.call(this, desc);
+            sizes.set(b, desc.size);
+            live += desc.size;
+            peakBytes = Math.max(peakBytes, live);
+            return b;
+          };
+          GPUBuffer.prototype.destroy = function (this: GPUBuffer) {
+            const s = sizes.get(this);
+            if (s !== undefined) {
+              sizes.delete(this);
+              live -= s;
+            }
+            return origDestroy.call(this);
+          };
+          r.createBuffer = (label, size, usage) => {
+            const b = ownCreate.call(r, label, size, usage);
+            peakLiveBytes = Math.max(peakLiveBytes, r.counters.liveBytes - live0);
+            return b;
+          };
+          const counted0 = { ...calls };
+          let error: ErrorReport | null = null;
+          let g: webode.Gradients | null = null;
+          const t0 = performance.now();
+          try {
+            g = await sol.backward(dLdy, options);
+          } catch (e) {
+            error = report(e);
+          } finally {
+            GPUDevice.prototype.createBuffer = origCreate;
+            GPUBuffer.prototype.destroy = origDestroy;
+            r.createBuffer = ownCreate;
+          }
+          const ms = performance.now() - t0;
+          const counted = { mapAsync: calls.mapAsync - counted0.mapAsync, submit: calls.submit - counted0.submit };
+          const memory = { peakBytes, bytesLeft: live, peakLiveBytes, liveBytesLeft: r.counters.liveBytes - live0 };
+          const out = g
+            ? { gy0: encodeF32(await g.y0.read()), gth: encodeF32(await g.params.read()), summary: g.summary }
+            : { gy0: null, gth: null, summary: null };
+          g?.destroy();
+          runs.push({ ...out, error, counted, ms, memory });
+        }
+        const forward = sol.summary;
+        sol.destroy();
+        return { runs, forward };
       } finally {
         f.destroy();
       }

@@ -6,15 +6,40 @@
  * (one Linear layer, identity activation, zero bias) whose exact solution is
  * expm(W t) z0.
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { OdeintOptions } from '../../src/index';
 import { makeRng } from '../reference/mlp';
 import { expm } from '../reference/solve';
-import type { Harness, OpResult } from './browser';
+import { type Harness, type OpResult, openHarness } from './browser';
 import { type Problem, at, sampleY0 } from './problems';
 import { decode, encodeF32 } from './wire';
 
 export type SolveResult = OpResult<'solve'>;
+
+/**
+ * Opens the harness page before the file's tests (printing the adapter first)
+ * and closes it after them, failing if the page logged an error (webode logs
+ * uncaught WebGPU errors there). The browser's own 404 for /favicon.ico is not
+ * ours, and a module that failed to load would already have stopped the
+ * harness from starting, so "Failed to load resource" lines are skipped.
+ * Returns a getter for the harness.
+ */
+export function useHarness(): () => Harness {
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    h = await openHarness();
+    console.log(JSON.stringify(await h.call('info')));
+  });
+  afterAll(async () => {
+    const consoleErrors = (h?.consoleErrors ?? []).filter((m) => !m.startsWith('Failed to load resource'));
+    await h?.close();
+    expect(consoleErrors).toEqual([]);
+  });
+  return () => {
+    if (!h) throw new Error('the harness is not open');
+    return h;
+  };
+}
 
 /** Runs `odeint` on the GPU and returns the raw result (no assertion). */
 export async function runSolve(
