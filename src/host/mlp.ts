@@ -123,7 +123,7 @@ export class MLP {
     return this.paramTensor;
   }
 
-  /** Uploads new parameters (length `parameterCount`, finite). */
+  /** Uploads new parameters (length `parameterCount`). Non-finite values are not rejected here: a solve that meets them fails with `OdeSolveError` (kind `nonfinite`). */
   setParameters(params: ArrayLike<number>): void {
     const tensor = this.params;
     if (!params || typeof params.length !== 'number' || params.length !== this.parameterCount) {
