@@ -85,13 +85,7 @@ fn start_segment(t: f32, first: bool) {
 
 fn init_sample(g: u32) {
   let last = P.n_out - 1u;
-  smp.t_hi = tout[last];
-  smp.t_lo = 0.0;
-  smp.err_prev = 1.0;
-  smp.n_accepted = 0u;
-  smp.n_rejected = 0u;
-  smp.n_fe = 0u;
-  smp.flags = 0u;
+  reset_controller(tout[last]);
   for (var d = 0u; d < N; d++) { y[d] = 0.0; }
   land(last, g);
   var ok = true;

@@ -85,14 +85,6 @@ fn tape_base(b: u32) -> u32 {
   return b * (P.n_ckpt * CK + P.seg_len * SR);
 }
 
-fn advance_outputs() {
-  loop {
-    if (smp.out_idx >= P.n_out) { break; }
-    if (P.dir * (tout[smp.out_idx] - smp.t_hi) > 0.0) { break; }
-    smp.out_idx += 1u;
-  }
-  if (smp.out_idx >= P.n_out) { smp.status = STATUS_DONE; }
-}
 
 // One forward attempt (no outputs written). On acceptance in REPLAY, the
 // step's record goes to tape slot `nrec`.
@@ -142,16 +134,7 @@ fn begin_replay(b: u32, j: u32) {
 }
 
 fn init_record(b: u32, g: u32) {
-  smp.t_hi = P.t0;
-  smp.t_lo = 0.0;
-  smp.seg_t0 = P.t0;
-  smp.seg_k = 0u;
-  smp.err_prev = 1.0;
-  smp.out_idx = 1u;
-  smp.n_accepted = 0u;
-  smp.n_rejected = 0u;
-  smp.n_fe = 0u;
-  smp.flags = 0u;
+  reset_controller(P.t0);
   for (var d = 0u; d < D; d++) {
     y[d] = y0[g * D + d];
     ybar[d] = 0.0;

@@ -48,16 +48,7 @@ fn write_row(row: u32, b: u32) {
 }
 
 fn init_sample(b: u32) {
-  smp.t_hi = P.t0;
-  smp.t_lo = 0.0;
-  smp.seg_t0 = P.t0;
-  smp.seg_k = 0u;
-  smp.err_prev = 1.0;
-  smp.out_idx = 1u;
-  smp.n_accepted = 0u;
-  smp.n_rejected = 0u;
-  smp.n_fe = 0u;
-  smp.flags = 0u;
+  reset_controller(P.t0);
   var ok = true;
   for (var d = 0u; d < D; d++) {
     y[d] = y0[b * D + d];
@@ -76,16 +67,6 @@ fn init_sample(b: u32) {
   smp.status = STATUS_RUNNING;
 }
 
-// Advances out_idx past every output time the last accepted step reached and
-// marks the sample done after the last one.
-fn advance_outputs() {
-  loop {
-    if (smp.out_idx >= P.n_out) { break; }
-    if (P.dir * (tout[smp.out_idx] - smp.t_hi) > 0.0) { break; }
-    smp.out_idx += 1u;
-  }
-  if (smp.out_idx >= P.n_out) { smp.status = STATUS_DONE; }
-}
 
 // Writes outputs [lo, hi) of sample b for an accepted step from t_old (hi, lo
 // parts) of size h ending at t_new: exactly ynew at t_new, the dense output
@@ -247,16 +228,7 @@ fn batch_control(@builtin(local_invocation_index) lid: u32) {
   var pv = samples[P.batch + 1u];
   pv.status = 2u;
   if (starting) {
-    smp.t_hi = P.t0;
-    smp.t_lo = 0.0;
-    smp.seg_t0 = P.t0;
-    smp.seg_k = 0u;
-    smp.err_prev = 1.0;
-    smp.out_idx = 1u;
-    smp.flags = 0u;
-    smp.n_accepted = 0u;
-    smp.n_rejected = 0u;
-    smp.n_fe = 0u;
+    reset_controller(P.t0);
     smp.h = P.dir * red_f[0];
     if (red_u[0] > 0u) {
       smp.status = STATUS_NONFINITE;

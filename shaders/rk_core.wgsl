@@ -7,7 +7,8 @@
 // the step-size controller. Every decision a solve makes about steps is made
 // here, so the per-sample kernel, the batch controller and the adjoint all
 // take the same decisions. The including module declares `P` (with rtol, atol,
-// dir, h_fixed, max_steps), `Sample` and the STATUS_* constants.
+// dir, h_fixed, first_step, max_steps, n_out), `tout`, `Sample` and the
+// STATUS_* constants.
 
 const N: u32 = ${N}u;
 // Stage derivative slots: the tableau's stages, plus f(t+h, y_{n+1}) when the
@@ -189,6 +190,31 @@ fn decide(norm: f32, ok: bool, plan: StepPlan, seg_end: f32) -> bool {
     }
   }
   return accept;
+}
+
+// Starts the controller state at t0 (output 0 written, nothing counted yet).
+fn reset_controller(t0: f32) {
+  smp.t_hi = t0;
+  smp.t_lo = 0.0;
+  smp.seg_t0 = t0;
+  smp.seg_k = 0u;
+  smp.err_prev = 1.0;
+  smp.out_idx = 1u;
+  smp.n_accepted = 0u;
+  smp.n_rejected = 0u;
+  smp.n_fe = 0u;
+  smp.flags = 0u;
+}
+
+// Advances out_idx past every output time the last accepted step reached and
+// marks the sample done after the last one (forward solves).
+fn advance_outputs() {
+  loop {
+    if (smp.out_idx >= P.n_out) { break; }
+    if (P.dir * (tout[smp.out_idx] - smp.t_hi) > 0.0) { break; }
+    smp.out_idx += 1u;
+  }
+  if (smp.out_idx >= P.n_out) { smp.status = STATUS_DONE; }
 }
 
 // Fails a sample that is still running after max_steps attempts.

@@ -27,11 +27,11 @@ import { bindBuffers } from '../kernels/layout';
 import { mlpFlops } from '../kernels/mlp';
 import { SAMPLE } from '../kernels/rk';
 import { backpropGradients } from './backprop';
-import { driveToCompletion } from './driver';
+import { runSampleChunk } from './driver';
 import { getTableau } from './tableau';
 import { ArgumentError, DestroyedError, OdeSolveError, type SampleFailure } from './errors';
 import type { Runtime } from './runtime';
-import { type OdeintOptions, type Solution, parseSamples, resolveOptions } from './solve';
+import { type OdeintOptions, type Solution, resolveOptions } from './solve';
 import { Tensor } from './tensor';
 
 /** Options of `solution.backward`. Defaults come from the forward solve. */
@@ -285,34 +285,22 @@ export async function backward(
       };
       device.queue.writeBuffer(uniform, 0, ADJOINT_PARAMS.pack(params));
       device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: count, n_params: P, parts: Math.ceil(count / REDUCE_ROWS) }));
-      const clear = device.createCommandEncoder({ label: 'adjoint reset' });
-      clear.clearBuffer(samples);
-      clear.clearBuffer(acc);
-      rt.submit([clear.finish()]);
-      const workgroups = Math.ceil(count / ADJOINT_WORKGROUP);
-      const totals = await driveToCompletion(rt, {
+      const { totals, failures: failed } = await runSampleChunk(rt, {
         label: `adjoint ${tableau.name}`,
-        batch: count,
+        pipeline,
+        bindGroup,
         samples,
-        firstChunk: 2,
-        maxChunk: 64,
-        workgroups,
-        record: (pass, units, indirect) => {
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, bindGroup);
-          for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
-          return units;
-        },
+        clear: [acc],
+        count,
+        offset,
+        workgroupSize: ADJOINT_WORKGROUP,
       });
       nfe += totals.nfe_total;
       maxNfe = Math.max(maxNfe, totals.nfe_max);
       accepted += totals.accepted;
       rejected += totals.rejected;
-      if (totals.failed > 0) {
-        const stats = parseSamples(await rt.readBuffer(samples, 0, count * SAMPLE.stride), count);
-        stats.status.forEach((st, i) => {
-          if (st !== 'done' && st !== 'running') failures.push({ sample: offset + i, kind: st, t: stats.tReached[i] });
-        });
+      if (failed.length) {
+        failures.push(...failed);
         break;
       }
       recordReduce(rt, reduce, redGroup, P, count);

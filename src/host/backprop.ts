@@ -17,10 +17,10 @@ import {
 import { bindBuffers, explicitLayout } from '../kernels/layout';
 import { SAMPLE } from '../kernels/rk';
 import { type BackwardOptions, type BackwardSummary, Gradients, recordReduce, reducePipelines } from './adjoint';
-import { driveToCompletion } from './driver';
+import { runSampleChunk } from './driver';
 import { ArgumentError, OdeSolveError, type SampleFailure } from './errors';
 import { getTableau } from './tableau';
-import { type Solution, parseSamples } from './solve';
+import type { Solution } from './solve';
 import { Tensor } from './tensor';
 
 const DEFAULT_BUDGET = 256 * 1024 * 1024;
@@ -143,33 +143,20 @@ export async function backpropGradients(
       };
       device.queue.writeBuffer(uniform, 0, BACKPROP_PARAMS.pack(params));
       device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: count, n_params: P, parts: Math.ceil(count / REDUCE_ROWS) }));
-      const clear = device.createCommandEncoder({ label: 'backprop reset' });
-      clear.clearBuffer(samples);
-      clear.clearBuffer(work);
-      clear.clearBuffer(acc);
-      rt.submit([clear.finish()]);
-      const workgroups = Math.ceil(count / BACKPROP_WORKGROUP);
-      const totals = await driveToCompletion(rt, {
+      const { totals, failures: failed } = await runSampleChunk(rt, {
         label: `backprop ${tableau.name}`,
-        batch: count,
+        pipeline,
+        bindGroup,
         samples,
-        firstChunk: 2,
-        maxChunk: 64,
-        workgroups,
-        record: (pass, units, indirect) => {
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, bindGroup);
-          for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
-          return units;
-        },
+        clear: [work, acc],
+        count,
+        offset,
+        workgroupSize: BACKPROP_WORKGROUP,
       });
       nfe += totals.nfe_total;
       maxNfe = Math.max(maxNfe, totals.nfe_max);
-      if (totals.failed > 0) {
-        const st = parseSamples(await rt.readBuffer(samples, 0, count * SAMPLE.stride), count);
-        st.status.forEach((s, i) => {
-          if (s !== 'done' && s !== 'running') failures.push({ sample: offset + i, kind: s, t: st.tReached[i] });
-        });
+      if (failed.length) {
+        failures.push(...failed);
         break;
       }
       recordReduce(rt, reduce, redGroup, P, count);

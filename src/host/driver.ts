@@ -11,8 +11,11 @@
  * O(log N) host waits, and after the last sample finishes at most one extra
  * chunk of early-exiting dispatches runs.
  */
-import { SUMMARY, SUMMARY_PARAMS, SUMMARY_WORKGROUP, type SummaryField, summaryKey, summaryWgsl } from '../kernels/summary';
+import { SUMMARY, SUMMARY_PARAMS, type SummaryField, summaryKey, summaryWgsl } from '../kernels/summary';
+import { SAMPLE } from '../kernels/rk';
+import type { SampleFailure } from './errors';
 import type { Runtime } from './runtime';
+import { parseSamples } from './solve';
 
 export interface DriveSpec {
   readonly label: string;
@@ -94,4 +97,55 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
   } finally {
     for (const b of owned) rt.destroyBuffer(b);
   }
+}
+
+/** One chunk of samples of a gradient solve (adjoint or backprop), run to completion. */
+export interface SampleChunk {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  /** The per-sample state of the chunk (zeroed here first). */
+  readonly samples: GPUBuffer;
+  /** Other buffers zeroed before the chunk starts. */
+  readonly clear: readonly GPUBuffer[];
+  /** Samples in the chunk and the global index of its first one. */
+  readonly count: number;
+  readonly offset: number;
+  readonly workgroupSize: number;
+}
+
+/**
+ * Zeroes the chunk's state, runs its single-entry-point kernel to completion
+ * (one indirect dispatch per unit) and returns the totals and the failing
+ * samples (global indices; reading them costs one more host wait, only on failure).
+ */
+export async function runSampleChunk(
+  rt: Runtime,
+  chunk: SampleChunk,
+): Promise<{ totals: SummaryValues; failures: SampleFailure[] }> {
+  const clear = rt.device.createCommandEncoder({ label: `${chunk.label} reset` });
+  for (const b of [chunk.samples, ...chunk.clear]) clear.clearBuffer(b);
+  rt.submit([clear.finish()]);
+  const totals = await driveToCompletion(rt, {
+    label: chunk.label,
+    batch: chunk.count,
+    samples: chunk.samples,
+    firstChunk: 2,
+    maxChunk: 64,
+    workgroups: Math.ceil(chunk.count / chunk.workgroupSize),
+    record: (pass, units, indirect) => {
+      pass.setPipeline(chunk.pipeline);
+      pass.setBindGroup(0, chunk.bindGroup);
+      for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
+      return units;
+    },
+  });
+  const failures: SampleFailure[] = [];
+  if (totals.failed > 0) {
+    const stats = parseSamples(await rt.readBuffer(chunk.samples, 0, chunk.count * SAMPLE.stride), chunk.count);
+    stats.status.forEach((st, i) => {
+      if (st !== 'done' && st !== 'running') failures.push({ sample: chunk.offset + i, kind: st, t: stats.tReached[i] });
+    });
+  }
+  return { totals, failures };
 }

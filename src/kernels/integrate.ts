@@ -11,7 +11,7 @@ import integrateSource from '../../shaders/integrate.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
-import { SAMPLE, kSlots, rkCoreWgsl, statusWgsl } from './rk';
+import { SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
 
 /** Invocations per workgroup of the integration kernel (one sample each). */
 export const INTEGRATE_WORKGROUP = 64;
