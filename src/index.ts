@@ -26,8 +26,9 @@ export { odeint, Solution } from './host/solve';
 export type { OdeintOptions, ResolvedOdeintOptions, SolveSummary, SolveStats, StepControl } from './host/solve';
 
 /** Gradients by the adjoint method (`solution.backward`). */
-export { Gradients } from './host/adjoint';
-export type { BackwardOptions, BackwardSummary } from './host/adjoint';
+export { Gradients } from './host/gradients';
+export type { BackwardSummary } from './host/gradients';
+export type { BackwardOptions } from './host/adjoint';
 
 /** Errors. */
 export {

@@ -54,19 +54,30 @@ export class ArgumentError extends WebodeError {
 /** WebGPU is missing from this browser, or no adapter or device could be obtained. */
 export class WebGPUUnavailableError extends WebodeError {}
 
-/** The GPU device behind a runtime was lost; create a new runtime to continue. */
+/**
+ * The GPU device behind a runtime was lost (driver reset, GPU process crash,
+ * `device.destroy()`): every pending and further call on that runtime rejects
+ * with this error. Create a new runtime to continue; objects made on the lost
+ * one (MLPs, tensors, solutions) cannot move to it.
+ */
 export class DeviceLostError extends WebodeError {
+  /** `GPUDeviceLostInfo.reason`: `'destroyed'` or `'unknown'`. */
   readonly reason: string;
   constructor(reason: string, message: string) {
-    super(`GPU device lost (${reason}): ${message}`);
+    super(
+      `GPU device lost (reason: ${reason}; ${message || 'no message'}); this runtime cannot be used any more: create a new one with createRuntime()`,
+    );
     this.reason = reason;
   }
 }
 
-/** An object was used after its `destroy()` was called. */
+/** An object was used after its `destroy()` (or its runtime's `destroy()`) was called. */
 export class DestroyedError extends WebodeError {
-  constructor(what: string) {
-    super(`${what} has been destroyed and can no longer be used`);
+  /** What was used: `'Runtime'`, `'MLP'`, `'Solution'`, `'Tensor "label"'`, … */
+  readonly what: string;
+  constructor(what: string, cause?: string) {
+    super(`${what} has been destroyed${cause ? ` (${cause})` : ''} and can no longer be used`);
+    this.what = what;
   }
 }
 

@@ -12,7 +12,7 @@
 import { EVAL_PARAMS, forwardKey, forwardWgsl, forwardWorkgroups } from '../kernels/forward';
 import { type Activation, ACTIVATIONS, type MlpSpec, mlpOffsets } from '../kernels/mlp';
 import { ArgumentError, DestroyedError } from './errors';
-import type { Runtime } from './runtime';
+import { Runtime } from './runtime';
 import { Tensor } from './tensor';
 
 /** Options of `new MLP(runtime, options)`. */
@@ -98,12 +98,15 @@ export class MLP {
   private evalUniform: GPUBuffer | null = null;
 
   constructor(runtime: Runtime, options: MLPOptions) {
+    if (!(runtime instanceof Runtime)) throw new ArgumentError('runtime', runtime, 'a Runtime (from createRuntime)');
     this.spec = validateMlpOptions(options);
+    const seed = options.seed ?? 0;
+    if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new ArgumentError('seed', seed, 'a finite number');
     runtime.check();
     this.runtime = runtime;
     this.stateDim = this.spec.layers[this.spec.layers.length - 1];
     this.parameterCount = mlpOffsets(this.spec.layers).count;
-    const init = defaultParameters(this.spec.layers, options.seed ?? 0);
+    const init = defaultParameters(this.spec.layers, seed);
     this.paramTensor = Tensor.fromArray(runtime, init, [this.parameterCount], 'mlp parameters');
   }
 
@@ -117,9 +120,10 @@ export class MLP {
     return this.spec.timeInput;
   }
 
-  /** The parameter tensor θ (flat, PyTorch Linear order). */
+  /** The parameter tensor θ (flat, PyTorch Linear order). Throws `DestroyedError` after `destroy()` or the runtime's. */
   get params(): Tensor {
     if (!this.paramTensor) throw new DestroyedError('MLP');
+    if (this.runtime.isDestroyed) throw new DestroyedError('MLP', 'its Runtime was destroyed');
     return this.paramTensor;
   }
 
@@ -133,7 +137,7 @@ export class MLP {
   }
 
   /** Reads the parameters back (one host wait). */
-  readParameters(): Promise<Float32Array> {
+  async readParameters(): Promise<Float32Array> {
     return this.params.read();
   }
 
@@ -148,9 +152,17 @@ export class MLP {
     const n = z instanceof Tensor ? z.size : z && typeof z.length === 'number' ? z.length : -1;
     if (n <= 0 || n % D !== 0) throw new ArgumentError('z', z, `a non-empty array whose length is a multiple of ${D}`);
     if (typeof t !== 'number' || !Number.isFinite(t)) throw new ArgumentError('t', t, 'a finite time');
+    if (z instanceof Tensor) z.checkUsableOn(rt, 'z');
+    rt.check();
     const B = n / D;
     const input = z instanceof Tensor ? z : Tensor.fromArray(rt, z, [B, D], 'forward input');
-    const out = Tensor.zeros(rt, [B, D], 'forward output');
+    let out: Tensor;
+    try {
+      out = Tensor.zeros(rt, [B, D], 'forward output');
+    } catch (e) {
+      if (input !== z) input.destroy();
+      throw e;
+    }
     const pipeline = rt.pipeline(forwardKey(this.spec), 'mlp forward', () => ({
       code: forwardWgsl(this.spec),
       entryPoint: 'forward',
@@ -179,7 +191,7 @@ export class MLP {
     return out;
   }
 
-  /** Frees the parameter buffer. Idempotent. */
+  /** Frees the parameter buffer (and the forward kernel's uniforms). Idempotent. */
   destroy(): void {
     this.paramTensor?.destroy();
     this.paramTensor = null;

@@ -8,7 +8,7 @@
  * through `Runtime.wait`, so it is counted and it rejects with a
  * `DeviceLostError` if the device is lost while waiting.
  */
-import { DestroyedError, DeviceLostError, WebGPUUnavailableError } from './errors';
+import { ArgumentError, DestroyedError, DeviceLostError, WebGPUUnavailableError } from './errors';
 
 /** Options of `createRuntime`. */
 export interface RuntimeOptions {
@@ -59,6 +59,13 @@ function cacheFor(device: GPUDevice): DeviceCache {
   return cache;
 }
 
+/**
+ * How long a failed host wait waits for `device.lost` to resolve before
+ * passing the map's own error on (see `Runtime.explainFailedWait`); the queue
+ * draining ends the wait sooner in every case seen.
+ */
+const LOST_GRACE_MS = 10_000;
+
 /** The features of WebGPU webode needs explained to a user who lacks it. */
 const ENABLE_WEBGPU_HINT =
   'WebGPU is required: use a recent Chrome, Edge or Firefox over https or http://localhost; ' +
@@ -71,13 +78,30 @@ const ENABLE_WEBGPU_HINT =
  * missing or no adapter can be found.
  */
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  if (options.device) return new Runtime(options.device, null, false, options);
+  if (typeof options !== 'object' || options === null) {
+    throw new ArgumentError('options', options, 'an object { device?, powerPreference?, debugShaders?, onUncapturedError? }');
+  }
+  if (options.onUncapturedError !== undefined && typeof options.onUncapturedError !== 'function') {
+    throw new ArgumentError('options.onUncapturedError', options.onUncapturedError, 'a function (error: GPUError) => void');
+  }
+  if (options.device !== undefined) {
+    const isDevice = typeof GPUDevice !== 'undefined' ? options.device instanceof GPUDevice : typeof options.device === 'object';
+    if (!isDevice) throw new ArgumentError('options.device', options.device, 'a GPUDevice');
+    return new Runtime(options.device, null, false, options);
+  }
   const gpu: GPU | undefined = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
   if (!gpu) throw new WebGPUUnavailableError(`navigator.gpu is not available. ${ENABLE_WEBGPU_HINT}`);
-  const adapter = await gpu.requestAdapter(
-    options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
-  );
-  if (!adapter) throw new WebGPUUnavailableError(`no WebGPU adapter was found. ${ENABLE_WEBGPU_HINT}`);
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+  } catch (e) {
+    throw new WebGPUUnavailableError(`requesting a WebGPU adapter failed (${String(e)}). ${ENABLE_WEBGPU_HINT}`);
+  }
+  if (!adapter) {
+    throw new WebGPUUnavailableError(
+      `no WebGPU adapter was found (navigator.gpu.requestAdapter() returned null: WebGPU is disabled or the GPU is blocklisted). ${ENABLE_WEBGPU_HINT}`,
+    );
+  }
   // Ask for the adapter's own storage limits: batches and wide layers need them.
   const want: Record<string, number> = {};
   for (const name of [
@@ -94,7 +118,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   try {
     device = await adapter.requestDevice({ requiredLimits: want, label: 'webode device' });
   } catch (e) {
-    throw new WebGPUUnavailableError(`the WebGPU adapter refused a device: ${String(e)}`);
+    throw new WebGPUUnavailableError(`the WebGPU adapter refused a device: ${String(e)}. ${ENABLE_WEBGPU_HINT}`);
   }
   return new Runtime(device, adapter.info ?? null, true, options);
 }
@@ -132,8 +156,10 @@ export class Runtime {
     this.debugShaders = options.debugShaders ?? false;
     this.cache = cacheFor(device);
     this.lostPromise = device.lost.then((info) => {
-      this.lostError = new DeviceLostError(info.reason, info.message || 'no message');
-      return this.lostError;
+      const error = new DeviceLostError(info.reason, info.message);
+      // Our own destroy() ends the device too; that is not a loss (check() reports DestroyedError).
+      if (!this.destroyed) this.lostError = error;
+      return error;
     });
     const onError = options.onUncapturedError;
     this.errorListener = (ev: GPUUncapturedErrorEvent) => {
@@ -144,7 +170,10 @@ export class Runtime {
     device.addEventListener('uncapturederror', this.errorListener);
   }
 
-  /** True once the device has been lost; every further GPU call rejects. */
+  /**
+   * True once the device has been lost (not by this runtime's own `destroy()`):
+   * every pending and further call rejects with the same `DeviceLostError`.
+   */
   get lost(): boolean {
     return this.lostError !== null;
   }
@@ -185,11 +214,32 @@ export class Runtime {
     return pipeline;
   }
 
-  /** Creates a labelled, counted buffer. Destroy it with `destroyBuffer`. */
+  /**
+   * Creates a labelled, counted buffer. Destroy it with `destroyBuffer`.
+   *
+   * The last line of defence against requests beyond the device's limits:
+   * webode always binds whole buffers, so a storage buffer larger than
+   * `maxStorageBufferBindingSize` (or any buffer larger than `maxBufferSize`)
+   * could only produce a WebGPU validation error deep inside a solve and
+   * silently wrong results. It is refused here with an `ArgumentError` that
+   * names the buffer and the limit, before the buffer exists. (Callers should
+   * check the sizes the user controls first, naming the user's argument.)
+   */
   createBuffer(label: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer {
     this.check();
     // WebGPU requires sizes that are multiples of 4; zero-size bindings are invalid.
     const bytes = Math.max(16, Math.ceil(size / 16) * 16);
+    const bindingLimited =
+      (usage & GPUBufferUsage.STORAGE) !== 0 && this.limits.maxStorageBufferBindingSize < this.limits.maxBufferSize;
+    const limitName = bindingLimited ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+    const limit = this.limits[limitName];
+    if (!(bytes <= limit)) {
+      throw new ArgumentError(
+        `size of the GPU buffer "${label}"`,
+        size,
+        `at most ${limit} bytes, the device's ${limitName}; use a smaller batch, fewer output times or a smaller model, or a device with a larger ${limitName}`,
+      );
+    }
     const buffer = this.device.createBuffer({ label, size: bytes, usage });
     this.buffers.set(buffer, bytes);
     this.counters.liveBytes += bytes;
@@ -216,15 +266,47 @@ export class Runtime {
 
   /**
    * Waits for a GPU promise (a map), counting the host wait, and rejects with
-   * the `DeviceLostError` if the device is lost first.
+   * the `DeviceLostError` if the device is lost first (or `DestroyedError` if
+   * the runtime is destroyed meanwhile).
    */
   async wait<T>(promise: Promise<T>): Promise<T> {
     this.check();
     this.counters.hostWaits++;
     const lost: Promise<never> = this.lostPromise.then((e) => Promise.reject(e));
-    const result: T = await Promise.race([promise, lost]);
+    let result: T;
+    try {
+      result = await Promise.race([promise, lost]);
+    } catch (e) {
+      throw await this.explainFailedWait(e);
+    }
     this.check();
     return result;
+  }
+
+  /**
+   * The error a failed host wait should raise. When a device is lost (or
+   * `device.destroy()` is called) its pending maps abort at once with a bare
+   * `AbortError`, but `device.lost` resolves only once the device has
+   * finished the work already submitted (measured: seconds later on
+   * SwiftShader). So on a failed map, wait for the queue to drain (or the
+   * loss), and report the loss if there was one; any other failure is
+   * passed on unchanged.
+   */
+  private async explainFailedWait(error: unknown): Promise<unknown> {
+    if (this.destroyed) return new DestroyedError('Runtime');
+    if (this.lostError) return this.lostError;
+    const drained = this.device.queue
+      .onSubmittedWorkDone()
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      // One more task, so a loss reported together with the drain is seen first.
+      .then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, LOST_GRACE_MS));
+    await Promise.race([this.lostPromise, drained, timeout]);
+    if (this.destroyed) return new DestroyedError('Runtime');
+    return this.lostError ?? error;
   }
 
   /** Copies `size` bytes of `buffer` from `offset` to the host (one host wait). */

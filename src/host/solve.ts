@@ -23,7 +23,8 @@ import {
   integrateWgsl,
   integrateWorkgroups,
 } from '../kernels/integrate';
-import { type BackwardOptions, type Gradients, backward } from './adjoint';
+import { type BackwardOptions, backward } from './adjoint';
+import type { Gradients } from './gradients';
 import { driveToCompletion } from './driver';
 import { mlpFlops } from '../kernels/mlp';
 import { ArgumentError, DestroyedError, type FailureKind, OdeSolveError, type SampleFailure } from './errors';

@@ -13,6 +13,12 @@ function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+function checkShape(shape: readonly number[]): void {
+  if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && n >= 0)) {
+    throw new ArgumentError('shape', shape, 'an array of non-negative integer sizes');
+  }
+}
+
 /** A float32 array on the GPU, row-major with the given shape. */
 export class Tensor {
   readonly runtime: Runtime;
@@ -33,17 +39,16 @@ export class Tensor {
 
   /** Allocates a zero-filled tensor. */
   static zeros(runtime: Runtime, shape: readonly number[], label = 'tensor'): Tensor {
-    for (const n of shape) {
-      if (!Number.isInteger(n) || n < 0) throw new ArgumentError('shape', shape, 'non-negative integer sizes');
-    }
+    checkShape(shape);
     const buffer = runtime.createBuffer(label, product(shape) * 4, TENSOR_USAGE);
     return new Tensor(runtime, buffer, shape, label);
   }
 
   /** Uploads `data` (length must equal the product of `shape`). */
   static fromArray(runtime: Runtime, data: ArrayLike<number>, shape: readonly number[], label = 'tensor'): Tensor {
+    checkShape(shape);
     const n = product(shape);
-    if (data.length !== n) {
+    if (!data || typeof data.length !== 'number' || data.length !== n) {
       throw new ArgumentError('data', data, `${n} values for shape [${shape.join(', ')}]`);
     }
     const t = Tensor.zeros(runtime, shape, label);
@@ -52,31 +57,51 @@ export class Tensor {
     return t;
   }
 
-  /** The underlying buffer (its size is rounded up to 16 bytes). Throws after `destroy()`. */
+  /**
+   * The underlying buffer (its size is rounded up to 16 bytes). Throws
+   * `DestroyedError` after `destroy()` or after its runtime's `destroy()`
+   * (which frees every buffer of the runtime).
+   */
   get buffer(): GPUBuffer {
     if (!this.gpuBuffer) throw new DestroyedError(`Tensor "${this.label}"`);
+    if (this.runtime.isDestroyed) throw new DestroyedError(`Tensor "${this.label}"`, 'its Runtime was destroyed');
     return this.gpuBuffer;
   }
 
-  /** True after `destroy()`. */
+  /** True after `destroy()`, or after its runtime's `destroy()`. */
   get isDestroyed(): boolean {
-    return this.gpuBuffer === null;
+    return this.gpuBuffer === null || this.runtime.isDestroyed;
   }
 
   /** Copies the tensor to the host (one host wait). */
   async read(): Promise<Float32Array> {
-    const bytes = await this.runtime.readBuffer(this.buffer, 0, this.size * 4);
+    const buffer = this.buffer;
+    this.runtime.check();
+    const bytes = await this.runtime.readBuffer(buffer, 0, this.size * 4);
     return new Float32Array(bytes);
   }
 
   /** Overwrites the tensor with `data` (same number of elements). */
   write(data: ArrayLike<number>): void {
-    if (data.length !== this.size) {
+    const buffer = this.buffer;
+    this.runtime.check();
+    if (!data || typeof data.length !== 'number' || data.length !== this.size) {
       throw new ArgumentError('data', data, `${this.size} values for shape [${this.shape.join(', ')}]`);
     }
     const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
-    this.runtime.check();
-    this.runtime.device.queue.writeBuffer(this.buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
+    this.runtime.device.queue.writeBuffer(buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
+  }
+
+  /**
+   * Throws unless this tensor can be used by a kernel on `runtime`'s device:
+   * not destroyed (`DestroyedError`) and on the same device (`ArgumentError`
+   * naming `argument`; WebGPU would raise a validation error deep inside).
+   */
+  checkUsableOn(runtime: Runtime, argument: string): void {
+    void this.buffer;
+    if (this.runtime.device !== runtime.device) {
+      throw new ArgumentError(argument, this, `a Tensor on the same GPU device as the MLP (this one belongs to another runtime's device)`);
+    }
   }
 
   /** Frees the GPU memory. Idempotent. */

@@ -1,0 +1,206 @@
+/**
+ * What the two gradient modes share: the `Gradients` result, and the runner
+ * that takes a per-sample gradient kernel (the continuous adjoint or the
+ * discrete backprop) through a batch in chunks of samples — buffers, the
+ * chunk loop, the deterministic reduction of the per-sample parameter rows
+ * into dL/dθ, totals and failures.
+ *
+ * Every gradient kernel binds, in order: its uniform, θ, the forward outputs
+ * y [T][B][D], the output times, the cotangents dL/dy [T][B][D], the
+ * per-sample solver state, its own per-sample scratch buffers, the
+ * per-sample parameter rows (P floats each) and dL/dy0 [B][D].
+ */
+import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, reduceWgsl } from '../kernels/adjoint';
+import { bindBuffers } from '../kernels/layout';
+import { SAMPLE } from '../kernels/rk';
+import { runSampleChunk } from './driver';
+import { OdeSolveError, type SampleFailure } from './errors';
+import type { Runtime } from './runtime';
+import type { Solution, SolveSummary } from './solve';
+import { Tensor } from './tensor';
+
+/** Totals of a backward solve: those of a forward solve, and the chunks of samples. */
+export interface BackwardSummary extends SolveSummary {
+  /** Chunks of samples the batch was split into. */
+  readonly chunks: number;
+}
+
+/** Gradients of the loss, on the GPU. */
+export class Gradients {
+  /** dL/dy0, [B, D]. */
+  readonly y0: Tensor;
+  /** dL/dθ, [P], in the layout of `MLP.setParameters`. */
+  readonly params: Tensor;
+  readonly summary: BackwardSummary;
+
+  /** @internal Made by `solution.backward`. */
+  constructor(y0: Tensor, params: Tensor, summary: BackwardSummary) {
+    this.y0 = y0;
+    this.params = params;
+    this.summary = summary;
+  }
+
+  /** Frees both tensors. Idempotent. */
+  destroy(): void {
+    this.y0.destroy();
+    this.params.destroy();
+  }
+}
+
+/** Default bytes of per-sample gradient memory before the batch is split into chunks. */
+export const DEFAULT_GRADIENT_BUDGET = 256 * 1024 * 1024;
+
+/** A per-sample gradient kernel, as the runner needs it. */
+export interface GradientKernel {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroupLayout: GPUBindGroupLayout;
+  /** Samples per workgroup of its dispatches. */
+  readonly workgroupSize: number;
+  readonly uniformBytes: number;
+  /** The uniform of a chunk of `count` samples starting at global index `offset`. */
+  params(count: number, offset: number): ArrayBuffer;
+  /** Its own per-sample buffers, bound in this order after the solver state. */
+  readonly scratch: readonly { readonly label: string; readonly bytesPerSample: number; readonly clear: boolean }[];
+  /** Step totals to report instead of the kernel's own (backprop reports the forward's steps). */
+  readonly steps?: { readonly accepted: number; readonly rejected: number };
+}
+
+/** Samples per chunk: all of them unless the per-sample memory exceeds the budget or a limit. */
+export function chunkSize(rt: Runtime, kernel: GradientKernel, batch: number, nParams: number, budget: number): number {
+  const perSample = SAMPLE.stride + 4 * nParams + kernel.scratch.reduce((s, b) => s + b.bytesPerSample, 0);
+  const largest = Math.max(4 * nParams, ...kernel.scratch.map((b) => b.bytesPerSample));
+  return Math.max(
+    1,
+    Math.floor(
+      Math.min(
+        batch,
+        budget / perSample,
+        rt.limits.maxStorageBufferBindingSize / largest,
+        rt.limits.maxComputeWorkgroupsPerDimension * kernel.workgroupSize,
+      ),
+    ),
+  );
+}
+
+/** The two pipelines of the deterministic parameter-gradient reduction. */
+interface ReducePipelines {
+  readonly partial: GPUComputePipeline;
+  readonly total: GPUComputePipeline;
+}
+
+function reducePipelines(rt: Runtime): ReducePipelines {
+  const layout = reduceLayout(rt.device).pipeline;
+  const make = (entryPoint: 'partial' | 'total') =>
+    rt.pipeline(`${reduceKey()}|${entryPoint}`, `reduce ${entryPoint}`, () => ({ code: reduceWgsl(), entryPoint, layout }));
+  return { partial: make('partial'), total: make('total') };
+}
+
+/** Submits dL/dθ += Σ over `rows` accumulator rows, in a fixed order. */
+function submitReduce(rt: Runtime, pipes: ReducePipelines, group: GPUBindGroup, nParams: number, rows: number): void {
+  const encoder = rt.device.createCommandEncoder({ label: 'parameter gradient reduce' });
+  const pass = encoder.beginComputePass({ label: 'reduce' });
+  pass.setBindGroup(0, group);
+  pass.setPipeline(pipes.partial);
+  pass.dispatchWorkgroups(Math.ceil(nParams / REDUCE_WORKGROUP), Math.ceil(rows / REDUCE_ROWS));
+  pass.setPipeline(pipes.total);
+  pass.dispatchWorkgroups(Math.ceil(nParams / REDUCE_WORKGROUP));
+  pass.end();
+  rt.counters.dispatches += 2;
+  rt.submit([encoder.finish()]);
+}
+
+/**
+ * Runs `kernel` over the batch of `sol` in chunks of `chunk` samples, with
+ * cotangents `cot`. Rejects with `OdeSolveError` (global sample indices; the
+ * partial `Gradients` on the error) if a sample fails.
+ */
+export async function runGradients(sol: Solution, cot: GPUBuffer, kernel: GradientKernel, chunk: number): Promise<Gradients> {
+  const f = sol.f;
+  const rt = f.runtime;
+  const device = rt.device;
+  const { batch: B, dim: D } = sol;
+  const T = sol.t.length;
+  const P = f.parameterCount;
+  const before = { ...rt.counters };
+  const reduce = reducePipelines(rt);
+
+  const gy0 = Tensor.zeros(rt, [B, D], 'gradient y0');
+  const gth = Tensor.zeros(rt, [P], 'gradient params');
+  const owned: GPUBuffer[] = [];
+  const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
+    const b = rt.createBuffer(`${kernel.label} ${label}`, bytes, usage);
+    owned.push(b);
+    return b;
+  };
+  try {
+    const uniform = make('params', kernel.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const tout = make('output times', T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(tout, 0, Float32Array.from(sol.t));
+    const clearable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    const samples = make('samples', chunk * SAMPLE.stride, clearable | GPUBufferUsage.COPY_SRC);
+    const scratch = kernel.scratch.map((s) => make(s.label, chunk * s.bytesPerSample, clearable));
+    const acc = make('parameter rows', chunk * P * 4, clearable);
+    const part = make('partial sums', Math.ceil(chunk / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
+    const redUniform = make('reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, [
+      uniform,
+      f.params.buffer,
+      sol.y.buffer,
+      tout,
+      cot,
+      samples,
+      ...scratch,
+      acc,
+      gy0.buffer,
+    ]);
+    const redGroup = bindBuffers(device, 'reduce bind group', reduceLayout(device).bindGroup, [redUniform, acc, part, gth.buffer]);
+    const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
+
+    const totals = { nfe: 0, maxNfe: 0, accepted: 0, rejected: 0, chunks: 0 };
+    const failures: SampleFailure[] = [];
+    for (let offset = 0; offset < B && failures.length === 0; offset += chunk) {
+      const count = Math.min(chunk, B - offset);
+      totals.chunks++;
+      device.queue.writeBuffer(uniform, 0, kernel.params(count, offset));
+      device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: count, n_params: P, parts: Math.ceil(count / REDUCE_ROWS) }));
+      const run = await runSampleChunk(rt, {
+        label: kernel.label,
+        pipeline: kernel.pipeline,
+        bindGroup,
+        samples,
+        clear: cleared,
+        count,
+        offset,
+        workgroupSize: kernel.workgroupSize,
+      });
+      totals.nfe += run.totals.nfe_total;
+      totals.maxNfe = Math.max(totals.maxNfe, run.totals.nfe_max);
+      totals.accepted += run.totals.accepted;
+      totals.rejected += run.totals.rejected;
+      failures.push(...run.failures);
+      if (failures.length === 0) submitReduce(rt, reduce, redGroup, P, count);
+    }
+    const summary: BackwardSummary = {
+      nfe: totals.nfe,
+      maxNfe: totals.maxNfe,
+      accepted: kernel.steps?.accepted ?? totals.accepted,
+      rejected: kernel.steps?.rejected ?? totals.rejected,
+      hostWaits: rt.counters.hostWaits - before.hostWaits,
+      submits: rt.counters.submits - before.submits,
+      dispatches: rt.counters.dispatches - before.dispatches,
+      chunks: totals.chunks,
+    };
+    const grads = new Gradients(gy0, gth, summary);
+    if (failures.length) throw new OdeSolveError(failures, grads, B);
+    return grads;
+  } catch (e) {
+    if (!(e instanceof OdeSolveError)) {
+      gy0.destroy();
+      gth.destroy();
+    }
+    throw e;
+  } finally {
+    for (const b of owned) rt.destroyBuffer(b);
+  }
+}
