@@ -319,4 +319,37 @@ window.harness = {
     return fn(args);
   },
 };
+/**
+ * The library itself and the WebGPU call counts, for tests whose page-side
+ * code runs in `page.evaluate` (fault-*.test.ts, resources-*.test.ts: device
+ * loss, missing WebGPU, devices at default limits, long loops) rather than
+ * in one of the operations above.
+ */
+export interface WebodeTestHandle {
+  readonly webode: typeof webode;
+  readonly calls: typeof calls;
+  /** An error as plain data: class name, message, and the argument of an ArgumentError. */
+  report(e: unknown): ErrorReport & { webodeError: boolean };
+  /** Runs `body` in validation / out-of-memory / internal error scopes of `device`; returns the errors seen. */
+  errorScopes<T>(device: GPUDevice, body: () => Promise<T>): Promise<{ value: T; gpuErrors: string[] }>;
+}
+(window as unknown as { webodeTest: WebodeTestHandle }).webodeTest = {
+  webode,
+  calls,
+  report: (e) => ({ ...report(e), webodeError: e instanceof webode.WebodeError }),
+  async errorScopes(device, body) {
+    for (const filter of ['validation', 'out-of-memory', 'internal'] as const) device.pushErrorScope(filter);
+    const gpuErrors: string[] = [];
+    let value;
+    try {
+      value = await body();
+    } finally {
+      for (let i = 0; i < 3; i++) {
+        const e = await device.popErrorScope().catch((x: unknown) => ({ message: `popErrorScope failed: ${String(x)}` }));
+        if (e) gpuErrors.push(e.message);
+      }
+    }
+    return { value, gpuErrors };
+  },
+};
 window.harnessReady = true;
