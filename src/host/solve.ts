@@ -58,10 +58,11 @@ export interface OdeintOptions {
    * sample has its own steps and error control (as torchode does), so a hard
    * sample does not slow the easy ones and finished samples cost nothing.
    * `'batch'`: one step size for the whole batch, from the RMS error over all
-   * samples (as torchdiffeq does); better when the samples are alike and the
-   * batch is large, since a step then costs no more than the slowest sample's,
-   * and outputs of all samples share one discretisation. Fixed-step methods
-   * ignore it (their grid is shared anyway).
+   * samples (as torchdiffeq does). Every sample then shares one time grid —
+   * useful to reproduce torchdiffeq's discretisation, or when all samples are
+   * alike — at the price of every sample taking the steps the hardest one
+   * needs, and three dispatches per step. Fixed-step methods ignore it (their
+   * grid is shared anyway).
    */
   stepControl?: StepControl;
 }

@@ -6,8 +6,16 @@
 import { ArgumentError, DestroyedError } from './errors';
 import type { Runtime } from './runtime';
 
-/** Usage flags of every tensor buffer: readable and writable by kernels, copyable both ways. */
-export const TENSOR_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/**
+ * Usage flags of every tensor buffer: readable and writable by kernels,
+ * copyable both ways (GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST). Written
+ * as the numbers the WebGPU spec fixes, because the `GPUBufferUsage`
+ * namespace does not exist in a browser without WebGPU (or on a page that is
+ * not a secure context), and importing webode there must still work so that
+ * `createRuntime` can reject with a `WebGPUUnavailableError` saying what to
+ * enable, instead of the import failing with a ReferenceError.
+ */
+export const TENSOR_USAGE = 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008; /* COPY_DST */
 
 function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
