@@ -1,0 +1,240 @@
+/**
+ * Table 2: the MLP forward kernel, as users call it (`MLP.forward`, which
+ * allocates its output and submits per call) and as the kernel alone (many
+ * dispatches of the same pipeline in one pass, one wait), in GFLOP/s and as a
+ * share of the measured FMA peak. The tanh cost is measured separately: the
+ * same kernel with the identity activation, same run.
+ */
+import { type Activation, MLP, Tensor, type Runtime, mulberry32 } from '../src/index';
+import { EVAL_PARAMS, forwardKey, forwardWgsl, forwardWorkgroups } from '../src/kernels/forward';
+import { type MlpSpec, mlpFlops } from '../src/kernels/mlp';
+import type { Limits } from './limits';
+import { NOT_YET, type SectionResult, int, ms, pct, sig } from './table';
+import { type Sample, calibrate, gpuIdle, interleave, median, progress, repeat, timed } from './timing';
+
+export const KERNEL_LAYERS: readonly (readonly number[])[] = [
+  [2, 64, 2],
+  [4, 64, 64, 4],
+  [2, 512, 2],
+];
+export const KERNEL_BATCHES: readonly number[] = [1024, 16_384, 65_536];
+const TARGET_MS = 120;
+
+/** Activation evaluations per sample: one per hidden unit. */
+export function activationsPerSample(layers: readonly number[]): number {
+  return layers.slice(1, -1).reduce((a, b) => a + b, 0);
+}
+
+/** Seeded states in [-scale, scale]. */
+export function randomStates(n: number, seed: number, scale = 1): Float32Array {
+  const rng = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (2 * rng() - 1) * scale);
+}
+
+/**
+ * Times the forward kernel alone: `n` dispatches over the batch `z` in one
+ * pass, one submit, one wait. Uses the very pipeline `MLP.forward` uses (same
+ * spec, same cache key), with one bind group built up front.
+ */
+export class ForwardKernelTimer {
+  private readonly rt: Runtime;
+  private readonly pipeline: GPUComputePipeline;
+  private readonly bindGroup: GPUBindGroup;
+  private readonly buffers: GPUBuffer[];
+  private readonly workgroups: number;
+
+  constructor(rt: Runtime, spec: MlpSpec, theta: Tensor, z: Tensor, batch: number) {
+    this.rt = rt;
+    const device = rt.device;
+    this.pipeline = rt.pipeline(forwardKey(spec), 'mlp forward', () => ({ code: forwardWgsl(spec), entryPoint: 'forward' }));
+    const uniform = rt.createBuffer('bench forward params', EVAL_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const out = rt.createBuffer('bench forward out', z.size * 4, GPUBufferUsage.STORAGE);
+    this.buffers = [uniform, out];
+    device.queue.writeBuffer(uniform, 0, EVAL_PARAMS.pack({ batch, t: 0 }));
+    this.bindGroup = device.createBindGroup({
+      label: 'bench forward',
+      layout: this.pipeline.getBindGroupLayout(0),
+      entries: [uniform, theta.buffer, z.buffer, out].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    this.workgroups = forwardWorkgroups(batch);
+  }
+
+  /** Milliseconds for `n` evaluations of the whole batch. */
+  run(n: number): Promise<number> {
+    const device = this.rt.device;
+    return timed(async () => {
+      const encoder = device.createCommandEncoder({ label: 'bench forward' });
+      const pass = encoder.beginComputePass({ label: 'bench forward' });
+      pass.setPipeline(this.pipeline);
+      pass.setBindGroup(0, this.bindGroup);
+      for (let i = 0; i < n; i++) pass.dispatchWorkgroups(this.workgroups);
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      await gpuIdle(device);
+    });
+  }
+
+  /** Median milliseconds of one evaluation, over calibrated runs. */
+  async perEval(targetMs = TARGET_MS): Promise<{ ms: number; sample: Sample; n: number }> {
+    const n = await calibrate((k) => this.run(k), targetMs, 2048);
+    const sample = await repeat(() => this.run(n), { warmup: 0, repeats: 5, budgetMs: 1_500 });
+    return { ms: sample.median / n, sample, n };
+  }
+
+  destroy(): void {
+    for (const b of this.buffers) this.rt.destroyBuffer(b);
+  }
+}
+
+/** `n` MLP.forward calls (allocation, bind group, submit each), one wait; outputs destroyed after the clock stops. */
+function forwardCalls(f: MLP, z: Tensor, n: number): Promise<number> {
+  const outs: Tensor[] = [];
+  return timed(async () => {
+    for (let i = 0; i < n; i++) outs.push(f.forward(z, 0));
+    await gpuIdle(f.runtime.device);
+  }).finally(() => {
+    for (const o of outs) o.destroy();
+  });
+}
+
+export interface KernelRow {
+  readonly layers: readonly number[];
+  readonly batch: number;
+  readonly flopsPerSample: number;
+  readonly activationsPerSample: number;
+  /** One MLP.forward call. */
+  readonly callMs: number;
+  /** One dispatch of the forward kernel. */
+  readonly kernelMs: number;
+  /** The same kernel with the identity activation. */
+  readonly identityMs: number;
+  readonly callGflops: number;
+  readonly kernelGflops: number;
+  readonly fractionOfPeak: number;
+  /** 1 − t(identity)/t(tanh), median of interleaved rounds. */
+  readonly tanhShare: number;
+}
+
+async function measureOne(rt: Runtime, layers: readonly number[], batch: number, peak: number): Promise<KernelRow> {
+  const D = layers[layers.length - 1];
+  const make = (activation: Activation) => new MLP(rt, { layers, activation, seed: 1 });
+  // Same seed, so the same parameters: only the activation differs.
+  const f = make('tanh');
+  const fId = make('identity');
+  const z = Tensor.fromArray(rt, randomStates(batch * D, 7), [batch, D], 'bench z');
+  const timers: ForwardKernelTimer[] = [];
+  try {
+    const kt = new ForwardKernelTimer(rt, f.spec, f.params, z, batch);
+    timers.push(kt);
+    const it = new ForwardKernelTimer(rt, fId.spec, fId.params, z, batch);
+    timers.push(it);
+    const n = await calibrate((k) => kt.run(k), TARGET_MS, 2048);
+    await it.run(1); // compiles the identity pipeline
+    const nc = await calibrate((k) => forwardCalls(f, z, k), TARGET_MS, 512);
+    // Interleaved, so the tanh/identity ratio and the call overhead see the same machine load.
+    const { samples, ratios } = await interleave([() => kt.run(n), () => it.run(n), () => forwardCalls(f, z, nc)], {
+      repeats: 5,
+      minRepeats: 3,
+      budgetMs: 2_000,
+    });
+    const kernelMs = samples[0].median / n;
+    const callMs = samples[2].median / nc;
+    const flops = mlpFlops(f.spec);
+    const rate = (msPerEval: number) => (flops * batch) / (msPerEval * 1e6);
+    progress(`kernels: [${layers.join(', ')}] B = ${batch}: ${sig(rate(kernelMs))} GFLOP/s`);
+    return {
+      layers,
+      batch,
+      flopsPerSample: flops,
+      activationsPerSample: activationsPerSample(layers),
+      callMs,
+      kernelMs,
+      identityMs: samples[1].median / n,
+      callGflops: rate(callMs),
+      kernelGflops: rate(kernelMs),
+      fractionOfPeak: rate(kernelMs) / peak,
+      tanhShare: 1 - median(ratios[1]),
+    };
+  } finally {
+    for (const t of timers) t.destroy();
+    z.destroy();
+    f.destroy();
+    fId.destroy();
+  }
+}
+
+export async function measureKernels(rt: Runtime, limits: Limits): Promise<KernelRow[]> {
+  const rows: KernelRow[] = [];
+  for (const layers of KERNEL_LAYERS) {
+    for (const batch of KERNEL_BATCHES) rows.push(await measureOne(rt, layers, batch, limits.fmaGflops));
+  }
+  return rows;
+}
+
+/**
+ * What bounds the forward kernel if not the FMAs: the generated MLP code
+ * loads one θ value (4 bytes) from a storage buffer per FMA (2 flops), so
+ * storage bandwidth B bounds it at B / 2 GFLOP/s. The bound uses the copy
+ * kernel's bandwidth from table 1 — a model, stated as one.
+ */
+function loadBound(rows: readonly KernelRow[], limits: Limits): string {
+  const bound = limits.copyGBs / 2;
+  const best = Math.max(...rows.map((r) => r.kernelGflops));
+  return (
+    `θ loads: the kernel reads one θ value (4 B) from storage per FMA (2 flop), so the measured storage bandwidth of ${sig(limits.copyGBs)} GB/s ` +
+    `bounds it at ${sig(bound)} GFLOP/s (${pct(bound / limits.fmaGflops)} of the FMA peak); its best row reaches ${pct(best / bound)} of that bound.`
+  );
+}
+
+export function kernelsSection(rows: readonly KernelRow[], limits: Limits): SectionResult {
+  const label = (l: readonly number[]) => `[${l.join(', ')}]`;
+  const body = rows.map((r) => [
+    'forward',
+    label(r.layers),
+    int(r.batch),
+    int(r.flopsPerSample),
+    int(r.activationsPerSample),
+    ms(r.callMs),
+    sig(r.callGflops),
+    ms(r.kernelMs),
+    sig(r.kernelGflops),
+    pct(r.fractionOfPeak),
+    pct(r.tanhShare),
+  ]);
+  const pending = ['VJP wrt z', 'VJP wrt θ'].flatMap((what) =>
+    KERNEL_LAYERS.map((l) => [what, label(l), 'all', '', '', NOT_YET, '', NOT_YET, '', '', '']),
+  );
+  const target = rows.find((r) => r.layers.join() === '4,64,64,4' && r.batch === 65_536);
+  return {
+    data: { rows, peakGflops: limits.fmaGflops },
+    tables: [
+      {
+        id: '2',
+        title: 'Kernels: MLP forward (and VJPs, later)',
+        columns: [
+          'kernel',
+          'layers',
+          'B',
+          'flop/sample',
+          'tanh/sample',
+          'MLP.forward call',
+          'GFLOP/s',
+          'kernel only',
+          'GFLOP/s',
+          '% FMA peak',
+          'tanh share',
+        ],
+        rows: [...body, ...pending],
+        notes: [
+          `flop/sample counts 2·in·out per Linear layer (mlpFlops); activations are not counted; their share of the kernel time is 1 − t(identity)/t(tanh), the same kernel with the identity activation, median over interleaved runs.`,
+          `"MLP.forward call" includes its output allocation, bind group and submit (many calls, one wait); "kernel only" is many dispatches of the same pipeline in one pass, one wait. Peak: ${sig(limits.fmaGflops)} GFLOP/s (table 1).`,
+          loadBound(rows, limits),
+          'The machine may be shared: figures move between runs under load; ratios from interleaved runs (tanh share, call overhead) move least, and a small negative tanh share is noise.',
+          target
+            ? `Target: [4, 64, 64, 4] at B = 65,536 ≥ 25% of the FMA peak — measured ${pct(target.fractionOfPeak)} (${target.fractionOfPeak >= 0.25 ? 'met' : 'missed'}).`
+            : '',
+        ].filter(Boolean),
+      },
+    ],
+  };
+}

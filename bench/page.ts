@@ -1,0 +1,122 @@
+/**
+ * The benchmark page: owns one webode runtime for the whole run and exposes
+ * `window.bench.run(section)` to the Node orchestrator (bench/run.mjs), which
+ * calls the sections in order and prints what they return. Sections share
+ * state through this module (the limits measured first are the roofline the
+ * later sections divide by).
+ *
+ * Each section runs inside WebGPU error scopes and also collects uncaptured
+ * errors, and returns them: a figure measured while the GPU reported an error
+ * is not a figure, so the orchestrator fails the run on any.
+ */
+import { type Runtime, createRuntime } from '../src/index';
+import { type KernelRow, kernelsSection, measureKernels } from './kernels';
+import { type Limits, limitsSection, measureLimits, recheckSection } from './limits';
+import { peerSection } from './peer';
+import { pendingSection } from './pending';
+import { solvesSection } from './solves';
+import type { SectionResult } from './table';
+
+interface State {
+  rt: Runtime;
+  uncaptured: string[];
+  limits?: Limits;
+  kernels?: KernelRow[];
+}
+
+let state: State | null = null;
+
+async function init(): Promise<State> {
+  if (state) return state;
+  const uncaptured: string[] = [];
+  const rt = await createRuntime({ onUncapturedError: (e) => uncaptured.push(e.message) });
+  state = { rt, uncaptured };
+  return state;
+}
+
+function needLimits(s: State): Limits {
+  if (!s.limits) throw new Error("section 'limits' must run before this one");
+  return s.limits;
+}
+
+const sections: Record<string, (s: State) => Promise<SectionResult>> = {
+  async limits(s) {
+    const m = await measureLimits(s.rt);
+    s.limits = m.limits;
+    return limitsSection(m);
+  },
+  async kernels(s) {
+    const rows = await measureKernels(s.rt, needLimits(s));
+    s.kernels = rows;
+    return kernelsSection(rows, needLimits(s));
+  },
+  solves: (s) => solvesSection(s.rt, needLimits(s)),
+  peer: (s) => peerSection(s.rt, needLimits(s)),
+  recheck: (s) => recheckSection(s.rt, needLimits(s)),
+  pending: async () => pendingSection(),
+};
+
+export interface SectionReply {
+  readonly result: SectionResult | null;
+  readonly error: string | null;
+  readonly gpuErrors: readonly string[];
+  readonly ms: number;
+}
+
+declare global {
+  interface Window {
+    bench: {
+      info(): Promise<unknown>;
+      sections: readonly string[];
+      run(name: string): Promise<SectionReply>;
+    };
+    benchReady: boolean;
+  }
+}
+
+window.bench = {
+  sections: Object.keys(sections),
+  async info() {
+    const { rt } = await init();
+    const a = rt.adapterInfo;
+    return {
+      adapter: a ? { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description } : null,
+      userAgent: navigator.userAgent,
+      hardwareConcurrency: navigator.hardwareConcurrency,
+      limits: {
+        maxStorageBufferBindingSize: rt.limits.maxStorageBufferBindingSize,
+        maxBufferSize: rt.limits.maxBufferSize,
+        maxComputeWorkgroupsPerDimension: rt.limits.maxComputeWorkgroupsPerDimension,
+        maxComputeInvocationsPerWorkgroup: rt.limits.maxComputeInvocationsPerWorkgroup,
+      },
+      features: [...rt.device.features].sort(),
+    };
+  },
+  async run(name) {
+    const fn = sections[name];
+    if (!fn) throw new Error(`unknown bench section ${name}`);
+    const s = await init();
+    const before = s.uncaptured.length;
+    const device = s.rt.device;
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('internal');
+    const t0 = performance.now();
+    let result: SectionResult | null = null;
+    let error: string | null = null;
+    try {
+      result = await fn(s);
+    } catch (e) {
+      error = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e);
+    }
+    const elapsed = performance.now() - t0;
+    const gpuErrors: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const e = await device.popErrorScope();
+      if (e) gpuErrors.push(e.message);
+    }
+    gpuErrors.push(...s.uncaptured.slice(before));
+    return { result, error, gpuErrors, ms: elapsed };
+  },
+};
+window.benchReady = true;

@@ -1,0 +1,23 @@
+// Peak float32 FMA rate of the adapter. Each invocation runs CHAINS
+// independent vec4 accumulator chains, so consecutive FMAs of one chain never
+// wait on each other and the figure is the issue rate, not the latency. The
+// loop count and coefficients come from a uniform so the compiler can neither
+// fold the loop nor shorten it; the sum is stored so it cannot be removed.
+// Specialised by bench/limits.ts (CHAINS, UNROLL, WG).
+
+${PARAMS_STRUCT}
+
+@group(0) @binding(0) var<uniform> P: FmaParams;
+@group(0) @binding(1) var<storage, read_write> sink: array<vec4<f32>>;
+
+@compute @workgroup_size(${WG})
+fn fma_peak(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let s = f32(gid.x) * 1e-9;
+  let a = vec4<f32>(P.a);
+  let b = vec4<f32>(P.b);
+${INIT}
+  for (var i = 0u; i < P.iters; i++) {
+${BODY}
+  }
+  sink[gid.x] = ${SUM};
+}
