@@ -7,8 +7,9 @@
 // the step-size controller. Every decision a solve makes about steps is made
 // here, so the per-sample kernel, the batch controller and the adjoint all
 // take the same decisions. The including module declares `P` (with rtol, atol,
-// dir, h_fixed, first_step, max_steps, n_out), `tout`, `Sample` and the
-// STATUS_* constants.
+// dir, h_fixed, first_step, max_steps, n_out and the controller's beta1,
+// beta2, safety, factor_min, factor_max), `tout`, `Sample` and the STATUS_*
+// constants.
 
 const N: u32 = ${N}u;
 // Stage derivative slots: the tableau's stages, plus f(t+h, y_{n+1}) when the
@@ -18,14 +19,11 @@ const ADAPTIVE: bool = ${ADAPTIVE};
 const FSAL: bool = ${FSAL};
 // Function evaluations of one step attempt (K[0] is carried over from the last step).
 const EVALS_PER_ATTEMPT: u32 = ${EVALS_PER_ATTEMPT}u;
-// Step-size controller (see src/kernels/rk.ts for the values' reasons).
+// Order q of the error estimate plus one: the exponent of the rejection
+// shrink and of the initial-step formula. The PI gains, safety factor and
+// factor limits are per-solve values in P (the controller is an option).
 const ERROR_ORDER: f32 = ${ERROR_ORDER};
-const SAFETY: f32 = ${SAFETY};
-const FACTOR_MIN: f32 = ${FACTOR_MIN};
-const FACTOR_MAX: f32 = ${FACTOR_MAX};
 const NONFINITE_SHRINK: f32 = ${NONFINITE_SHRINK};
-const BETA1: f32 = ${BETA1};
-const BETA2: f32 = ${BETA2};
 const ERR_PREV_FLOOR: f32 = 1e-4;
 const FLAG_REJECTED: u32 = 1u;
 const FLAG_NONFINITE: u32 = 2u;
@@ -159,11 +157,11 @@ fn decide(norm: f32, ok: bool, plan: StepPlan, seg_end: f32) -> bool {
     smp.seg_k += 1u;
     if (ADAPTIVE) {
       // PI controller (Gustafsson; Söderlind): factor = safety·norm^-β1·norm_prev^β2.
-      var factor = FACTOR_MAX;
+      var factor = P.factor_max;
       if (norm > 0.0) {
-        factor = SAFETY * pow(norm, -BETA1) * pow(smp.err_prev, BETA2);
+        factor = P.safety * pow(norm, -P.beta1) * pow(smp.err_prev, P.beta2);
       }
-      factor = clamp(factor, FACTOR_MIN, FACTOR_MAX);
+      factor = clamp(factor, P.factor_min, P.factor_max);
       if ((smp.flags & FLAG_REJECTED) != 0u) { factor = min(factor, 1.0); }
       smp.err_prev = max(norm, ERR_PREV_FLOOR);
       smp.flags = 0u;
@@ -178,7 +176,7 @@ fn decide(norm: f32, ok: bool, plan: StepPlan, seg_end: f32) -> bool {
     let nonfinite = !(ok && finite(norm));
     var factor = NONFINITE_SHRINK;
     if (!nonfinite) {
-      factor = clamp(SAFETY * pow(norm, -1.0 / ERROR_ORDER), FACTOR_MIN, 1.0);
+      factor = clamp(P.safety * pow(norm, -1.0 / ERROR_ORDER), P.factor_min, 1.0);
     }
     smp.flags = FLAG_REJECTED;
     if (nonfinite) { smp.flags = FLAG_REJECTED | FLAG_NONFINITE; }

@@ -23,7 +23,15 @@ export type { Tableau, MethodName } from './host/tableau';
 
 /** Forward integration. */
 export { odeint, Solution } from './host/solve';
-export type { OdeintOptions, ResolvedOdeintOptions, SolveSummary, SolveStats, StepControl } from './host/solve';
+export { DEFAULT_CONTROLLER, MIN_RTOL } from './host/solve';
+export type {
+  ControllerOptions,
+  OdeintOptions,
+  ResolvedOdeintOptions,
+  SolveSummary,
+  SolveStats,
+  StepControl,
+} from './host/solve';
 
 /** Gradients by the adjoint method (`solution.backward`). */
 export { Gradients } from './host/gradients';

@@ -20,7 +20,7 @@ import { mlpFlops } from '../kernels/mlp';
 import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from './errors';
 import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, type Gradients, chunkSize, runGradients } from './gradients';
-import { type OdeintOptions, type Solution, resolveOptions } from './solve';
+import { type ControllerOptions, type OdeintOptions, type Solution, resolveOptions } from './solve';
 import { getTableau } from './tableau';
 import { Tensor } from './tensor';
 
@@ -35,6 +35,8 @@ export interface BackwardOptions {
   firstStep?: number;
   maxSteps?: number;
   stepsPerDispatch?: number;
+  /** Step-size controller of an adaptive reverse solve. Default: the forward solve's. */
+  controller?: ControllerOptions;
   /**
    * `'adjoint'` (default): the continuous adjoint, memory independent of the
    * number of steps. `'backprop'`: exact reverse-mode gradients of the forward
@@ -124,6 +126,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
       firstStep: options.firstStep,
       maxSteps: options.maxSteps ?? fwd.maxSteps,
       stepsPerDispatch: options.stepsPerDispatch,
+      controller: options.controller ?? fwd.controller,
     },
     // An augmented evaluation is a forward and a backward sweep, and the θ part: about 3× the MLP.
     { batch: B, flopsPerAttempt: (probe.stages - 1) * 3 * mlpFlops(f.spec) },
@@ -157,6 +160,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
         atol: opts.atol,
         h_fixed: dir * opts.stepSize,
         first_step: opts.firstStep,
+        ...opts.controllerValues,
       }),
   };
 }

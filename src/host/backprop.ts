@@ -28,7 +28,7 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
   if (fwd.stepControl !== 'per-sample') {
     throw new ArgumentError('options.mode', 'backprop', "a forward solve with stepControl 'per-sample'");
   }
-  for (const k of ['method', 'rtol', 'atol', 'stepSize', 'firstStep', 'maxSteps'] as const) {
+  for (const k of ['method', 'rtol', 'atol', 'stepSize', 'firstStep', 'maxSteps', 'controller'] as const) {
     if (options[k] !== undefined) {
       throw new ArgumentError(`options.${k}`, options[k], "undefined: backprop mode differentiates the forward solve's own steps");
     }
@@ -93,6 +93,7 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
         first_step: fwd.firstStep,
         t0: sol.t[0],
         t_end: sol.t[T - 1],
+        ...fwd.controllerValues,
       }),
   };
 }

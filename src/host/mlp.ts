@@ -199,7 +199,8 @@ export class MLP {
     this.evalUniform = null;
   }
 
+  /** True after `destroy()`, or after its runtime's `destroy()`. */
   get isDestroyed(): boolean {
-    return this.paramTensor === null;
+    return this.paramTensor === null || this.runtime.isDestroyed;
   }
 }

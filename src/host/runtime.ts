@@ -303,8 +303,10 @@ export class Runtime {
       )
       // One more task, so a loss reported together with the drain is seen first.
       .then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, LOST_GRACE_MS));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, LOST_GRACE_MS)));
     await Promise.race([this.lostPromise, drained, timeout]);
+    clearTimeout(timer);
     if (this.destroyed) return new DestroyedError('Runtime');
     return this.lostError ?? error;
   }

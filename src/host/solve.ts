@@ -10,7 +10,6 @@
  * length, so a solve of N steps costs O(log N) host waits, never O(N).
  */
 import {
-  CONTROLLER,
   type IntegrateEntry,
   INTEGRATE_WORKGROUP,
   integrateLayouts,
@@ -27,6 +26,7 @@ import { type BackwardOptions, backward } from './adjoint';
 import type { Gradients } from './gradients';
 import { driveToCompletion } from './driver';
 import { mlpFlops } from '../kernels/mlp';
+import type { ControllerValues } from '../kernels/rk';
 import { ArgumentError, DestroyedError, type FailureKind, OdeSolveError, type SampleFailure } from './errors';
 import type { MLP } from './mlp';
 import type { Runtime } from './runtime';
@@ -65,6 +65,60 @@ export interface OdeintOptions {
    * grid is shared anyway).
    */
   stepControl?: StepControl;
+  /** The step-size controller of adaptive methods (default: the PI controller below). */
+  controller?: ControllerOptions;
+}
+
+/**
+ * The step-size controller of adaptive methods: a PI controller (Gustafsson;
+ * Söderlind) in diffrax's parametrisation. After an accepted step with error
+ * norm e (and e_prev the last accepted one), the next step is
+ * h · clamp(safety · e^−(pcoeff+icoeff)/q · e_prev^(pcoeff/q), factorMin, factorMax),
+ * q the order of the error estimate plus one; no growth right after a
+ * rejection; a rejected step shrinks by clamp(safety · e^(−1/q), factorMin, 1).
+ */
+export interface ControllerOptions {
+  /** Proportional coefficient. Default 0.4. */
+  pcoeff?: number;
+  /** Integral coefficient. Default 0.3. `{ pcoeff: 0, icoeff: 1 }` is the classic I controller (torchdiffeq's). */
+  icoeff?: number;
+  /** Safety factor in (0, 1]. Default 0.9. */
+  safety?: number;
+  /** Smallest step-size factor, in (0, 1). Default 0.2. */
+  factorMin?: number;
+  /** Largest step-size factor, > 1. Default 10. */
+  factorMax?: number;
+}
+
+/** The default controller: diffrax's recommended PI gains. */
+export const DEFAULT_CONTROLLER: Readonly<Required<ControllerOptions>> = Object.freeze({
+  pcoeff: 0.4,
+  icoeff: 0.3,
+  safety: 0.9,
+  factorMin: 0.2,
+  factorMax: 10,
+});
+
+/** Validates a controller and turns it into the kernels' exponents for error order q. */
+export function resolveController(c: ControllerOptions | undefined, q: number, argument = 'options.controller'): ControllerValues {
+  if (c !== undefined && (typeof c !== 'object' || c === null)) throw new ArgumentError(argument, c, 'an object');
+  const v = { ...DEFAULT_CONTROLLER, ...c };
+  const check = (key: keyof ControllerOptions, ok: boolean, expected: string) => {
+    if (!ok) throw new ArgumentError(`${argument}.${key}`, v[key], expected);
+  };
+  const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  check('pcoeff', finite(v.pcoeff) && v.pcoeff >= 0, 'a finite number ≥ 0');
+  check('icoeff', finite(v.icoeff) && v.icoeff >= 0 && v.pcoeff + v.icoeff > 0, 'a finite number ≥ 0, with pcoeff + icoeff > 0');
+  check('safety', finite(v.safety) && v.safety > 0 && v.safety <= 1, 'a number in (0, 1]');
+  check('factorMin', finite(v.factorMin) && v.factorMin > 0 && v.factorMin < 1, 'a number in (0, 1)');
+  check('factorMax', finite(v.factorMax) && v.factorMax > 1, 'a finite number > 1');
+  return {
+    beta1: (v.pcoeff + v.icoeff) / q,
+    beta2: v.pcoeff / q,
+    safety: v.safety,
+    factor_min: v.factorMin,
+    factor_max: v.factorMax,
+  };
 }
 
 /** Step-size control mode of adaptive methods. */
@@ -80,6 +134,9 @@ export interface ResolvedOdeintOptions {
   readonly maxSteps: number;
   readonly stepsPerDispatch: number;
   readonly stepControl: StepControl;
+  /** The controller as given (defaults filled in), and as the kernels use it. */
+  readonly controller: Readonly<Required<ControllerOptions>>;
+  readonly controllerValues: ControllerValues;
 }
 
 /** Totals of a solve, known without another host wait. */
@@ -238,6 +295,8 @@ export function resolveOptions(
     maxSteps,
     stepsPerDispatch,
     stepControl: tableau.adaptive ? stepControl : 'per-sample',
+    controller: { ...DEFAULT_CONTROLLER, ...options.controller },
+    controllerValues: resolveController(options.controller, tableau.errorOrder),
     tableau,
   };
 }
@@ -403,6 +462,7 @@ export async function odeint(
     atol: opts.atol,
     h_fixed: dir * opts.stepSize,
     first_step: opts.firstStep,
+    ...opts.controllerValues,
   };
 
   const spec = { mlp: f.spec, tableau };
@@ -524,4 +584,3 @@ export async function odeint(
   }
 }
 
-export { CONTROLLER, INTEGRATE_WORKGROUP };

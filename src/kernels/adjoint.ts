@@ -8,7 +8,7 @@ import reduceSource from '../../shaders/reduce.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, stateDim } from './mlp';
-import { SAMPLE, combination, rkCoreWgsl, statusWgsl } from './rk';
+import { CONTROLLER_FIELDS, SAMPLE, combination, rkCoreWgsl, statusWgsl } from './rk';
 import { vjpWgsl } from './vjp';
 
 /** Invocations per workgroup of the adjoint kernel (one sample each). */
@@ -32,6 +32,7 @@ export const ADJOINT_PARAMS = new StructLayout('AdjointParams', [
   ['atol', 'f32'],
   ['h_fixed', 'f32'],
   ['first_step', 'f32'],
+  ...CONTROLLER_FIELDS,
 ] as const);
 export type AdjointParamsValues = Parameters<typeof ADJOINT_PARAMS.pack>[0];
 

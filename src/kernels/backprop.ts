@@ -9,7 +9,7 @@ import backpropSource from '../../shaders/backprop.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { StructLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
-import { SAMPLE, kSlots, rkCoreWgsl, statusWgsl } from './rk';
+import { CONTROLLER_FIELDS, SAMPLE, kSlots, rkCoreWgsl, statusWgsl } from './rk';
 import { vjpWgsl } from './vjp';
 
 export const BACKPROP_WORKGROUP = 64;
@@ -31,6 +31,7 @@ export const BACKPROP_PARAMS = new StructLayout('BackpropParams', [
   ['first_step', 'f32'],
   ['t0', 'f32'],
   ['t_end', 'f32'],
+  ...CONTROLLER_FIELDS,
 ] as const);
 export type BackpropParamsValues = Parameters<typeof BACKPROP_PARAMS.pack>[0];
 

@@ -11,7 +11,7 @@ import integrateSource from '../../shaders/integrate.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
-import { SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
+import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
 
 /** Invocations per workgroup of the integration kernel (one sample each). */
 export const INTEGRATE_WORKGROUP = 64;
@@ -55,6 +55,7 @@ export const PARAMS = new StructLayout('Params', [
   ['atol', 'f32'],
   ['h_fixed', 'f32'],
   ['first_step', 'f32'],
+  ...CONTROLLER_FIELDS,
 ] as const);
 export type ParamsValues = Parameters<typeof PARAMS.pack>[0];
 
@@ -109,4 +110,4 @@ export function integrateWorkgroups(batch: number): number {
   return Math.ceil(batch / INTEGRATE_WORKGROUP);
 }
 
-export { CONTROLLER, SAMPLE, STATUS, kSlots } from './rk';
+export { SAMPLE, STATUS, kSlots } from './rk';

@@ -44,20 +44,26 @@ export function statusWgsl(): string {
     .join('\n');
 }
 
-/**
- * Step-size controller constants. The PI gains β1 = 0.7/q, β2 = 0.4/q (q the
- * order of the error estimate plus one) are the values Hairer & Wanner and
- * diffrax recommend; the factor limits [0.2, 10] and safety 0.9 are the usual
- * ones. A non-finite error estimate shrinks the step tenfold.
- */
-export const CONTROLLER = {
-  safety: 0.9,
-  factorMin: 0.2,
-  factorMax: 10,
-  nonfiniteShrink: 0.1,
-  beta1: 0.7,
-  beta2: 0.4,
-} as const;
+/** A non-finite error estimate is a rejection that shrinks the step by this factor. */
+export const NONFINITE_SHRINK = 0.1;
+
+/** The controller fields every solver uniform carries (declared once, appended to each layout). */
+export const CONTROLLER_FIELDS = [
+  ['beta1', 'f32'],
+  ['beta2', 'f32'],
+  ['safety', 'f32'],
+  ['factor_min', 'f32'],
+  ['factor_max', 'f32'],
+] as const;
+
+/** Controller values as the kernels read them. */
+export interface ControllerValues {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly safety: number;
+  readonly factor_min: number;
+  readonly factor_max: number;
+}
 
 /** Number of K slots: the stages, plus f(t+h, y_{n+1}) for methods that are not FSAL. */
 export function kSlots(tab: Tableau): number {
@@ -139,12 +145,7 @@ export function rkCoreWgsl(tab: Tableau, n: number): string {
     FSAL: String(tab.fsal),
     EVALS_PER_ATTEMPT: tab.stages - 1,
     ERROR_ORDER: f32Literal(q),
-    SAFETY: f32Literal(CONTROLLER.safety),
-    FACTOR_MIN: f32Literal(CONTROLLER.factorMin),
-    FACTOR_MAX: f32Literal(CONTROLLER.factorMax),
-    NONFINITE_SHRINK: f32Literal(CONTROLLER.nonfiniteShrink),
-    BETA1: f32Literal(CONTROLLER.beta1 / q),
-    BETA2: f32Literal(CONTROLLER.beta2 / q),
+    NONFINITE_SHRINK: f32Literal(NONFINITE_SHRINK),
     STAGES: stagesWgsl(tab),
   });
 }
