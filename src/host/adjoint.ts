@@ -76,7 +76,9 @@ export async function backward(
   const n = T * B * D;
   const len = dLdy instanceof Tensor ? dLdy.size : dLdy && typeof dLdy.length === 'number' ? dLdy.length : -1;
   if (len !== n) throw new ArgumentError('dLdy', dLdy, `${n} values: ∂L/∂y for every output, shape [T=${T}][B=${B}][D=${D}]`);
-  if (!(dLdy instanceof Tensor)) {
+  if (dLdy instanceof Tensor) {
+    dLdy.checkUsableOn(rt, 'dLdy');
+  } else {
     for (let i = 0; i < n; i++) {
       const v = dLdy[i];
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`dLdy[${i}]`, v, 'a finite number');

@@ -33,6 +33,14 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
       throw new ArgumentError(`options.${k}`, options[k], "undefined: backprop mode differentiates the forward solve's own steps");
     }
   }
+  const storage = BACKPROP_BINDINGS.filter((t) => t !== 'uniform').length;
+  if (rt.limits.maxStorageBuffersPerShaderStage < storage) {
+    throw new ArgumentError(
+      'options.mode',
+      'backprop',
+      `a device allowing ${storage} storage buffers per shader stage (this one allows maxStorageBuffersPerShaderStage = ${rt.limits.maxStorageBuffersPerShaderStage}); use mode 'adjoint'`,
+    );
+  }
   const stepsPerDispatch = options.stepsPerDispatch ?? fwd.stepsPerDispatch;
   if (!Number.isInteger(stepsPerDispatch) || stepsPerDispatch < 1) {
     throw new ArgumentError('options.stepsPerDispatch', stepsPerDispatch, 'an integer ≥ 1');

@@ -434,17 +434,25 @@ export async function odeint(
   const tab0 = getTableau(options?.method ?? 'dopri5', 'options.method');
   const resolved = resolveOptions(options, { batch: B, flopsPerAttempt: (tab0.stages - 1) * mlpFlops(f.spec) });
   const { tableau, ...opts } = resolved;
-  const outBytes = T * B * D * 4;
-  const maxBinding = rt.limits.maxStorageBufferBindingSize;
-  if (outBytes > maxBinding) {
-    throw new ArgumentError(
-      'y0',
-      y0,
-      `a batch whose outputs (T·B·D·4 = ${outBytes} bytes) fit the adapter's maxStorageBufferBindingSize of ${maxBinding} bytes; split the batch`,
-    );
-  }
-
+  if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');
   checkDispatch(rt, 'y0', y0, B, INTEGRATE_WORKGROUP);
+  // Every buffer of the solve must fit one binding: check them all before allocating any.
+  const batchMode = resolved.stepControl === 'batch';
+  const maxBinding = rt.limits.maxStorageBufferBindingSize;
+  const buffers: [string, number][] = [
+    ['outputs (T·B·D·4)', T * B * D * 4],
+    ['per-sample solver state', (B + 2) * SAMPLE.stride],
+    ['stage buffer', B * D * 4 * (batchMode ? kSlots(resolved.tableau) + 1 : 1)],
+  ];
+  for (const [what, bytes] of buffers) {
+    if (bytes > maxBinding) {
+      throw new ArgumentError(
+        'y0',
+        y0,
+        `a batch whose ${what} of ${bytes} bytes fits the adapter's maxStorageBufferBindingSize of ${maxBinding} bytes; split the batch`,
+      );
+    }
+  }
 
   const before = { ...rt.counters };
   const device = rt.device;
@@ -469,38 +477,40 @@ export async function odeint(
   const { pipeline: layout, bindGroup: bindGroupLayout } = integrateLayouts(device);
   const entry = (e: IntegrateEntry) =>
     rt.pipeline(integrateKey(spec, e), `${e} ${tableau.name}`, () => ({ code: integrateWgsl(spec), entryPoint: e, layout }));
-  const batchMode = opts.stepControl === 'batch';
 
-  // Buffers of this solve. The outputs and per-sample state belong to the Solution.
-  const y = Tensor.zeros(rt, [T, B, D], 'solution y');
-  // Batch mode keeps the shared controller state and its last decision after the samples.
-  const samples = rt.createBuffer(
-    'solve samples',
-    (B + (batchMode ? 2 : 0)) * SAMPLE.stride,
-    GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-  );
+  // Buffers of this solve. The outputs and per-sample state belong to the
+  // Solution; everything else is freed when the solve ends.
   const scratch: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(label, bytes, usage);
     scratch.push(b);
     return b;
   };
-  const uniform = make('solve params', PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  device.queue.writeBuffer(uniform, 0, PARAMS.pack(params));
-  const tout = make('solve output times', T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-  device.queue.writeBuffer(tout, 0, Float32Array.from(times));
-  let y0Buffer: GPUBuffer;
-  if (y0 instanceof Tensor) {
-    y0Buffer = y0.buffer;
-  } else {
-    y0Buffer = make('solve y0', B * D * 4, TENSOR_USAGE);
-    const f32 = y0 instanceof Float32Array ? y0 : Float32Array.from(y0);
-    device.queue.writeBuffer(y0Buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
-  }
-  const ycur = make('solve y current', B * D * 4, GPUBufferUsage.STORAGE);
-  const kbuf = make('solve stages', B * D * 4 * (batchMode ? kSlots(tableau) + 1 : 1), GPUBufferUsage.STORAGE);
-
+  let y: Tensor | null = null;
+  let samples: GPUBuffer | null = null;
   try {
+    y = Tensor.zeros(rt, [T, B, D], 'solution y');
+    // Batch mode keeps the shared controller state and its last decision after the samples.
+    samples = rt.createBuffer(
+      'solve samples',
+      (B + (batchMode ? 2 : 0)) * SAMPLE.stride,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    );
+    const uniform = make('solve params', PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(uniform, 0, PARAMS.pack(params));
+    const tout = make('solve output times', T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(tout, 0, Float32Array.from(times));
+    let y0Buffer: GPUBuffer;
+    if (y0 instanceof Tensor) {
+      y0Buffer = y0.buffer;
+    } else {
+      y0Buffer = make('solve y0', B * D * 4, TENSOR_USAGE);
+      const f32 = y0 instanceof Float32Array ? y0 : Float32Array.from(y0);
+      device.queue.writeBuffer(y0Buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
+    }
+    const ycur = make('solve y current', B * D * 4, GPUBufferUsage.STORAGE);
+    const kbuf = make('solve stages', B * D * 4 * (batchMode ? kSlots(tableau) + 1 : 1), GPUBufferUsage.STORAGE);
+
     const bindGroup = device.createBindGroup({
       label: 'integrate bind group',
       layout: bindGroupLayout,
@@ -575,8 +585,8 @@ export async function odeint(
     return solution;
   } catch (e) {
     if (!(e instanceof OdeSolveError)) {
-      y.destroy();
-      rt.destroyBuffer(samples);
+      y?.destroy();
+      if (samples) rt.destroyBuffer(samples);
     }
     throw e;
   } finally {

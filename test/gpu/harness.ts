@@ -67,6 +67,10 @@ async function scoped<T>(body: (r: Runtime) => Promise<T>): Promise<T & { gpuErr
     for (const e of r.errors.slice(before)) errs.push(e.message);
     (globalThis as unknown as { lastGpuErrors: string[] }).lastGpuErrors = errs;
   }
+  // Any WebGPU error fails the operation (and so its test), whether or not the test looks
+  // at gpuErrors: the guarantee must not depend on every call site remembering the check.
+  const seen = (globalThis as unknown as { lastGpuErrors: string[] }).lastGpuErrors;
+  if (seen.length > 0) throw new Error(`WebGPU error(s) during a harness operation: ${seen.join(' | ')}`);
   return { ...result, gpuErrors: (globalThis as unknown as { lastGpuErrors: string[] }).lastGpuErrors };
 }
 
