@@ -54,6 +54,20 @@ export function defaultParameters(layers: readonly number[], seed = 0): Float32A
   return p;
 }
 
+/**
+ * WGSL limits the variables of one function to 8,192 bytes. The largest
+ * function webode generates for an MLP is its vector–Jacobian product, which
+ * keeps each hidden layer's pre-activations, outputs and cotangents (3 floats
+ * per hidden unit) plus the input and output vectors.
+ */
+export const MAX_FUNCTION_FLOATS = 2048;
+
+/** Floats of function-scope memory the VJP of an MLP with these Linear widths uses. */
+export function vjpFunctionFloats(layers: readonly number[]): number {
+  const hidden = layers.slice(1, -1).reduce((s, w) => s + w, 0);
+  return layers[0] + 3 * hidden + layers[layers.length - 1];
+}
+
 /** Checks an MLP description and returns its spec; throws `ArgumentError` naming the bad field. */
 export function validateMlpOptions(options: MLPOptions): MlpSpec {
   if (typeof options !== 'object' || options === null) {
@@ -81,6 +95,15 @@ export function validateMlpOptions(options: MLPOptions): MlpSpec {
       'layers[0]',
       layers[0],
       `${wantIn}: the input width must equal the state dimension (output width ${D})${timeInput ? ' + 1 for the time input' : ''}`,
+    );
+  }
+  const floats = vjpFunctionFloats(layers);
+  if (floats > MAX_FUNCTION_FLOATS) {
+    throw new ArgumentError(
+      'layers',
+      layers,
+      `hidden widths whose gradient kernel fits WGSL's ${MAX_FUNCTION_FLOATS * 4}-byte limit on one function's variables ` +
+        `(input + 3·Σ hidden + output ≤ ${MAX_FUNCTION_FLOATS} floats; these layers need ${floats})`,
     );
   }
   return { layers: [...layers], activation, timeInput };

@@ -136,6 +136,14 @@ describe('validateMlpOptions (new MLP)', () => {
   it('valid options pass, with defaults', () => {
     expect(validateMlpOptions({ layers: [3, 8, 2], timeInput: true })).toEqual({ layers: [3, 8, 2], activation: 'tanh', timeInput: true });
   });
+  it("widths beyond WGSL's 8 KiB per-function limit are refused, naming layers and the need", () => {
+    // [2, 512, 2]: 2 + 3·512 + 2 = 1,540 floats fits; [2, 1024, 2]: 3,076 does not.
+    expect(validateMlpOptions({ layers: [2, 512, 2] }).layers).toEqual([2, 512, 2]);
+    expect(validateMlpOptions({ layers: [4, 256, 256, 4] }).layers).toEqual([4, 256, 256, 4]);
+    const e = argumentError(() => validateMlpOptions({ layers: [2, 1024, 2] }));
+    expect(e.argument).toBe('layers');
+    expect(e.expected).toMatch(/8192-byte limit.*need 3076/);
+  });
 });
 
 describe('validateTimes (odeint t)', () => {
