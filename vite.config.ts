@@ -6,6 +6,12 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: '.',
   server: { host: '127.0.0.1', port: 5173, open: false },
+  // Scan only the pages that ship (the demo and the test harness) for
+  // dependencies, and pre-bundle uPlot at start-up so no page load waits for it.
+  optimizeDeps: {
+    entries: ['demo/**/*.html', 'test/gpu/*.html', 'bench/index.html'],
+    include: ['uplot'],
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

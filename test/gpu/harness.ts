@@ -10,6 +10,7 @@
 import * as webode from '../../src/index';
 import type { MLPOptions, OdeintOptions, Runtime } from '../../src/index';
 import { type WireArray, decode, encodeF32 } from './wire';
+import { trainOps } from './train-ops';
 
 const calls = { mapAsync: 0, submit: 0, onSubmittedWorkDone: 0 };
 const origMap = GPUBuffer.prototype.mapAsync;
@@ -84,6 +85,7 @@ export interface SolveArgs {
 }
 
 const ops = {
+  ...trainOps({ calls, scoped }),
   async info() {
     const r = await rt();
     const info = r.adapterInfo;

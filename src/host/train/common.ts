@@ -6,6 +6,13 @@
  */
 import { ArgumentError } from '../errors';
 import type { Runtime } from '../runtime';
+import { Tensor } from '../tensor';
+
+/** A short description of a tensor for error messages (what `received` shows). */
+export function describeTensor(t: unknown): string {
+  if (t instanceof Tensor) return `Tensor '${t.label}' of shape [${t.shape.join(', ')}]`;
+  return typeof t === 'object' && t !== null ? (t.constructor?.name ?? 'an object') : String(t);
+}
 
 /** Throws unless `v` is an integer ≥ `min`. */
 export function checkInt(name: string, v: unknown, min: number): number {

@@ -20,7 +20,7 @@ import { ArgumentError, DestroyedError } from '../errors';
 import { defaultParameters } from '../mlp';
 import type { Runtime } from '../runtime';
 import { Tensor } from '../tensor';
-import { UniformCache, checkInt, checkWorkgroups, dispatch, finiteFloat32, lengthOf } from './common';
+import { UniformCache, checkInt, checkWorkgroups, describeTensor, dispatch, finiteFloat32, lengthOf } from './common';
 
 /** Options of `new Linear(runtime, options)`. */
 export interface LinearOptions {
@@ -124,7 +124,7 @@ export class Linear {
     if (!Number.isInteger(offset) || offset < 0 || offset + rows * width > t.size) {
       throw new ArgumentError(
         name,
-        t,
+        describeTensor(t),
         `a tensor holding ${rows}×${width} values from element ${offset} on (it has ${t.size})`,
       );
     }

@@ -19,7 +19,7 @@ import { bindBuffers } from '../../kernels/layout';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Runtime } from '../runtime';
 import { TENSOR_USAGE, Tensor } from '../tensor';
-import { UniformCache, checkInt, checkWorkgroups, dispatch } from './common';
+import { UniformCache, checkInt, checkWorkgroups, describeTensor, dispatch } from './common';
 
 /** What a recorded loss reads and writes. */
 export interface LossArgs {
@@ -99,11 +99,11 @@ export class Loss {
       if (!(t instanceof Tensor)) throw new ArgumentError(name, t, 'a Tensor');
       if (t.isDestroyed) throw new DestroyedError(`Tensor "${t.label}"`);
       if (offset + need > t.size) {
-        throw new ArgumentError(name, t, `a tensor holding ${need} values from element ${offset} on (it has ${t.size})`);
+        throw new ArgumentError(name, describeTensor(t), `a tensor holding ${need} values from element ${offset} on (it has ${t.size})`);
       }
     }
     if (args.grad === args.pred || args.grad === args.target) {
-      throw new ArgumentError('grad', args.grad, 'a tensor other than pred and target');
+      throw new ArgumentError('grad', describeTensor(args.grad), 'a tensor other than pred and target');
     }
     const parts = lossWorkgroups(count);
     checkWorkgroups(rt, 'count', count, parts, 'items');

@@ -60,7 +60,11 @@ export class NeuralODE {
       if (!(readout instanceof Linear)) throw new ArgumentError('options.readout', readout, 'a Linear layer');
       if (readout.runtime !== f.runtime) throw new ArgumentError('options.readout', readout, 'a layer on the runtime of f');
       if (readout.inFeatures !== f.stateDim) {
-        throw new ArgumentError('options.readout', readout, `a Linear with inFeatures = ${f.stateDim} (the state dimension)`);
+        throw new ArgumentError(
+          'options.readout',
+          `Linear(${readout.inFeatures} → ${readout.outFeatures})`,
+          `a Linear with inFeatures = ${f.stateDim} (the state dimension)`,
+        );
       }
     }
     this.inputDim = checkInt('options.inputDim', options.inputDim ?? f.stateDim, 1);

@@ -113,6 +113,11 @@ function integer(v: unknown, path: string, min: number): number {
   return v;
 }
 
+/** True for a number that stays finite in float32 (parameters are stored as float32). */
+function isFloat32(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(Math.fround(x));
+}
+
 /** A flat array of exactly n finite numbers. */
 function numbers(v: unknown, path: string, n: number, why: string): Float32Array {
   if (!Array.isArray(v)) fail(path, v, `an array of ${n} numbers (${why})`);
@@ -120,7 +125,7 @@ function numbers(v: unknown, path: string, n: number, why: string): Float32Array
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const x: unknown = v[i];
-    if (typeof x !== 'number' || !Number.isFinite(x)) fail(`${path}[${i}]`, x, 'a finite number');
+    if (!isFloat32(x)) fail(`${path}[${i}]`, x, 'a number representable in float32 (|x| ≤ 3.4e38)');
     out[i] = x;
   }
   return out;
@@ -137,13 +142,17 @@ function matrix(v: unknown, path: string, rows: number, cols: number, out: Float
     if (row.length !== cols) fail(p, row, `${cols} numbers (${why}), not ${row.length}`);
     for (let c = 0; c < cols; c++) {
       const x: unknown = row[c];
-      if (typeof x !== 'number' || !Number.isFinite(x)) fail(`${p}[${c}]`, x, 'a finite number');
+      if (!isFloat32(x)) fail(`${p}[${c}]`, x, 'a number representable in float32 (|x| ≤ 3.4e38)');
       out[at + r * cols + c] = x;
     }
   }
 }
 
-interface CheckedModel {
+/** The largest model file (characters of JSON) webode parses. */
+export const MAX_MODEL_FILE_CHARS = 64 * 1024 * 1024;
+
+/** A model file that passed every check (nothing allocated yet). */
+export interface CheckedModel {
   mlp: { layers: number[]; activation: Activation; timeInput: boolean; parameters: Float32Array };
   readout: { inFeatures: number; outFeatures: number; parameters: Float32Array } | null;
   inputDim: number;
@@ -187,8 +196,17 @@ function checkSolver(v: unknown, path: string): OdeintOptions {
   return out;
 }
 
-/** Checks a whole model file; throws ModelFormatError at the first fault. */
-function checkModel(input: string | Json): CheckedModel {
+/**
+ * Checks a whole model file without allocating anything on the GPU; throws
+ * ModelFormatError at the first fault. The MLP widths are checked by the same
+ * rules as `new MLP` (which also bound the parameter count), the file size
+ * against MAX_MODEL_FILE_CHARS, and every array against the size the
+ * architecture implies, before any number is read.
+ */
+export function checkModel(input: string | Json): CheckedModel {
+  if (typeof input === 'string' && input.length > MAX_MODEL_FILE_CHARS) {
+    fail('model', `${input.length} characters`, `a model file of at most ${MAX_MODEL_FILE_CHARS} characters`);
+  }
   const j = record(parse(input, 'model'), 'model');
   if (j.format !== MODEL_FORMAT) fail('model.format', j.format, `"${MODEL_FORMAT}"`);
   const version = integer(j.version, 'model.version', 1);
@@ -295,10 +313,17 @@ export interface StateDictOptions {
 
 const LAYER_KEY = /^(\d+)\.(weight|bias)$/;
 
-/** The prefix every key shares before "<index>.weight|bias" (or before "weight|bias"), if any. */
+/**
+ * The prefix the parameter keys share before "<index>.weight|bias" (or before
+ * "weight|bias" for a Linear layer), when they all share one; else ''.
+ */
 function commonPrefix(keys: string[], forLinear: boolean): string {
   const re = forLinear ? /^(.*?)(weight|bias)$/ : /^(.*?)(\d+)\.(weight|bias)$/;
-  const prefixes = new Set(keys.map((k) => re.exec(k)?.[1] ?? k));
+  const prefixes = new Set<string>();
+  for (const k of keys) {
+    const m = re.exec(k);
+    if (m) prefixes.add(m[1]);
+  }
   return prefixes.size === 1 ? [...prefixes][0] : '';
 }
 
@@ -314,8 +339,12 @@ export function importStateDict(target: MLP | Linear, stateDict: string | Json, 
   if (allKeys.length === 0) fail('state_dict', dict, 'at least one parameter');
   const isLinear = target instanceof Linear;
   const prefix = options.prefix ?? commonPrefix(allKeys, isLinear);
-  const keys = allKeys.filter((k) => k.startsWith(prefix));
+  // With an explicit prefix, other keys belong to other modules; without one, every key must be ours.
+  const keys = options.prefix === undefined ? allKeys : allKeys.filter((k) => k.startsWith(prefix));
   if (keys.length === 0) fail('state_dict', allKeys, `keys starting with "${prefix}"`);
+  for (const k of keys) {
+    if (!k.startsWith(prefix)) fail(`state_dict[${JSON.stringify(k)}]`, dict[k], `a key starting with "${prefix}" like the others`);
+  }
   const key = (k: string) => `state_dict[${JSON.stringify(k)}]`;
 
   if (target instanceof Linear) {

@@ -18,7 +18,7 @@ import { ArgumentError, DestroyedError, OdeSolveError } from '../errors';
 import type { Runtime } from '../runtime';
 import { Solution, type SolveSummary } from '../solve';
 import { Tensor } from '../tensor';
-import { checkInt, lengthOf } from './common';
+import { checkInt, describeTensor, lengthOf } from './common';
 import type { Batch, Sampler } from './data';
 import { Loss } from './loss';
 import { NeuralODE } from './model';
@@ -110,7 +110,7 @@ export class Trainer {
     if (optimizer.params.length !== params.length || params.some((p) => !optimizer.params.includes(p))) {
       throw new ArgumentError(
         'optimizer',
-        optimizer,
+        `an optimizer over ${optimizer.params.length} tensor(s) of ${optimizer.params.map((p) => `'${p.label}'`).join(', ')}`,
         `an optimizer over the model's ${params.length} parameter tensor(s) (model.parameters)`,
       );
     }
@@ -141,7 +141,7 @@ export class Trainer {
     const D = this.model.stateDim;
     if (!(y0 instanceof Tensor)) throw new ArgumentError('batch.y0', y0, 'a Tensor of initial states [B][D]');
     if (!(target instanceof Tensor)) throw new ArgumentError('batch.target', target, 'a Tensor of targets');
-    if (y0.size === 0 || y0.size % D !== 0) throw new ArgumentError('batch.y0', y0, `B×${D} initial states`);
+    if (y0.size === 0 || y0.size % D !== 0) throw new ArgumentError('batch.y0', describeTensor(y0), `B×${D} initial states`);
     const B = y0.size / D;
     const t = batch.t ?? this.model.t;
     const T = lengthOf(t);
@@ -152,13 +152,13 @@ export class Trainer {
     if (readout) {
       const want = kind === 'cross-entropy' ? B : B * readout.outFeatures;
       const what = kind === 'cross-entropy' ? `${B} class indices` : `${B}×${readout.outFeatures} readout targets`;
-      if (target.size !== want) throw new ArgumentError('batch.target', target, what);
+      if (target.size !== want) throw new ArgumentError('batch.target', describeTensor(target), what);
     } else if (kind === 'cross-entropy') {
-      if (target.size !== B) throw new ArgumentError('batch.target', target, `${B} class indices (the final state's ${D} values are the logits)`);
+      if (target.size !== B) throw new ArgumentError('batch.target', describeTensor(target), `${B} class indices (the final state's ${D} values are the logits)`);
     } else if (target.size === T * B * D && T > 1) {
       lastRowOnly = false;
     } else if (target.size !== B * D) {
-      throw new ArgumentError('batch.target', target, `[T=${T}][B=${B}][D=${D}] states at every output time, or [B][D] final states`);
+      throw new ArgumentError('batch.target', describeTensor(target), `[T=${T}][B=${B}][D=${D}] states at every output time, or [B][D] final states`);
     }
     return { B, t, lastRowOnly };
   }

@@ -1,0 +1,163 @@
+/**
+ * The demo page (demo/index.html) in headless Chrome: it loads without a
+ * console error, both demos train for a few seconds and their losses fall,
+ * their canvases are drawn (not blank), and a screenshot of each demo is
+ * saved under test/artifacts/. With navigator.gpu deleted before the page's
+ * scripts run, the page shows the no-WebGPU message instead of a blank page.
+ */
+import { mkdirSync } from 'node:fs';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { inject } from 'vitest';
+
+let browser: Browser;
+const ARTIFACTS = 'test/artifacts';
+/** Iterations each demo trains for (longer runs make nicer screenshots: DEMO_SPIRAL_ITERS=1500 DEMO_CIRCLES_ITERS=300). */
+const SPIRAL_ITERS = Number(process.env.DEMO_SPIRAL_ITERS ?? 150);
+const CIRCLES_ITERS = Number(process.env.DEMO_CIRCLES_ITERS ?? 80);
+
+beforeAll(async () => {
+  browser = await puppeteer.connect({ browserWSEndpoint: inject('wsEndpoint'), protocolTimeout: 600_000 });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+afterAll(async () => browser?.disconnect());
+
+interface Opened {
+  page: Page;
+  errors: string[];
+}
+
+async function open(removeGpu = false): Promise<Opened> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1240, height: 1000 });
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  if (removeGpu) {
+    await page.evaluateOnNewDocument(() => {
+      Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+      Reflect.deleteProperty(Navigator.prototype, 'gpu');
+    });
+  }
+  // The test server runs Vite without HMR. When the page's dependencies (uPlot) are first
+  // discovered after other pages were served, Vite re-optimizes them and answers the stale
+  // request with 504 "Outdated Optimize Dep"; `npm run demo` reloads the page by itself then,
+  // the test server cannot, so the test reloads once.
+  let stale = false;
+  page.on('response', (r) => {
+    if (r.status() === 504) stale = true;
+  });
+  await page.goto(`${inject('baseUrl')}/demo/`);
+  const deadline = Date.now() + 120_000;
+  let reloaded = false;
+  for (;;) {
+    const ready = await page.evaluate(() => Boolean(window.webodeDemo?.ready));
+    if (ready) break;
+    if (stale && !reloaded) {
+      reloaded = true;
+      await new Promise((r) => setTimeout(r, 2000));
+      errors.length = 0;
+      await page.reload();
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`the demo page did not become ready (errors: ${errors.join('; ')})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { page, errors };
+}
+
+/** Fraction of a canvas's pixels that differ from its first pixel (0 for a blank canvas). */
+async function inked(page: Page, id: string): Promise<number> {
+  return page.evaluate((cid: string) => {
+    const c = document.getElementById(cid);
+    if (!(c instanceof HTMLCanvasElement)) return -1;
+    const ctx = c.getContext('2d');
+    if (!ctx) return -1;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let differ = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 30) differ++;
+    }
+    return differ / (d.length / 4);
+  }, id);
+}
+
+/** Fraction of the uPlot chart canvas inside `rootId` that is drawn. */
+async function chartInked(page: Page, rootId: string): Promise<number> {
+  return page.evaluate((rid: string) => {
+    const c = document.querySelector(`#${rid} canvas`);
+    if (!(c instanceof HTMLCanvasElement)) return -1;
+    const ctx = c.getContext('2d');
+    if (!ctx) return -1;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n / (d.length / 4);
+  }, rootId);
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+it('loads without console errors, trains both demos, the losses fall, the canvases are drawn; screenshots saved', async () => {
+  const { page, errors } = await open();
+  const state0 = await page.evaluate(() => window.webodeDemo);
+  expect(state0.unavailable).toBeNull();
+  expect(state0.errors).toEqual([]);
+  // The initial drawings exist before training.
+  for (const id of ['spiral-traj', 'spiral-field', 'circles-regions-0', 'circles-regions-1', 'circles-flow-0', 'circles-flow-1']) {
+    expect(await inked(page, id), id).toBeGreaterThan(0.01);
+  }
+
+  // Spiral: train for SPIRAL_ITERS iterations (a few seconds on SwiftShader).
+  const t0 = Date.now();
+  await page.click('#spiral-start');
+  await page.waitForFunction(`window.webodeDemo.spiral.iteration >= ${SPIRAL_ITERS} && window.webodeDemo.spiral.draws >= 2`, { timeout: 400_000, polling: 500 });
+  await page.click('#spiral-pause');
+  await page.waitForFunction('window.webodeDemo.spiral.running === false', { timeout: 60_000 });
+  const spiral = await page.evaluate(() => window.webodeDemo.spiral);
+  console.log(`spiral: ${spiral.iteration} iterations in ${Date.now() - t0} ms; first losses ${mean(spiral.losses.slice(0, 10)).toExponential(2)}, last ${mean(spiral.losses.slice(-30)).toExponential(2)}`);
+  expect(mean(spiral.losses.slice(-30))).toBeLessThan(mean(spiral.losses.slice(0, 10)));
+  expect(await chartInked(page, 'spiral-loss')).toBeGreaterThan(0.01);
+  const spiralEl = await page.$('#spiral');
+  await spiralEl?.screenshot({ path: `${ARTIFACTS}/demo-spiral.png` });
+
+  // Circles: train both models for CIRCLES_ITERS iterations.
+  const t1 = Date.now();
+  await page.click('#circles-start');
+  await page.waitForFunction(`window.webodeDemo.circles.iteration >= ${CIRCLES_ITERS} && window.webodeDemo.circles.draws >= 3`, { timeout: 400_000, polling: 500 });
+  await page.click('#circles-pause');
+  await page.waitForFunction('window.webodeDemo.circles.running === false', { timeout: 60_000 });
+  const circles = await page.evaluate(() => window.webodeDemo.circles);
+  console.log(`circles: ${circles.iteration} iterations in ${Date.now() - t1} ms`);
+  for (const losses of circles.losses) {
+    console.log(`  loss ${mean(losses.slice(0, 5)).toFixed(3)} → ${mean(losses.slice(-10)).toFixed(3)}`);
+    expect(mean(losses.slice(-10))).toBeLessThan(mean(losses.slice(0, 5)));
+  }
+  for (const id of ['circles-loss', 'circles-nfe']) expect(await chartInked(page, id), id).toBeGreaterThan(0.01);
+  const circlesEl = await page.$('#circles');
+  await circlesEl?.screenshot({ path: `${ARTIFACTS}/demo-circles.png` });
+
+  const final = await page.evaluate(() => window.webodeDemo);
+  expect(final.errors).toEqual([]);
+  expect(errors.filter((m) => !m.startsWith('Failed to load resource'))).toEqual([]);
+  await page.close();
+}, 900_000);
+
+it('shows what to enable, not a blank page, when navigator.gpu is missing', async () => {
+  const { page, errors } = await open(true);
+  const state = await page.evaluate(() => window.webodeDemo);
+  expect(state.unavailable).not.toBeNull();
+  const message = await page.$eval('#no-webgpu', (el) => ({ hidden: (el as HTMLElement).hidden, text: el.textContent ?? '' }));
+  expect(message.hidden).toBe(false);
+  expect(message.text).toContain('WebGPU is not available');
+  expect(message.text).toContain('enable-unsafe-webgpu');
+  const demosHidden = await page.$eval('#demos', (el) => (el as HTMLElement).hidden);
+  expect(demosHidden).toBe(true);
+  await page.screenshot({ path: `${ARTIFACTS}/demo-no-webgpu.png` });
+  expect(errors.filter((m) => !m.startsWith('Failed to load resource'))).toEqual([]);
+  await page.close();
+}, 120_000);
