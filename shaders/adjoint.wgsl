@@ -147,10 +147,12 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       K[0][d] = state[b * 2u * N + N + d];
     }
   }
+  acc_load();
   for (var i = 0u; i < P.steps_per_dispatch; i++) {
     if (smp.status != STATUS_RUNNING) { break; }
     attempt(g);
   }
+  acc_store();
   for (var d = 0u; d < N; d++) {
     state[b * 2u * N + d] = y[d];
     state[b * 2u * N + N + d] = K[0][d];

@@ -257,6 +257,7 @@ fn backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else {
     load_work(b);
   }
+  acc_load();
   for (var it = 0u; it < P.steps_per_dispatch; it++) {
     if (phase == PHASE_FINISHED || smp.status > STATUS_DONE) { break; }
     if (phase == PHASE_RECORD) {
@@ -287,6 +288,7 @@ fn backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
     }
   }
+  acc_store();
   store_work(b);
   samples[b] = smp;
 }

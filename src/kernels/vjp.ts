@@ -37,6 +37,32 @@ export function activationGradWgsl(act: Activation): string {
   }
 }
 
+/**
+ * Parameter counts up to which a sample's parameter-adjoint row is kept in
+ * private memory for a whole dispatch (loaded once, stored once) instead of
+ * being read and written in storage at every stage: storage traffic is what
+ * limits the gradient kernels. 1,024 floats leave room within WGSL's 8 KiB of
+ * private memory for the solver's own arrays.
+ */
+export const LOCAL_ACCUMULATOR_MAX = 1024;
+
+/** `acc_load()` / `acc_store()` and, for small P, the private row they move. */
+function accumulatorWgsl(count: number, local: boolean): string {
+  if (!local) {
+    return [
+      '// The parameter-adjoint row stays in storage: acc[acc_base + p].',
+      'fn acc_load() {}',
+      'fn acc_store() {}',
+    ].join('\n');
+  }
+  return [
+    `// The parameter-adjoint row (${count} floats) lives in private memory during a dispatch.`,
+    `var<private> acc_row: array<f32, ${count}>;`,
+    `fn acc_load() { for (var p = 0u; p < ${count}u; p++) { acc_row[p] = acc[acc_base + p]; } }`,
+    `fn acc_store() { for (var p = 0u; p < ${count}u; p++) { acc[acc_base + p] = acc_row[p]; } }`,
+  ].join('\n');
+}
+
 /** Key of the VJP code for an MLP spec. */
 export function vjpKey(spec: MlpSpec): string {
   return `vjp${mlpKey(spec)}`;
@@ -65,7 +91,11 @@ export function vjpWgsl(spec: MlpSpec, io: VjpIo = ADJOINT_IO): string {
   const D = stateDim(spec);
   const L = layers.length;
   const out: string[] = [];
+  const { count } = mlpOffsets(spec.layers);
+  const local = count <= LOCAL_ACCUMULATOR_MAX;
+  const ref = (idx: string) => (local ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`);
   out.push(`// VJPs of MLP ${mlpKey(spec)}`);
+  out.push(accumulatorWgsl(count, local));
   out.push(activationWgsl(spec.activation));
   out.push(activationGradWgsl(spec.activation));
   out.push('fn mlp_vjp(t: f32, w: f32, accumulate: bool) {');
@@ -95,9 +125,9 @@ export function vjpWgsl(spec: MlpSpec, io: VjpIo = ADJOINT_IO): string {
     out.push('  if (accumulate) {');
     out.push(`    for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
     out.push(`      let g = w * d${l}[o];`);
-    out.push(`      acc[acc_base + ${Ly.bias}u + o] += g;`);
-    out.push(`      let r = acc_base + ${Ly.weight}u + o * ${Ly.inWidth}u;`);
-    out.push(`      for (var i = 0u; i < ${Ly.inWidth}u; i++) { acc[r + i] = fma(g, x${l}[i], acc[r + i]); }`);
+    out.push(`      ${ref(`${Ly.bias}u + o`)} += g;`);
+    out.push(`      let r = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    out.push(`      for (var i = 0u; i < ${Ly.inWidth}u; i++) { ${ref('r + i')} = fma(g, x${l}[i], ${ref('r + i')}); }`);
     out.push('    }');
     out.push('  }');
     if (l > 0) {
