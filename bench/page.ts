@@ -12,16 +12,19 @@
 import { type Runtime, createRuntime } from '../src/index';
 import { type KernelRow, kernelsSection, measureKernels } from './kernels';
 import { type Limits, limitsSection, measureLimits, recheckSection } from './limits';
+import { memorySection } from './memory';
 import { peerSection } from './peer';
-import { pendingSection } from './pending';
 import { solvesSection } from './solves';
 import type { SectionResult } from './table';
+import { type TrainingRun, trainingSection } from './training';
 
 interface State {
   rt: Runtime;
   uncaptured: string[];
   limits?: Limits;
   kernels?: KernelRow[];
+  /** Table 4's runs: the peer compares its spiral training iteration with TF.js's. */
+  training?: TrainingRun[];
 }
 
 let state: State | null = null;
@@ -51,9 +54,14 @@ const sections: Record<string, (s: State) => Promise<SectionResult>> = {
     return kernelsSection(rows, needLimits(s));
   },
   solves: (s) => solvesSection(s.rt, needLimits(s)),
-  peer: (s) => peerSection(s.rt, needLimits(s)),
+  async training(s) {
+    const r = await trainingSection(s.rt, needLimits(s));
+    s.training = r.runs;
+    return r.result;
+  },
+  memory: (s) => memorySection(s.rt, needLimits(s)),
+  peer: (s) => peerSection(s.rt, needLimits(s), s.training?.[0] ?? null),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
-  pending: async () => pendingSection(),
 };
 
 export interface SectionReply {
