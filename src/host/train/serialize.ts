@@ -125,7 +125,7 @@ function numbers(v: unknown, path: string, n: number, why: string): Float32Array
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const x: unknown = v[i];
-    if (!isFloat32(x)) fail(`${path}[${i}]`, x, 'a number representable in float32 (|x| ≤ 3.4e38)');
+    if (!isFloat32(x)) fail(`${path}[${i}]`, x, 'a finite number representable in float32 (|x| ≤ 3.4e38)');
     out[i] = x;
   }
   return out;
@@ -142,7 +142,7 @@ function matrix(v: unknown, path: string, rows: number, cols: number, out: Float
     if (row.length !== cols) fail(p, row, `${cols} numbers (${why}), not ${row.length}`);
     for (let c = 0; c < cols; c++) {
       const x: unknown = row[c];
-      if (!isFloat32(x)) fail(`${p}[${c}]`, x, 'a number representable in float32 (|x| ≤ 3.4e38)');
+      if (!isFloat32(x)) fail(`${p}[${c}]`, x, 'a finite number representable in float32 (|x| ≤ 3.4e38)');
       out[at + r * cols + c] = x;
     }
   }
