@@ -9,8 +9,9 @@ import { type Activation, MLP, Tensor, type Runtime, mulberry32 } from '../src/i
 import { EVAL_PARAMS, forwardKey, forwardWgsl, forwardWorkgroups } from '../src/kernels/forward';
 import { type MlpSpec, mlpFlops } from '../src/kernels/mlp';
 import type { Limits } from './limits';
-import { NOT_YET, type SectionResult, int, ms, pct, sig } from './table';
+import { type SectionResult, int, ms, pct, sig } from './table';
 import { type Sample, calibrate, gpuIdle, interleave, median, progress, repeat, timed } from './timing';
+import { type VjpKind, VjpKernels, checkVjp, vjpFlops } from './vjp';
 
 export const KERNEL_LAYERS: readonly (readonly number[])[] = [
   [2, 64, 2],
@@ -18,6 +19,10 @@ export const KERNEL_LAYERS: readonly (readonly number[])[] = [
   [2, 512, 2],
 ];
 export const KERNEL_BATCHES: readonly number[] = [1024, 16_384, 65_536];
+/** Batches of the VJP rows (B = 65,536 would need 1.24 GB of θ rows for [4, 64, 64, 4], over the 1 GiB binding limit, and a minute of run time). */
+export const VJP_BATCHES: readonly number[] = [16_384];
+/** Relative tolerance of the VJP kernels against float64 (same arithmetic, different summation order). */
+export const VJP_TOLERANCE = 1e-5;
 const TARGET_MS = 120;
 
 /** Activation evaluations per sample: one per hidden unit. */
@@ -163,12 +168,72 @@ async function measureOne(rt: Runtime, layers: readonly number[], batch: number,
   }
 }
 
-export async function measureKernels(rt: Runtime, limits: Limits): Promise<KernelRow[]> {
+export interface VjpRow {
+  readonly kind: VjpKind;
+  readonly layers: readonly number[];
+  readonly batch: number;
+  readonly paramCount: number;
+  readonly flopsPerSample: number;
+  /** One dispatch of the VJP kernel (many in one pass, one wait). */
+  readonly kernelMs: number;
+  readonly sample: Sample;
+  readonly n: number;
+  readonly gflops: number;
+  readonly fractionOfPeak: number;
+  /** Worst norm-wise relative difference from float64 (f and vᵀ∂f/∂z for 'z'; the θ row for 'theta'). */
+  readonly check: number;
+}
+
+/** Both VJP kernels (bench/vjp.ts) of one shape and batch: checked against float64, then timed like the forward kernel. */
+async function measureVjp(rt: Runtime, layers: readonly number[], batch: number, peak: number): Promise<VjpRow[]> {
+  const f = new MLP(rt, { layers, activation: 'tanh', seed: 1 });
+  const k = new VjpKernels(rt, f.spec, f.params.buffer, batch);
+  try {
+    const check = await checkVjp(k, await f.params.read(), true);
+    const rows: VjpRow[] = [];
+    for (const kind of ['z', 'theta'] as const) {
+      const n = await calibrate((m) => k.run(kind, m), TARGET_MS, 512);
+      const sample = await repeat(() => k.run(kind, n), { warmup: 0, repeats: 5, minRepeats: 3, budgetMs: 1_500 });
+      const kernelMs = sample.median / n;
+      const flops = vjpFlops(f.spec, kind);
+      const gflops = (flops * batch) / (kernelMs * 1e6);
+      progress(`kernels: VJP wrt ${kind} [${layers.join(', ')}] B = ${batch}: ${sig(gflops)} GFLOP/s`);
+      rows.push({
+        kind,
+        layers,
+        batch,
+        paramCount: k.paramCount,
+        flopsPerSample: flops,
+        kernelMs,
+        sample,
+        n,
+        gflops,
+        fractionOfPeak: gflops / peak,
+        check: kind === 'z' ? check.z : check.theta,
+      });
+    }
+    return rows;
+  } finally {
+    k.destroy();
+    f.destroy();
+  }
+}
+
+export interface KernelsMeasured {
+  readonly rows: KernelRow[];
+  readonly vjp: VjpRow[];
+}
+
+export async function measureKernels(rt: Runtime, limits: Limits): Promise<KernelsMeasured> {
   const rows: KernelRow[] = [];
   for (const layers of KERNEL_LAYERS) {
     for (const batch of KERNEL_BATCHES) rows.push(await measureOne(rt, layers, batch, limits.fmaGflops));
   }
-  return rows;
+  const vjp: VjpRow[] = [];
+  for (const layers of KERNEL_LAYERS) {
+    for (const batch of VJP_BATCHES) vjp.push(...(await measureVjp(rt, layers, batch, limits.fmaGflops)));
+  }
+  return { rows, vjp };
 }
 
 /**
@@ -186,7 +251,7 @@ function loadBound(rows: readonly KernelRow[], limits: Limits): string {
   );
 }
 
-export function kernelsSection(rows: readonly KernelRow[], limits: Limits): SectionResult {
+export function kernelsSection({ rows, vjp }: KernelsMeasured, limits: Limits): SectionResult {
   const label = (l: readonly number[]) => `[${l.join(', ')}]`;
   const body = rows.map((r) => [
     'forward',
@@ -200,17 +265,41 @@ export function kernelsSection(rows: readonly KernelRow[], limits: Limits): Sect
     sig(r.kernelGflops),
     pct(r.fractionOfPeak),
     pct(r.tanhShare),
+    '',
   ]);
-  const pending = ['VJP wrt z', 'VJP wrt θ'].flatMap((what) =>
-    KERNEL_LAYERS.map((l) => [what, label(l), 'all', '', '', NOT_YET, '', NOT_YET, '', '', '']),
+  const vjpBody = (['z', 'theta'] as const).flatMap((kind) =>
+    vjp
+      .filter((r) => r.kind === kind)
+      .map((r) => [
+        kind === 'z' ? 'VJP wrt z' : 'VJP wrt θ',
+        label(r.layers),
+        int(r.batch),
+        int(r.flopsPerSample),
+        int(activationsPerSample(r.layers)),
+        '—',
+        '',
+        ms(r.kernelMs),
+        sig(r.gflops),
+        pct(r.fractionOfPeak),
+        '',
+        `${r.check.toExponential(1)} ${r.check <= VJP_TOLERANCE ? 'ok' : 'FAILED'}`,
+      ]),
   );
+  const fwd16 = (l: readonly number[], b: number) => rows.find((r) => r.layers.join() === l.join() && r.batch === b);
+  const vjpRatios = KERNEL_LAYERS.map((l) => {
+    const z = vjp.find((r) => r.kind === 'z' && r.layers.join() === l.join());
+    const t = vjp.find((r) => r.kind === 'theta' && r.layers.join() === l.join());
+    const fw = z ? fwd16(l, z.batch) : undefined;
+    if (!z || !t || !fw) return '';
+    return `${label(l)} ${sig(z.kernelMs / fw.kernelMs)}× / ${sig(t.kernelMs / fw.kernelMs)}× (P = ${int(t.paramCount)}${t.paramCount <= 1024 ? ', private row' : ', row in storage'})`;
+  }).filter(Boolean);
   const target = rows.find((r) => r.layers.join() === '4,64,64,4' && r.batch === 65_536);
   return {
-    data: { rows, peakGflops: limits.fmaGflops },
+    data: { rows, vjp, peakGflops: limits.fmaGflops },
     tables: [
       {
         id: '2',
-        title: 'Kernels: MLP forward (and VJPs, later)',
+        title: 'Kernels: MLP forward and VJPs',
         columns: [
           'kernel',
           'layers',
@@ -223,12 +312,16 @@ export function kernelsSection(rows: readonly KernelRow[], limits: Limits): Sect
           'GFLOP/s',
           '% FMA peak',
           'tanh share',
+          'check vs f64',
         ],
-        rows: [...body, ...pending],
+        rows: [...body, ...vjpBody],
         notes: [
           `flop/sample counts 2·in·out per Linear layer (mlpFlops); activations are not counted; their share of the kernel time is 1 − t(identity)/t(tanh), the same kernel with the identity activation, median over interleaved runs.`,
           `"MLP.forward call" includes its output allocation, bind group and submit (many calls, one wait); "kernel only" is many dispatches of the same pipeline in one pass, one wait. Peak: ${sig(limits.fmaGflops)} GFLOP/s (table 1).`,
           loadBound(rows, limits),
+          `VJP rows: bench/vjp.ts wraps the library's generated mlp_vjp (src/kernels/vjp.ts, the code fused into the adjoint kernel) in a one-sample-per-invocation kernel: load z and a cotangent v, mlp_vjp(t, 1, accumulate), write f and vᵀ∂f/∂z (and, wrt θ, add vᵀ∂f/∂θ to the sample's own row of P floats). flop/sample counts the forward and the backward sweep (2·in·out per layer each), plus 2·P for the θ part. No user-facing call exists, so only "kernel only" is measured.`,
+          `VJP time / forward kernel time at the same B (wrt z / wrt θ): ${vjpRatios.join('; ')}.`,
+          `check vs f64: f and vᵀ∂f/∂z on samples 0, 1, B/2, B − 1 (VJP wrt z), and vᵀ∂f/∂θ of samples 0 and B − 1 after one dispatch on zeroed rows (VJP wrt θ), against float64 on the host: max|Δ| / max|reference| per vector, tolerance ${VJP_TOLERANCE.toExponential()}.`,
           'The machine may be shared: figures move between runs under load; ratios from interleaved runs (tanh share, call overhead) move least, and a small negative tanh share is noise.',
           target
             ? `Target: [4, 64, 64, 4] at B = 65,536 ≥ 25% of the FMA peak — measured ${pct(target.fractionOfPeak)} (${target.fractionOfPeak >= 0.25 ? 'met' : 'missed'}).`

@@ -10,10 +10,11 @@
  * is not a figure, so the orchestrator fails the run on any.
  */
 import { type Runtime, createRuntime } from '../src/index';
-import { type KernelRow, kernelsSection, measureKernels } from './kernels';
+import { type KernelsMeasured, kernelsSection, measureKernels } from './kernels';
 import { type Limits, limitsSection, measureLimits, recheckSection } from './limits';
 import { memorySection } from './memory';
 import { peerSection } from './peer';
+import { profileSection } from './profile';
 import { solvesSection } from './solves';
 import type { SectionResult } from './table';
 import { type TrainingRun, trainingSection } from './training';
@@ -22,7 +23,7 @@ interface State {
   rt: Runtime;
   uncaptured: string[];
   limits?: Limits;
-  kernels?: KernelRow[];
+  kernels?: KernelsMeasured;
   /** Table 4's runs: the peer compares its spiral training iteration with TF.js's. */
   training?: TrainingRun[];
 }
@@ -48,10 +49,11 @@ const sections: Record<string, (s: State) => Promise<SectionResult>> = {
     s.limits = m.limits;
     return limitsSection(m);
   },
+  profile: (s) => profileSection(needLimits(s)),
   async kernels(s) {
-    const rows = await measureKernels(s.rt, needLimits(s));
-    s.kernels = rows;
-    return kernelsSection(rows, needLimits(s));
+    const m = await measureKernels(s.rt, needLimits(s));
+    s.kernels = m;
+    return kernelsSection(m, needLimits(s));
   },
   solves: (s) => solvesSection(s.rt, needLimits(s)),
   async training(s) {
