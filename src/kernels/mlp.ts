@@ -116,22 +116,57 @@ export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string 
   }
   if (names.activation !== false) lines.push(activationWgsl(spec.activation));
   lines.push(`fn ${names.fn}(t: f32) {`);
-  layers.forEach((L, l) => {
-    const last = l === layers.length - 1;
+  const L = layers.length;
+  // With a hidden layer, the last Linear is streamed into the loop of the
+  // layer before it: each hidden unit, once activated, is added to the D
+  // outputs at once, so the widest hidden layer never needs an array.
+  const stream = L >= 2;
+  const emitted = stream ? L - 1 : L;
+  for (let l = 0; l < emitted; l++) {
+    const Ly = layers[l];
     const src = l === 0 ? names.input : `h${l - 1}`;
-    const dst = last ? names.output : `h${l}`;
-    const nState = l === 0 && spec.timeInput ? L.inWidth - 1 : L.inWidth;
-    if (!last) lines.push(`  var h${l}: array<f32, ${L.outWidth}>;`);
-    lines.push(`  for (var o = 0u; o < ${L.outWidth}u; o++) {`);
-    lines.push(`    var acc = theta[${L.bias}u + o];`);
-    lines.push(`    let w = ${L.weight}u + o * ${L.inWidth}u;`);
-    lines.push(`    for (var i = 0u; i < ${nState}u; i++) { acc = fma(theta[w + i], ${src}[i], acc); }`);
+    const nState = l === 0 && spec.timeInput ? Ly.inWidth - 1 : Ly.inWidth;
+    const streamed = stream && l === L - 2;
+    const dst = l === L - 1 ? names.output : `h${l}`;
+    if (streamed) {
+      const out = layers[L - 1];
+      for (let d = 0; d < out.outWidth; d++) lines.push(`  ${names.output}[${d}] = theta[${out.bias + d}u];`);
+    } else if (l < L - 1) {
+      lines.push(`  var h${l}: array<f32, ${Ly.outWidth}>;`);
+    }
+    lines.push(`  for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
+    lines.push(`    var acc = theta[${Ly.bias}u + o];`);
+    lines.push(`    let w = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    lines.push(...innerProduct(src, nState));
     if (l === 0 && spec.timeInput) lines.push(`    acc = fma(theta[w + ${nState}u], t, acc);`);
-    lines.push(last ? `    ${dst}[o] = acc;` : `    ${dst}[o] = act(acc);`);
+    if (streamed) {
+      const out = layers[L - 1];
+      lines.push('    let a = act(acc);');
+      for (let d = 0; d < out.outWidth; d++) {
+        lines.push(`    ${names.output}[${d}] = fma(theta[${out.weight + d * out.inWidth}u + o], a, ${names.output}[${d}]);`);
+      }
+    } else {
+      lines.push(l === L - 1 ? `    ${dst}[o] = acc;` : `    ${dst}[o] = act(acc);`);
+    }
     lines.push('  }');
-  });
+  }
   lines.push('}');
   return lines.join('\n');
+}
+
+/**
+ * Inputs up to this width are summed with constant indices (unrolled):
+ * a private-array read with a loop index becomes a gather on SIMD
+ * implementations (SwiftShader runs invocations as vector lanes), which
+ * costs more than the FMA itself; wider inputs keep the loop (long unrolled
+ * bodies compile slowly and help less).
+ */
+export const UNROLL_MAX_WIDTH = 64;
+
+/** `acc += Σ_i θ[w + i]·src[i]` for i < n, in index order (the same rounding either way). */
+function innerProduct(src: string, n: number): string[] {
+  if (n > UNROLL_MAX_WIDTH) return [`    for (var i = 0u; i < ${n}u; i++) { acc = fma(theta[w + i], ${src}[i], acc); }`];
+  return Array.from({ length: n }, (_, i) => `    acc = fma(theta[w + ${i}u], ${src}[${i}], acc);`);
 }
 
 /** Floating-point operations of one MLP evaluation per sample (2·in·out per layer, activations excluded). */
