@@ -100,16 +100,11 @@ fn init_sample(g: u32) {
 
 fn attempt(g: u32) {
   let t_old = smp.t_hi;
-  let seg_end = tout[smp.out_idx];
-  let plan = plan_step(smp, seg_end);
-  let err2 = rk_stages(t_old, plan.h);
-  smp.n_fe += EVALS_PER_ATTEMPT;
-  let ok = all_finite_ynew();
-  let norm = sqrt(err2 / f32(N));
-  if (decide(norm, ok, plan, seg_end)) {
-    theta_quadrature(t_old, plan.h);
-    y = ynew;
-    if (plan.last) {
+  let a = try_step(tout[smp.out_idx]);
+  if (a.accepted) {
+    theta_quadrature(t_old, a.plan.h);
+    if (a.plan.last) {
+      y = ynew;
       let i = smp.out_idx;
       land(i, g);
       if (i == 0u) {
@@ -119,13 +114,8 @@ fn attempt(g: u32) {
         start_segment(smp.t_hi, false);
       }
     } else {
-      if (!FSAL) {
-        rhs_in = ynew;
-        rhs_eval(smp.t_hi);
-        K[NK - 1u] = rhs_out;
-        smp.n_fe += 1u;
-      }
-      K[0] = K[NK - 1u];
+      end_derivative(smp.t_hi);
+      commit_step();
     }
   }
   check_max_steps();

@@ -92,36 +92,25 @@ fn fwd_attempt(b: u32) -> bool {
   let t_old_hi = smp.t_hi;
   let t_old_lo = smp.t_lo;
   let out_lo = smp.out_idx;
-  let plan = plan_step(smp, P.t_end);
-  let err2 = rk_stages(t_old_hi, plan.h);
-  smp.n_fe += EVALS_PER_ATTEMPT;
-  let ok = all_finite_ynew();
-  let norm = sqrt(err2 / f32(N));
-  let accepted = decide(norm, ok, plan, P.t_end);
-  if (accepted) {
+  let a = try_step(P.t_end);
+  if (a.accepted) {
     advance_outputs();
     if (phase == PHASE_REPLAY) {
       let r = tape_base(b) + P.n_ckpt * CK + nrec * SR;
       for (var d = 0u; d < D; d++) { tape[r + d] = bitcast<u32>(y[d]); }
       tape[r + D] = bitcast<u32>(t_old_hi);
       tape[r + D + 1u] = bitcast<u32>(t_old_lo);
-      tape[r + D + 2u] = bitcast<u32>(plan.h);
+      tape[r + D + 2u] = bitcast<u32>(a.plan.h);
       tape[r + D + 3u] = bitcast<u32>(smp.t_hi);
       tape[r + D + 4u] = out_lo;
       tape[r + D + 5u] = smp.out_idx;
       nrec += 1u;
     }
-    if (!FSAL) {
-      rhs_in = ynew;
-      rhs_eval(smp.t_hi);
-      K[NK - 1u] = rhs_out;
-      smp.n_fe += 1u;
-    }
-    y = ynew;
-    K[0] = K[NK - 1u];
+    end_derivative(smp.t_hi);
+    commit_step();
   }
   check_max_steps();
-  return accepted;
+  return a.accepted;
 }
 
 fn begin_replay(b: u32, j: u32) {
@@ -178,12 +167,7 @@ fn reverse_step(b: u32, g: u32, slot: u32) {
   K[0] = rhs_out;
   _ = rk_stages(t, h);
   smp.n_fe += EVALS_PER_ATTEMPT + 1u;
-  if (!FSAL) {
-    rhs_in = ynew;
-    rhs_eval(t_new);
-    K[NK - 1u] = rhs_out;
-    smp.n_fe += 1u;
-  }
+  end_derivative(t_new);
   for (var j = 0u; j < NK; j++) {
     for (var d = 0u; d < D; d++) { kbar[j][d] = 0.0; }
   }

@@ -87,22 +87,12 @@ fn attempt(b: u32) {
   let t_old_hi = smp.t_hi;
   let t_old_lo = smp.t_lo;
   let out_lo = smp.out_idx;
-  let plan = plan_step(smp, P.t_end);
-  let err2 = rk_stages(t_old_hi, plan.h);
-  smp.n_fe += EVALS_PER_ATTEMPT;
-  let ok = all_finite_ynew();
-  let norm = sqrt(err2 / f32(N));
-  if (decide(norm, ok, plan, P.t_end)) {
+  let a = try_step(P.t_end);
+  if (a.accepted) {
     advance_outputs();
-    if (!FSAL) {
-      rhs_in = ynew;
-      rhs_eval(smp.t_hi);
-      K[NK - 1u] = rhs_out;
-      smp.n_fe += 1u;
-    }
-    write_outputs(b, out_lo, smp.out_idx, t_old_hi, t_old_lo, plan.h, smp.t_hi);
-    y = ynew;
-    K[0] = K[NK - 1u];
+    end_derivative(smp.t_hi);
+    write_outputs(b, out_lo, smp.out_idx, t_old_hi, t_old_lo, a.plan.h, smp.t_hi);
+    commit_step();
   }
   check_max_steps();
 }
@@ -269,12 +259,7 @@ fn batch_commit(@builtin(global_invocation_id) gid: vec3<u32>) {
       for (var i = 0u; i < NK; i++) { K[i][d] = kbuf[kb(b, i, d)]; }
       ynew[d] = kbuf[kb(b, NK, d)];
     }
-    if (!FSAL) {
-      rhs_in = ynew;
-      rhs_eval(c.t_hi);
-      K[NK - 1u] = rhs_out;
-      smp.n_fe += 1u;
-    }
+    end_derivative(c.t_hi);
     write_outputs(b, pv.out_idx, c.out_idx, pv.t_hi, pv.t_lo, pv.h, c.t_hi);
     for (var d = 0u; d < D; d++) {
       ycur[b * D + d] = ynew[d];

@@ -215,6 +215,41 @@ fn advance_outputs() {
   if (smp.out_idx >= P.n_out) { smp.status = STATUS_DONE; }
 }
 
+// One step attempt of the controller state `smp` towards seg_end: the plan,
+// the stages, the error norm and the decision. On acceptance the caller
+// still holds y (the old point), ynew and every stage, for its outputs.
+struct Attempt {
+  plan: StepPlan,
+  accepted: bool,
+}
+
+fn try_step(seg_end: f32) -> Attempt {
+  var a: Attempt;
+  a.plan = plan_step(smp, seg_end);
+  let err2 = rk_stages(smp.t_hi, a.plan.h);
+  smp.n_fe += EVALS_PER_ATTEMPT;
+  a.accepted = decide(sqrt(err2 / f32(N)), all_finite_ynew(), a.plan, seg_end);
+  return a;
+}
+
+// f(t_new, ynew) into the last K slot when the method is not FSAL (for FSAL
+// methods the last stage already is): the dense output needs it, and it is
+// the next step's K[0].
+fn end_derivative(t_new: f32) {
+  if (!FSAL) {
+    rhs_in = ynew;
+    rhs_eval(t_new);
+    K[NK - 1u] = rhs_out;
+    smp.n_fe += 1u;
+  }
+}
+
+// Moves to the accepted point: y ← ynew, K[0] ← f(t_new, ynew).
+fn commit_step() {
+  y = ynew;
+  K[0] = K[NK - 1u];
+}
+
 // Fails a sample that is still running after max_steps attempts.
 fn check_max_steps() {
   if (smp.status == STATUS_RUNNING && smp.n_accepted + smp.n_rejected >= P.max_steps) {
