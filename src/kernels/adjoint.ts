@@ -9,6 +9,7 @@ import type { Tableau } from '../host/tableau';
 import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, stateDim } from './mlp';
 import { CONTROLLER_FIELDS, SAMPLE, combination, rkCoreWgsl, statusWgsl } from './rk';
+import { GRADIENT_FIELDS, gradientBindings } from './gradient';
 import { vjpWgsl } from './vjp';
 
 /** Invocations per workgroup of the adjoint kernel (one sample each). */
@@ -19,21 +20,7 @@ export const REDUCE_WORKGROUP = 64;
 export const REDUCE_ROWS = 256;
 
 /** Per-chunk values of the adjoint kernel. */
-export const ADJOINT_PARAMS = new StructLayout('AdjointParams', [
-  ['batch', 'u32'],
-  ['offset', 'u32'],
-  ['total', 'u32'],
-  ['n_out', 'u32'],
-  ['steps_per_dispatch', 'u32'],
-  ['max_steps', 'u32'],
-  ['n_params', 'u32'],
-  ['dir', 'f32'],
-  ['rtol', 'f32'],
-  ['atol', 'f32'],
-  ['h_fixed', 'f32'],
-  ['first_step', 'f32'],
-  ...CONTROLLER_FIELDS,
-] as const);
+export const ADJOINT_PARAMS = new StructLayout('AdjointParams', [...GRADIENT_FIELDS, ...CONTROLLER_FIELDS] as const);
 export type AdjointParamsValues = Parameters<typeof ADJOINT_PARAMS.pack>[0];
 
 /** Values of the reduction: rows to add, parameters per row, number of partial rows. */
@@ -43,18 +30,8 @@ export const REDUCE_PARAMS = new StructLayout('ReduceParams', [
   ['parts', 'u32'],
 ] as const);
 
-/** Bindings of the adjoint module: Params, θ, y, t, cotangents, samples, state, acc, dL/dy0. */
-const ADJOINT_BINDINGS: readonly GPUBufferBindingType[] = [
-  'uniform',
-  'read-only-storage',
-  'read-only-storage',
-  'read-only-storage',
-  'read-only-storage',
-  'storage',
-  'storage',
-  'storage',
-  'storage',
-];
+/** Bindings of the adjoint module: the gradient-kernel order with one buffer of its own, the state [z, a] and f there. */
+const ADJOINT_BINDINGS = gradientBindings(1);
 /** Bindings of the reduction module: Params, acc, partial sums, output. */
 const REDUCE_BINDINGS: readonly GPUBufferBindingType[] = ['uniform', 'read-only-storage', 'storage', 'storage'];
 

@@ -10,44 +10,23 @@ import type { Tableau } from '../host/tableau';
 import { StructLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
 import { CONTROLLER_FIELDS, SAMPLE, kSlots, rkCoreWgsl, statusWgsl } from './rk';
+import { GRADIENT_FIELDS, gradientBindings } from './gradient';
 import { vjpWgsl } from './vjp';
 
 export const BACKPROP_WORKGROUP = 64;
 
 export const BACKPROP_PARAMS = new StructLayout('BackpropParams', [
-  ['batch', 'u32'],
-  ['offset', 'u32'],
-  ['total', 'u32'],
-  ['n_out', 'u32'],
-  ['steps_per_dispatch', 'u32'],
-  ['max_steps', 'u32'],
-  ['n_params', 'u32'],
+  ...GRADIENT_FIELDS,
   ['seg_len', 'u32'],
   ['n_ckpt', 'u32'],
-  ['dir', 'f32'],
-  ['rtol', 'f32'],
-  ['atol', 'f32'],
-  ['h_fixed', 'f32'],
-  ['first_step', 'f32'],
   ['t0', 'f32'],
   ['t_end', 'f32'],
   ...CONTROLLER_FIELDS,
 ] as const);
 export type BackpropParamsValues = Parameters<typeof BACKPROP_PARAMS.pack>[0];
 
-/** Bindings: Params, θ, y0, t, cotangents, samples, work, tape, acc, dL/dy0. */
-export const BACKPROP_BINDINGS: readonly GPUBufferBindingType[] = [
-  'uniform',
-  'read-only-storage',
-  'read-only-storage',
-  'read-only-storage',
-  'read-only-storage',
-  'storage',
-  'storage',
-  'storage',
-  'storage',
-  'storage',
-];
+/** Bindings: the gradient-kernel order with two buffers of its own, the work areas and the checkpoint tapes. */
+export const BACKPROP_BINDINGS = gradientBindings(2);
 
 /** Words (u32) of one checkpoint, one tape record and one work area, for state width D. */
 export function backpropWords(D: number): { checkpoint: number; record: number; work: number } {

@@ -11,7 +11,7 @@ import integrateSource from '../../shaders/integrate.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
-import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
+import { CONTROLLER_FIELDS, SAMPLE, SOLVER_FIELDS, rkCoreWgsl, statusWgsl } from './rk';
 
 /** Invocations per workgroup of the integration kernel (one sample each). */
 export const INTEGRATE_WORKGROUP = 64;
@@ -44,17 +44,10 @@ export function integrateLayouts(device: GPUDevice): ExplicitLayout {
 
 /** Per-solve values of the integration kernel (a uniform buffer). */
 export const PARAMS = new StructLayout('Params', [
+  ...SOLVER_FIELDS,
   ['batch', 'u32'],
-  ['n_out', 'u32'],
-  ['steps_per_dispatch', 'u32'],
-  ['max_steps', 'u32'],
   ['t0', 'f32'],
   ['t_end', 'f32'],
-  ['dir', 'f32'],
-  ['rtol', 'f32'],
-  ['atol', 'f32'],
-  ['h_fixed', 'f32'],
-  ['first_step', 'f32'],
   ...CONTROLLER_FIELDS,
 ] as const);
 export type ParamsValues = Parameters<typeof PARAMS.pack>[0];

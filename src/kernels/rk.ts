@@ -47,6 +47,21 @@ export function statusWgsl(): string {
 /** A non-finite error estimate is a rejection that shrinks the step by this factor. */
 export const NONFINITE_SHRINK = 0.1;
 
+/**
+ * The per-solve fields the RK core reads from `P` (besides the controller's):
+ * every solver uniform starts with these, declared once here.
+ */
+export const SOLVER_FIELDS = [
+  ['n_out', 'u32'],
+  ['steps_per_dispatch', 'u32'],
+  ['max_steps', 'u32'],
+  ['dir', 'f32'],
+  ['rtol', 'f32'],
+  ['atol', 'f32'],
+  ['h_fixed', 'f32'],
+  ['first_step', 'f32'],
+] as const;
+
 /** The controller fields every solver uniform carries (declared once, appended to each layout). */
 export const CONTROLLER_FIELDS = [
   ['beta1', 'f32'],
