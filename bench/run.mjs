@@ -13,45 +13,17 @@
  * Exits non-zero when a section throws or the GPU reports any error while it
  * runs: a figure measured next to a validation error is not a figure.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { createServer } from 'vite';
+import { chromeArgs, chromePath } from '../test/gpu/chrome.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-// Copied from test/gpu/chrome.ts (a .ts file Node cannot import without a
-// loader); keep the two in step: the bench must run on the tests' adapter.
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
-
-function chromePath() {
-  const fromEnv = process.env.CHROME_PATH;
-  if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new Error(`CHROME_PATH=${fromEnv} does not exist`);
-    return fromEnv;
-  }
-  const found = CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new Error(`no Chrome found (tried ${CANDIDATES.join(', ')}); set CHROME_PATH`);
-  return found;
-}
-
-function chromeArgs() {
-  const args = [
-    '--enable-unsafe-webgpu',
-    '--enable-features=Vulkan',
-    '--no-sandbox',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-dev-shm-usage',
-  ];
-  if ((process.env.WEBODE_ADAPTER ?? 'swiftshader') === 'swiftshader') args.push('--use-webgpu-adapter=swiftshader');
-  return args;
-}
 
 /** Aligns a table's cells in columns: the first column left, the others right (they are mostly numbers). */
 function renderTable(t) {

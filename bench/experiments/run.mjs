@@ -10,37 +10,17 @@
  *
  * A JSON argument after a section name is that section's options.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { createServer } from 'vite';
+import { chromeArgs, chromePath } from '../../test/gpu/chrome.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
-function chromePath() {
-  if (process.env.CHROME_PATH) return process.env.CHROME_PATH;
-  const found = CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new Error('no Chrome found');
-  return found;
-}
-function chromeArgs() {
-  const args = [
-    '--enable-unsafe-webgpu',
-    '--enable-features=Vulkan',
-    '--no-sandbox',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-dev-shm-usage',
-  ];
-  if ((process.env.WEBODE_ADAPTER ?? 'swiftshader') === 'swiftshader') args.push('--use-webgpu-adapter=swiftshader');
-  return args;
-}
 
 function renderTable(t) {
   const all = [t.columns, ...t.rows];

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import puppeteer from 'puppeteer-core';
 import { createServer } from 'vite';
 import type { TestProject } from 'vitest/node';
-import { chromeArgs, chromePath } from './chrome';
+import { chromeArgs, chromePath } from './chrome.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {
