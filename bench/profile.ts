@@ -20,6 +20,7 @@
  */
 import { MLP, type Runtime, Tensor, createRuntime, odeint } from '../src/index';
 import { mlpFlops } from '../src/kernels/mlp';
+import { adapterLimits } from '../src/host/runtime';
 import { KERNEL_LAYERS, randomStates } from './kernels';
 import type { Limits } from './limits';
 import { SPIRAL, ATOL, RTOL, linspace, makeModel, meanSquareCotangent, modelY0 } from './solves';
@@ -311,17 +312,7 @@ export async function profileSection(limits: Limits): Promise<SectionResult> {
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) return unavailable('no adapter');
   if (!adapter.features.has('timestamp-query')) return unavailable("the adapter has no 'timestamp-query' feature");
-  const want: Record<string, number> = {};
-  for (const name of [
-    'maxStorageBufferBindingSize',
-    'maxBufferSize',
-    'maxStorageBuffersPerShaderStage',
-    'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup',
-    'maxComputeWorkgroupSizeX',
-  ] as const) {
-    want[name] = adapter.limits[name];
-  }
+  const want = adapterLimits(adapter);
   const device = await adapter.requestDevice({ requiredFeatures: ['timestamp-query'], requiredLimits: want, label: 'bench timestamp device' });
   const errors: string[] = [];
   const rt = await createRuntime({ device, onUncapturedError: (e) => errors.push(e.message) });

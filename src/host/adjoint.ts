@@ -131,7 +131,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
       controller: options.controller ?? fwd.controller,
     },
     // An augmented evaluation is a forward and a backward sweep, and the θ part: about 3× the MLP.
-    { batch: B, flopsPerAttempt: (probe.stages - 1) * 3 * mlpFlops(f.spec) },
+    { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec) },
   );
   const dir = T > 1 ? Math.sign(sol.t[0] - sol.t[T - 1]) : -1;
   const spec = { mlp: f.spec, tableau };

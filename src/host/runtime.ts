@@ -72,6 +72,21 @@ const ENABLE_WEBGPU_HINT =
   'on Linux enable chrome://flags/#enable-unsafe-webgpu (and Vulkan), or start Chromium with ' +
   '--enable-unsafe-webgpu --enable-features=Vulkan';
 
+/** The limits webode asks a device for: the adapter's own, where the defaults are smaller. */
+export const REQUESTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+] as const;
+
+/** `requiredLimits` for a device that gets the adapter's values of REQUESTED_LIMITS. */
+export function adapterLimits(adapter: GPUAdapter): Record<string, number> {
+  return Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, adapter.limits[name]]));
+}
+
 /**
  * Creates a runtime on a new device (from `navigator.gpu`) or on a device the
  * caller already has. Rejects with `WebGPUUnavailableError` when WebGPU is
@@ -103,17 +118,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     );
   }
   // Ask for the adapter's own storage limits: batches and wide layers need them.
-  const want: Record<string, number> = {};
-  for (const name of [
-    'maxStorageBufferBindingSize',
-    'maxBufferSize',
-    'maxStorageBuffersPerShaderStage',
-    'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup',
-    'maxComputeWorkgroupSizeX',
-  ] as const) {
-    want[name] = adapter.limits[name];
-  }
+  const want = adapterLimits(adapter);
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ requiredLimits: want, label: 'webode device' });

@@ -236,7 +236,7 @@ export function validateTimes(t: ArrayLike<number>): Float64Array {
 /** Applies defaults and validates the options; throws ArgumentError naming the option. */
 export function resolveOptions(
   options: OdeintOptions,
-  work: { batch: number; flopsPerAttempt: number },
+  work: { batch: number; flopsPerEvaluation: number },
 ): ResolvedOdeintOptions & { tableau: Tableau } {
   if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
   const tableau = getTableau(options.method ?? 'dopri5', 'options.method');
@@ -281,7 +281,8 @@ export function resolveOptions(
   }
   let stepsPerDispatch = options.stepsPerDispatch;
   if (stepsPerDispatch === undefined) {
-    const perAttempt = Math.max(1, work.batch * work.flopsPerAttempt);
+    // An attempt evaluates every stage but the first (carried over from the last step).
+    const perAttempt = Math.max(1, work.batch * (tableau.stages - 1) * work.flopsPerEvaluation);
     stepsPerDispatch = Math.max(1, Math.min(MAX_STEPS_PER_DISPATCH, Math.floor(TARGET_FLOPS_PER_DISPATCH / perAttempt)));
   } else if (!Number.isInteger(stepsPerDispatch) || stepsPerDispatch < 1) {
     throw new ArgumentError('options.stepsPerDispatch', stepsPerDispatch, 'an integer ≥ 1');
@@ -431,8 +432,7 @@ export async function odeint(
   const B = y0Len / D;
   const times = validateTimes(t);
   const T = times.length;
-  const tab0 = getTableau(options?.method ?? 'dopri5', 'options.method');
-  const resolved = resolveOptions(options, { batch: B, flopsPerAttempt: (tab0.stages - 1) * mlpFlops(f.spec) });
+  const resolved = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec) });
   const { tableau, ...opts } = resolved;
   if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');
   checkDispatch(rt, 'y0', y0, B, INTEGRATE_WORKGROUP);
