@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { makeRng } from '../reference/mlp';
-import { solveAccurate } from '../reference/solve';
+import { fdGradTheta, fdGradY0 } from './adjoint-helpers';
 import { type Harness, openHarness } from './browser';
 import { makeProblem, relError, sampleY0 } from './problems';
+import { allSamples } from './solve-helpers';
 import { decode, encodeF32 } from './wire';
 
 let h: Harness;
@@ -23,35 +24,9 @@ it('adjoint gradients match finite differences (smoke)', async () => {
   expect(r.error).toBeNull();
   const gy0 = decode(r.gy0!);
   const gth = decode(r.gth!);
-  // L(θ, y0) = Σ_i Σ_b c[i][b]·y_i,b, in float64.
-  const loss = (params: ArrayLike<number>, y0: Float32Array | Float64Array) => {
-    const rhs = p.rhsWith(params);
-    let L = 0;
-    for (let b = 0; b < p.B; b++) {
-      const ys = solveAccurate(rhs, Array.from(y0.subarray(b * p.D, (b + 1) * p.D)), t);
-      for (let i = 0; i < T; i++) for (let d = 0; d < p.D; d++) L += c[(i * p.B + b) * p.D + d] * ys[i][d];
-    }
-    return L;
-  };
-  const eps = 1e-5;
-  const fdY0: number[] = [];
-  const y064 = Float64Array.from(p.y0);
-  for (let k = 0; k < y064.length; k++) {
-    const a = Float64Array.from(y064);
-    const b = Float64Array.from(y064);
-    a[k] += eps;
-    b[k] -= eps;
-    fdY0.push((loss(p.params, a) - loss(p.params, b)) / (2 * eps));
-  }
-  const th = Float64Array.from(p.params);
-  const fdTh: number[] = [];
-  for (let k = 0; k < th.length; k++) {
-    const a = Float64Array.from(th);
-    const b = Float64Array.from(th);
-    a[k] += eps;
-    b[k] -= eps;
-    fdTh.push((loss(a, y064) - loss(b, y064)) / (2 * eps));
-  }
+  // L(θ, y0) = Σ_i Σ_b c[i][b]·y_i,b, in float64: central differences in every entry.
+  const fdY0 = fdGradY0(p, p.y0, t, c, allSamples(p.B));
+  const fdTh = fdGradTheta(p, p.y0, t, c);
   const e1 = relError(gy0, fdY0);
   const e2 = relError(gth, fdTh);
   console.log('gy0 rel', e1, 'gth rel', e2, sampleY0(p, 0));

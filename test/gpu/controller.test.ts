@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { solveAccurate } from '../reference/solve';
 import { type Harness, openHarness } from './browser';
-import { at, makeProblem, relError, sampleY0 } from './problems';
+import { makeProblem, relError } from './problems';
+import { allSamples, gather } from './solve-helpers';
 import { decode, encodeF32 } from './wire';
 
 let h: Harness;
@@ -33,15 +34,7 @@ async function solve(controller?: Record<string, number>) {
 }
 
 function error(y: Float32Array | Float64Array): number {
-  const want: number[] = [];
-  const got: number[] = [];
-  for (let b = 0; b < p.B; b++) {
-    const ref = solveAccurate(p.rhs, sampleY0(p, b), t);
-    t.forEach((_, i) => {
-      want.push(...ref[i]);
-      got.push(...at(y, p.B, p.D, i, b));
-    });
-  }
+  const { got, want } = gather(p, y, t, allSamples(p.B), (y0) => solveAccurate(p.rhs, y0, t));
   return relError(got, want);
 }
 

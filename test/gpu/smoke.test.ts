@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { solveAccurate } from '../reference/solve';
 import { type Harness, openHarness } from './browser';
-import { at, makeProblem, relError, sampleY0 } from './problems';
+import { makeProblem, relError } from './problems';
+import { allSamples, gather } from './solve-helpers';
 import { decode, encodeF32 } from './wire';
 
 let h: Harness;
@@ -23,16 +24,7 @@ it('dopri5 matches the float64 reference', async () => {
   console.log(JSON.stringify({ ...r, y: null }));
   expect(r.gpuErrors).toEqual([]);
   expect(r.error).toBeNull();
-  const y = decode(r.y!);
-  const want: number[] = [];
-  const got: number[] = [];
-  for (let b = 0; b < p.B; b++) {
-    const ref = solveAccurate(p.rhs, sampleY0(p, b), t);
-    t.forEach((_, i) => {
-      want.push(...ref[i]);
-      got.push(...at(y, p.B, p.D, i, b));
-    });
-  }
+  const { got, want } = gather(p, decode(r.y!), t, allSamples(p.B), (y0) => solveAccurate(p.rhs, y0, t));
   const err = relError(got, want);
   console.log('rel err', err);
   expect(err).toBeLessThan(1e-4);
@@ -45,16 +37,7 @@ it('batch-shared step control matches the float64 reference', async () => {
   console.log(JSON.stringify({ ...r, y: null }));
   expect(r.gpuErrors).toEqual([]);
   expect(r.error).toBeNull();
-  const y = decode(r.y!);
-  const want: number[] = [];
-  const got: number[] = [];
-  for (let b = 0; b < p.B; b++) {
-    const ref = solveAccurate(p.rhs, sampleY0(p, b), t);
-    t.forEach((_, i) => {
-      want.push(...ref[i]);
-      got.push(...at(y, p.B, p.D, i, b));
-    });
-  }
+  const { got, want } = gather(p, decode(r.y!), t, allSamples(p.B), (y0) => solveAccurate(p.rhs, y0, t));
   const err = relError(got, want);
   console.log('rel err', err);
   expect(err).toBeLessThan(1e-4);
