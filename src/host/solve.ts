@@ -439,10 +439,12 @@ export async function odeint(
   // Every buffer of the solve must fit one binding: check them all before allocating any.
   const batchMode = resolved.stepControl === 'batch';
   const maxBinding = rt.limits.maxStorageBufferBindingSize;
+  // Per sample: f at the current point; batch mode keeps every stage and y_{n+1}.
+  const stageBytes = B * D * 4 * (batchMode ? kSlots(tableau) + 1 : 1);
   const buffers: [string, number][] = [
     ['outputs (T·B·D·4)', T * B * D * 4],
     ['per-sample solver state', (B + 2) * SAMPLE.stride],
-    ['stage buffer', B * D * 4 * (batchMode ? kSlots(resolved.tableau) + 1 : 1)],
+    ['stage buffer', stageBytes],
   ];
   for (const [what, bytes] of buffers) {
     if (bytes > maxBinding) {
@@ -509,7 +511,7 @@ export async function odeint(
       device.queue.writeBuffer(y0Buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
     }
     const ycur = make('solve y current', B * D * 4, GPUBufferUsage.STORAGE);
-    const kbuf = make('solve stages', B * D * 4 * (batchMode ? kSlots(tableau) + 1 : 1), GPUBufferUsage.STORAGE);
+    const kbuf = make('solve stages', stageBytes, GPUBufferUsage.STORAGE);
 
     const bindGroup = device.createBindGroup({
       label: 'integrate bind group',

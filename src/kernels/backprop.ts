@@ -9,7 +9,7 @@ import backpropSource from '../../shaders/backprop.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { StructLayout, f32Literal, fillTemplate } from './layout';
 import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
-import { CONTROLLER_FIELDS, SAMPLE, kSlots, rkCoreWgsl, statusWgsl } from './rk';
+import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient';
 import { vjpWgsl } from './vjp';
 
@@ -131,4 +131,3 @@ export function backpropWgsl(spec: BackpropSpec): string {
   });
 }
 
-export { kSlots };
