@@ -1,11 +1,16 @@
 // webode: reduces the per-sample solver state to the few numbers the host
 // reads between chunks of dispatches: how many samples are still running,
-// how many failed, and the function-evaluation and step totals.
+// how many failed, the function-evaluation and step totals, and the first
+// sample that has not finished (its index, status and time reached).
 //
-// It also zeroes the workgroup count of the indirect dispatches once no
-// sample is running. One workgroup; each invocation folds a strided slice of the batch, then a
-// tree reduction in workgroup memory. The order of the additions is fixed, so
-// the totals are the same on every run.
+// `summarize` also zeroes the workgroup count of the indirect dispatches once
+// no sample is running. One workgroup; each invocation folds a strided slice
+// of the batch, then a tree reduction in workgroup memory. The order of the
+// additions is fixed, so the totals are the same on every run.
+//
+// `fold` adds one summary into the report of a deferred solve (a solve that
+// returns without reading anything back): totals add up over chunks of
+// samples, and the report keeps the first unfinished sample by global index.
 
 ${SUMMARY_PARAMS_STRUCT}
 
@@ -15,24 +20,30 @@ ${STATUS_CONSTS}
 
 ${SUMMARY_STRUCT}
 
+const NO_SAMPLE: u32 = 0xffffffffu;
+
 @group(0) @binding(0) var<storage, read> samples: array<Sample>;
 @group(0) @binding(1) var<storage, read_write> summary: Summary;
 @group(0) @binding(2) var<uniform> S: SummaryParams;
 // Workgroup counts of the next chunk's solver dispatches (dispatchWorkgroupsIndirect):
 // zero once no sample runs, so a chunk already in flight costs almost nothing.
 @group(0) @binding(3) var<storage, read_write> indirect: array<u32, 3>;
+// The deferred solve's report (`fold` only).
+@group(0) @binding(4) var<storage, read_write> report: Summary;
 
 const WG: u32 = ${WG}u;
-// Fields reduced: running, failed, nfe (sum), nfe (max), accepted, rejected.
-var<workgroup> acc: array<array<u32, 6>, WG>;
+// Fields reduced: running, failed, nfe (sum), nfe (max), accepted, rejected,
+// first unfinished sample (min).
+var<workgroup> acc: array<array<u32, 7>, WG>;
 
 @compute @workgroup_size(${WG})
 fn summarize(@builtin(local_invocation_index) lid: u32) {
-  var v = array<u32, 6>(0u, 0u, 0u, 0u, 0u, 0u);
+  var v = array<u32, 7>(0u, 0u, 0u, 0u, 0u, 0u, NO_SAMPLE);
   for (var b = lid; b < S.batch; b += WG) {
     let s = samples[b];
     if (s.status < STATUS_DONE) { v[0] += 1u; }
     if (s.status > STATUS_DONE) { v[1] += 1u; }
+    if (s.status != STATUS_DONE) { v[6] = min(v[6], b); }
     v[2] += s.n_fe;
     v[3] = max(v[3], s.n_fe);
     v[4] += s.n_accepted;
@@ -49,6 +60,7 @@ fn summarize(@builtin(local_invocation_index) lid: u32) {
       acc[lid][3] = max(acc[lid][3], o[3]);
       acc[lid][4] += o[4];
       acc[lid][5] += o[5];
+      acc[lid][6] = min(acc[lid][6], o[6]);
     }
     workgroupBarrier();
   }
@@ -59,8 +71,33 @@ fn summarize(@builtin(local_invocation_index) lid: u32) {
     summary.nfe_max = acc[0][3];
     summary.accepted = acc[0][4];
     summary.rejected = acc[0][5];
+    let first = acc[0][6];
+    summary.first_unfinished = first;
+    if (first == NO_SAMPLE) {
+      summary.first_status = STATUS_DONE;
+      summary.first_t = 0.0;
+    } else {
+      let s = samples[first];
+      summary.first_status = s.status;
+      summary.first_t = s.t_hi + s.t_lo;
+    }
     indirect[0] = select(0u, S.workgroups, acc[0][0] > 0u);
     indirect[1] = 1u;
     indirect[2] = 1u;
+  }
+}
+
+@compute @workgroup_size(1)
+fn fold() {
+  report.running += summary.running;
+  report.failed += summary.failed;
+  report.nfe_total += summary.nfe_total;
+  report.nfe_max = max(report.nfe_max, summary.nfe_max);
+  report.accepted += summary.accepted;
+  report.rejected += summary.rejected;
+  if (report.first_unfinished == NO_SAMPLE && summary.first_unfinished != NO_SAMPLE) {
+    report.first_unfinished = S.offset + summary.first_unfinished;
+    report.first_status = summary.first_status;
+    report.first_t = summary.first_t;
   }
 }

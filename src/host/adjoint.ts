@@ -20,7 +20,7 @@ import { mlpFlops } from '../kernels/mlp';
 import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from './errors';
 import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, type Gradients, chunkSize, runGradients } from './gradients';
-import { type ControllerOptions, type OdeintOptions, type Solution, resolveOptions } from './solve';
+import { type ControllerOptions, type OdeintOptions, type Solution, deferredUnits, resolveOptions } from './solve';
 import { getTableau } from './tableau';
 import { Tensor } from './tensor';
 
@@ -45,6 +45,17 @@ export interface BackwardOptions {
    * solve's (setting them is an error).
    */
   mode?: 'adjoint' | 'backprop';
+  /**
+   * Return without any host wait (adjoint mode only; default false): the
+   * gradient solve records a fixed dispatch budget and reads nothing back, as
+   * `OdeintOptions.deferred` describes; `await g.check()` reads its outcome.
+   * The gradients can feed an optimizer at once. The check covers the
+   * gradient solve only: a deferred forward solve needs its own `sol.check()`
+   * (a gradient solve that waits checks it first).
+   */
+  deferred?: boolean;
+  /** Dispatches per chunk of samples of a deferred gradient solve. Default as `OdeintOptions.dispatchBudget`. */
+  dispatchBudget?: number;
   /**
    * Bytes the per-sample gradient memory (a row of P floats per sample, plus a
    * few state vectors; in backprop mode also the checkpoint tape) may take
@@ -90,6 +101,16 @@ export async function backward(
   if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {
     throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
   }
+  if (mode === 'backprop' && (options.deferred === true || options.dispatchBudget !== undefined)) {
+    throw new ArgumentError(
+      options.deferred === true ? 'options.deferred' : 'options.dispatchBudget',
+      options.deferred ?? options.dispatchBudget,
+      "unset in mode 'backprop' (it sizes its checkpoint tape from the forward solve's step counts, read back)",
+    );
+  }
+  // A gradient solve that waits first makes sure a deferred forward solve succeeded;
+  // a deferred one leaves that to sol.check().
+  if (sol.deferred && !(mode === 'adjoint' && options.deferred === true)) await sol.check();
   const kernel = mode === 'adjoint' ? adjointKernel(sol, options) : await backpropKernel(sol, options, budget);
   const chunk = chunkSize(rt, kernel, B, f.parameterCount, budget);
 
@@ -104,7 +125,7 @@ export async function backward(
     cot = owned;
   }
   try {
-    return await runGradients(sol, cot, kernel, chunk);
+    return await runGradients(sol, cot, kernel, chunk, kernel.deferredUnits ?? 0);
   } finally {
     if (owned) rt.destroyBuffer(owned);
   }
@@ -129,6 +150,8 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
       maxSteps: options.maxSteps ?? fwd.maxSteps,
       stepsPerDispatch: options.stepsPerDispatch,
       controller: options.controller ?? fwd.controller,
+      deferred: options.deferred,
+      dispatchBudget: options.dispatchBudget,
     },
     // An augmented evaluation is a forward and a backward sweep, and the θ part: about 3× the MLP.
     { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec) },
@@ -138,6 +161,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   const layout = adjointLayout(rt.device);
   return {
     label: `adjoint ${tableau.name}`,
+    deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
     pipeline: rt.pipeline(adjointKey(spec), `adjoint ${tableau.name}`, () => ({
       code: adjointWgsl(spec),
       entryPoint: 'adjoint',

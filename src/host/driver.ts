@@ -10,7 +10,13 @@
  * a summary; chunk lengths double up to a cap, so a solve of N steps costs
  * O(log N) host waits, and after the last sample finishes at most one extra
  * chunk of early-exiting dispatches runs.
+ *
+ * A deferred solve (`driveDeferred`) records a fixed budget of units in one
+ * submit and reads nothing: its summary is folded into a report buffer on the
+ * GPU, which the caller reads later together with whatever else it reads
+ * (or gates later GPU work on), so the solve costs no host wait at all.
  */
+import { bindBuffers } from '../kernels/layout';
 import { SUMMARY, SUMMARY_PARAMS, type SummaryField, summaryKey, summaryWgsl } from '../kernels/summary';
 import { SAMPLE } from '../kernels/rk';
 import type { SampleFailure } from './errors';
@@ -37,43 +43,62 @@ export interface DriveSpec {
 /** The summary words after the run, by field. */
 export type SummaryValues = Readonly<Record<SummaryField, number>>;
 
-export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
-  const device = rt.device;
-  const summaryPipeline = rt.pipeline(summaryKey(), 'summary', () => ({ code: summaryWgsl(), entryPoint: 'summarize' }));
+/** The summary kernel's buffers and bind group for one solve (or chunk of samples). */
+interface SummaryRig {
+  readonly pipeline: GPUComputePipeline;
+  readonly group: GPUBindGroup;
+  readonly indirect: GPUBuffer;
+  readonly summary: GPUBuffer;
+  readonly uniform: GPUBuffer;
+  readonly owned: GPUBuffer[];
+}
+
+function summaryRig(rt: Runtime, spec: DriveSpec, offset: number): SummaryRig {
+  const pipeline = rt.pipeline(`${summaryKey()}|summarize`, 'summary', () => ({ code: summaryWgsl(), entryPoint: 'summarize' }));
   const owned: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
-    const b = rt.createBuffer(label, bytes, usage);
+    const b = rt.createBuffer(`${spec.label} ${label}`, bytes, usage);
     owned.push(b);
     return b;
   };
+  const uniform = make('summary params', SUMMARY_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  rt.device.queue.writeBuffer(uniform, 0, SUMMARY_PARAMS.pack({ batch: spec.batch, workgroups: spec.workgroups, offset }));
+  const indirect = make('indirect dispatch', 12, GPUBufferUsage.INDIRECT | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+  rt.device.queue.writeBuffer(indirect, 0, new Uint32Array([spec.workgroups, 1, 1]));
+  const summary = make('summary', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+  const group = bindBuffers(rt.device, `${spec.label} summary bind group`, pipeline.getBindGroupLayout(0), [
+    spec.samples,
+    summary,
+    uniform,
+    indirect,
+  ]);
+  return { pipeline, group, indirect, summary, uniform, owned };
+}
+
+function recordSummary(pass: GPUComputePassEncoder, rig: SummaryRig): void {
+  pass.setPipeline(rig.pipeline);
+  pass.setBindGroup(0, rig.group);
+  pass.dispatchWorkgroups(1);
+}
+
+export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
+  const device = rt.device;
+  const rig = summaryRig(rt, spec, 0);
+  const owned = rig.owned;
   try {
-    const uniform = make(`${spec.label} summary params`, SUMMARY_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    device.queue.writeBuffer(uniform, 0, SUMMARY_PARAMS.pack({ batch: spec.batch, workgroups: spec.workgroups }));
-    const indirect = make(
-      `${spec.label} indirect dispatch`,
-      12,
-      GPUBufferUsage.INDIRECT | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-    );
-    device.queue.writeBuffer(indirect, 0, new Uint32Array([spec.workgroups, 1, 1]));
-    const summary = make(`${spec.label} summary`, SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-    const readbacks = [0, 1].map(() =>
-      make(`${spec.label} summary readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
-    );
-    const summaryGroup = device.createBindGroup({
-      label: `${spec.label} summary bind group`,
-      layout: summaryPipeline.getBindGroupLayout(0),
-      entries: [spec.samples, summary, uniform, indirect].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    const readbacks = [0, 1].map(() => {
+      const b = rt.createBuffer(`${spec.label} summary readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      owned.push(b);
+      return b;
     });
 
     const submitChunk = (units: number, readback: GPUBuffer) => {
       const encoder = device.createCommandEncoder({ label: `${spec.label} chunk of ${units}` });
       const pass = encoder.beginComputePass({ label: spec.label });
-      const dispatches = spec.record(pass, units, indirect);
-      pass.setPipeline(summaryPipeline);
-      pass.setBindGroup(0, summaryGroup);
-      pass.dispatchWorkgroups(1);
+      const dispatches = spec.record(pass, units, rig.indirect);
+      recordSummary(pass, rig);
       pass.end();
-      encoder.copyBufferToBuffer(summary, 0, readback, 0, SUMMARY.byteSize);
+      encoder.copyBufferToBuffer(rig.summary, 0, readback, 0, SUMMARY.byteSize);
       rt.counters.dispatches += dispatches + 1;
       rt.submit([encoder.finish()]);
     };
@@ -99,6 +124,56 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
   }
 }
 
+/** Units between two summaries of a deferred solve, at most (they start at 1 and double). */
+const DEFERRED_SUMMARY_SPACING = 16;
+
+/**
+ * A deferred solve: records and submits exactly `units` units of work,
+ * without reading anything back. Summaries run after 1, 2, 4, … units (then
+ * every DEFERRED_SUMMARY_SPACING), so once every sample has finished the
+ * remaining dispatches are empty; the last summary is folded into `report`
+ * (a SUMMARY the caller initialised with `emptyReport()`), sample indices
+ * shifted by `offset`. The caller reads the report later (or never).
+ */
+export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, report: GPUBuffer, offset = 0): void {
+  const device = rt.device;
+  const rig = summaryRig(rt, spec, offset);
+  const fold = rt.pipeline(`${summaryKey()}|fold`, 'summary fold', () => ({ code: summaryWgsl(), entryPoint: 'fold' }));
+  const foldGroup = device.createBindGroup({
+    label: `${spec.label} report bind group`,
+    layout: fold.getBindGroupLayout(0),
+    entries: [
+      { binding: 1, resource: { buffer: rig.summary } },
+      { binding: 2, resource: { buffer: rig.uniform } },
+      { binding: 4, resource: { buffer: report } },
+    ],
+  });
+  try {
+    const encoder = device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
+    const pass = encoder.beginComputePass({ label: spec.label });
+    let dispatches = 0;
+    let done = 0;
+    let next = 1;
+    while (done < units) {
+      const n = Math.min(next, units - done);
+      dispatches += spec.record(pass, n, rig.indirect);
+      recordSummary(pass, rig);
+      done += n;
+      dispatches += 1;
+      next = Math.min(2 * next, DEFERRED_SUMMARY_SPACING);
+    }
+    pass.setPipeline(fold);
+    pass.setBindGroup(0, foldGroup);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    rt.counters.dispatches += dispatches + 1;
+    rt.submit([encoder.finish()]);
+  } finally {
+    // Destroying a buffer that submitted work still uses is valid: it is freed once that work is done.
+    for (const b of rig.owned) rt.destroyBuffer(b);
+  }
+}
+
 /** One chunk of samples of a gradient solve (adjoint or backprop), run to completion. */
 export interface SampleChunk {
   readonly label: string;
@@ -114,19 +189,12 @@ export interface SampleChunk {
   readonly workgroupSize: number;
 }
 
-/**
- * Zeroes the chunk's state, runs its single-entry-point kernel to completion
- * (one indirect dispatch per unit) and returns the totals and the failing
- * samples (global indices; reading them costs one more host wait, only on failure).
- */
-export async function runSampleChunk(
-  rt: Runtime,
-  chunk: SampleChunk,
-): Promise<{ totals: SummaryValues; failures: SampleFailure[] }> {
+/** Zeroes the chunk's state and returns how to drive its single-entry-point kernel (one indirect dispatch per unit). */
+function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
   const clear = rt.device.createCommandEncoder({ label: `${chunk.label} reset` });
   for (const b of [chunk.samples, ...chunk.clear]) clear.clearBuffer(b);
   rt.submit([clear.finish()]);
-  const totals = await driveToCompletion(rt, {
+  return {
     label: chunk.label,
     batch: chunk.count,
     samples: chunk.samples,
@@ -139,7 +207,19 @@ export async function runSampleChunk(
       for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
       return units;
     },
-  });
+  };
+}
+
+/**
+ * Zeroes the chunk's state, runs its kernel to completion and returns the
+ * totals and the failing samples (global indices; reading them costs one
+ * more host wait, only on failure).
+ */
+export async function runSampleChunk(
+  rt: Runtime,
+  chunk: SampleChunk,
+): Promise<{ totals: SummaryValues; failures: SampleFailure[] }> {
+  const totals = await driveToCompletion(rt, startSampleChunk(rt, chunk));
   const failures: SampleFailure[] = [];
   if (totals.failed > 0) {
     const stats = parseSamples(await rt.readBuffer(chunk.samples, 0, chunk.count * SAMPLE.stride), chunk.count);
@@ -148,4 +228,9 @@ export async function runSampleChunk(
     });
   }
   return { totals, failures };
+}
+
+/** Zeroes the chunk's state and records `units` units of its kernel without a host wait; the outcome goes into `report`. */
+export function recordSampleChunk(rt: Runtime, chunk: SampleChunk, units: number, report: GPUBuffer): void {
+  driveDeferred(rt, startSampleChunk(rt, chunk), units, report, chunk.offset);
 }

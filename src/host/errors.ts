@@ -81,8 +81,12 @@ export class DestroyedError extends WebodeError {
   }
 }
 
-/** Why one sample of a solve stopped early. */
-export type FailureKind = 'nonfinite' | 'step-underflow' | 'max-steps' | 'tape-overflow';
+/**
+ * Why one sample of a solve stopped early. 'unfinished': a deferred solve's
+ * dispatch budget ran out before the sample reached the last output time
+ * (raise `dispatchBudget`).
+ */
+export type FailureKind = 'nonfinite' | 'step-underflow' | 'max-steps' | 'tape-overflow' | 'unfinished';
 
 /** One failing sample of a solve. */
 export interface SampleFailure {
@@ -98,18 +102,24 @@ export interface SampleFailure {
  * (sorted by index); samples not listed finished normally and their outputs
  * in `solution.y` are valid. Outputs of a failing sample are valid for the
  * output times it passed before failing (see `solution.stats()`).
+ *
+ * A deferred gradient solve keeps no per-sample state to read back: its
+ * error lists the first failing sample only, and `failing` says how many failed.
  */
 export class OdeSolveError<S = unknown> extends WebodeError {
   readonly failures: readonly SampleFailure[];
   readonly solution: S;
-  constructor(failures: readonly SampleFailure[], solution: S, totalSamples: number) {
+  /** How many samples failed (≥ failures.length). */
+  readonly failing: number;
+  constructor(failures: readonly SampleFailure[], solution: S, totalSamples: number, failing = failures.length) {
     const shown = failures
       .slice(0, 5)
       .map((f) => `sample ${f.sample}: ${f.kind} at t = ${f.t}`)
       .join('; ');
-    const more = failures.length > 5 ? `; … (${failures.length - 5} more)` : '';
-    super(`solve failed for ${failures.length} of ${totalSamples} samples: ${shown}${more}`);
+    const more = failing > Math.min(5, failures.length) ? `; … (${failing - Math.min(5, failures.length)} more)` : '';
+    super(`solve failed for ${failing} of ${totalSamples} samples: ${shown}${more}`);
     this.failures = failures;
     this.solution = solution;
+    this.failing = failing;
   }
 }

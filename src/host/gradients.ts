@@ -13,10 +13,11 @@
 import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, reduceWgsl } from '../kernels/adjoint';
 import { bindBuffers } from '../kernels/layout';
 import { SAMPLE } from '../kernels/rk';
-import { runSampleChunk } from './driver';
-import { OdeSolveError, type SampleFailure } from './errors';
+import { SUMMARY, emptyReport } from '../kernels/summary';
+import { recordSampleChunk, runSampleChunk } from './driver';
+import { DestroyedError, OdeSolveError, type SampleFailure } from './errors';
 import type { Runtime } from './runtime';
-import type { Solution, SolveSummary } from './solve';
+import { type Solution, type SolveSummary, failureOfStatus } from './solve';
 import { Tensor } from './tensor';
 
 /** Totals of a backward solve: those of a forward solve, and the chunks of samples. */
@@ -31,19 +32,66 @@ export class Gradients {
   readonly y0: Tensor;
   /** dL/dθ, [P], in the layout of `MLP.setParameters`. */
   readonly params: Tensor;
-  readonly summary: BackwardSummary;
+  /** True for a deferred gradient solve (see `BackwardOptions.deferred`). */
+  readonly deferred: boolean;
+  private totals: BackwardSummary;
+  private report: GPUBuffer | null;
+  private checked: Promise<BackwardSummary> | null = null;
 
-  /** @internal Made by `solution.backward`. */
-  constructor(y0: Tensor, params: Tensor, summary: BackwardSummary) {
+  /** @internal Made by `solution.backward`; `report` for a deferred solve. */
+  constructor(y0: Tensor, params: Tensor, summary: BackwardSummary, report: GPUBuffer | null = null) {
     this.y0 = y0;
     this.params = params;
-    this.summary = summary;
+    this.totals = summary;
+    this.report = report;
+    this.deferred = report !== null;
+  }
+
+  /** The solve's totals; a deferred solve's counts are NaN until `check()` has resolved. */
+  get summary(): BackwardSummary {
+    return this.totals;
+  }
+
+  /** @internal A deferred solve's report (SUMMARY words) until checked; null otherwise. */
+  get reportBuffer(): GPUBuffer | null {
+    return this.report;
+  }
+
+  /**
+   * Reads a deferred gradient solve's outcome (one host wait), fills in
+   * `summary` and throws `OdeSolveError` (the first failing sample and how
+   * many failed) if a sample failed or had not finished within the dispatch
+   * budget. Gradients that waited return their summary at once.
+   */
+  check(): Promise<BackwardSummary> {
+    if (!this.report) {
+      if (this.params.isDestroyed) return Promise.reject(new DestroyedError('Gradients'));
+      return Promise.resolve(this.totals);
+    }
+    this.checked ??= this.readReport(this.report);
+    return this.checked;
+  }
+
+  private async readReport(report: GPUBuffer): Promise<BackwardSummary> {
+    const rt = this.params.runtime;
+    const v = SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
+    rt.destroyBuffer(report);
+    this.report = null;
+    this.totals = { ...this.totals, nfe: v.nfe_total, maxNfe: v.nfe_max, accepted: v.accepted, rejected: v.rejected };
+    const failing = v.running + v.failed;
+    if (failing > 0) {
+      const first = { sample: v.first_unfinished, kind: failureOfStatus(v.first_status), t: v.first_t };
+      throw new OdeSolveError([first], this, this.y0.shape[0], failing);
+    }
+    return this.totals;
   }
 
   /** Frees both tensors. Idempotent. */
   destroy(): void {
     this.y0.destroy();
     this.params.destroy();
+    if (this.report) this.params.runtime.destroyBuffer(this.report);
+    this.report = null;
   }
 }
 
@@ -62,6 +110,8 @@ export interface GradientKernel {
   params(count: number, offset: number): ArrayBuffer;
   /** Its own per-sample buffers, bound in this order after the solver state. */
   readonly scratch: readonly { readonly label: string; readonly bytesPerSample: number; readonly clear: boolean }[];
+  /** Units per chunk of a deferred solve (0 or absent: run to completion, reading summaries). */
+  readonly deferredUnits?: number;
   /** Step totals to report instead of the kernel's own (backprop reports the forward's steps). */
   readonly steps?: { readonly accepted: number; readonly rejected: number };
 }
@@ -114,8 +164,17 @@ function submitReduce(rt: Runtime, pipes: ReducePipelines, group: GPUBindGroup, 
  * Runs `kernel` over the batch of `sol` in chunks of `chunk` samples, with
  * cotangents `cot`. Rejects with `OdeSolveError` (global sample indices; the
  * partial `Gradients` on the error) if a sample fails.
+ *
+ * With `deferredUnits` > 0 it records that many units per chunk and returns
+ * without a host wait; the outcome is in the Gradients' report (`check()`).
  */
-export async function runGradients(sol: Solution, cot: GPUBuffer, kernel: GradientKernel, chunk: number): Promise<Gradients> {
+export async function runGradients(
+  sol: Solution,
+  cot: GPUBuffer,
+  kernel: GradientKernel,
+  chunk: number,
+  deferredUnits = 0,
+): Promise<Gradients> {
   const f = sol.f;
   const rt = f.runtime;
   const device = rt.device;
@@ -159,12 +218,17 @@ export async function runGradients(sol: Solution, cot: GPUBuffer, kernel: Gradie
 
     const totals = { nfe: 0, maxNfe: 0, accepted: 0, rejected: 0, chunks: 0 };
     const failures: SampleFailure[] = [];
-    for (let offset = 0; offset < B && failures.length === 0; offset += chunk) {
-      const count = Math.min(chunk, B - offset);
+    const counts = () => ({
+      hostWaits: rt.counters.hostWaits - before.hostWaits,
+      submits: rt.counters.submits - before.submits,
+      dispatches: rt.counters.dispatches - before.dispatches,
+      chunks: totals.chunks,
+    });
+    const chunkOf = (count: number, offset: number) => {
       totals.chunks++;
       device.queue.writeBuffer(uniform, 0, kernel.params(count, offset));
       device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: count, n_params: P, parts: Math.ceil(count / REDUCE_ROWS) }));
-      const run = await runSampleChunk(rt, {
+      return {
         label: kernel.label,
         pipeline: kernel.pipeline,
         bindGroup,
@@ -173,23 +237,40 @@ export async function runGradients(sol: Solution, cot: GPUBuffer, kernel: Gradie
         count,
         offset,
         workgroupSize: kernel.workgroupSize,
-      });
+      };
+    };
+    if (deferredUnits > 0) {
+      const report = make('report', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+      owned.pop(); // the Gradients own it
+      device.queue.writeBuffer(report, 0, emptyReport());
+      try {
+        // Chunks run one after another in queue order, reusing the same buffers.
+        for (let offset = 0; offset < B; offset += chunk) {
+          const count = Math.min(chunk, B - offset);
+          recordSampleChunk(rt, chunkOf(count, offset), deferredUnits, report);
+          submitReduce(rt, reduce, redGroup, P, count);
+        }
+      } catch (e) {
+        rt.destroyBuffer(report);
+        throw e;
+      }
+      return new Gradients(gy0, gth, { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...counts() }, report);
+    }
+    for (let offset = 0; offset < B && failures.length === 0; offset += chunk) {
+      const run = await runSampleChunk(rt, chunkOf(Math.min(chunk, B - offset), offset));
       totals.nfe += run.totals.nfe_total;
       totals.maxNfe = Math.max(totals.maxNfe, run.totals.nfe_max);
       totals.accepted += run.totals.accepted;
       totals.rejected += run.totals.rejected;
       failures.push(...run.failures);
-      if (failures.length === 0) submitReduce(rt, reduce, redGroup, P, count);
+      if (failures.length === 0) submitReduce(rt, reduce, redGroup, P, Math.min(chunk, B - offset));
     }
     const summary: BackwardSummary = {
       nfe: totals.nfe,
       maxNfe: totals.maxNfe,
       accepted: kernel.steps?.accepted ?? totals.accepted,
       rejected: kernel.steps?.rejected ?? totals.rejected,
-      hostWaits: rt.counters.hostWaits - before.hostWaits,
-      submits: rt.counters.submits - before.submits,
-      dispatches: rt.counters.dispatches - before.dispatches,
-      chunks: totals.chunks,
+      ...counts(),
     };
     const grads = new Gradients(gy0, gth, summary);
     if (failures.length) throw new OdeSolveError(failures, grads, B);

@@ -24,7 +24,8 @@ import {
 } from '../kernels/integrate';
 import { type BackwardOptions, backward } from './adjoint';
 import type { Gradients } from './gradients';
-import { driveToCompletion } from './driver';
+import { driveDeferred, driveToCompletion } from './driver';
+import { SUMMARY, emptyReport } from '../kernels/summary';
 import { mlpFlops } from '../kernels/mlp';
 import type { ControllerValues } from '../kernels/rk';
 import { ArgumentError, DestroyedError, type FailureKind, OdeSolveError, type SampleFailure } from './errors';
@@ -67,6 +68,24 @@ export interface OdeintOptions {
   stepControl?: StepControl;
   /** The step-size controller of adaptive methods (default: the PI controller below). */
   controller?: ControllerOptions;
+  /**
+   * Return without any host wait (default false). The solve records a fixed
+   * budget of dispatches (`dispatchBudget`) in one submit and reads nothing
+   * back; once every sample has finished, the rest of the budget costs
+   * almost nothing (empty dispatches). The outputs can feed further GPU work
+   * at once (a loss, `backward` with `deferred: true`); `await sol.check()`
+   * reads the outcome later (one host wait) and throws `OdeSolveError` if a
+   * sample failed or had not finished within the budget ('unfinished').
+   * Until then `sol.summary` has NaN counts.
+   */
+  deferred?: boolean;
+  /**
+   * Dispatches a deferred solve records; each advances every running sample
+   * by up to `stepsPerDispatch` attempts (batch step control: one shared
+   * attempt). Default: enough for `maxSteps` attempts (fixed-step methods:
+   * for the whole grid), at most 512.
+   */
+  dispatchBudget?: number;
 }
 
 /**
@@ -137,6 +156,9 @@ export interface ResolvedOdeintOptions {
   /** The controller as given (defaults filled in), and as the kernels use it. */
   readonly controller: Readonly<Required<ControllerOptions>>;
   readonly controllerValues: ControllerValues;
+  readonly deferred: boolean;
+  /** The dispatch budget asked for (deferred solves), or 0 for the default. */
+  readonly dispatchBudget: number;
 }
 
 /** Totals of a solve, known without another host wait. */
@@ -287,6 +309,16 @@ export function resolveOptions(
   } else if (!Number.isInteger(stepsPerDispatch) || stepsPerDispatch < 1) {
     throw new ArgumentError('options.stepsPerDispatch', stepsPerDispatch, 'an integer ≥ 1');
   }
+  const deferred = options.deferred ?? false;
+  if (typeof deferred !== 'boolean') throw new ArgumentError('options.deferred', deferred, 'true or false');
+  let dispatchBudget = 0;
+  if (options.dispatchBudget !== undefined) {
+    if (!deferred) throw new ArgumentError('options.dispatchBudget', options.dispatchBudget, 'undefined unless deferred is true');
+    dispatchBudget = options.dispatchBudget;
+    if (!Number.isInteger(dispatchBudget) || dispatchBudget < 1 || dispatchBudget > MAX_DISPATCH_BUDGET) {
+      throw new ArgumentError('options.dispatchBudget', dispatchBudget, `an integer in [1, ${MAX_DISPATCH_BUDGET}]`);
+    }
+  }
   return {
     method: tableau.name,
     rtol,
@@ -298,8 +330,33 @@ export function resolveOptions(
     stepControl: tableau.adaptive ? stepControl : 'per-sample',
     controller: { ...DEFAULT_CONTROLLER, ...options.controller },
     controllerValues: resolveController(options.controller, tableau.errorOrder),
+    deferred,
+    dispatchBudget,
     tableau,
   };
+}
+
+/** The default dispatch budget of a deferred solve is at most this. */
+export const DEFAULT_DISPATCH_BUDGET_CAP = 512;
+/** A deferred solve records at most this many dispatches (an explicit `dispatchBudget` included). */
+export const MAX_DISPATCH_BUDGET = 65_536;
+
+/**
+ * Units of work a deferred solve records: the explicit budget, or enough for
+ * every sample to finish or hit maxSteps (fixed-step methods: the whole grid
+ * between the output times, a step more per interval for round-off), capped
+ * at DEFAULT_DISPATCH_BUDGET_CAP.
+ */
+export function deferredUnits(opts: ResolvedOdeintOptions & { tableau: Tableau }, times: ArrayLike<number>): number {
+  if (opts.dispatchBudget > 0) return opts.dispatchBudget;
+  let attempts = opts.maxSteps;
+  if (!opts.tableau.adaptive) {
+    attempts = 0;
+    for (let i = 1; i < times.length; i++) attempts += Math.ceil(Math.abs(times[i] - times[i - 1]) / opts.stepSize) + 1;
+  }
+  // Batch step control: a unit is one shared attempt.
+  const perUnit = opts.stepControl === 'batch' ? 1 : opts.stepsPerDispatch;
+  return Math.min(DEFAULT_DISPATCH_BUDGET_CAP, Math.ceil(attempts / perUnit) + 1);
 }
 
 const FAILURE_OF_STATUS: Record<number, FailureKind> = {
@@ -308,6 +365,11 @@ const FAILURE_OF_STATUS: Record<number, FailureKind> = {
   [STATUS.MAXSTEPS]: 'max-steps',
   [STATUS.TAPE]: 'tape-overflow',
 };
+
+/** The failure of a sample left with this status (not done): a still-running sample is 'unfinished'. */
+export function failureOfStatus(status: number): FailureKind {
+  return FAILURE_OF_STATUS[status] ?? 'unfinished';
+}
 
 /** The result of `odeint`: outputs on the GPU, statistics on request. */
 export class Solution {
@@ -319,8 +381,13 @@ export class Solution {
   readonly dim: number;
   readonly f: MLP;
   readonly options: ResolvedOdeintOptions;
-  readonly summary: SolveSummary;
+  /** True for a deferred solve (see `OdeintOptions.deferred`). */
+  readonly deferred: boolean;
+  private totals: SolveSummary;
   private samples: GPUBuffer | null;
+  /** A deferred solve's report (SUMMARY words, on the GPU) until `check()` has read it. */
+  private report: GPUBuffer | null;
+  private checked: Promise<SolveSummary> | null = null;
 
   /** @internal Made by `odeint`. */
   constructor(init: {
@@ -332,6 +399,7 @@ export class Solution {
     options: ResolvedOdeintOptions;
     summary: SolveSummary;
     samples: GPUBuffer;
+    report?: GPUBuffer;
   }) {
     this.y = init.y;
     this.t = init.t;
@@ -339,8 +407,64 @@ export class Solution {
     this.dim = init.dim;
     this.f = init.f;
     this.options = init.options;
-    this.summary = init.summary;
+    this.totals = init.summary;
     this.samples = init.samples;
+    this.report = init.report ?? null;
+    this.deferred = this.report !== null;
+  }
+
+  /** The solve's totals; a deferred solve's counts are NaN until `check()` has resolved. */
+  get summary(): SolveSummary {
+    return this.totals;
+  }
+
+  /**
+   * @internal The report buffer of a deferred solve (SUMMARY words), for
+   * callers that read or gate on it on the GPU; null once checked or destroyed.
+   */
+  get reportBuffer(): GPUBuffer | null {
+    return this.report;
+  }
+
+  /**
+   * Reads a deferred solve's outcome (one host wait; one more, for the
+   * per-sample detail, on failure), fills in `summary` and throws
+   * `OdeSolveError` if a sample failed or had not finished within the
+   * dispatch budget. A solve that waited returns its summary at once.
+   */
+  check(): Promise<SolveSummary> {
+    if (!this.report) {
+      if (!this.samples) return Promise.reject(new DestroyedError('Solution'));
+      return Promise.resolve(this.totals);
+    }
+    this.checked ??= this.readReport(this.report);
+    return this.checked;
+  }
+
+  private async readReport(report: GPUBuffer): Promise<SolveSummary> {
+    const rt = this.y.runtime;
+    const values = SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
+    this.totals = {
+      ...this.totals,
+      nfe: values.nfe_total,
+      maxNfe: values.nfe_max,
+      accepted: values.accepted,
+      rejected: values.rejected,
+    };
+    rt.destroyBuffer(report);
+    this.report = null;
+    if (values.running > 0 || values.failed > 0) throw new OdeSolveError(await this.failures(), this, this.batch);
+    return this.totals;
+  }
+
+  /** Every sample that failed or has not finished (one host wait). */
+  private async failures(): Promise<SampleFailure[]> {
+    const stats = await this.stats();
+    const failures: SampleFailure[] = [];
+    stats.status.forEach((st, sample) => {
+      if (st !== 'done') failures.push({ sample, kind: st === 'running' ? 'unfinished' : st, t: stats.tReached[sample] });
+    });
+    return failures;
   }
 
   /** Reads the per-sample statistics (one host wait). */
@@ -362,9 +486,12 @@ export class Solution {
 
   /** Frees the outputs and the per-sample state. Idempotent. */
   destroy(): void {
+    const rt = this.y.runtime;
     this.y.destroy();
-    if (this.samples) this.y.runtime.destroyBuffer(this.samples);
+    if (this.samples) rt.destroyBuffer(this.samples);
+    if (this.report) rt.destroyBuffer(this.report);
     this.samples = null;
+    this.report = null;
   }
 }
 
@@ -556,7 +683,7 @@ export async function odeint(
       }
       return dispatches + 3 * units;
     };
-    const totals = await driveToCompletion(rt, {
+    const drive = {
       label: `odeint ${tableau.name}`,
       batch: B,
       samples,
@@ -565,15 +692,32 @@ export async function odeint(
       // Batch mode: one attempt per unit, so start with longer chunks.
       firstChunk: batchMode ? 4 * FIRST_CHUNK : FIRST_CHUNK,
       maxChunk: MAX_CHUNK,
+    };
+    const counts = () => ({
+      hostWaits: rt.counters.hostWaits - before.hostWaits,
+      submits: rt.counters.submits - before.submits,
+      dispatches: rt.counters.dispatches - before.dispatches,
     });
+    if (opts.deferred) {
+      const report = make('solve report', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+      scratch.pop(); // the Solution owns it
+      device.queue.writeBuffer(report, 0, emptyReport());
+      try {
+        driveDeferred(rt, drive, deferredUnits(resolved, times), report);
+      } catch (e) {
+        rt.destroyBuffer(report);
+        throw e;
+      }
+      const summary: SolveSummary = { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...counts() };
+      return new Solution({ y, t: times, batch: B, dim: D, f, options: opts, summary, samples, report });
+    }
+    const totals = await driveToCompletion(rt, drive);
     const summary: SolveSummary = {
       nfe: totals.nfe_total,
       maxNfe: totals.nfe_max,
       accepted: totals.accepted,
       rejected: totals.rejected,
-      hostWaits: rt.counters.hostWaits - before.hostWaits,
-      submits: rt.counters.submits - before.submits,
-      dispatches: rt.counters.dispatches - before.dispatches,
+      ...counts(),
     };
     const solution = new Solution({ y, t: times, batch: B, dim: D, f, options: opts, summary, samples });
     if (totals.failed > 0) {

@@ -1,6 +1,7 @@
 /**
  * The summary kernel (shaders/summary.wgsl): folds the per-sample solver
- * state into the few words the host reads between chunks of dispatches.
+ * state into the few words the host reads between chunks of dispatches, and
+ * folds those into the report of a deferred solve.
  */
 import summarySource from '../../shaders/summary.wgsl?raw';
 import { StructLayout, fillTemplate } from './layout';
@@ -13,6 +14,8 @@ export const SUMMARY_PARAMS = new StructLayout('SummaryParams', [
   ['batch', 'u32'],
   /** Workgroups of the solver's dispatches while samples are running. */
   ['workgroups', 'u32'],
+  /** Global index of the first sample of the chunk (`fold`). */
+  ['offset', 'u32'],
 ] as const);
 
 /** What the host reads back between chunks. */
@@ -23,8 +26,31 @@ export const SUMMARY = new StructLayout('Summary', [
   ['nfe_max', 'u32'],
   ['accepted', 'u32'],
   ['rejected', 'u32'],
+  /** Index of the first sample not done (running or failed), NO_SAMPLE when every sample is done. */
+  ['first_unfinished', 'u32'],
+  /** Its status and the time it reached. */
+  ['first_status', 'u32'],
+  ['first_t', 'f32'],
 ] as const);
 export type SummaryField = Parameters<typeof SUMMARY.offset>[0];
+
+/** `first_unfinished` when every sample is done. */
+export const NO_SAMPLE = 0xffffffff;
+
+/** The initial value of a deferred solve's report: nothing counted, no unfinished sample. */
+export function emptyReport(): ArrayBuffer {
+  return SUMMARY.pack({
+    running: 0,
+    failed: 0,
+    nfe_total: 0,
+    nfe_max: 0,
+    accepted: 0,
+    rejected: 0,
+    first_unfinished: NO_SAMPLE,
+    first_status: 0,
+    first_t: 0,
+  });
+}
 
 export function summaryKey(): string {
   return `summary|wg${SUMMARY_WORKGROUP}`;

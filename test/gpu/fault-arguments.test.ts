@@ -68,6 +68,9 @@ const CASES: Case[] = [
   { name: 'odeint: maxSteps -5', error: 'ArgumentError', argument: 'options.maxSteps', call: { target: 'odeint', options: { maxSteps: -5 } } },
   { name: 'odeint: stepsPerDispatch 2.5', error: 'ArgumentError', argument: 'options.stepsPerDispatch', call: { target: 'odeint', options: { stepsPerDispatch: 2.5 } } },
   { name: 'odeint: stepControl unknown', error: 'ArgumentError', argument: 'options.stepControl', call: { target: 'odeint', options: { stepControl: 'global' } } },
+  { name: 'odeint: deferred not a boolean', error: 'ArgumentError', argument: 'options.deferred', call: { target: 'odeint', options: { deferred: 'yes' } } },
+  { name: 'odeint: dispatchBudget without deferred', error: 'ArgumentError', argument: 'options.dispatchBudget', call: { target: 'odeint', options: { dispatchBudget: 8 } } },
+  { name: 'odeint: dispatchBudget 0', error: 'ArgumentError', argument: 'options.dispatchBudget', call: { target: 'odeint', options: { deferred: true, dispatchBudget: 0 } } },
   // backward
   { name: 'backward: cotangent of the wrong length', error: 'ArgumentError', argument: 'dLdy', call: { target: 'backward', dLdy: new Array(NT - 2).fill(1) } },
   { name: 'backward: cotangent tensor of the wrong size', error: 'ArgumentError', argument: 'dLdy', call: { target: 'backward', dLdyTensor: NT + 4 } },
@@ -85,6 +88,8 @@ const CASES: Case[] = [
   { name: "backward: mode 'backprop' with stepSize set", error: 'ArgumentError', argument: 'options.stepSize', call: { target: 'backward', options: { mode: 'backprop', stepSize: 0.1 } } },
   { name: "backward: mode 'backprop' after a batch-controlled solve", error: 'ArgumentError', argument: 'options.mode', call: { target: 'backward', forward: { stepControl: 'batch' }, options: { mode: 'backprop' } } },
   { name: "backward: mode 'backprop' with stepsPerDispatch 0", error: 'ArgumentError', argument: 'options.stepsPerDispatch', call: { target: 'backward', options: { mode: 'backprop', stepsPerDispatch: 0 } } },
+  { name: "backward: mode 'backprop' deferred", error: 'ArgumentError', argument: 'options.deferred', call: { target: 'backward', options: { mode: 'backprop', deferred: true } } },
+  { name: 'backward: dispatchBudget 2.5', error: 'ArgumentError', argument: 'options.dispatchBudget', call: { target: 'backward', options: { deferred: true, dispatchBudget: 2.5 } } },
   // runtime and tensors
   { name: 'createRuntime: options.device not a GPUDevice', error: 'ArgumentError', argument: 'options.device', call: { target: 'createRuntime', options: { device: { limits: {} } } } },
   { name: 'createRuntime: options not an object', error: 'ArgumentError', argument: 'options', call: { target: 'createRuntime', options: 'gpu' } },

@@ -195,6 +195,81 @@ const ops = {
     });
   },
 
+  /**
+   * The same forward solve and adjoint gradient solve twice: waiting (the
+   * default), then deferred (`deferred: true` on both, or `deferredBackward`
+   * only). Returns both results, the WebGPU calls counted while the deferred
+   * pair was recorded (before any check), the summaries before and after
+   * `check()`, and the errors the checks threw.
+   */
+  async deferred(
+    args: SolveArgs & {
+      dLdy: WireArray;
+      backward?: webode.BackwardOptions;
+      deferredForward?: Partial<webode.OdeintOptions>;
+      deferredBackward?: Partial<webode.BackwardOptions>;
+      skipWaiting?: boolean;
+    },
+  ) {
+    return scoped(async (r) => {
+      const f = new webode.MLP(r, args.mlp);
+      const y0 = decode(args.y0);
+      const dLdy = decode(args.dLdy);
+      try {
+        f.setParameters(decode(args.params));
+        let waiting = null;
+        if (!args.skipWaiting) {
+          const sol = await webode.odeint(f, y0, args.t, args.options);
+          const g = await sol.backward(dLdy, args.backward ?? {});
+          waiting = {
+            y: encodeF32(await sol.y.read()),
+            gy0: encodeF32(await g.y0.read()),
+            gth: encodeF32(await g.params.read()),
+            forward: sol.summary,
+            backward: g.summary,
+          };
+          g.destroy();
+          sol.destroy();
+        }
+        // The cotangents go up before counting, as a GPU tensor (what a trainer's loss writes).
+        const cot = webode.Tensor.fromArray(r, dLdy, [dLdy.length], 'deferred test cotangents');
+        const counted0 = { ...calls };
+        const c0 = { ...r.counters };
+        const sol = await webode.odeint(f, y0, args.t, { ...args.options, deferred: true, ...args.deferredForward });
+        const g = await sol.backward(cot, { ...args.backward, deferred: true, ...args.deferredBackward });
+        const counted = { mapAsync: calls.mapAsync - counted0.mapAsync, submit: calls.submit - counted0.submit };
+        const hostWaits = r.counters.hostWaits - c0.hostWaits;
+        const before = { forward: sol.summary, backward: g.summary, deferred: [sol.deferred, g.deferred] };
+        const checks: { forward: ErrorReport | null; backward: ErrorReport | null; failing: number[] } = {
+          forward: null,
+          backward: null,
+          failing: [],
+        };
+        await sol.check().catch((e: unknown) => {
+          checks.forward = report(e);
+          if (e instanceof webode.OdeSolveError) checks.failing.push(e.failing);
+        });
+        await g.check().catch((e: unknown) => {
+          checks.backward = report(e);
+          if (e instanceof webode.OdeSolveError) checks.failing.push(e.failing);
+        });
+        const deferred = {
+          y: encodeF32(await sol.y.read()),
+          gy0: encodeF32(await g.y0.read()),
+          gth: encodeF32(await g.params.read()),
+          forward: sol.summary,
+          backward: g.summary,
+        };
+        g.destroy();
+        sol.destroy();
+        cot.destroy();
+        return { waiting, deferred, counted, hostWaits, before, checks };
+      } finally {
+        f.destroy();
+      }
+    });
+  },
+
   /** A forward solve, then `backward` with the given cotangents. */
   async gradient(args: SolveArgs & { dLdy: WireArray; backward?: webode.BackwardOptions }) {
     return scoped(async (r) => {
