@@ -100,6 +100,8 @@ export interface SpiralConfig {
   rtol: number;
   atol: number;
   seed: number;
+  /** Training iterations without host waits (the Trainer's default); false: each solve waits for its summary. */
+  waitFree: boolean;
 }
 
 export const SPIRAL_DEFAULTS: SpiralConfig = {
@@ -114,6 +116,7 @@ export const SPIRAL_DEFAULTS: SpiralConfig = {
   rtol: 1e-5,
   atol: 1e-6,
   seed: 1,
+  waitFree: true,
 };
 
 /** A spiral training run: model, data, sampler and trainer on one runtime. */
@@ -137,7 +140,7 @@ export class SpiralRun {
     this.sampler = new WindowSampler(this.dataset, { batch: SPIRAL.batch, length: SPIRAL.window, seed: c.seed });
     this.optimizer = new Adam(this.model.parameters, { lr: c.lr });
     this.loss = new Loss(rt, c.loss);
-    this.trainer = new Trainer(this.model, this.optimizer, this.loss);
+    this.trainer = new Trainer(this.model, this.optimizer, this.loss, { waitFree: c.waitFree });
   }
 
   /** Changes the solver or learning rate between iterations. */
@@ -250,6 +253,8 @@ export interface CirclesConfig {
   rtol: number;
   atol: number;
   seed: number;
+  /** Training iterations without host waits (the Trainer's default); false: each solve waits for its summary. */
+  waitFree: boolean;
   batch: number;
   points: number;
 }
@@ -265,6 +270,7 @@ export const CIRCLES_DEFAULTS: CirclesConfig = {
   rtol: 1e-3,
   atol: 1e-4,
   seed: 1,
+  waitFree: true,
   batch: 128,
   points: 1024,
 };
@@ -292,7 +298,7 @@ export class CirclesRun {
     this.sampler = new PointSampler(this.dataset, { batch: c.batch, stateDim: D, seed: c.seed });
     this.optimizer = new Adam(this.model.parameters, { lr: c.lr, weightDecay: c.weightDecay });
     this.loss = new Loss(rt, c.loss);
-    this.trainer = new Trainer(this.model, this.optimizer, this.loss);
+    this.trainer = new Trainer(this.model, this.optimizer, this.loss, { waitFree: c.waitFree });
   }
 
   configure(change: Partial<Pick<CirclesConfig, 'lr' | 'method' | 'rtol' | 'atol'>>): void {

@@ -249,16 +249,19 @@ class SpiralDemo extends DemoLoop {
 
   protected async iterate(): Promise<void> {
     const run = this.ensure();
+    // A training iteration waits for nothing; every 10th, one read brings the
+    // losses and function-evaluation counts of the last ten.
     const r = await run.step();
     this.rate.tick();
-    this.nfe = { forward: r.forward.maxNfe, backward: r.backward.maxNfe };
     state.spiral.iteration = r.iteration;
     if (r.iteration % 10 === 0) {
-      const { first, losses } = await run.trainer.readLossHistory();
+      const { first, losses, forwardNfe, backwardNfe } = await run.trainer.readLossHistory();
       losses.forEach((v, k) => {
         state.spiral.losses.push(v);
         this.chart.push(first + k, [v, null]);
       });
+      const last = losses.length - 1;
+      if (last >= 0) this.nfe = { forward: forwardNfe[last], backward: backwardNfe[last] };
       this.chart.draw();
       this.stats();
     }
@@ -390,20 +393,22 @@ class CirclesDemo extends DemoLoop {
 
   protected async iterate(): Promise<void> {
     const runs = this.ensure();
-    const nfe: number[] = [];
-    for (let k = 0; k < runs.length; k++) {
-      const r = await runs[k].step();
-      this.nfe[k] = [r.forward.maxNfe, r.backward.maxNfe];
-      nfe.push(r.forward.maxNfe);
-    }
+    // Iterations wait for nothing; every 10th, one read per model brings the
+    // losses and function-evaluation counts of the last ten.
+    for (const run of runs) await run.step();
     this.iteration++;
     this.rate.tick();
     state.circles.iteration = this.iteration;
-    this.nfeChart.push(this.iteration, nfe);
     if (this.iteration % 10 === 0) {
       const hist = await Promise.all(runs.map((r) => r.trainer.readLossHistory()));
       const n = hist[0].losses.length;
-      for (let k = 0; k < n; k++) this.lossChart.push(hist[0].first + k, [hist[0].losses[k], hist[1].losses[k]]);
+      for (let k = 0; k < n; k++) {
+        this.lossChart.push(hist[0].first + k, [hist[0].losses[k], hist[1].losses[k]]);
+        this.nfeChart.push(hist[0].first + k, [hist[0].forwardNfe[k], hist[1].forwardNfe[k]]);
+      }
+      hist.forEach((h, m) => {
+        if (n > 0) this.nfe[m] = [h.forwardNfe[n - 1], h.backwardNfe[n - 1]];
+      });
       hist.forEach((h, m) => state.circles.losses[m].push(...h.losses));
       this.lossChart.draw();
       this.nfeChart.draw();

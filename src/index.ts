@@ -46,6 +46,7 @@ export {
   DeviceLostError,
   DestroyedError,
   OdeSolveError,
+  TrainingError,
 } from './host/errors';
 export type { FailureKind, SampleFailure } from './host/errors';
 
@@ -65,7 +66,7 @@ export type { Batch, Sampler, WindowSamplerOptions, PointSamplerOptions } from '
 export { NeuralODE } from './host/train/model';
 export type { NeuralODEOptions, Prediction } from './host/train/model';
 export { Trainer, LOSS_HISTORY } from './host/train/trainer';
-export type { StepOptions, StepResult, Progress, FitOptions, FitResult } from './host/train/trainer';
+export type { TrainerOptions, StepOptions, StepResult, LossHistory, Progress, FitOptions, FitResult } from './host/train/trainer';
 /** Training: saving and loading models as JSON, importing PyTorch state_dicts. */
 export {
   saveModel,

@@ -123,3 +123,38 @@ export class OdeSolveError<S = unknown> extends WebodeError {
     this.failing = failing;
   }
 }
+
+/**
+ * A solve of a wait-free training iteration failed or did not finish within
+ * its dispatch budget. It is reported by the first read after it (the loss,
+ * `trainer.check()`), since the iteration itself waited for nothing. The
+ * failing iteration and every later one up to the read made no parameter
+ * update (the optimizer skipped them on the GPU), so the parameters are
+ * those after iteration `iteration − 1`; training can go on after the error.
+ */
+export class TrainingError extends WebodeError {
+  /** The first iteration whose solve failed. */
+  readonly iteration: number;
+  /** Which solve failed. */
+  readonly phase: 'forward' | 'backward';
+  /** Its first failing sample (index in the mini-batch), why, and the time it reached. */
+  readonly failure: SampleFailure;
+  /** Samples of that solve that failed. */
+  readonly failing: number;
+  /** Iterations that made no update (the failing one included). */
+  readonly skipped: number;
+  constructor(init: { iteration: number; phase: 'forward' | 'backward'; failure: SampleFailure; failing: number; skipped: number }) {
+    const f = init.failure;
+    const last = init.iteration + init.skipped - 1;
+    super(
+      `training iteration ${init.iteration}: the ${init.phase} solve failed for ${init.failing} sample(s) ` +
+        `(sample ${f.sample}: ${f.kind} at t = ${f.t}); ` +
+        `${init.skipped === 1 ? `iteration ${init.iteration} made` : `iterations ${init.iteration}–${last} made`} no update`,
+    );
+    this.iteration = init.iteration;
+    this.phase = init.phase;
+    this.failure = f;
+    this.failing = init.failing;
+    this.skipped = init.skipped;
+  }
+}

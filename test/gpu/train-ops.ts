@@ -259,11 +259,11 @@ export function trainOps(ctx: TrainOpsContext) {
 
     /**
      * Host waits of training iterations, counted on GPUBuffer.mapAsync itself,
-     * against the waits the solves report in their summaries.
+     * against the waits the iteration and its solves report.
      */
-    async trainWaits(args: { iterations: number; readLossEvery: number; circles: boolean }) {
+    async trainWaits(args: { iterations: number; readLossEvery: number; circles: boolean; waitFree: boolean }) {
       return scoped(async (r) => {
-        const run = args.circles ? new CirclesRun(r, { batch: 32 }) : new SpiralRun(r);
+        const run = args.circles ? new CirclesRun(r, { batch: 32, waitFree: args.waitFree }) : new SpiralRun(r, { waitFree: args.waitFree });
         try {
           await run.step(); // compile the pipelines outside the count
           const rows: { maps: number; solveWaits: number; reported: number; readLoss: boolean; submits: number }[] = [];
@@ -297,15 +297,11 @@ export function trainOps(ctx: TrainOpsContext) {
         try {
           const evals: { iteration: number; mse: number; ms: number }[] = [];
           const t0 = performance.now();
-          let fwdNfe = 0;
-          let bwdNfe = 0;
           let waits = 0;
           let i = 0;
           while (i < args.iterations) {
             const res = await run.step();
             i++;
-            fwdNfe += res.forward.maxNfe;
-            bwdNfe += res.backward.maxNfe;
             waits += res.hostWaits;
             if (i % args.evalEvery === 0 || i === args.iterations) {
               const e = await run.evaluate();
@@ -314,6 +310,7 @@ export function trainOps(ctx: TrainOpsContext) {
             }
           }
           const hist = await run.trainer.readLossHistory();
+          const sum = (x: Uint32Array) => x.reduce((a, b) => a + b, 0);
           // Diagnostics: relative error of the learned field on the data, and of the trajectory, by time range.
           const ranges = [0, 2, 5, 10, 15, 25];
           const fieldOut = run.model.f.forward(Float32Array.from(run.data.y));
@@ -345,8 +342,8 @@ export function trainOps(ctx: TrainOpsContext) {
             evals,
             iterations: i,
             ms: performance.now() - t0,
-            meanForwardNfe: fwdNfe / i,
-            meanBackwardNfe: bwdNfe / i,
+            meanForwardNfe: sum(hist.forwardNfe) / i,
+            meanBackwardNfe: sum(hist.backwardNfe) / i,
             meanWaits: waits / i,
             curve: Array.from({ length: Math.ceil(hist.losses.length / 100) }, (_, k) => {
               const part = hist.losses.subarray(k * 100, (k + 1) * 100);
@@ -376,17 +373,20 @@ export function trainOps(ctx: TrainOpsContext) {
           for (let i = 1; i <= args.iterations; i++) {
             for (let k = 0; k < runs.length; k++) {
               const t0 = performance.now();
-              const res = await runs[k].step();
+              await runs[k].step();
               out[k].ms += performance.now() - t0;
-              out[k].trainForwardNfe += res.forward.maxNfe;
-              out[k].trainBackwardNfe += res.backward.maxNfe;
               if (i % args.evalEvery === 0 || i === args.iterations) {
                 const a = await runs[k].accuracy();
                 out[k].evals.push({ iteration: i, ...a });
               }
             }
           }
-          for (let k = 0; k < runs.length; k++) out[k].losses = Array.from((await runs[k].trainer.readLossHistory()).losses);
+          for (let k = 0; k < runs.length; k++) {
+            const hist = await runs[k].trainer.readLossHistory();
+            out[k].losses = Array.from(hist.losses);
+            out[k].trainForwardNfe = hist.forwardNfe.reduce((a, b) => a + b, 0);
+            out[k].trainBackwardNfe = hist.backwardNfe.reduce((a, b) => a + b, 0);
+          }
           return { runs: out };
         } finally {
           for (const run of runs) run.destroy();
@@ -500,6 +500,86 @@ export function trainOps(ctx: TrainOpsContext) {
       });
     },
 
+    /**
+     * The same training run twice, wait-free and waiting (same seeds): a few
+     * good iterations, one whose y0 has a NaN (the forward solve fails), one
+     * whose target has a NaN (the gradient solve fails), good ones after
+     * each. The wait-free trainer reads nothing until the checks; returns
+     * its TrainingErrors and host waits (mapAsync counted around its own
+     * steps), the waiting trainer's errors (by iteration of the plan), and
+     * both trainers' parameters and Adam step counts at every check.
+     */
+    async trainWaitFree(args: { plan: ('good' | 'bad-y0' | 'bad-target' | 'check')[] }) {
+      return scoped(async (r) => {
+        const B = 4;
+        const D = 2;
+        const t = Float64Array.from([0, 0.1, 0.2]);
+        const T = t.length;
+        const values = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(seed + 1.7 * i) * 0.8);
+        const good = { y0: webode.Tensor.fromArray(r, values(B * D, 1), [B, D]), target: webode.Tensor.fromArray(r, values(T * B * D, 2), [T, B, D]) };
+        const y0Nan = values(B * D, 1);
+        y0Nan[2 * D] = NaN;
+        const targetNan = values(T * B * D, 2);
+        targetNan[(2 * B + 1) * D] = NaN;
+        const badY0 = { y0: webode.Tensor.fromArray(r, y0Nan, [B, D]), target: good.target };
+        const badTarget = { y0: good.y0, target: webode.Tensor.fromArray(r, targetNan, [T, B, D]) };
+        const make = (waitFree: boolean) => {
+          const f = new webode.MLP(r, { layers: [2, 16, 2], activation: 'tanh', seed: 3 });
+          const model = new webode.NeuralODE(f, { t, solver: { rtol: 1e-5, atol: 1e-6 } });
+          const optimizer = new webode.Adam(model.parameters, { lr: 1e-2 });
+          const loss = new webode.Loss(r, 'mse');
+          const trainer = new webode.Trainer(model, optimizer, loss, { waitFree });
+          return { f, optimizer, loss, trainer };
+        };
+        const runs = [make(true), make(false)];
+        const checks: { trainingError: TrainError & { iteration?: number; phase?: string; failure?: webode.SampleFailure; failing?: number; skipped?: number } | null; maps: number; params: number[][]; steps: number[]; loss: number }[] = [];
+        const waitingErrors: { iteration: number; error: TrainError }[] = [];
+        try {
+          let maps = 0;
+          let iteration = 0;
+          for (const what of args.plan) {
+            if (what === 'check') {
+              let trainingError = null;
+              let loss = NaN;
+              try {
+                loss = await runs[0].trainer.readLoss();
+              } catch (e) {
+                trainingError = e instanceof webode.TrainingError
+                  ? { ...errorOf(e), iteration: e.iteration, phase: e.phase, failure: e.failure, failing: e.failing, skipped: e.skipped }
+                  : errorOf(e);
+              }
+              const params = await Promise.all(runs.map(async (x) => Array.from(await x.f.readParameters())));
+              checks.push({ trainingError, maps, params, steps: runs.map((x) => x.optimizer.steps), loss });
+              maps = 0;
+              continue;
+            }
+            iteration++;
+            const batch = what === 'good' ? good : what === 'bad-y0' ? badY0 : badTarget;
+            const m0 = calls.mapAsync;
+            await runs[0].trainer.step(batch);
+            maps += calls.mapAsync - m0;
+            try {
+              await runs[1].trainer.step(batch);
+            } catch (e) {
+              waitingErrors.push({ iteration, error: errorOf(e) });
+            }
+          }
+          return { checks, waitingErrors };
+        } finally {
+          for (const x of runs) {
+            x.trainer.destroy();
+            x.optimizer.destroy();
+            x.loss.destroy();
+            x.f.destroy();
+          }
+          good.y0.destroy();
+          good.target.destroy();
+          badY0.y0.destroy();
+          badTarget.target.destroy();
+        }
+      });
+    },
+
     /** Argument errors of the training API, each thrown before any GPU work. */
     async trainArgErrors() {
       return scoped(async (r) => {
@@ -566,6 +646,22 @@ export function trainOps(ctx: TrainOpsContext) {
             loss.destroy();
           }
         });
+        for (const [name, options] of [
+          ['trainer waitFree', { waitFree: 'yes' }],
+          ['trainer dispatchBudget', { dispatchBudget: 0 }],
+        ] as const) {
+          await add(name, () => {
+            const m = new webode.NeuralODE(f);
+            const opt = new webode.SGD(m.parameters, { lr: 0.1 });
+            const loss = new webode.Loss(r, 'mse');
+            try {
+              return new webode.Trainer(m, opt, loss, options as webode.TrainerOptions);
+            } finally {
+              opt.destroy();
+              loss.destroy();
+            }
+          });
+        }
         const dispatches = r.counters.dispatches - d0;
         const submits = calls.submit - s0;
         f.destroy();

@@ -114,13 +114,22 @@ export abstract class Optimizer {
   /** The uniform values of step number `step` (1-based) for a tensor of n values. */
   protected abstract uniformBytes(step: number, n: number): ArrayBuffer;
 
+  /** @internal Workgroups of each parameter tensor's update dispatch, in `params` order. */
+  get workgroupCounts(): number[] {
+    return this.slots.map((s) => optimWorkgroups(s.param.size));
+  }
+
   /**
    * Records one update of every parameter tensor into `pass` (no submit) and
    * advances the step count. The step's values are written to the
    * optimizer's uniforms now, so submit the pass's command buffer before
    * recording the next step.
+   *
+   * @internal With `gate`, tensor i's update is an indirect dispatch whose
+   * workgroup counts are at byte 12·i of `gate` (zero skips it: the trainer's
+   * gate kernel writes them).
    */
-  record(pass: GPUComputePassEncoder): void {
+  record(pass: GPUComputePassEncoder, gate?: GPUBuffer): void {
     if (this.destroyed) throw new DestroyedError(`${this.kind} optimizer`);
     const rt = this.runtime;
     rt.check();
@@ -130,10 +139,17 @@ export abstract class Optimizer {
       entryPoint: 'optimize',
       layout: optimLayout(rt.device).pipeline,
     }));
-    for (const s of this.slots) {
+    this.slots.forEach((s, i) => {
       rt.device.queue.writeBuffer(s.uniform, 0, this.uniformBytes(step, s.param.size));
-      dispatch(rt, pass, pipeline, s.group, optimWorkgroups(s.param.size));
-    }
+      if (gate) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, s.group);
+        pass.dispatchWorkgroupsIndirect(gate, 12 * i);
+        rt.counters.dispatches++;
+      } else {
+        dispatch(rt, pass, pipeline, s.group, optimWorkgroups(s.param.size));
+      }
+    });
     this.steps = step;
   }
 

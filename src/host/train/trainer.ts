@@ -5,18 +5,29 @@
  *   cotangent buffer [T][B][D] (through the readout's VJP when there is one)
  *   → adjoint solve (sol.backward) → optimizer step on every parameter tensor.
  *
- * Between the two solves and after the adjoint, the trainer only records and
- * submits: no host wait of its own. The host waits of an iteration are those
- * of the two solves (each reads a few summary words to know when every
- * sample has finished: O(log steps), typically one each), plus one when the
- * loss value is requested. Every iteration also copies its loss value into a
- * GPU ring (`readLossHistory`), so a loss curve costs one wait per read, not
- * one per iteration.
+ * Wait-free (the default): both solves are deferred (a fixed dispatch budget,
+ * nothing read back) and a one-invocation gate kernel reads their reports on
+ * the GPU, letting the optimizer update only if both succeeded. An iteration
+ * therefore issues no host wait at all; the loss value, the health words
+ * (the first failing iteration, if any) and the last solves' step counts are
+ * read together, in one wait, only when asked for. A failure surfaces at that
+ * read as a `TrainingError`, after which training can go on.
+ *
+ * Waiting (`waitFree: false`, and always for the 'backprop' gradient mode,
+ * which sizes its tape from the forward's step counts): each solve reads its
+ * summary (O(log steps) waits, typically one each) and a failure throws from
+ * `step` at once.
+ *
+ * Every iteration also copies its loss value into a GPU ring
+ * (`readLossHistory`), so a loss curve costs one wait per read, not one per
+ * iteration.
  */
+import { GATE_PARAMS, HEALTH, type HealthValues, gateKey, gateLayout, gateWgsl } from '../../kernels/gate';
+import { bindBuffers } from '../../kernels/layout';
 import { type BackwardSummary, Gradients } from '../adjoint';
-import { ArgumentError, DestroyedError, OdeSolveError } from '../errors';
+import { ArgumentError, DestroyedError, OdeSolveError, TrainingError } from '../errors';
 import type { Runtime } from '../runtime';
-import { Solution, type SolveSummary } from '../solve';
+import { MAX_DISPATCH_BUDGET, Solution, type SolveSummary, failureOfStatus, odeint } from '../solve';
 import { Tensor } from '../tensor';
 import { checkInt, describeTensor, lengthOf } from './common';
 import type { Batch, Sampler } from './data';
@@ -24,9 +35,21 @@ import { Loss } from './loss';
 import { NeuralODE } from './model';
 import { Optimizer } from './optim';
 
+/** Options of `new Trainer(model, optimizer, loss, options)`. */
+export interface TrainerOptions {
+  /**
+   * Keep every iteration free of host waits (default true): deferred solves,
+   * and the update skipped on the GPU when a solve fails; failures are
+   * reported by the next read. The gradient mode 'backprop' always waits.
+   */
+  waitFree?: boolean;
+  /** Dispatch budget of each deferred solve. Default: `OdeintOptions.dispatchBudget`'s. */
+  dispatchBudget?: number;
+}
+
 /** Options of `Trainer.step`. */
 export interface StepOptions {
-  /** Read the loss value back (one host wait). Default false. */
+  /** Read the loss value back (one host wait; also reports a failure of this or an earlier iteration). Default false. */
   readLoss?: boolean;
 }
 
@@ -36,12 +59,24 @@ export interface StepResult {
   readonly iteration: number;
   /** The loss before the update, when requested; null otherwise. */
   readonly loss: number | null;
-  /** The forward solve's totals (nfe, steps, host waits). */
+  /**
+   * The forward solve's totals (nfe, steps, host waits). Wait-free
+   * iterations know their step counts only when the loss is read; NaN otherwise.
+   */
   readonly forward: SolveSummary;
-  /** The adjoint solve's totals. */
+  /** The adjoint solve's totals (same rule). */
   readonly backward: BackwardSummary;
   /** Host waits this iteration issued in all (solves + the loss read). */
   readonly hostWaits: number;
+}
+
+/** What `Trainer.readLossHistory` returns: iterations first, first + 1, … */
+export interface LossHistory {
+  readonly first: number;
+  readonly losses: Float32Array;
+  /** Largest function-evaluation count of one sample, per iteration, of the forward and the adjoint solve. */
+  readonly forwardNfe: Uint32Array;
+  readonly backwardNfe: Uint32Array;
 }
 
 /** Progress reported by `Trainer.fit`. */
@@ -98,11 +133,20 @@ export class Trainer {
   private cot: Tensor | null = null;
   private logits: Tensor | null = null;
   private dlogits: Tensor | null = null;
+  /** Wait-free iterations (see `TrainerOptions.waitFree`). */
+  readonly waitFree: boolean;
+  private readonly dispatchBudget: number | undefined;
   private history: Tensor;
   private historyRead = 0;
+  /**
+   * The gate's buffers: uniform, health words, the optimizer's workgroup
+   * counts and its indirect arguments, and the ring of each iteration's
+   * largest forward and backward nfe.
+   */
+  private readonly gate: { uniform: GPUBuffer; health: GPUBuffer; counts: GPUBuffer; args: GPUBuffer; nfe: GPUBuffer };
   private destroyed = false;
 
-  constructor(model: NeuralODE, optimizer: Optimizer, loss: Loss) {
+  constructor(model: NeuralODE, optimizer: Optimizer, loss: Loss, options: TrainerOptions = {}) {
     if (!(model instanceof NeuralODE)) throw new ArgumentError('model', model, 'a NeuralODE');
     if (!(optimizer instanceof Optimizer)) throw new ArgumentError('optimizer', optimizer, 'an SGD or Adam optimizer');
     if (!(loss instanceof Loss)) throw new ArgumentError('loss', loss, 'a Loss');
@@ -117,11 +161,41 @@ export class Trainer {
     if (optimizer.runtime !== model.runtime || loss.runtime !== model.runtime) {
       throw new ArgumentError('optimizer', optimizer, 'an optimizer and a loss on the model\'s runtime');
     }
+    if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
+    const waitFree = options.waitFree ?? true;
+    if (typeof waitFree !== 'boolean') throw new ArgumentError('options.waitFree', waitFree, 'true or false');
+    const budget = options.dispatchBudget;
+    if (budget !== undefined && !(Number.isInteger(budget) && budget >= 1 && budget <= MAX_DISPATCH_BUDGET)) {
+      throw new ArgumentError('options.dispatchBudget', budget, `an integer in [1, ${MAX_DISPATCH_BUDGET}]`);
+    }
     this.model = model;
     this.optimizer = optimizer;
     this.loss = loss;
     this.rt = model.runtime;
-    this.history = Tensor.zeros(this.rt, [LOSS_HISTORY], 'loss history');
+    this.waitFree = waitFree;
+    this.dispatchBudget = budget;
+    const rt = this.rt;
+    const counts = optimizer.workgroupCounts;
+    const owned: GPUBuffer[] = [];
+    const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
+      const b = rt.createBuffer(`trainer ${label}`, bytes, usage);
+      owned.push(b);
+      return b;
+    };
+    try {
+      this.gate = {
+        uniform: make('gate params', GATE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+        health: make('health', HEALTH.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
+        counts: make('update workgroups', 4 * counts.length, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST),
+        args: make('update dispatch arguments', 12 * counts.length, GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT),
+        nfe: make('nfe history', 8 * LOSS_HISTORY, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
+      };
+      rt.device.queue.writeBuffer(this.gate.counts, 0, Uint32Array.from(counts));
+      this.history = Tensor.zeros(rt, [LOSS_HISTORY], 'loss history');
+    } catch (e) {
+      for (const b of owned) rt.destroyBuffer(b);
+      throw e;
+    }
   }
 
   /** A tensor kept between iterations, reallocated when its shape changes. */
@@ -210,10 +284,16 @@ export class Trainer {
     return cot;
   }
 
+  /** Whether this iteration runs wait-free (the 'backprop' gradient mode always waits). */
+  private get deferring(): boolean {
+    return this.waitFree && (this.model.backward.mode ?? 'adjoint') === 'adjoint';
+  }
+
   /**
    * One training iteration on `batch`: forward solve, loss, adjoint solve,
-   * optimizer step. Host waits: the two solves' own (see `StepResult`), plus
-   * one with `readLoss`.
+   * optimizer step. Wait-free (the default), it issues no host wait unless
+   * `readLoss` is set (then one, which also reports a failure of this or an
+   * earlier iteration as a `TrainingError`); waiting, see `StepResult.hostWaits`.
    */
   async step(batch: Batch, options: StepOptions = {}): Promise<StepResult> {
     if (this.destroyed) throw new DestroyedError('Trainer');
@@ -221,68 +301,187 @@ export class Trainer {
     rt.check();
     const plan = this.plan(batch);
     const waits0 = rt.counters.hostWaits;
+    const deferring = this.deferring;
+    const deferred = deferring ? { deferred: true, dispatchBudget: this.dispatchBudget } : {};
     let sol: Solution;
     try {
-      sol = await this.model.solve(batch.y0, plan.t);
+      sol = await odeint(this.model.f, batch.y0, plan.t, { ...this.model.solver, ...deferred });
     } catch (e) {
       destroyPartial(e);
       throw e;
     }
     try {
       const cot = this.recordLoss(sol, batch, plan);
-      const g = await sol.backward(cot, this.model.backward).catch((e: unknown) => {
+      const g = await sol.backward(cot, { ...this.model.backward, ...deferred }).catch((e: unknown) => {
         destroyPartial(e);
         throw e;
       });
+      let forward = sol.summary;
+      let backward = g.summary;
       try {
-        const f = this.model.f;
-        const encoder = rt.device.createCommandEncoder({ label: 'trainer update' });
-        encoder.copyBufferToBuffer(g.params.buffer, 0, this.optimizer.gradFor(f.params).buffer, 0, f.parameterCount * 4);
-        const pass = encoder.beginComputePass({ label: 'trainer update' });
-        this.optimizer.record(pass);
-        pass.end();
-        rt.submit([encoder.finish()]);
+        this.recordUpdate(sol, g, deferring);
       } finally {
         g.destroy();
       }
       this.iteration++;
-      const loss = options.readLoss ? await this.loss.read() : null;
-      return {
-        iteration: this.iteration,
-        loss,
-        forward: sol.summary,
-        backward: g.summary,
-        hostWaits: rt.counters.hostWaits - waits0,
-      };
+      let loss: number | null = null;
+      if (options.readLoss) {
+        if (deferring) {
+          const r = await this.readWithHealth([{ buffer: this.loss.value.buffer, bytes: 4 }]);
+          loss = new Float32Array(r.data[0])[0];
+          const h = r.health;
+          forward = { ...forward, nfe: h.forward_nfe, maxNfe: h.forward_nfe_max, accepted: h.forward_accepted, rejected: h.forward_rejected };
+          backward = { ...backward, nfe: h.backward_nfe, maxNfe: h.backward_nfe_max, accepted: h.backward_accepted, rejected: h.backward_rejected };
+        } else {
+          loss = await this.loss.read();
+        }
+      }
+      return { iteration: this.iteration, loss, forward, backward, hostWaits: rt.counters.hostWaits - waits0 };
     } finally {
       sol.destroy();
     }
   }
 
-  /** Reads the latest loss value (one host wait). */
-  readLoss(): Promise<number> {
-    return this.loss.read();
+  /**
+   * Copies dL/dθ of the ODE block into the optimizer's gradient and records
+   * the update. With `gated` (a deferred solve and its deferred gradients),
+   * the gate kernel first reads both reports and the update's dispatches are
+   * indirect, skipped on the GPU if a solve failed. Either way the
+   * iteration's largest nfe go into the nfe ring.
+   */
+  private recordUpdate(sol: Solution, g: Gradients, gated: boolean): void {
+    const rt = this.rt;
+    const f = this.model.f;
+    const encoder = rt.device.createCommandEncoder({ label: 'trainer update' });
+    encoder.copyBufferToBuffer(g.params.buffer, 0, this.optimizer.gradFor(f.params).buffer, 0, f.parameterCount * 4);
+    const pass = encoder.beginComputePass({ label: 'trainer update' });
+    if (gated) {
+      const forward = sol.reportBuffer;
+      const backward = g.reportBuffer;
+      if (!forward || !backward) throw new Error('webode: internal error: a deferred solve without its report');
+      rt.device.queue.writeBuffer(
+        this.gate.uniform,
+        0,
+        GATE_PARAMS.pack({ iteration: this.iteration + 1, tensors: this.optimizer.params.length, slot: this.iteration % LOSS_HISTORY }),
+      );
+      const layout = gateLayout(rt.device);
+      const pipeline = rt.pipeline(gateKey(), 'training gate', () => ({ code: gateWgsl(), entryPoint: 'gate', layout: layout.pipeline }));
+      const group = bindBuffers(rt.device, 'training gate bind group', layout.bindGroup, [
+        this.gate.uniform,
+        forward,
+        backward,
+        this.gate.health,
+        this.gate.counts,
+        this.gate.args,
+        this.gate.nfe,
+      ]);
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(1);
+      rt.counters.dispatches++;
+      this.optimizer.record(pass, this.gate.args);
+    } else {
+      this.optimizer.record(pass);
+      const nfe = Uint32Array.of(sol.summary.maxNfe, g.summary.maxNfe);
+      rt.device.queue.writeBuffer(this.gate.nfe, (this.iteration % LOSS_HISTORY) * 8, nfe);
+    }
+    pass.end();
+    rt.submit([encoder.finish()]);
+  }
+
+  /**
+   * Reads the given buffers' first bytes and the health words in one host
+   * wait. If an iteration failed since the last read, clears the health
+   * words, takes the skipped updates off the optimizer's step count (their
+   * moments were not touched either) and throws the `TrainingError`.
+   */
+  private async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
+    const rt = this.rt;
+    const offsets: number[] = [];
+    let size = 0;
+    for (const src of sources) {
+      offsets.push(size);
+      size += Math.ceil(src.bytes / 16) * 16;
+    }
+    const staging = rt.createBuffer('trainer readback', size + HEALTH.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    let out: ArrayBuffer;
+    try {
+      const encoder = rt.device.createCommandEncoder({ label: 'trainer readback' });
+      sources.forEach((src, k) => encoder.copyBufferToBuffer(src.buffer, 0, staging, offsets[k], src.bytes));
+      encoder.copyBufferToBuffer(this.gate.health, 0, staging, size, HEALTH.byteSize);
+      rt.submit([encoder.finish()]);
+      await rt.wait(staging.mapAsync(GPUMapMode.READ));
+      out = staging.getMappedRange().slice(0);
+      staging.unmap();
+    } finally {
+      rt.destroyBuffer(staging);
+    }
+    const health = HEALTH.unpack(new DataView(out, size));
+    if (health.bad_iteration !== 0) {
+      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
+      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
+      throw new TrainingError({
+        iteration: health.bad_iteration,
+        phase: health.bad_phase === 1 ? 'forward' : 'backward',
+        failure: { sample: health.bad_sample, kind: failureOfStatus(health.bad_status), t: health.bad_t },
+        failing: health.bad_failing,
+        skipped: health.skipped,
+      });
+    }
+    return { data: sources.map((src, k) => out.slice(offsets[k], offsets[k] + src.bytes)), health };
+  }
+
+  /**
+   * Reports a failure of any wait-free iteration since the last read (one
+   * host wait): throws its `TrainingError`, or resolves if there was none.
+   */
+  async check(): Promise<void> {
+    if (this.destroyed) throw new DestroyedError('Trainer');
+    await this.readWithHealth([]);
+  }
+
+  /** Reads the latest loss value (one host wait; it also reports a failed wait-free iteration). */
+  async readLoss(): Promise<number> {
+    if (this.destroyed) throw new DestroyedError('Trainer');
+    const r = await this.readWithHealth([{ buffer: this.loss.value.buffer, bytes: 4 }]);
+    return new Float32Array(r.data[0])[0];
   }
 
   /**
    * Reads the losses of the iterations since the last call (at most the last
-   * LOSS_HISTORY of them) in one host wait; `first` is the number of the
-   * first iteration returned.
+   * LOSS_HISTORY of them), and each one's largest forward and backward
+   * function-evaluation counts, in one host wait; `first` is the number of
+   * the first iteration returned. It also reports a failed wait-free
+   * iteration (the rows stay for the next call).
    */
-  async readLossHistory(): Promise<{ first: number; losses: Float32Array }> {
+  async readLossHistory(): Promise<LossHistory> {
+    if (this.destroyed) throw new DestroyedError('Trainer');
     const end = this.iteration;
     const start = Math.max(this.historyRead, end - LOSS_HISTORY);
+    const n = end - start;
+    const out = { first: start + 1, losses: new Float32Array(n), forwardNfe: new Uint32Array(n), backwardNfe: new Uint32Array(n) };
+    if (n === 0) return out;
+    const r = await this.readWithHealth([
+      { buffer: this.history.buffer, bytes: LOSS_HISTORY * 4 },
+      { buffer: this.gate.nfe, bytes: LOSS_HISTORY * 8 },
+    ]);
     this.historyRead = end;
-    if (end === start) return { first: end + 1, losses: new Float32Array(0) };
-    const all = await this.history.read();
-    const out = new Float32Array(end - start);
-    for (let k = start; k < end; k++) out[k - start] = all[k % LOSS_HISTORY];
-    return { first: start + 1, losses: out };
+    const losses = new Float32Array(r.data[0]);
+    const nfe = new Uint32Array(r.data[1]);
+    for (let k = start; k < end; k++) {
+      const slot = k % LOSS_HISTORY;
+      out.losses[k - start] = losses[slot];
+      out.forwardNfe[k - start] = nfe[2 * slot];
+      out.backwardNfe[k - start] = nfe[2 * slot + 1];
+    }
+    return out;
   }
 
   /**
    * Runs `iterations` steps on batches from `sampler`, reporting progress
-   * every `progressEvery` iterations (the only iterations that read the loss).
+   * every `progressEvery` iterations (the only iterations that read the loss,
+   * and so the only host waits of a wait-free trainer). Rejects with the
+   * `TrainingError` of a failed wait-free iteration at the report after it.
    */
   async fit(sampler: Sampler, options: FitOptions): Promise<FitResult> {
     if (!sampler || typeof sampler.next !== 'function') throw new ArgumentError('sampler', sampler, 'a sampler with next()');
@@ -325,5 +524,6 @@ export class Trainer {
     this.logits?.destroy();
     this.dlogits?.destroy();
     this.history.destroy();
+    for (const b of Object.values(this.gate)) this.rt.destroyBuffer(b);
   }
 }
