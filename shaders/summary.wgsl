@@ -8,6 +8,7 @@
 // of the batch, then a tree reduction in workgroup memory. The order of the
 // additions is fixed, so the totals are the same on every run.
 //
+// `probe` (below) is the cheap check between the units of a deferred solve;
 // `fold` adds one summary into the report of a deferred solve (a solve that
 // returns without reading anything back): totals add up over chunks of
 // samples, and the report keeps the first unfinished sample by global index.
@@ -82,6 +83,29 @@ fn summarize(@builtin(local_invocation_index) lid: u32) {
       summary.first_t = s.t_hi + s.t_lo;
     }
     indirect[0] = select(0u, S.workgroups, acc[0][0] > 0u);
+    indirect[1] = 1u;
+    indirect[2] = 1u;
+  }
+}
+
+// `probe`, between the units of a deferred solve: only whether any sample
+// still runs (one barrier instead of a reduction), zeroing the workgroup
+// count of the next dispatches once none does.
+var<workgroup> any_running: atomic<u32>;
+
+@compute @workgroup_size(${PROBE_WG})
+fn probe(@builtin(local_invocation_index) lid: u32) {
+  var running = false;
+  for (var b = lid; b < S.batch; b += ${PROBE_WG}u) {
+    if (samples[b].status < STATUS_DONE) {
+      running = true;
+      break;
+    }
+  }
+  if (running) { atomicOr(&any_running, 1u); }
+  workgroupBarrier();
+  if (lid == 0u) {
+    indirect[0] = select(0u, S.workgroups, atomicLoad(&any_running) != 0u);
     indirect[1] = 1u;
     indirect[2] = 1u;
   }

@@ -172,13 +172,13 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     uniformBytes: ADJOINT_PARAMS.byteSize,
     // Per sample: the current [z, a] and f there (4·D floats).
     scratch: [{ label: 'state', bytesPerSample: 16 * D, clear: false }],
-    params: (count, offset) =>
+    params: (count, offset, stepsScale = 1) =>
       ADJOINT_PARAMS.pack({
         batch: count,
         offset,
         total: B,
         n_out: T,
-        steps_per_dispatch: opts.stepsPerDispatch,
+        steps_per_dispatch: stepsScale * opts.stepsPerDispatch,
         max_steps: opts.maxSteps,
         n_params: f.parameterCount,
         dir,

@@ -33,9 +33,11 @@ export interface DriveSpec {
   /**
    * Records `units` units of work into `pass` (pipelines and bind groups
    * included); per-sample dispatches use `dispatchWorkgroupsIndirect(indirect, 0)`,
-   * which the summary zeroes once no sample runs. Returns the dispatches recorded.
+   * which the summary zeroes once no sample runs. With `scale` (deferred
+   * solves), each per-sample dispatch allows `scale` times its usual step
+   * attempts. Returns the dispatches recorded.
    */
-  record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer): number;
+  record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale?: number): number;
   readonly firstChunk: number;
   readonly maxChunk: number;
 }
@@ -124,21 +126,49 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
   }
 }
 
-/** Units between two summaries of a deferred solve, at most (they start at 1 and double). */
-const DEFERRED_SUMMARY_SPACING = 16;
+/**
+ * The step-attempt scale of unit k of a deferred solve: 1, 2, 4, …, then 64.
+ * Each dispatch of a solver kernel has a fixed cost even when every sample
+ * has finished (on SwiftShader, ~0.2 ms with a probe when its indirect
+ * arguments are zero, ~1 ms when its invocations all exit at once), so a
+ * deferred solve grows its dispatches instead of recording many short ones;
+ * 64 bounds the longest dispatch at 64 times the one `stepsPerDispatch` was
+ * sized for (about 2.6 GFLOP).
+ */
+export function deferredScale(k: number): number {
+  return 2 ** Math.min(k, 6);
+}
+
+/** Deferred units (scales 1, 2, 4, …, 64, 64, …) that cover `dispatches` ordinary dispatches. */
+export function deferredUnitsCovering(dispatches: number): number {
+  let units = 0;
+  for (let covered = 0; covered < dispatches; units++) covered += deferredScale(units);
+  return Math.max(1, units);
+}
 
 /**
  * A deferred solve: records and submits exactly `units` units of work,
- * without reading anything back. Summaries run after 1, 2, 4, … units (then
- * every DEFERRED_SUMMARY_SPACING), so once every sample has finished the
- * remaining dispatches are empty; the last summary is folded into `report`
- * (a SUMMARY the caller initialised with `emptyReport()`), sample indices
- * shifted by `offset`. The caller reads the report later (or never).
+ * without reading anything back. Unit k allows `deferredScale(k)` times the
+ * usual step attempts, and a probe follows every unit (does any sample still
+ * run?), so once every sample has finished the remaining dispatches are
+ * empty; the summary after the last unit is folded into `report` (a SUMMARY the caller initialised with
+ * `emptyReport()`), sample indices shifted by `offset`. The caller reads the
+ * report later (or never).
  */
 export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, report: GPUBuffer, offset = 0): void {
   const device = rt.device;
   const rig = summaryRig(rt, spec, offset);
   const fold = rt.pipeline(`${summaryKey()}|fold`, 'summary fold', () => ({ code: summaryWgsl(), entryPoint: 'fold' }));
+  const probe = rt.pipeline(`${summaryKey()}|probe`, 'summary probe', () => ({ code: summaryWgsl(), entryPoint: 'probe' }));
+  const probeGroup = device.createBindGroup({
+    label: `${spec.label} probe bind group`,
+    layout: probe.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: spec.samples } },
+      { binding: 2, resource: { buffer: rig.uniform } },
+      { binding: 3, resource: { buffer: rig.indirect } },
+    ],
+  });
   const foldGroup = device.createBindGroup({
     label: `${spec.label} report bind group`,
     layout: fold.getBindGroupLayout(0),
@@ -152,16 +182,17 @@ export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, repor
     const encoder = device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
     const pass = encoder.beginComputePass({ label: spec.label });
     let dispatches = 0;
-    let done = 0;
-    let next = 1;
-    while (done < units) {
-      const n = Math.min(next, units - done);
-      dispatches += spec.record(pass, n, rig.indirect);
-      recordSummary(pass, rig);
-      done += n;
-      dispatches += 1;
-      next = Math.min(2 * next, DEFERRED_SUMMARY_SPACING);
+    for (let k = 0; k < units; k++) {
+      dispatches += spec.record(pass, 1, rig.indirect, deferredScale(k));
+      if (k < units - 1) {
+        pass.setPipeline(probe);
+        pass.setBindGroup(0, probeGroup);
+        pass.dispatchWorkgroups(1);
+        dispatches += 1;
+      }
     }
+    recordSummary(pass, rig);
+    dispatches += 1;
     pass.setPipeline(fold);
     pass.setBindGroup(0, foldGroup);
     pass.dispatchWorkgroups(1);
@@ -183,6 +214,8 @@ export interface SampleChunk {
   readonly samples: GPUBuffer;
   /** Other buffers zeroed before the chunk starts. */
   readonly clear: readonly GPUBuffer[];
+  /** The bind group whose dispatches allow `scale` times the usual step attempts (deferred solves). */
+  readonly scaled?: (scale: number) => GPUBindGroup;
   /** Samples in the chunk and the global index of its first one. */
   readonly count: number;
   readonly offset: number;
@@ -201,9 +234,9 @@ function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
     firstChunk: 2,
     maxChunk: 64,
     workgroups: Math.ceil(chunk.count / chunk.workgroupSize),
-    record: (pass, units, indirect) => {
+    record: (pass, units, indirect, scale = 1) => {
       pass.setPipeline(chunk.pipeline);
-      pass.setBindGroup(0, chunk.bindGroup);
+      pass.setBindGroup(0, scale === 1 || !chunk.scaled ? chunk.bindGroup : chunk.scaled(scale));
       for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
       return units;
     },

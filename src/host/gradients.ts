@@ -106,8 +106,12 @@ export interface GradientKernel {
   /** Samples per workgroup of its dispatches. */
   readonly workgroupSize: number;
   readonly uniformBytes: number;
-  /** The uniform of a chunk of `count` samples starting at global index `offset`. */
-  params(count: number, offset: number): ArrayBuffer;
+  /**
+   * The uniform of a chunk of `count` samples starting at global index
+   * `offset`; with `stepsScale`, its dispatches allow that many times the
+   * usual step attempts (deferred solves).
+   */
+  params(count: number, offset: number, stepsScale?: number): ArrayBuffer;
   /** Its own per-sample buffers, bound in this order after the solver state. */
   readonly scratch: readonly { readonly label: string; readonly bytesPerSample: number; readonly clear: boolean }[];
   /** Units per chunk of a deferred solve (0 or absent: run to completion, reading summaries). */
@@ -202,17 +206,8 @@ export async function runGradients(
     const acc = make('parameter rows', chunk * P * 4, clearable);
     const part = make('partial sums', Math.ceil(chunk / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
     const redUniform = make('reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, [
-      uniform,
-      f.params.buffer,
-      sol.y.buffer,
-      tout,
-      cot,
-      samples,
-      ...scratch,
-      acc,
-      gy0.buffer,
-    ]);
+    const buffers = [uniform, f.params.buffer, sol.y.buffer, tout, cot, samples, ...scratch, acc, gy0.buffer];
+    const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, buffers);
     const redGroup = bindBuffers(device, 'reduce bind group', reduceLayout(device).bindGroup, [redUniform, acc, part, gth.buffer]);
     const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
 
@@ -224,8 +219,29 @@ export async function runGradients(
       dispatches: rt.counters.dispatches - before.dispatches,
       chunks: totals.chunks,
     });
+    // Deferred solves: a bind group per step-attempt scale, each with its own uniform (rewritten per chunk).
+    const scaled = new Map<number, { uniform: GPUBuffer; group: GPUBindGroup }>();
+    const written = new Set<number>();
+    let chunkCount = 0;
+    let chunkOffset = 0;
+    const scaledGroup = (scale: number): GPUBindGroup => {
+      let s = scaled.get(scale);
+      if (!s) {
+        const u = make(`params ×${scale}`, kernel.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+        s = { uniform: u, group: bindBuffers(device, `${kernel.label} bind group ×${scale}`, kernel.bindGroupLayout, [u, ...buffers.slice(1)]) };
+        scaled.set(scale, s);
+      }
+      if (!written.has(scale)) {
+        device.queue.writeBuffer(s.uniform, 0, kernel.params(chunkCount, chunkOffset, scale));
+        written.add(scale);
+      }
+      return s.group;
+    };
     const chunkOf = (count: number, offset: number) => {
       totals.chunks++;
+      chunkCount = count;
+      chunkOffset = offset;
+      written.clear();
       device.queue.writeBuffer(uniform, 0, kernel.params(count, offset));
       device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: count, n_params: P, parts: Math.ceil(count / REDUCE_ROWS) }));
       return {
@@ -237,6 +253,7 @@ export async function runGradients(
         count,
         offset,
         workgroupSize: kernel.workgroupSize,
+        scaled: scaledGroup,
       };
     };
     if (deferredUnits > 0) {

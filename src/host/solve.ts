@@ -24,7 +24,8 @@ import {
 } from '../kernels/integrate';
 import { type BackwardOptions, backward } from './adjoint';
 import type { Gradients } from './gradients';
-import { driveDeferred, driveToCompletion } from './driver';
+import { deferredUnitsCovering, driveDeferred, driveToCompletion } from './driver';
+import { bindBuffers } from '../kernels/layout';
 import { SUMMARY, emptyReport } from '../kernels/summary';
 import { mlpFlops } from '../kernels/mlp';
 import type { ControllerValues } from '../kernels/rk';
@@ -80,10 +81,11 @@ export interface OdeintOptions {
    */
   deferred?: boolean;
   /**
-   * Dispatches a deferred solve records; each advances every running sample
-   * by up to `stepsPerDispatch` attempts (batch step control: one shared
-   * attempt). Default: enough for `maxSteps` attempts (fixed-step methods:
-   * for the whole grid), at most 512.
+   * Dispatches a deferred solve records; the k-th (from 0) advances every
+   * running sample by up to stepsPerDispatch · 2^min(k, 6) attempts, so a
+   * few cover a long solve (batch step control: one shared attempt each).
+   * Default: enough for `maxSteps` attempts (fixed-step methods: for the
+   * whole grid), at most 512.
    */
   dispatchBudget?: number;
 }
@@ -345,7 +347,7 @@ export const MAX_DISPATCH_BUDGET = 65_536;
  * Units of work a deferred solve records: the explicit budget, or enough for
  * every sample to finish or hit maxSteps (fixed-step methods: the whole grid
  * between the output times, a step more per interval for round-off), capped
- * at DEFAULT_DISPATCH_BUDGET_CAP.
+ * at DEFAULT_DISPATCH_BUDGET_CAP. Per-sample units grow (`deferredScale`).
  */
 export function deferredUnits(opts: ResolvedOdeintOptions & { tableau: Tableau }, times: ArrayLike<number>): number {
   if (opts.dispatchBudget > 0) return opts.dispatchBudget;
@@ -355,8 +357,8 @@ export function deferredUnits(opts: ResolvedOdeintOptions & { tableau: Tableau }
     for (let i = 1; i < times.length; i++) attempts += Math.ceil(Math.abs(times[i] - times[i - 1]) / opts.stepSize) + 1;
   }
   // Batch step control: a unit is one shared attempt.
-  const perUnit = opts.stepControl === 'batch' ? 1 : opts.stepsPerDispatch;
-  return Math.min(DEFAULT_DISPATCH_BUDGET_CAP, Math.ceil(attempts / perUnit) + 1);
+  if (opts.stepControl === 'batch') return Math.min(DEFAULT_DISPATCH_BUDGET_CAP, attempts + 1);
+  return Math.min(DEFAULT_DISPATCH_BUDGET_CAP, deferredUnitsCovering(Math.ceil(attempts / opts.stepsPerDispatch)));
 }
 
 const FAILURE_OF_STATUS: Record<number, FailureKind> = {
@@ -640,22 +642,28 @@ export async function odeint(
     const ycur = make('solve y current', B * D * 4, GPUBufferUsage.STORAGE);
     const kbuf = make('solve stages', stageBytes, GPUBufferUsage.STORAGE);
 
-    const bindGroup = device.createBindGroup({
-      label: 'integrate bind group',
-      layout: bindGroupLayout,
-      entries: [uniform, theta.buffer, y0Buffer, tout, y.buffer, samples, ycur, kbuf].map((buffer, binding) => ({
-        binding,
-        resource: { buffer },
-      })),
-    });
+    const solveBuffers = [uniform, theta.buffer, y0Buffer, tout, y.buffer, samples, ycur, kbuf];
+    const bindGroup = bindBuffers(device, 'integrate bind group', bindGroupLayout, solveBuffers);
     const workgroups = integrateWorkgroups(B);
 
     // A unit of work: per-sample mode, one dispatch advancing every running
     // sample by up to stepsPerDispatch attempts; batch mode, one shared attempt
     // (three dispatches), after the start-up pair in the first chunk.
     let started = false;
-    const record = (pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer): number => {
-      pass.setBindGroup(0, bindGroup);
+    // Deferred solves: a bind group per step-attempt scale, each with its own uniform.
+    const scaled = new Map<number, GPUBindGroup>([[1, bindGroup]]);
+    const scaledGroup = (scale: number): GPUBindGroup => {
+      let group = scaled.get(scale);
+      if (!group) {
+        const u = make(`solve params ×${scale}`, PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+        device.queue.writeBuffer(u, 0, PARAMS.pack({ ...params, steps_per_dispatch: scale * opts.stepsPerDispatch }));
+        group = bindBuffers(device, `integrate bind group ×${scale}`, bindGroupLayout, [u, ...solveBuffers.slice(1)]);
+        scaled.set(scale, group);
+      }
+      return group;
+    };
+    const record = (pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale = 1): number => {
+      pass.setBindGroup(0, batchMode ? bindGroup : scaledGroup(scale));
       if (!batchMode) {
         pass.setPipeline(entry('integrate'));
         for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);

@@ -9,6 +9,8 @@ import { SAMPLE, statusWgsl } from './rk';
 
 /** Invocations of the single summary workgroup. */
 export const SUMMARY_WORKGROUP = 256;
+/** Invocations of the single workgroup of `probe`. */
+export const PROBE_WORKGROUP = 64;
 
 export const SUMMARY_PARAMS = new StructLayout('SummaryParams', [
   ['batch', 'u32'],
@@ -53,7 +55,7 @@ export function emptyReport(): ArrayBuffer {
 }
 
 export function summaryKey(): string {
-  return `summary|wg${SUMMARY_WORKGROUP}`;
+  return `summary|wg${SUMMARY_WORKGROUP}|probe${PROBE_WORKGROUP}`;
 }
 
 export function summaryWgsl(): string {
@@ -63,5 +65,6 @@ export function summaryWgsl(): string {
     STATUS_CONSTS: statusWgsl(),
     SUMMARY_STRUCT: SUMMARY.wgsl(),
     WG: SUMMARY_WORKGROUP,
+    PROBE_WG: PROBE_WORKGROUP,
   });
 }
