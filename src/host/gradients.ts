@@ -14,6 +14,13 @@ import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, 
 import { bindBuffers } from '../kernels/layout';
 import { SAMPLE } from '../kernels/rk';
 import { SUMMARY, emptyReport } from '../kernels/summary';
+import {
+  TIME_GRADIENT_PARAMS,
+  TIME_GRADIENT_WORKGROUP,
+  timeGradientKey,
+  timeGradientLayout,
+  timeGradientWgsl,
+} from '../kernels/time-gradient';
 import { recordSampleChunk, runSampleChunk } from './driver';
 import { DestroyedError, OdeSolveError, type SampleFailure } from './errors';
 import type { Runtime } from './runtime';
@@ -32,6 +39,8 @@ export class Gradients {
   readonly y0: Tensor;
   /** dL/dθ, [P], in the layout of `MLP.setParameters`. */
   readonly params: Tensor;
+  /** dL/dt, [T]: the gradient with respect to each output time (shared by the batch). */
+  readonly t: Tensor;
   /** True for a deferred gradient solve (see `BackwardOptions.deferred`). */
   readonly deferred: boolean;
   private totals: BackwardSummary;
@@ -39,9 +48,10 @@ export class Gradients {
   private checked: Promise<BackwardSummary> | null = null;
 
   /** @internal Made by `solution.backward`; `report` for a deferred solve. */
-  constructor(y0: Tensor, params: Tensor, summary: BackwardSummary, report: GPUBuffer | null = null) {
+  constructor(y0: Tensor, params: Tensor, t: Tensor, summary: BackwardSummary, report: GPUBuffer | null = null) {
     this.y0 = y0;
     this.params = params;
+    this.t = t;
     this.totals = summary;
     this.report = report;
     this.deferred = report !== null;
@@ -86,10 +96,11 @@ export class Gradients {
     return this.totals;
   }
 
-  /** Frees both tensors. Idempotent. */
+  /** Frees the tensors. Idempotent. */
   destroy(): void {
     this.y0.destroy();
     this.params.destroy();
+    this.t.destroy();
     if (this.report) this.params.runtime.destroyBuffer(this.report);
     this.report = null;
   }
@@ -165,6 +176,57 @@ function submitReduce(rt: Runtime, pipes: ReducePipelines, group: GPUBindGroup, 
 }
 
 /**
+ * Submits dL/dt at every output time into `gt` (zeros): per-sample terms
+ * from f at each output (shaders/time_gradient.wgsl), summed over the batch
+ * by the deterministic reduction. Its scratch buffers are freed once the
+ * submitted work is done.
+ */
+function submitTimeGradient(
+  rt: Runtime,
+  sol: Solution,
+  tout: GPUBuffer,
+  cot: GPUBuffer,
+  gy0: Tensor,
+  gt: Tensor,
+  reduce: ReducePipelines,
+): void {
+  const device = rt.device;
+  const B = sol.batch;
+  const T = sol.t.length;
+  const spec = sol.f.spec;
+  const layout = timeGradientLayout(device);
+  const pipeline = rt.pipeline(timeGradientKey(spec), 'time gradient', () => ({
+    code: timeGradientWgsl(spec),
+    entryPoint: 'time_gradient',
+    layout: layout.pipeline,
+  }));
+  const parts = Math.ceil(B / REDUCE_ROWS);
+  const owned = [
+    rt.createBuffer('time gradient params', TIME_GRADIENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+    rt.createBuffer('time gradient terms', B * T * 4, GPUBufferUsage.STORAGE),
+    rt.createBuffer('time gradient partial sums', parts * T * 4, GPUBufferUsage.STORAGE),
+    rt.createBuffer('time gradient reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+  ];
+  const [uniform, terms, part, redUniform] = owned;
+  try {
+    device.queue.writeBuffer(uniform, 0, TIME_GRADIENT_PARAMS.pack({ batch: B, n_out: T }));
+    device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: B, n_params: T, parts }));
+    const group = bindBuffers(device, 'time gradient bind group', layout.bindGroup, [uniform, sol.f.params.buffer, sol.y.buffer, tout, cot, gy0.buffer, terms]);
+    const encoder = device.createCommandEncoder({ label: 'time gradient' });
+    const pass = encoder.beginComputePass({ label: 'time gradient' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(Math.ceil(B / TIME_GRADIENT_WORKGROUP));
+    pass.end();
+    rt.counters.dispatches++;
+    rt.submit([encoder.finish()]);
+    submitReduce(rt, reduce, bindBuffers(device, 'time gradient reduce bind group', reduceLayout(device).bindGroup, [redUniform, terms, part, gt.buffer]), T, B);
+  } finally {
+    for (const b of owned) rt.destroyBuffer(b);
+  }
+}
+
+/**
  * Runs `kernel` over the batch of `sol` in chunks of `chunk` samples, with
  * cotangents `cot`. Rejects with `OdeSolveError` (global sample indices; the
  * partial `Gradients` on the error) if a sample fails.
@@ -190,6 +252,7 @@ export async function runGradients(
 
   const gy0 = Tensor.zeros(rt, [B, D], 'gradient y0');
   const gth = Tensor.zeros(rt, [P], 'gradient params');
+  const gt = Tensor.zeros(rt, [T], 'gradient t');
   const owned: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(`${kernel.label} ${label}`, bytes, usage);
@@ -267,11 +330,12 @@ export async function runGradients(
           recordSampleChunk(rt, chunkOf(count, offset), deferredUnits, report);
           submitReduce(rt, reduce, redGroup, P, count);
         }
+        submitTimeGradient(rt, sol, tout, cot, gy0, gt, reduce);
       } catch (e) {
         rt.destroyBuffer(report);
         throw e;
       }
-      return new Gradients(gy0, gth, { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...counts() }, report);
+      return new Gradients(gy0, gth, gt, { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...counts() }, report);
     }
     for (let offset = 0; offset < B && failures.length === 0; offset += chunk) {
       const run = await runSampleChunk(rt, chunkOf(Math.min(chunk, B - offset), offset));
@@ -289,13 +353,15 @@ export async function runGradients(
       rejected: kernel.steps?.rejected ?? totals.rejected,
       ...counts(),
     };
-    const grads = new Gradients(gy0, gth, summary);
+    if (failures.length === 0) submitTimeGradient(rt, sol, tout, cot, gy0, gt, reduce);
+    const grads = new Gradients(gy0, gth, gt, summary);
     if (failures.length) throw new OdeSolveError(failures, grads, B);
     return grads;
   } catch (e) {
     if (!(e instanceof OdeSolveError)) {
       gy0.destroy();
       gth.destroy();
+      gt.destroy();
     }
     throw e;
   } finally {

@@ -225,6 +225,7 @@ const ops = {
             y: encodeF32(await sol.y.read()),
             gy0: encodeF32(await g.y0.read()),
             gth: encodeF32(await g.params.read()),
+            gt: encodeF32(await g.t.read()),
             forward: sol.summary,
             backward: g.summary,
           };
@@ -257,6 +258,7 @@ const ops = {
           y: encodeF32(await sol.y.read()),
           gy0: encodeF32(await g.y0.read()),
           gth: encodeF32(await g.params.read()),
+          gt: encodeF32(await g.t.read()),
           forward: sol.summary,
           backward: g.summary,
         };
@@ -291,8 +293,8 @@ const ops = {
         const counted = { mapAsync: calls.mapAsync - counted0.mapAsync, submit: calls.submit - counted0.submit };
         const peakBytes = r.counters.liveBytes - live0;
         const out = g
-          ? { gy0: encodeF32(await g.y0.read()), gth: encodeF32(await g.params.read()), summary: g.summary }
-          : { gy0: null, gth: null, summary: null };
+          ? { gy0: encodeF32(await g.y0.read()), gth: encodeF32(await g.params.read()), gt: encodeF32(await g.t.read()), summary: g.summary }
+          : { gy0: null, gth: null, gt: null, summary: null };
         g?.destroy();
         const forward = sol.summary;
         sol.destroy();

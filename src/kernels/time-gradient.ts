@@ -1,0 +1,39 @@
+/**
+ * dL/dt at every output time (shaders/time_gradient.wgsl): per-sample terms
+ * f(t_i, y_i) · (cotangent), summed over the batch by the reduction kernel.
+ */
+import timeGradientSource from '../../shaders/time_gradient.wgsl?raw';
+import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
+import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
+
+export const TIME_GRADIENT_WORKGROUP = 64;
+
+export const TIME_GRADIENT_PARAMS = new StructLayout('TimeGradientParams', [
+  ['batch', 'u32'],
+  ['n_out', 'u32'],
+] as const);
+
+export function timeGradientKey(spec: MlpSpec): string {
+  return `time-gradient|${mlpKey(spec)}|wg${TIME_GRADIENT_WORKGROUP}`;
+}
+
+export function timeGradientLayout(device: GPUDevice): ExplicitLayout {
+  return explicitLayout(device, 'time gradient', [
+    'uniform',
+    'read-only-storage',
+    'read-only-storage',
+    'read-only-storage',
+    'read-only-storage',
+    'read-only-storage',
+    'storage',
+  ]);
+}
+
+export function timeGradientWgsl(spec: MlpSpec): string {
+  return fillTemplate(timeGradientSource, {
+    PARAMS_STRUCT: TIME_GRADIENT_PARAMS.wgsl(),
+    D: stateDim(spec),
+    MLP: mlpWgsl(spec),
+    WG: TIME_GRADIENT_WORKGROUP,
+  });
+}
