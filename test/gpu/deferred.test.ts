@@ -143,3 +143,27 @@ it('a non-finite cotangent is reported by the gradient check: first failing samp
   expect(r.checks.failing).toEqual([2]);
   expect(bwd.message).toMatch(/failed for 2 of 6 samples: sample 3: nonfinite at t = 0\.4.*1 more/);
 });
+
+for (const [name, options] of [
+  ['batch-shared step control', { ...opts, stepControl: 'batch' as const }],
+  ['fixed-step rk4 (budget from the grid)', { method: 'rk4' as const, stepSize: 0.05 }],
+] as const) {
+  it(`deferred ${name}: no host wait, the same outputs and gradients as waiting`, async () => {
+    const p = makeProblem({ layers: [2, 16, 2], B: 5, seed: 17 });
+    const t = [0, 0.35, 1.2];
+    const r = await harness().call('deferred', {
+      mlp: p.mlp,
+      params: encodeF32(p.params),
+      y0: encodeF32(p.y0),
+      t,
+      options,
+      dLdy: encodeF32(cotangents(t.length, p.B, p.D, 3)),
+    });
+    expect(r.counted.mapAsync).toBe(0);
+    expect(r.checks).toEqual({ forward: null, backward: null, failing: [] });
+    const w = r.waiting!;
+    for (const k of ['y', 'gy0', 'gth', 'gt'] as const) expect(Array.from(decode(r.deferred[k])), k).toEqual(Array.from(decode(w[k])));
+    expect(r.deferred.forward.accepted).toBe(w.forward.accepted);
+    expect(r.deferred.backward.nfe).toBe(w.backward.nfe);
+  });
+}
