@@ -17,7 +17,7 @@
  * (or gates later GPU work on), so the solve costs no host wait at all.
  */
 import { bindBuffers } from '../kernels/layout';
-import { SUMMARY, SUMMARY_PARAMS, type SummaryField, summaryKey, summaryWgsl } from '../kernels/summary';
+import { SUMMARY, SUMMARY_PARAMS, type SummaryField, emptyReport, summaryKey, summaryWgsl } from '../kernels/summary';
 import { SAMPLE } from '../kernels/rk';
 import type { SampleFailure } from './errors';
 import type { Runtime } from './runtime';
@@ -124,6 +124,13 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
   } finally {
     for (const b of owned) rt.destroyBuffer(b);
   }
+}
+
+/** A deferred solve's report buffer (SUMMARY words), initialised empty; the caller owns it. */
+export function createReport(rt: Runtime, label: string): GPUBuffer {
+  const report = rt.createBuffer(label, SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+  rt.device.queue.writeBuffer(report, 0, emptyReport());
+  return report;
 }
 
 /**

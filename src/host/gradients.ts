@@ -13,7 +13,7 @@
 import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, reduceWgsl } from '../kernels/adjoint';
 import { bindBuffers } from '../kernels/layout';
 import { SAMPLE } from '../kernels/rk';
-import { SUMMARY, emptyReport } from '../kernels/summary';
+import { SUMMARY } from '../kernels/summary';
 import {
   TIME_GRADIENT_PARAMS,
   TIME_GRADIENT_WORKGROUP,
@@ -21,7 +21,7 @@ import {
   timeGradientLayout,
   timeGradientWgsl,
 } from '../kernels/time-gradient';
-import { recordSampleChunk, runSampleChunk } from './driver';
+import { createReport, recordSampleChunk, runSampleChunk } from './driver';
 import { DestroyedError, OdeSolveError, type SampleFailure } from './errors';
 import type { Runtime } from './runtime';
 import { type Solution, type SolveSummary, failureOfStatus } from './solve';
@@ -320,9 +320,7 @@ export async function runGradients(
       };
     };
     if (deferredUnits > 0) {
-      const report = make('report', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
-      owned.pop(); // the Gradients own it
-      device.queue.writeBuffer(report, 0, emptyReport());
+      const report = createReport(rt, `${kernel.label} report`); // the Gradients own it
       try {
         // Chunks run one after another in queue order, reusing the same buffers.
         for (let offset = 0; offset < B; offset += chunk) {

@@ -24,9 +24,9 @@ import {
 } from '../kernels/integrate';
 import { type BackwardOptions, backward } from './adjoint';
 import type { Gradients } from './gradients';
-import { deferredUnitsCovering, driveDeferred, driveToCompletion } from './driver';
+import { createReport, deferredUnitsCovering, driveDeferred, driveToCompletion } from './driver';
 import { bindBuffers } from '../kernels/layout';
-import { SUMMARY, emptyReport } from '../kernels/summary';
+import { SUMMARY } from '../kernels/summary';
 import { mlpFlops } from '../kernels/mlp';
 import type { ControllerValues } from '../kernels/rk';
 import { ArgumentError, DestroyedError, type FailureKind, OdeSolveError, type SampleFailure } from './errors';
@@ -707,9 +707,7 @@ export async function odeint(
       dispatches: rt.counters.dispatches - before.dispatches,
     });
     if (opts.deferred) {
-      const report = make('solve report', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
-      scratch.pop(); // the Solution owns it
-      device.queue.writeBuffer(report, 0, emptyReport());
+      const report = createReport(rt, 'solve report'); // the Solution owns it
       try {
         driveDeferred(rt, drive, deferredUnits(resolved, times), report);
       } catch (e) {
