@@ -288,12 +288,15 @@ export function generate(spec: MlpSpec, theta: Float32Array, o: GenOptions, id: 
   };
 }
 
-/** The baseline: the library's forward kernel, exactly as MLP.forward builds it. */
+/**
+ * The baseline: the library's one-sample forward kernel (MLP.forward now
+ * runs the K-lane kernel these experiments led to; `forwardWgsl(spec)`).
+ */
 export function baseline(spec: MlpSpec, theta: Float32Array): Variant {
   return {
     id: 'a',
-    desc: 'baseline: src/kernels forwardWgsl (loops, θ storage array<f32>, 1 sample/inv.)',
-    code: forwardWgsl(spec),
+    desc: 'baseline: src/kernels forwardWgsl, one sample per invocation (loops, θ storage array<f32>)',
+    code: forwardWgsl(spec, { lanes: 1, workgroupSize: WG }),
     entry: 'forward',
     thetaBinding: 'storage',
     theta,

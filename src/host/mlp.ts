@@ -10,7 +10,7 @@
  * flattened in order loads unchanged.
  */
 import { EVAL_PARAMS, forwardKey, forwardWgsl, forwardWorkgroups } from '../kernels/forward';
-import { type Activation, ACTIVATIONS, type MlpSpec, mlpOffsets } from '../kernels/mlp';
+import { type Activation, ACTIVATIONS, type MlpSpec, WGSL_FUNCTION_FLOATS, mlpOffsets } from '../kernels/mlp';
 import { ArgumentError, DestroyedError } from './errors';
 import { Runtime } from './runtime';
 import { Tensor } from './tensor';
@@ -55,12 +55,13 @@ export function defaultParameters(layers: readonly number[], seed = 0): Float32A
 }
 
 /**
- * WGSL limits the variables of one function to 8,192 bytes. The largest
- * function webode generates for an MLP is its vector–Jacobian product, which
- * keeps each hidden layer's pre-activations, outputs and cotangents (3 floats
- * per hidden unit) plus the input and output vectors.
+ * WGSL limits the variables of one function to 8,192 bytes
+ * (WGSL_FUNCTION_FLOATS). The largest function webode generates for an MLP
+ * is its vector–Jacobian product, which keeps each hidden layer's
+ * pre-activations, outputs and cotangents (3 floats per hidden unit) plus
+ * the input and output vectors.
  */
-export const MAX_FUNCTION_FLOATS = 2048;
+export const MAX_FUNCTION_FLOATS = WGSL_FUNCTION_FLOATS;
 
 /** Floats of function-scope memory the VJP of an MLP with these Linear widths uses. */
 export function vjpFunctionFloats(layers: readonly number[]): number {
@@ -206,7 +207,7 @@ export class MLP {
     const pass = encoder.beginComputePass({ label: 'mlp forward' });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(forwardWorkgroups(B));
+    pass.dispatchWorkgroups(forwardWorkgroups(this.spec, B));
     pass.end();
     rt.counters.dispatches++;
     rt.submit([encoder.finish()]);

@@ -14,6 +14,9 @@ export type Activation = 'tanh' | 'softplus' | 'relu' | 'sigmoid' | 'silu' | 'id
 
 export const ACTIVATIONS: readonly Activation[] = ['tanh', 'softplus', 'relu', 'sigmoid', 'silu', 'identity'];
 
+/** WGSL's limit on the function-scope variables of one function (8,192 bytes), in floats. */
+export const WGSL_FUNCTION_FLOATS = 2048;
+
 /** The compile-time description of an MLP. */
 export interface MlpSpec {
   /** Widths of the Linear layers: [input, hidden…, output]; input = output (+1 with timeInput). */
@@ -62,28 +65,44 @@ export function mlpKey(spec: MlpSpec): string {
  * the solver's non-finite checks see it.
  */
 export function activationWgsl(act: Activation): string {
-  const body = ((): string => {
-    switch (act) {
-      case 'tanh':
-        // tanh(±9.1) rounds to ±1 in float32.
-        return 'tanh(clamp(x, -9.1, 9.1))';
-      case 'softplus':
-        // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), exact for every x without overflow.
-        return 'max(x, 0.0) + log(1.0 + exp(-abs(x)))';
-      case 'relu':
-        return 'max(x, 0.0)';
-      case 'sigmoid':
-        return '1.0 / (1.0 + exp(-clamp(x, -88.0, 88.0)))';
-      case 'silu':
-        return 'x / (1.0 + exp(-clamp(x, -88.0, 88.0)))';
-      case 'identity':
-        return 'x';
-    }
-  })();
   return [
     'fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
-    `fn act(x: f32) -> f32 { return select(${body}, x, is_nan(x)); }`,
+    `fn act(x: f32) -> f32 { return select(${activationExpr(act, (c) => c)}, x, is_nan(x)); }`,
   ].join('\n');
+}
+
+/**
+ * The same activation on four lanes at once: `fn act4(x: vec4<f32>)`, lane by
+ * lane the expression of `act` (same clamps, same NaN pass-through).
+ */
+export function activationWgsl4(act: Activation): string {
+  return [
+    'fn is_nan4(x: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }',
+    `fn act4(x: vec4<f32>) -> vec4<f32> { return select(${activationExpr(act, (c) => `vec4<f32>(${c})`)}, x, is_nan4(x)); }`,
+  ].join('\n');
+}
+
+/**
+ * The expression of σ(x); `splat` turns a constant into an operand of x's
+ * type where WGSL does not broadcast it (clamp and max take one type).
+ */
+function activationExpr(act: Activation, splat: (c: string) => string): string {
+  switch (act) {
+    case 'tanh':
+      // tanh(±9.1) rounds to ±1 in float32.
+      return `tanh(clamp(x, ${splat('-9.1')}, ${splat('9.1')}))`;
+    case 'softplus':
+      // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), exact for every x without overflow.
+      return `max(x, ${splat('0.0')}) + log(1.0 + exp(-abs(x)))`;
+    case 'relu':
+      return `max(x, ${splat('0.0')})`;
+    case 'sigmoid':
+      return `1.0 / (1.0 + exp(-clamp(x, ${splat('-88.0')}, ${splat('88.0')})))`;
+    case 'silu':
+      return `x / (1.0 + exp(-clamp(x, ${splat('-88.0')}, ${splat('88.0')})))`;
+    case 'identity':
+      return 'x';
+  }
 }
 
 /** Names the generated MLP function uses for itself and its input/output private arrays. */
