@@ -9,11 +9,19 @@
 // is a quadrature along the accepted steps). Steps land exactly on every
 // output time t_i, where the adjoint jumps (a += dL/dy_i) and z is reset to the
 // forward solution y_i, which bounds the error of reconstructing z backwards.
-// After each accepted step the sample adds −h Σ b_i a_iᵀ∂f/∂θ(stage i) to its
-// own accumulator row acc[b] (P values); a deterministic two-pass reduction
-// over the batch (shaders/reduce.wgsl) then gives dL/dθ. Memory is the
-// outputs, the cotangents, a few state vectors and P floats per sample: it
-// does not depend on how many steps either solve took.
+//
+// The quadrature −h Σ b_i a_iᵀ∂f/∂θ(stage i) is fused into the stages: the
+// sweep that evaluates a stage with b_i ≠ 0 (f and aᵀ∂f/∂z) also adds
+// b_i·aᵀ∂f/∂θ, from the same activations, to the attempt's step row (P
+// floats). The first stage is carried over from the last step, so an attempt
+// starts its row with b_1·aᵀ∂f/∂θ at (t, y). An accepted step adds −h·(step
+// row) to the sample's accumulator row acc[b]; a rejected attempt's row, which
+// may hold non-finite values, is discarded (the next attempt overwrites it),
+// so only steps whose ynew and error norm are finite reach the accumulator. A
+// deterministic two-pass reduction over the batch (shaders/reduce.wgsl) then
+// gives dL/dθ. Memory is the outputs, the cotangents, a few state vectors and
+// 2P floats per sample (the step row private when P is small): it does not
+// depend on how many steps either solve took.
 //
 // Specialised by src/kernels/adjoint.ts.
 
@@ -24,6 +32,7 @@ ${SAMPLE_STRUCT}
 ${STATUS_CONSTS}
 
 const D: u32 = ${D}u;
+const STATE_FLOATS: u32 = ${STATE_FLOATS}u;
 
 @group(0) @binding(0) var<uniform> P: AdjointParams;
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
@@ -32,7 +41,8 @@ const D: u32 = ${D}u;
 @group(0) @binding(3) var<storage, read> tout: array<f32>;
 @group(0) @binding(4) var<storage, read> cot: array<f32>;
 @group(0) @binding(5) var<storage, read_write> samples: array<Sample>;
-// Per sample: the current [z, a] (2D), then f at that point (2D).
+// Per sample (STATE_FLOATS): the current [z, a] (2D), then f at that point
+// (2D), then the step row when it does not fit in private memory.
 @group(0) @binding(6) var<storage, read_write> state: array<f32>;
 // Per sample: the parameter adjoint a_θ (P values).
 @group(0) @binding(7) var<storage, read_write> acc: array<f32>;
@@ -40,16 +50,18 @@ const D: u32 = ${D}u;
 @group(0) @binding(8) var<storage, read_write> gy0: array<f32>;
 
 var<private> acc_base: u32;
+var<private> state_base: u32;
 var<private> vjp_gt: f32;
 
 ${VJP}
 
-fn rhs_eval(t: f32) { aug_eval(t); }
+// The augmented backward system [dz/dt, da/dt] = [f, −aᵀ∂f/∂z] at rhs_in.
+fn rhs_eval(t: f32) { mlp_vjp(t, 0.0, false); }
 
 ${RK_CORE}
 
-// −h Σ b_i a_iᵀ ∂f/∂θ over the stages of the accepted step from (t, y).
-${QUADRATURE}
+// The accumulator and step rows.
+${ROWS}
 
 // Row i, sample g of a [T][total][D] array.
 fn row(i: u32, g: u32) -> u32 {
@@ -99,10 +111,10 @@ fn init_sample(g: u32) {
 }
 
 fn attempt(g: u32) {
-  let t_old = smp.t_hi;
+  begin_step_row(smp.t_hi);
   let a = try_step(tout[smp.out_idx]);
   if (a.accepted) {
-    theta_quadrature(t_old, a.plan.h);
+    commit_step_row(a.plan.h);
     if (a.plan.last) {
       y = ynew;
       let i = smp.out_idx;
@@ -127,14 +139,15 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (b >= P.batch) { return; }
   let g = P.offset + b;
   acc_base = b * P.n_params;
+  state_base = b * STATE_FLOATS;
   smp = samples[b];
   if (smp.status >= STATUS_DONE) { return; }
   if (smp.status == STATUS_NEW) {
     init_sample(g);
   } else {
     for (var d = 0u; d < N; d++) {
-      y[d] = state[b * 2u * N + d];
-      K[0][d] = state[b * 2u * N + N + d];
+      y[d] = state[state_base + d];
+      K[0][d] = state[state_base + N + d];
     }
   }
   acc_load();
@@ -144,8 +157,8 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   acc_store();
   for (var d = 0u; d < N; d++) {
-    state[b * 2u * N + d] = y[d];
-    state[b * 2u * N + N + d] = K[0][d];
+    state[state_base + d] = y[d];
+    state[state_base + N + d] = K[0][d];
   }
   samples[b] = smp;
 }

@@ -14,6 +14,7 @@ import {
   ADJOINT_WORKGROUP,
   adjointKey,
   adjointLayout,
+  adjointRows,
   adjointWgsl,
 } from '../kernels/adjoint';
 import { mlpFlops } from '../kernels/mlp';
@@ -135,7 +136,7 @@ export async function backward(
 function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel {
   const f = sol.f;
   const rt = f.runtime;
-  const { batch: B, dim: D } = sol;
+  const B = sol.batch;
   const T = sol.t.length;
   const fwd = sol.options;
   const method = options.method ?? fwd.method;
@@ -170,8 +171,8 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     bindGroupLayout: layout.bindGroup,
     workgroupSize: ADJOINT_WORKGROUP,
     uniformBytes: ADJOINT_PARAMS.byteSize,
-    // Per sample: the current [z, a] and f there (4·D floats).
-    scratch: [{ label: 'state', bytesPerSample: 16 * D, clear: false }],
+    // Per sample: the current [z, a], f there (4·D floats) and, for large P, the step row.
+    scratch: [{ label: 'state', bytesPerSample: 4 * adjointRows(f.spec).stateFloats, clear: false }],
     params: (count, offset, stepsScale = 1) =>
       ADJOINT_PARAMS.pack({
         batch: count,

@@ -7,10 +7,10 @@ import adjointSource from '../../shaders/adjoint.wgsl?raw';
 import reduceSource from '../../shaders/reduce.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, stateDim } from './mlp';
-import { CONTROLLER_FIELDS, SAMPLE, combination, rkCoreWgsl, statusWgsl } from './rk';
+import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from './mlp';
+import { CONTROLLER_FIELDS, SAMPLE, type StageEval, rkCoreWgsl, statusWgsl } from './rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient';
-import { vjpWgsl } from './vjp';
+import { LOCAL_ACCUMULATOR_MAX, vjpWgsl } from './vjp';
 
 /** Invocations per workgroup of the adjoint kernel (one sample each). */
 export const ADJOINT_WORKGROUP = 64;
@@ -54,38 +54,86 @@ export function adjointKey(spec: AdjointSpec): string {
 }
 
 /**
- * `fn theta_quadrature(t, h)`: after an accepted step, recomputes the input of
- * every stage with b_i ≠ 0 from y and the stage slots, and adds
- * −h·b_i·a_iᵀ∂f/∂θ there. Rejected attempts never touch the accumulator.
+ * Where the adjoint keeps a sample's two parameter rows (P floats each): the
+ * accumulator a_θ and the step row (Σ b_i a_iᵀ∂f/∂θ over the stages of the
+ * current attempt). Private memory holds at most `LOCAL_ACCUMULATOR_MAX`
+ * floats of rows; the step row, touched at every stage, goes there first.
  */
-function quadratureWgsl(tab: Tableau): string {
-  const L: string[] = ['fn theta_quadrature(t: f32, h: f32) {'];
-  for (let i = 0; i < tab.stages; i++) {
-    if (tab.b[i] === 0) continue;
-    if (i === 0) {
-      L.push('  rhs_in = y;');
-    } else {
-      const sum = combination(tab.a[i]);
-      L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + h * (${sum ?? '0.0'}); }`);
-    }
-    const c = tab.c[i];
-    const time = c === 0 ? 't' : c === 1 ? 't + h' : `t + ${f32Literal(c)} * h`;
-    L.push(`  theta_vjp(${time}, -h * ${f32Literal(tab.b[i])});`);
+export interface AdjointRows {
+  readonly stepLocal: boolean;
+  readonly accLocal: boolean;
+  /** Floats per sample of the `state` buffer: [z, a], f there, and the step row when it is not private. */
+  readonly stateFloats: number;
+}
+
+export function adjointRows(mlp: MlpSpec): AdjointRows {
+  const P = mlpOffsets(mlp.layers).count;
+  const stepLocal = P <= LOCAL_ACCUMULATOR_MAX;
+  return {
+    stepLocal,
+    accLocal: stepLocal && 2 * P <= LOCAL_ACCUMULATOR_MAX,
+    stateFloats: 4 * stateDim(mlp) + (stepLocal ? 0 : P),
+  };
+}
+
+/**
+ * The parameter rows and the functions that move θ products between them:
+ * `acc_load()` / `acc_store()` (the accumulator row in private memory for a
+ * dispatch, when it fits), `begin_step_row(t)` (an attempt's step row starts
+ * as b_1·aᵀ∂f/∂θ at (t, y): the first stage is carried over, not evaluated
+ * by the attempt) and `commit_step_row(h)` (an accepted step adds −h·row to
+ * the accumulator; a rejected attempt's row is simply overwritten by the next).
+ */
+function rowsWgsl(spec: AdjointSpec, rows: AdjointRows): { wgsl: string; step: (idx: string) => string } {
+  const P = mlpOffsets(spec.mlp.layers).count;
+  const step = (idx: string) => (rows.stepLocal ? `step_row[${idx}]` : `state[state_base + STEP_ROW + ${idx}]`);
+  const acc = (idx: string) => (rows.accLocal ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`);
+  const L: string[] = [];
+  if (rows.accLocal) {
+    L.push(
+      `// The accumulator row (${P} floats) lives in private memory during a dispatch.`,
+      `var<private> acc_row: array<f32, ${P}>;`,
+      `fn acc_load() { for (var p = 0u; p < ${P}u; p++) { acc_row[p] = acc[acc_base + p]; } }`,
+      `fn acc_store() { for (var p = 0u; p < ${P}u; p++) { acc[acc_base + p] = acc_row[p]; } }`,
+    );
+  } else {
+    L.push('// The accumulator row stays in storage: acc[acc_base + p].', 'fn acc_load() {}', 'fn acc_store() {}');
   }
+  if (rows.stepLocal) {
+    L.push(`var<private> step_row: array<f32, ${P}>;`);
+  } else {
+    L.push(`// The step row follows [z, a] and f in the sample's state.`, `const STEP_ROW: u32 = ${4 * stateDim(spec.mlp)}u;`);
+  }
+  const b0 = spec.tableau.b[0];
+  L.push('fn begin_step_row(t: f32) {', `  for (var p = 0u; p < ${P}u; p++) { ${step('p')} = 0.0; }`);
+  if (b0 !== 0) L.push('  rhs_in = y;', `  mlp_vjp(t, ${f32Literal(b0)}, true);`);
   L.push('}');
-  return L.join('\n');
+  L.push(
+    'fn commit_step_row(h: f32) {',
+    `  for (var p = 0u; p < ${P}u; p++) { ${acc('p')} = fma(-h, ${step('p')}, ${acc('p')}); }`,
+    '}',
+  );
+  return { wgsl: L.join('\n'), step };
+}
+
+/** Stages with b_i ≠ 0 add b_i·aᵀ∂f/∂θ to the step row in the same sweep that evaluates them. */
+function stageEval(tab: Tableau): StageEval {
+  return (i, time) => (tab.b[i] === 0 ? `rhs_eval(${time});` : `mlp_vjp(${time}, ${f32Literal(tab.b[i])}, true);`);
 }
 
 export function adjointWgsl(spec: AdjointSpec): string {
   const D = stateDim(spec.mlp);
+  const rows = adjointRows(spec.mlp);
+  const { wgsl, step } = rowsWgsl(spec, rows);
   return fillTemplate(adjointSource, {
     PARAMS_STRUCT: ADJOINT_PARAMS.wgsl(),
     SAMPLE_STRUCT: SAMPLE.wgsl(),
     STATUS_CONSTS: statusWgsl(),
     D,
-    VJP: vjpWgsl(spec.mlp),
-    RK_CORE: rkCoreWgsl(spec.tableau, 2 * D),
-    QUADRATURE: quadratureWgsl(spec.tableau),
+    STATE_FLOATS: rows.stateFloats,
+    VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
+    RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, stageEval(spec.tableau)),
+    ROWS: wgsl,
     WG: ADJOINT_WORKGROUP,
   });
 }

@@ -85,15 +85,6 @@ export function kSlots(tab: Tableau): number {
   return tab.fsal ? tab.stages : tab.stages + 1;
 }
 
-/** `Σ_j coeffs[j]·K[j][d]` over the non-zero coefficients, or null when all are zero. */
-export function combination(coeffs: readonly number[]): string | null {
-  const terms: string[] = [];
-  coeffs.forEach((c, j) => {
-    if (c !== 0) terms.push(`${f32Literal(c)} * K[${j}][d]`);
-  });
-  return terms.length ? terms.join(' + ') : null;
-}
-
 /**
  * `Σ_j (h·coeffs[j])·K[j][d]`: the scalars h·c_j are formed first (as `let`s
  * named `${name}_j`), so the sum of the scaled stage derivatives cannot
@@ -110,8 +101,16 @@ export function scaledSum(coeffs: readonly number[], name: string): { lets: stri
   return { lets: lets.join(' '), sum: terms.length ? terms.join(' + ') : '0.0' };
 }
 
+/**
+ * The WGSL call that evaluates stage i at time `time` (its input is in
+ * `rhs_in`; it leaves the derivative in `rhs_out`). Default: `rhs_eval(time)`.
+ */
+export type StageEval = (stage: number, time: string) => string;
+
+const plainStage: StageEval = (_stage, time) => `rhs_eval(${time});`;
+
 /** `fn rk_stages(t, h) -> f32` for a tableau (see shaders/rk_core.wgsl). */
-export function stagesWgsl(tab: Tableau): string {
+export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): string {
   const L: string[] = ['fn rk_stages(t: f32, h: f32) -> f32 {'];
   const solution = () => {
     const { lets, sum } = scaledSum(tab.b, 'hb');
@@ -122,13 +121,13 @@ export function stagesWgsl(tab: Tableau): string {
     if (tab.fsal && i === tab.stages - 1) {
       solution();
       L.push('  rhs_in = ynew;');
-      L.push('  rhs_eval(t + h);');
+      L.push(`  ${stageEval(i, 't + h')}`);
     } else {
       const { lets, sum } = scaledSum(tab.a[i], `ha${i}`);
       if (lets) L.push(`  ${lets}`);
       L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + (${sum}); }`);
       const c = tab.c[i];
-      L.push(c === 1 ? '  rhs_eval(t + h);' : `  rhs_eval(t + ${f32Literal(c)} * h);`);
+      L.push(`  ${stageEval(i, c === 1 ? 't + h' : `t + ${f32Literal(c)} * h`)}`);
     }
     L.push(`  K[${i}] = rhs_out;`);
   }
@@ -150,8 +149,11 @@ export function stagesWgsl(tab: Tableau): string {
   return L.join('\n');
 }
 
-/** The filled RK core for a tableau and a state width N; the includer defines `rhs_eval`. */
-export function rkCoreWgsl(tab: Tableau, n: number): string {
+/**
+ * The filled RK core for a tableau and a state width N; the includer defines
+ * `rhs_eval` and whatever `stageEval` calls for the stages of an attempt.
+ */
+export function rkCoreWgsl(tab: Tableau, n: number, stageEval?: StageEval): string {
   const q = tab.errorOrder;
   return fillTemplate(rkCoreSource, {
     N: n,
@@ -161,6 +163,6 @@ export function rkCoreWgsl(tab: Tableau, n: number): string {
     EVALS_PER_ATTEMPT: tab.stages - 1,
     ERROR_ORDER: f32Literal(q),
     NONFINITE_SHRINK: f32Literal(NONFINITE_SHRINK),
-    STAGES: stagesWgsl(tab),
+    STAGES: stagesWgsl(tab, stageEval),
   });
 }

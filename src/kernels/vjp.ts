@@ -1,15 +1,15 @@
 /**
- * WGSL for the vector–Jacobian products of the MLP, for the adjoint solve.
+ * WGSL for the vector–Jacobian products of the MLP, for the gradient kernels.
  *
- * `fn aug_eval(t)` is the right-hand side of the augmented backward system for
- * one sample, on the private arrays of the RK core (state width N = 2D):
- *   rhs_in  = [z, a]        rhs_out = [f(t, z), −aᵀ ∂f/∂z]
- * and `fn theta_vjp(t, w)` adds w·aᵀ∂f/∂θ (at rhs_in) to the sample's
- * parameter-adjoint accumulator `acc[acc_base + p]`. Both run one forward sweep
- * through the layers that keeps every layer's pre-activations u_l and outputs
- * x_l in registers, then one backward sweep: δ_{L-1} = a,
+ * `fn mlp_vjp(t, w, accumulate)` reads z and a cotangent v from a private
+ * array, writes f(t, z) and ±vᵀ∂f/∂z to another and, when `accumulate`, adds
+ * w·vᵀ∂f/∂θ to a parameter row: by default the sample's accumulator
+ * `acc[acc_base + p]` (kept in private memory for small P, see
+ * `LOCAL_ACCUMULATOR_MAX`), or a row the includer names. It runs one forward
+ * sweep through the layers that keeps every layer's pre-activations u_l and
+ * outputs x_l in registers, then one backward sweep: δ_{L-1} = v,
  * δ_{l-1} = (W_lᵀ δ_l) ⊙ σ'(u_{l-1}), ∂/∂W_l = δ_l x_lᵀ, ∂/∂b_l = δ_l, and
- * aᵀ∂f/∂x_0 = W_0ᵀ δ_0 (its last entry is aᵀ∂f/∂t with the time input).
+ * vᵀ∂f/∂x_0 = W_0ᵀ δ_0 (its last entry is vᵀ∂f/∂t with the time input).
  */
 import { type Activation, type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from './mlp';
 
@@ -68,7 +68,7 @@ export function vjpKey(spec: MlpSpec): string {
   return `vjp${mlpKey(spec)}`;
 }
 
-/** Where `mlp_vjp` reads z and the cotangent v, and writes f and the input gradient. */
+/** Where `mlp_vjp` reads z and the cotangent v, writes f and the input gradient, and adds vᵀ∂f/∂θ. */
 export interface VjpIo {
   /** Private array holding z at [0, D) and v at [D, 2D). */
   readonly input: string;
@@ -76,26 +76,30 @@ export interface VjpIo {
   readonly output: string;
   /** Write −vᵀ∂f/∂z (the adjoint's da/dt) instead of +vᵀ∂f/∂z. */
   readonly negate: boolean;
+  /**
+   * WGSL of the element at a parameter index of the row that receives
+   * w·vᵀ∂f/∂θ; the includer declares it. Default: the sample's accumulator
+   * row, declared here with `acc_load()` / `acc_store()`.
+   */
+  readonly row?: (index: string) => string;
 }
 
-const ADJOINT_IO: VjpIo = { input: 'rhs_in', output: 'rhs_out', negate: true };
-
 /**
- * The generated `mlp_vjp(t, w, accumulate)`, `aug_eval(t)` and
- * `theta_vjp(t, w)`. The including module provides `theta` (parameters),
- * `acc` (read_write storage) and the private `acc_base: u32`, `vjp_gt: f32`
- * and the arrays named by `io` (2D values each).
+ * The generated `mlp_vjp(t, w, accumulate)`. The including module provides
+ * `theta` (parameters), the private `vjp_gt: f32` (vᵀ∂f/∂t with the time
+ * input) and the arrays named by `io` (2D values each); with the default row,
+ * also `acc` (read_write storage) and the private `acc_base: u32`.
  */
-export function vjpWgsl(spec: MlpSpec, io: VjpIo = ADJOINT_IO): string {
+export function vjpWgsl(spec: MlpSpec, io: VjpIo): string {
   const { layers } = mlpOffsets(spec.layers);
   const D = stateDim(spec);
   const L = layers.length;
   const out: string[] = [];
   const { count } = mlpOffsets(spec.layers);
   const local = count <= LOCAL_ACCUMULATOR_MAX;
-  const ref = (idx: string) => (local ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`);
+  const ref = io.row ?? ((idx: string) => (local ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`));
   out.push(`// VJPs of MLP ${mlpKey(spec)}`);
-  out.push(accumulatorWgsl(count, local));
+  if (!io.row) out.push(accumulatorWgsl(count, local));
   out.push(activationWgsl(spec.activation));
   out.push(activationGradWgsl(spec.activation));
   out.push('fn mlp_vjp(t: f32, w: f32, accumulate: bool) {');
@@ -146,13 +150,5 @@ export function vjpWgsl(spec: MlpSpec, io: VjpIo = ADJOINT_IO): string {
     }
   }
   out.push('}');
-  if (io === ADJOINT_IO) {
-    out.push('');
-    out.push('// The augmented backward system [dz/dt, da/dt] = [f, −aᵀ∂f/∂z].');
-    out.push('fn aug_eval(t: f32) { mlp_vjp(t, 0.0, false); }');
-    out.push('');
-    out.push("// Adds w·aᵀ∂f/∂θ at (t, rhs_in) to this sample's accumulator.");
-    out.push('fn theta_vjp(t: f32, w: f32) { mlp_vjp(t, w, true); }');
-  }
   return out.join('\n');
 }

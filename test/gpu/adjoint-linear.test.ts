@@ -22,7 +22,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeRng } from '../reference/mlp';
-import { expm } from '../reference/solve';
+import { TABLEAUX } from '../../src/host/tableau';
+import { expm, rkStep } from '../reference/solve';
 import { cotangents, logError, sampleCotangents } from './adjoint-helpers';
 import { relError } from './problems';
 import { linearProblem, useHarness } from './solve-helpers';
@@ -176,6 +177,50 @@ describe('f = W z against the analytic gradients', () => {
     const { p, r } = await runLinear(W, y0, t, c, OPTIONS, [{}]);
     const e = compareExact(p, y0, t, c, r.runs[0]);
     logError('linear every output, reverse time', e);
+    expect(e.gy0).toBeLessThan(LINEAR_TOL);
+    expect(e.gW).toBeLessThan(LINEAR_TOL);
+    expect(e.gb).toBeLessThan(LINEAR_TOL);
+  });
+});
+
+describe('rejected attempts that overflow', () => {
+  // A damped rotation at angular frequency 50 over 0.3 (2.4 turns) with
+  // cotangents of size ~1e34, and a first backward step over the whole span:
+  // that attempt's stages overflow float32 (checked below in float64), so the
+  // sample rejects, shrinks and retries. Each attempt's θ products go to a step
+  // row that reaches the accumulator only when the step is accepted: the
+  // overflowing attempts must leave no trace in dL/dθ. W holds D/2 copies of
+  // the rotation; the three widths cover where the kernel keeps its rows:
+  // D = 2 (P = 6) both in private memory, D = 24 (P = 600) the step row only,
+  // D = 32 (P = 1,056) neither.
+  const ROTATION = [
+    [-1, -50],
+    [50, -1],
+  ];
+  const B = 2;
+  const t = [0, 0.3];
+  const SCALE = 1e34;
+
+  it.each([2, 24, 32])('leave dL/dθ exact (D = %i)', async (D) => {
+    const W = Array.from({ length: D }, (_, o) => Array.from({ length: D }, (_, i) => (o >> 1 === i >> 1 ? ROTATION[o & 1][i & 1] : 0)));
+    const y0 = seededStates(B, D, 13);
+    const c = Float32Array.from(cotangents(2, B, D, 14), (x) => x * SCALE);
+    const options = { ...OPTIONS, firstStep: t[1] - t[0] };
+    const { p, r } = await runLinear(W, y0, t, c, OPTIONS, [options]);
+    // The first backward attempt of sample 0 in float64: from [z(T), a(T)]
+    // with h = −0.3 on [dz/dt, da/dt] = [W z, −Wᵀ a].
+    const zT = mv(expm(scale(p.W32, t[1] - t[0])), y0[0]);
+    const Wt = transpose(p.W32);
+    const aug = (_t: number, y: readonly number[]) => [...mv(p.W32, y.slice(0, D)), ...mv(Wt, y.slice(D)).map((x) => -x)];
+    const first = rkStep(aug, TABLEAUX.dopri5, t[1], [...zT, ...sampleCotangents(c, 2, B, D, 0)[1]], t[0] - t[1]);
+    const largest = Math.max(...first.K.flat().map(Math.abs), ...first.y1.map(Math.abs));
+    expect(largest).toBeGreaterThan(3.5e38);
+    const run = r.runs[0];
+    expect(run.summary!.rejected).toBeGreaterThanOrEqual(B);
+    // ≈ 80 accepted steps per sample with local errors ≤ ~1e-6 relative.
+    const e = compareExact(p, y0, t, c, run);
+    console.log(`overflowing first attempts, D = ${D}: largest float64 stage value ${largest.toExponential(2)}, summary ${JSON.stringify(run.summary)}`);
+    logError(`linear D = ${D}, overflowing rejected attempts`, e);
     expect(e.gy0).toBeLessThan(LINEAR_TOL);
     expect(e.gW).toBeLessThan(LINEAR_TOL);
     expect(e.gb).toBeLessThan(LINEAR_TOL);
