@@ -163,6 +163,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   return {
     label: `adjoint ${tableau.name}`,
     deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
+    maxScale: opts.dispatchGrowth,
     pipeline: rt.pipeline(adjointKey(spec), `adjoint ${tableau.name}`, () => ({
       code: adjointWgsl(spec),
       entryPoint: 'adjoint',

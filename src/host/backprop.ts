@@ -78,6 +78,8 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
     bindGroupLayout: layout.bindGroup,
     workgroupSize: BACKPROP_WORKGROUP,
     uniformBytes: BACKPROP_PARAMS.byteSize,
+    // Its dispatches run at most stepsPerDispatch attempts: the replayed segments are bounded per dispatch.
+    maxScale: 1,
     scratch: [
       { label: 'work', bytesPerSample: 4 * words.work, clear: false },
       { label: 'tape', bytesPerSample: tapeBytes, clear: false },

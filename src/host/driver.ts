@@ -1,20 +1,30 @@
 /**
- * Runs a per-sample solve to completion without a host wait per step.
+ * Runs a solve to completion without a host wait per step.
  *
  * The caller records "units" of work into a compute pass (the forward kernel:
  * dispatches that each advance every running sample by up to
- * stepsPerDispatch attempts; batch mode: one shared attempt; the adjoint: like
- * the forward kernel). The driver submits chunks of units, each followed by
- * the summary kernel and a copy of its few words to a mappable buffer. Two
- * chunks are in flight at a time, so the GPU never idles while the host reads
- * a summary; chunk lengths double up to a cap, so a solve of N steps costs
- * O(log N) host waits, and after the last sample finishes at most one extra
- * chunk of early-exiting dispatches runs.
+ * stepsPerDispatch attempts, or a multiple of it; batch mode: one shared
+ * attempt; the gradient kernels: like the forward kernel).
  *
  * A deferred solve (`driveDeferred`) records a fixed budget of units in one
- * submit and reads nothing: its summary is folded into a report buffer on the
- * GPU, which the caller reads later together with whatever else it reads
- * (or gates later GPU work on), so the solve costs no host wait at all.
+ * submit and reads nothing: unit k allows min(2^k, maxScale) times the usual
+ * attempts (maxScale 16 when stepsPerDispatch was chosen automatically, 1
+ * when the caller set it), a cheap probe after each zeroes the next
+ * dispatches once no sample runs, and the final summary is folded into a report buffer on the
+ * GPU, which the caller reads later together with whatever else it reads (or
+ * gates later GPU work on): the solve costs no host wait at all.
+ *
+ * A per-sample solve that waits (`driveInRounds`) is rounds of the same, each
+ * followed by one read of the report: 8 units (79 ordinary dispatches' worth
+ * of attempts with growth), then 16, 32, … up to 512, so almost every solve
+ * costs one host wait and a long one O(log steps).
+ *
+ * Batch-shared step control (`driveToCompletion`), where a unit is one
+ * attempt of the whole batch, submits chunks of units, each followed by the
+ * summary kernel and a copy of its few words to a mappable buffer. Two chunks
+ * are in flight at a time, so the GPU never idles while the host reads a
+ * summary; chunk lengths double up to a cap, so a solve of N steps costs
+ * O(log N) host waits.
  */
 import { bindBuffers } from '../kernels/layout';
 import { SUMMARY, SUMMARY_PARAMS, type SummaryField, emptyReport, summaryKey, summaryWgsl } from '../kernels/summary';
@@ -40,6 +50,8 @@ export interface DriveSpec {
   record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale?: number): number;
   readonly firstChunk: number;
   readonly maxChunk: number;
+  /** The largest step-attempt scale of a unit (1: every unit is one ordinary dispatch). */
+  readonly maxScale: number;
 }
 
 /** The summary words after the run, by field. */
@@ -134,35 +146,39 @@ export function createReport(rt: Runtime, label: string): GPUBuffer {
 }
 
 /**
- * The step-attempt scale of unit k of a deferred solve: 1, 2, 4, …, then 64.
- * Each dispatch of a solver kernel has a fixed cost even when every sample
- * has finished (on SwiftShader, ~0.2 ms with a probe when its indirect
- * arguments are zero, ~1 ms when its invocations all exit at once), so a
- * deferred solve grows its dispatches instead of recording many short ones;
- * 64 bounds the longest dispatch at 64 times the one `stepsPerDispatch` was
- * sized for (about 2.6 GFLOP).
+ * The largest step-attempt multiple of a dispatch when stepsPerDispatch was
+ * chosen automatically. Each dispatch of a solver kernel has a fixed cost
+ * even when every sample has finished (on SwiftShader, ~0.2 ms with a probe
+ * when its indirect arguments are zero, ~1 ms when its invocations all exit
+ * at once), so solves grow their dispatches instead of recording many short
+ * ones; 16 bounds the longest at 16 times the work the automatic
+ * stepsPerDispatch aims at (6.4e8 flops), short enough to keep a page
+ * responsive on a modest GPU.
  */
-export function deferredScale(k: number): number {
-  return 2 ** Math.min(k, 6);
+export const DISPATCH_GROWTH = 16;
+
+/** The step-attempt scale of unit k: 1, 2, 4, … up to maxScale. */
+export function deferredScale(k: number, maxScale: number): number {
+  return Math.min(2 ** Math.min(k, 30), maxScale);
 }
 
-/** Deferred units (scales 1, 2, 4, …, 64, 64, …) that cover `dispatches` ordinary dispatches. */
-export function deferredUnitsCovering(dispatches: number): number {
+/** Units (scales 1, 2, 4, … up to maxScale) that cover `dispatches` ordinary dispatches. */
+export function deferredUnitsCovering(dispatches: number, maxScale: number): number {
   let units = 0;
-  for (let covered = 0; covered < dispatches; units++) covered += deferredScale(units);
+  for (let covered = 0; covered < dispatches; units++) covered += deferredScale(units, maxScale);
   return Math.max(1, units);
 }
 
 /**
  * A deferred solve: records and submits exactly `units` units of work,
- * without reading anything back. Unit k allows `deferredScale(k)` times the
+ * without reading anything back. Unit k allows `deferredScale(k, spec.maxScale)` times the
  * usual step attempts, and a probe follows every unit (does any sample still
  * run?), so once every sample has finished the remaining dispatches are
  * empty; the summary after the last unit is folded into `report` (a SUMMARY the caller initialised with
  * `emptyReport()`), sample indices shifted by `offset`. The caller reads the
  * report later (or never).
  */
-export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, report: GPUBuffer, offset = 0): void {
+export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, report: GPUBuffer, offset = 0, firstUnit = 0): void {
   const device = rt.device;
   const rig = summaryRig(rt, spec, offset);
   const fold = rt.pipeline(`${summaryKey()}|fold`, 'summary fold', () => ({ code: summaryWgsl(), entryPoint: 'fold' }));
@@ -190,7 +206,7 @@ export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, repor
     const pass = encoder.beginComputePass({ label: spec.label });
     let dispatches = 0;
     for (let k = 0; k < units; k++) {
-      dispatches += spec.record(pass, 1, rig.indirect, deferredScale(k));
+      dispatches += spec.record(pass, 1, rig.indirect, deferredScale(firstUnit + k, spec.maxScale));
       if (k < units - 1) {
         pass.setPipeline(probe);
         pass.setBindGroup(0, probeGroup);
@@ -221,12 +237,38 @@ export interface SampleChunk {
   readonly samples: GPUBuffer;
   /** Other buffers zeroed before the chunk starts. */
   readonly clear: readonly GPUBuffer[];
-  /** The bind group whose dispatches allow `scale` times the usual step attempts (deferred solves). */
-  readonly scaled?: (scale: number) => GPUBindGroup;
+  /** The bind group whose dispatches allow `scale` times the usual step attempts, up to maxScale. */
+  readonly scaled: (scale: number) => GPUBindGroup;
+  readonly maxScale: number;
   /** Samples in the chunk and the global index of its first one. */
   readonly count: number;
   readonly offset: number;
   readonly workgroupSize: number;
+}
+
+/** Deferred units in the first round of a waiting per-sample solve; each next round doubles, up to MAX_ROUND_UNITS. */
+const FIRST_ROUND_UNITS = 8;
+const MAX_ROUND_UNITS = 512;
+
+/**
+ * Runs a per-sample solve to completion in rounds of deferred units (8, 16,
+ * 32, … up to 512, the scales continuing across rounds), reading the report
+ * after each: one host wait a round. Returns the last report: the totals of
+ * the whole solve, since the per-sample counters it folds are cumulative.
+ */
+export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
+  let recorded = 0;
+  for (let units = FIRST_ROUND_UNITS; ; units = Math.min(2 * units, MAX_ROUND_UNITS)) {
+    const report = createReport(rt, `${spec.label} report`);
+    try {
+      driveDeferred(rt, spec, units, report, 0, recorded);
+      recorded += units;
+      const values = SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
+      if (values.running === 0) return values;
+    } finally {
+      rt.destroyBuffer(report);
+    }
+  }
 }
 
 /** Zeroes the chunk's state and returns how to drive its single-entry-point kernel (one indirect dispatch per unit). */
@@ -240,10 +282,11 @@ function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
     samples: chunk.samples,
     firstChunk: 2,
     maxChunk: 64,
+    maxScale: chunk.maxScale,
     workgroups: Math.ceil(chunk.count / chunk.workgroupSize),
     record: (pass, units, indirect, scale = 1) => {
       pass.setPipeline(chunk.pipeline);
-      pass.setBindGroup(0, scale === 1 || !chunk.scaled ? chunk.bindGroup : chunk.scaled(scale));
+      pass.setBindGroup(0, scale === 1 ? chunk.bindGroup : chunk.scaled(scale));
       for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
       return units;
     },
@@ -259,7 +302,7 @@ export async function runSampleChunk(
   rt: Runtime,
   chunk: SampleChunk,
 ): Promise<{ totals: SummaryValues; failures: SampleFailure[] }> {
-  const totals = await driveToCompletion(rt, startSampleChunk(rt, chunk));
+  const totals = await driveInRounds(rt, startSampleChunk(rt, chunk));
   const failures: SampleFailure[] = [];
   if (totals.failed > 0) {
     const stats = parseSamples(await rt.readBuffer(chunk.samples, 0, chunk.count * SAMPLE.stride), chunk.count);

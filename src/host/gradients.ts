@@ -127,6 +127,8 @@ export interface GradientKernel {
   readonly scratch: readonly { readonly label: string; readonly bytesPerSample: number; readonly clear: boolean }[];
   /** Units per chunk of a deferred solve (0 or absent: run to completion, reading summaries). */
   readonly deferredUnits?: number;
+  /** The largest step-attempt multiple of a dispatch (1 when its uniform ignores `stepsScale`). */
+  readonly maxScale: number;
   /** Step totals to report instead of the kernel's own (backprop reports the forward's steps). */
   readonly steps?: { readonly accepted: number; readonly rejected: number };
 }
@@ -317,6 +319,7 @@ export async function runGradients(
         offset,
         workgroupSize: kernel.workgroupSize,
         scaled: scaledGroup,
+        maxScale: kernel.maxScale,
       };
     };
     if (deferredUnits > 0) {

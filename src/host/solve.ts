@@ -3,11 +3,13 @@
  * field, entirely on the GPU.
  *
  * The host validates the arguments, uploads y0 and the output times, then
- * records chunks of integration dispatches (each dispatch advances every
- * running sample by up to `stepsPerDispatch` step attempts) followed by a
- * summary dispatch whose few words are copied to a mappable buffer. It keeps
- * two chunks in flight and reads one summary per chunk; chunks double in
- * length, so a solve of N steps costs O(log N) host waits, never O(N).
+ * records integration dispatches (each advances every running sample by up
+ * to a growing multiple of `stepsPerDispatch` step attempts, with a probe
+ * after each that empties the rest once every sample is done) and a summary
+ * of the solve on the GPU (./driver.ts). A deferred solve returns there; a
+ * waiting one reads the summary: one host wait for almost every solve, never
+ * one per step. Batch-shared step control reads a summary per chunk of
+ * doubling length instead: O(log steps) waits.
  */
 import {
   type IntegrateEntry,
@@ -24,7 +26,7 @@ import {
 } from '../kernels/integrate';
 import { type BackwardOptions, backward } from './adjoint';
 import type { Gradients } from './gradients';
-import { createReport, deferredUnitsCovering, driveDeferred, driveToCompletion } from './driver';
+import { DISPATCH_GROWTH, createReport, deferredUnitsCovering, driveDeferred, driveInRounds, driveToCompletion } from './driver';
 import { bindBuffers } from '../kernels/layout';
 import { SUMMARY } from '../kernels/summary';
 import { mlpFlops } from '../kernels/mlp';
@@ -53,7 +55,12 @@ export interface OdeintOptions {
   firstStep?: number;
   /** Most step attempts (accepted + rejected) per sample. Default 10,000 for adaptive methods, unlimited for fixed ones. */
   maxSteps?: number;
-  /** Step attempts per sample in one GPU dispatch. Default: chosen from the problem size so a dispatch stays short. */
+  /**
+   * Step attempts per sample in one GPU dispatch, at most. Default: chosen
+   * from the problem size so a dispatch stays short (about 4e7 flops), and
+   * then allowed to grow up to 16× over a solve's dispatches (1×, 2×, 4×, …),
+   * so a long solve needs few dispatches; a value given here is never exceeded.
+   */
   stepsPerDispatch?: number;
   /**
    * How adaptive methods choose step sizes. `'per-sample'` (default): every
@@ -82,8 +89,9 @@ export interface OdeintOptions {
   deferred?: boolean;
   /**
    * Dispatches a deferred solve records; the k-th (from 0) advances every
-   * running sample by up to stepsPerDispatch · 2^min(k, 6) attempts, so a
-   * few cover a long solve (batch step control: one shared attempt each).
+   * running sample by up to stepsPerDispatch · min(2^k, 16) attempts when
+   * stepsPerDispatch is automatic (its value otherwise), so a few cover a
+   * long solve (batch step control: one shared attempt each).
    * Default: enough for `maxSteps` attempts (fixed-step methods: for the
    * whole grid), at most 512.
    */
@@ -161,6 +169,11 @@ export interface ResolvedOdeintOptions {
   readonly deferred: boolean;
   /** The dispatch budget asked for (deferred solves), or 0 for the default. */
   readonly dispatchBudget: number;
+  /**
+   * The largest multiple of stepsPerDispatch one dispatch may run:
+   * DISPATCH_GROWTH when stepsPerDispatch was chosen automatically, 1 when given.
+   */
+  readonly dispatchGrowth: number;
 }
 
 /** Totals of a solve, known without another host wait. */
@@ -304,6 +317,7 @@ export function resolveOptions(
     throw new ArgumentError('options.stepControl', stepControl, "'per-sample' or 'batch'");
   }
   let stepsPerDispatch = options.stepsPerDispatch;
+  const dispatchGrowth = stepsPerDispatch === undefined ? DISPATCH_GROWTH : 1;
   if (stepsPerDispatch === undefined) {
     // An attempt evaluates every stage but the first (carried over from the last step).
     const perAttempt = Math.max(1, work.batch * (tableau.stages - 1) * work.flopsPerEvaluation);
@@ -334,6 +348,7 @@ export function resolveOptions(
     controllerValues: resolveController(options.controller, tableau.errorOrder),
     deferred,
     dispatchBudget,
+    dispatchGrowth,
     tableau,
   };
 }
@@ -347,7 +362,7 @@ export const MAX_DISPATCH_BUDGET = 65_536;
  * Units of work a deferred solve records: the explicit budget, or enough for
  * every sample to finish or hit maxSteps (fixed-step methods: the whole grid
  * between the output times, a step more per interval for round-off), capped
- * at DEFAULT_DISPATCH_BUDGET_CAP. Per-sample units grow (`deferredScale`).
+ * at DEFAULT_DISPATCH_BUDGET_CAP. Per-sample units grow up to dispatchGrowth (`deferredScale`).
  */
 export function deferredUnits(opts: ResolvedOdeintOptions & { tableau: Tableau }, times: ArrayLike<number>): number {
   if (opts.dispatchBudget > 0) return opts.dispatchBudget;
@@ -358,7 +373,7 @@ export function deferredUnits(opts: ResolvedOdeintOptions & { tableau: Tableau }
   }
   // Batch step control: a unit is one shared attempt.
   if (opts.stepControl === 'batch') return Math.min(DEFAULT_DISPATCH_BUDGET_CAP, attempts + 1);
-  return Math.min(DEFAULT_DISPATCH_BUDGET_CAP, deferredUnitsCovering(Math.ceil(attempts / opts.stepsPerDispatch)));
+  return Math.min(DEFAULT_DISPATCH_BUDGET_CAP, deferredUnitsCovering(Math.ceil(attempts / opts.stepsPerDispatch), opts.dispatchGrowth));
 }
 
 const FAILURE_OF_STATUS: Record<number, FailureKind> = {
@@ -700,6 +715,7 @@ export async function odeint(
       // Batch mode: one attempt per unit, so start with longer chunks.
       firstChunk: batchMode ? 4 * FIRST_CHUNK : FIRST_CHUNK,
       maxChunk: MAX_CHUNK,
+      maxScale: batchMode ? 1 : opts.dispatchGrowth,
     };
     const counts = () => ({
       hostWaits: rt.counters.hostWaits - before.hostWaits,
@@ -717,7 +733,7 @@ export async function odeint(
       const summary: SolveSummary = { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...counts() };
       return new Solution({ y, t: times, batch: B, dim: D, f, options: opts, summary, samples, report });
     }
-    const totals = await driveToCompletion(rt, drive);
+    const totals = batchMode ? await driveToCompletion(rt, drive) : await driveInRounds(rt, drive);
     const summary: SolveSummary = {
       nfe: totals.nfe_total,
       maxNfe: totals.nfe_max,

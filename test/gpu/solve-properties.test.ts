@@ -97,9 +97,10 @@ describe('empirical convergence order of the fixed-step methods', () => {
 
 describe('no host readback per step', () => {
   /*
-   * The host may wait on the GPU only between chunks of dispatches, and chunks
+   * The host may wait on the GPU only between rounds of dispatches, and rounds
    * double in length, so a solve of N step attempts costs O(log N) waits. With
-   * stepsPerDispatch = 8 a 1,000-step solve needs ≥ 125 dispatches; the
+   * stepsPerDispatch = 8 given (so never exceeded: no growth) a 1,000-step
+   * solve needs ≥ 125 dispatches; the
    * harness counts every GPUBuffer.mapAsync during `odeint` (by wrapping the
    * prototype, independently of webode's counters), which must stay ≤ 12,
    * i.e. far below the 1,000 steps and the 125 dispatches.

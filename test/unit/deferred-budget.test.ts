@@ -1,31 +1,30 @@
 /**
- * The dispatch budget of deferred solves: unit k allows 2^min(k, 6) times
- * the usual step attempts, and the default budget covers maxSteps.
+ * Growing dispatches: unit k allows min(2^k, maxScale) times stepsPerDispatch
+ * attempts (maxScale 16 when stepsPerDispatch is automatic, 1 when given),
+ * and the default budget of a deferred solve covers maxSteps.
  */
 import { expect, it } from 'vitest';
-import { deferredScale, deferredUnitsCovering } from '../../src/host/driver';
+import { DISPATCH_GROWTH, deferredScale, deferredUnitsCovering } from '../../src/host/driver';
 
-it('units grow 1, 2, 4, …, then stay at 64', () => {
-  expect(Array.from({ length: 9 }, (_, k) => deferredScale(k))).toEqual([1, 2, 4, 8, 16, 32, 64, 64, 64]);
+it('units grow 1, 2, 4, … up to the largest scale', () => {
+  expect(DISPATCH_GROWTH).toBe(16);
+  expect(Array.from({ length: 7 }, (_, k) => deferredScale(k, 16))).toEqual([1, 2, 4, 8, 16, 16, 16]);
+  expect(Array.from({ length: 4 }, (_, k) => deferredScale(k, 1))).toEqual([1, 1, 1, 1]);
+  expect(deferredScale(200, 16)).toBe(16);
 });
 
 it('the fewest units whose scales add up to the dispatches asked for', () => {
-  const brute = (n: number) => {
-    let units = 0;
-    let covered = 0;
-    while (covered < n) covered += deferredScale(units++);
-    return Math.max(1, units);
-  };
-  for (const n of [0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 40, 47, 48, 1000]) {
-    const u = deferredUnitsCovering(n);
-    expect(u).toBe(brute(n));
-    // Enough, and one unit fewer would not be.
-    const sum = (m: number) => Array.from({ length: m }, (_, k) => deferredScale(k)).reduce((a, b) => a + b, 0);
-    expect(sum(u)).toBeGreaterThanOrEqual(n);
-    if (u > 1) expect(sum(u - 1)).toBeLessThan(n);
+  const sum = (m: number, max: number) => Array.from({ length: m }, (_, k) => deferredScale(k, max)).reduce((a, b) => a + b, 0);
+  for (const max of [1, 16]) {
+    for (const n of [0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 40, 47, 48, 1000]) {
+      const u = deferredUnitsCovering(n, max);
+      // Enough, and one unit fewer would not be.
+      expect(sum(u, max)).toBeGreaterThanOrEqual(n);
+      if (u > 1) expect(sum(u - 1, max)).toBeLessThan(n);
+    }
   }
-  // maxSteps 10,000 at 256 attempts a dispatch: 40 ordinary dispatches, 6 deferred ones (1 + 2 + … + 32 = 63).
-  expect(deferredUnitsCovering(40)).toBe(6);
-  // At one attempt a dispatch: 10,000 ordinary dispatches, 162 deferred ones (127 + 155 · 64 ≥ 10,000 > 127 + 154 · 64).
-  expect(deferredUnitsCovering(10_000)).toBe(162);
+  // maxSteps 10,000 at 256 attempts a dispatch: 40 ordinary dispatches, 6 growing ones (1 + 2 + 4 + 8 + 16 + 16 = 47).
+  expect(deferredUnitsCovering(40, 16)).toBe(6);
+  // Without growth, one unit per dispatch.
+  expect(deferredUnitsCovering(40, 1)).toBe(40);
 });
