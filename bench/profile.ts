@@ -12,7 +12,7 @@
  * `timestampWrites` at its beginning and end, its dispatches and pipelines
  * are counted, and the queries are resolved into a buffer just before the
  * encoder finishes. That reaches every pass of `MLP.forward`, of `odeint`
- * (the integration kernel plus the driver's summary dispatch per chunk) and
+ * (the integration kernel plus the driver's probes and summary per round) and
  * of `sol.backward` (the adjoint kernel, the parameter-gradient reduction),
  * and the passes of bench/vjp.ts's standalone VJP kernels, without touching
  * src/. GPU time / wall time says how much of the host-measured time the GPU
@@ -360,7 +360,7 @@ export async function profileSection(limits: Limits): Promise<SectionResult> {
         rows: body,
         notes: [
           "A second device with 'timestamp-query' (same adapter, same storage limits) wrapped by createRuntime({ device }). While a row runs, the device's createCommandEncoder is wrapped so that every compute pass — webode's own and the bench's — gets timestampWrites at its beginning and end (resolved before the encoder finishes); no src/ change.",
-          `GPU per dispatch = timestamp(end) − timestamp(begin), summed over the row's passes in one run, / dispatches; median of ${RUNS} runs after a warm-up (2 when one dispatch or call takes over a second). A solver pass holds its chunk of kernel dispatches plus one tiny summary dispatch (src/host/driver.ts), counted among the dispatches.`,
+          `GPU per dispatch = timestamp(end) − timestamp(begin), summed over the row's passes in one run, / dispatches; median of ${RUNS} runs after a warm-up (2 when one dispatch or call takes over a second). A solver pass holds a round of kernel dispatches, a probe after each and one summary (src/host/driver.ts), all counted among the dispatches.`,
           'wall per run: performance.now() around the whole run (encoding, submits, host waits; for the solver rows the whole odeint or sol.backward call, shared by its pass rows). GPU / wall (median of the per-run ratios) is the share of that time inside the timed passes; the rest is host code, submission and waits.',
           `MLP.forward and VJP rows: B = ${int(PROFILE_BATCH)}, as many calls or dispatches as make a run of about ${TARGET_MS} ms; flops counted as in table 2; % of the FMA peak of table 1 (${sig(limits.fmaGflops)} GFLOP/s, wall-clock based).`,
         ],
