@@ -75,6 +75,21 @@ async function scoped<T>(body: (r: Runtime) => Promise<T>): Promise<T & { gpuErr
   return { ...result, gpuErrors: (globalThis as unknown as { lastGpuErrors: string[] }).lastGpuErrors };
 }
 
+/** Outputs, gradients and summaries of a solve and its gradients, as plain data; frees both. */
+async function readPair(sol: webode.Solution, g: webode.Gradients) {
+  const out = {
+    y: encodeF32(await sol.y.read()),
+    gy0: encodeF32(await g.y0.read()),
+    gth: encodeF32(await g.params.read()),
+    gt: encodeF32(await g.t.read()),
+    forward: sol.summary,
+    backward: g.summary,
+  };
+  g.destroy();
+  sol.destroy();
+  return out;
+}
+
 export interface SolveArgs {
   mlp: MLPOptions;
   params: WireArray;
@@ -221,16 +236,7 @@ const ops = {
         if (!args.skipWaiting) {
           const sol = await webode.odeint(f, y0, args.t, args.options);
           const g = await sol.backward(dLdy, args.backward ?? {});
-          waiting = {
-            y: encodeF32(await sol.y.read()),
-            gy0: encodeF32(await g.y0.read()),
-            gth: encodeF32(await g.params.read()),
-            gt: encodeF32(await g.t.read()),
-            forward: sol.summary,
-            backward: g.summary,
-          };
-          g.destroy();
-          sol.destroy();
+          waiting = await readPair(sol, g);
         }
         // The cotangents go up before counting, as a GPU tensor (what a trainer's loss writes).
         const cot = webode.Tensor.fromArray(r, dLdy, [dLdy.length], 'deferred test cotangents');
@@ -254,16 +260,7 @@ const ops = {
           checks.backward = report(e);
           if (e instanceof webode.OdeSolveError) checks.failing.push(e.failing);
         });
-        const deferred = {
-          y: encodeF32(await sol.y.read()),
-          gy0: encodeF32(await g.y0.read()),
-          gth: encodeF32(await g.params.read()),
-          gt: encodeF32(await g.t.read()),
-          forward: sol.summary,
-          backward: g.summary,
-        };
-        g.destroy();
-        sol.destroy();
+        const deferred = await readPair(sol, g);
         cot.destroy();
         return { waiting, deferred, counted, hostWaits, before, checks };
       } finally {
