@@ -6,7 +6,7 @@
  * same kernel with the identity activation, same run.
  */
 import { type Activation, MLP, Tensor, type Runtime, mulberry32 } from '../src/index';
-import { EVAL_PARAMS, forwardKey, forwardShape, forwardWgsl, forwardWorkgroups } from '../src/kernels/forward';
+import { EVAL_PARAMS, type ForwardShape, forwardKey, forwardShape, forwardWgsl } from '../src/kernels/forward';
 import { type MlpSpec, mlpFlops } from '../src/kernels/mlp';
 import type { Limits } from './limits';
 import { type SectionResult, int, ms, pct, sig } from './table';
@@ -39,7 +39,9 @@ export function randomStates(n: number, seed: number, scale = 1): Float32Array {
 /**
  * Times the forward kernel alone: `n` dispatches over the batch `z` in one
  * pass, one submit, one wait. Uses the very pipeline `MLP.forward` uses (same
- * spec, same cache key), with one bind group built up front.
+ * spec, same cache key), with one bind group built up front; `shape` times
+ * another lane count instead (lanes 1: one sample per invocation, as the
+ * solver kernels evaluate the MLP).
  */
 export class ForwardKernelTimer {
   private readonly rt: Runtime;
@@ -48,10 +50,11 @@ export class ForwardKernelTimer {
   private readonly buffers: GPUBuffer[];
   private readonly workgroups: number;
 
-  constructor(rt: Runtime, spec: MlpSpec, theta: Tensor, z: Tensor, batch: number) {
+  constructor(rt: Runtime, spec: MlpSpec, theta: Tensor, z: Tensor, batch: number, shape: ForwardShape = forwardShape(spec)) {
     this.rt = rt;
     const device = rt.device;
-    this.pipeline = rt.pipeline(forwardKey(spec), 'mlp forward', () => ({ code: forwardWgsl(spec), entryPoint: 'forward' }));
+    const key = `${forwardKey(spec)}|timed K${shape.lanes} wg${shape.workgroupSize}`;
+    this.pipeline = rt.pipeline(key, 'mlp forward', () => ({ code: forwardWgsl(spec, shape), entryPoint: 'forward' }));
     const uniform = rt.createBuffer('bench forward params', EVAL_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const out = rt.createBuffer('bench forward out', z.size * 4, GPUBufferUsage.STORAGE);
     this.buffers = [uniform, out];
@@ -61,7 +64,7 @@ export class ForwardKernelTimer {
       layout: this.pipeline.getBindGroupLayout(0),
       entries: [uniform, theta.buffer, z.buffer, out].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
-    this.workgroups = forwardWorkgroups(spec, batch);
+    this.workgroups = Math.ceil(batch / (shape.lanes * shape.workgroupSize));
   }
 
   /** Milliseconds for `n` evaluations of the whole batch. */

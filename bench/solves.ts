@@ -269,6 +269,8 @@ interface SolveRow {
   readonly batch: number;
   readonly timing: ForwardBackwardTiming | null;
   readonly sixEvalsMs: number;
+  /** The same with one sample per invocation, as the solver kernels evaluate the MLP. */
+  readonly sixOneSampleMs: number;
   /** Why the row was not measured at all. */
   readonly skipped?: string;
   /** Why its backward was not measured. */
@@ -289,7 +291,7 @@ async function forwardBackwardSolves(rt: Runtime): Promise<SolveRow[]> {
         const fwdProjected = prev ? (prev.fwd * batch) / prev.batch : 0;
         const bwdProjected = prev ? (prev.bwd * batch) / prev.batch : 0;
         if (fwdProjected > SOLVE_BUDGET_MS) {
-          rows.push({ model: m.name, batch, timing: null, sixEvalsMs: NaN, skipped: skipText(fwdProjected) });
+          rows.push({ model: m.name, batch, timing: null, sixEvalsMs: NaN, sixOneSampleMs: NaN, skipped: skipText(fwdProjected) });
           continue;
         }
         const withBackward = bwdProjected <= SOLVE_BUDGET_MS;
@@ -305,17 +307,21 @@ async function forwardBackwardSolves(rt: Runtime): Promise<SolveRow[]> {
         prev = { batch, fwd: timing.forward.wall.median, bwd: bwd ? bwd.wall.median : Infinity };
         const z = Tensor.fromArray(rt, y0, [batch, m.layers[m.layers.length - 1]], 'bench y0');
         const timer = new ForwardKernelTimer(rt, f.spec, f.params, z, batch);
+        const oneSample = new ForwardKernelTimer(rt, f.spec, f.params, z, batch, { lanes: 1, workgroupSize: 64 });
         try {
           const evalMs = (await timer.perEval(100)).ms;
+          const oneSampleMs = (await oneSample.perEval(100)).ms;
           rows.push({
             model: m.name,
             batch,
             timing,
             sixEvalsMs: 6 * evalMs,
+            sixOneSampleMs: 6 * oneSampleMs,
             backwardSkipped: withBackward ? undefined : skipText(bwdProjected),
           });
         } finally {
           timer.destroy();
+          oneSample.destroy();
           z.destroy();
         }
       }
@@ -331,7 +337,7 @@ function solvesTable(rows: readonly SolveRow[]): Table {
   const body: string[][] = [];
   for (const r of rows) {
     if (!r.timing) {
-      body.push(['forward', r.model, int(r.batch), r.skipped ?? '', ...blank(10)]);
+      body.push(['forward', r.model, int(r.batch), r.skipped ?? '', ...blank(11)]);
       continue;
     }
     const fw = r.timing.forward;
@@ -348,6 +354,7 @@ function solvesTable(rows: readonly SolveRow[]): Table {
       ms(perStep),
       ms(r.sixEvalsMs),
       ratio(perStep / r.sixEvalsMs),
+      ratio(perStep / r.sixOneSampleMs),
       int(s.dispatches),
       int(s.submits),
       int(s.hostWaits),
@@ -356,7 +363,7 @@ function solvesTable(rows: readonly SolveRow[]): Table {
   }
   for (const r of rows) {
     if (!r.timing || r.timing.backward.length === 0) {
-      body.push(['backward (adjoint)', r.model, int(r.batch), r.skipped ?? r.backwardSkipped ?? '', ...blank(10)]);
+      body.push(['backward (adjoint)', r.model, int(r.batch), r.skipped ?? r.backwardSkipped ?? '', ...blank(11)]);
       continue;
     }
     for (const b of r.timing.backward) {
@@ -369,6 +376,7 @@ function solvesTable(rows: readonly SolveRow[]): Table {
         `${b.wall.runs}`,
         `${int(s.maxNfe)} / ${sig(s.nfe / r.batch)}`,
         `${sig(s.accepted / r.batch)} / ${sig(s.rejected / r.batch)} mean`,
+        '',
         '',
         '',
         '',
@@ -403,6 +411,7 @@ function solvesTable(rows: readonly SolveRow[]): Table {
       'per step',
       '6 MLP evals',
       'step / 6 evals',
+      'step / 6 one-sample evals',
       'dispatches',
       'submits',
       'host waits',
@@ -412,7 +421,7 @@ function solvesTable(rows: readonly SolveRow[]): Table {
     notes: [
       'wall: median of odeint from call to resolved Solution (includes y0 upload and its own host waits); backward: sol.backward(dLdy) from call to resolved Gradients, dLdy a GPU tensor; stats read afterwards.',
       'Forward and backward are measured in rounds (forward, then each backward on its solution), so "bwd / fwd" is the median of per-round ratios under the same load.',
-      '"per step" = wall / the largest accepted+rejected count of one sample (the steps the batch waits for); "6 MLP evals" = six dispatches of the forward kernel on the same batch, kernel only.',
+      '"per step" = wall / the largest accepted+rejected count of one sample (the steps the batch waits for); "6 MLP evals" = six dispatches of the forward kernel (MLP.forward\'s, K samples per invocation) on the same batch, kernel only; "one-sample evals": the same kernel with one sample per invocation, as the solver kernels evaluate the MLP — the ratio to it is what the fused stages, error control and dense output add.',
       'Backward rows: nfe max is the largest augmented-system evaluation count of one sample (each evaluates f and both VJPs); acc/rej is the mean per sample (the summary has totals only; backprop reports the forward steps it differentiates).',
       `Where bwd / fwd comes from (time ratio = ratio of the slowest sample's evaluations × ratio of time per evaluation): ${split.join('; ')}.`,
       `Targets: step / 6 evals ≤ 1.5×; host waits a small constant independent of the step count; backward ≤ 3× forward (adjoint, worst row: ${ratios.length ? ratio(worst) : '—'}, ${
