@@ -93,7 +93,9 @@ export interface OdeintOptions {
    * stepsPerDispatch is automatic (its value otherwise), so a few cover a
    * long solve (batch step control: one shared attempt each).
    * Default: enough for `maxSteps` attempts (fixed-step methods: for the
-   * whole grid), at most 512.
+   * whole grid), at most 512. With batch-shared step control each unit is one
+   * attempt of the whole batch (three dispatches and a probe), so set it
+   * near the attempts the solve needs.
    */
   dispatchBudget?: number;
 }

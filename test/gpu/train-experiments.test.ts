@@ -87,7 +87,15 @@ it('waiting iterations (waitFree: false) wait only for their two solves, plus on
       expect(row.maps).toBe(row.solveWaits + (row.readLoss ? 1 : 0));
       expect(row.reported).toBe(row.maps);
     }
-    // With these problem sizes each solve finishes within its first chunk: one wait each.
+    // With these problem sizes each solve finishes within its first round: one wait each.
     expect(r.rows.filter((row) => !row.readLoss).every((row) => row.maps === 2)).toBe(true);
+  }
+}, 200_000);
+
+it('batch-shared step control makes a wait-free trainer wait for its solves (a deferred budget would be one batch attempt per unit)', async () => {
+  const r = await harness().call('trainWaits', { iterations: 4, readLossEvery: 0, circles: false, waitFree: true, batchShared: true });
+  for (const row of r.rows) {
+    expect(row.maps).toBeGreaterThanOrEqual(2);
+    expect(row.maps).toBe(row.solveWaits);
   }
 }, 200_000);

@@ -261,9 +261,10 @@ export function trainOps(ctx: TrainOpsContext) {
      * Host waits of training iterations, counted on GPUBuffer.mapAsync itself,
      * against the waits the iteration and its solves report.
      */
-    async trainWaits(args: { iterations: number; readLossEvery: number; circles: boolean; waitFree: boolean }) {
+    async trainWaits(args: { iterations: number; readLossEvery: number; circles: boolean; waitFree: boolean; batchShared?: boolean }) {
       return scoped(async (r) => {
         const run = args.circles ? new CirclesRun(r, { batch: 32, waitFree: args.waitFree }) : new SpiralRun(r, { waitFree: args.waitFree });
+        if (args.batchShared) run.model.solver = { ...run.model.solver, stepControl: 'batch' };
         try {
           await run.step(); // compile the pipelines outside the count
           const rows: { maps: number; solveWaits: number; reported: number; readLoss: boolean; submits: number }[] = [];

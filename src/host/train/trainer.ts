@@ -28,6 +28,7 @@ import { type BackwardSummary, Gradients } from '../adjoint';
 import { ArgumentError, DestroyedError, OdeSolveError, TrainingError } from '../errors';
 import type { Runtime } from '../runtime';
 import { MAX_DISPATCH_BUDGET, Solution, type SolveSummary, failureOfStatus, odeint } from '../solve';
+import { getTableau } from '../tableau';
 import { Tensor } from '../tensor';
 import { checkInt, describeTensor, lengthOf } from './common';
 import type { Batch, Sampler } from './data';
@@ -40,7 +41,8 @@ export interface TrainerOptions {
   /**
    * Keep every iteration free of host waits (default true): deferred solves,
    * and the update skipped on the GPU when a solve fails; failures are
-   * reported by the next read. The gradient mode 'backprop' always waits.
+   * reported by the next read. The gradient mode 'backprop' and batch-shared
+   * step control (`stepControl: 'batch'`) always wait.
    */
   waitFree?: boolean;
   /** Dispatch budget of each deferred solve. Default: `OdeintOptions.dispatchBudget`'s. */
@@ -284,9 +286,16 @@ export class Trainer {
     return cot;
   }
 
-  /** Whether this iteration runs wait-free (the 'backprop' gradient mode always waits). */
+  /**
+   * Whether this iteration runs wait-free. The 'backprop' gradient mode
+   * always waits (its tape is sized from the forward's step counts), and so
+   * does batch-shared step control of an adaptive method, whose deferred
+   * budget would be one three-dispatch attempt per unit.
+   */
   private get deferring(): boolean {
-    return this.waitFree && (this.model.backward.mode ?? 'adjoint') === 'adjoint';
+    const solver = this.model.solver;
+    const batchShared = solver.stepControl === 'batch' && getTableau(solver.method ?? 'dopri5', 'model.solver.method').adaptive;
+    return this.waitFree && (this.model.backward.mode ?? 'adjoint') === 'adjoint' && !batchShared;
   }
 
   /**
