@@ -10,9 +10,10 @@
  * submit and reads nothing: unit k allows min(2^k, maxScale) times the usual
  * attempts (maxScale 16 when stepsPerDispatch was chosen automatically, 1
  * when the caller set it), a cheap probe after each zeroes the next
- * dispatches once no sample runs, and the final summary is folded into a report buffer on the
- * GPU, which the caller reads later together with whatever else it reads (or
- * gates later GPU work on): the solve costs no host wait at all.
+ * dispatches once no sample runs, and the final summary is folded into a
+ * report buffer on the GPU, which the caller reads later together with
+ * whatever else it reads (or gates later GPU work on): the solve costs no
+ * host wait at all.
  *
  * A per-sample solve that waits (`driveInRounds`) is rounds of the same, each
  * followed by one read of the report: 8 units (79 ordinary dispatches' worth
@@ -48,8 +49,6 @@ export interface DriveSpec {
    * attempts. Returns the dispatches recorded.
    */
   record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale?: number): number;
-  readonly firstChunk: number;
-  readonly maxChunk: number;
   /** The largest step-attempt scale of a unit (1: every unit is one ordinary dispatch). */
   readonly maxScale: number;
 }
@@ -95,6 +94,10 @@ function recordSummary(pass: GPUComputePassEncoder, rig: SummaryRig): void {
   pass.dispatchWorkgroups(1);
 }
 
+/** Chunks of a batch-shared solve: the first has this many units, each next one twice as many, up to the cap. */
+const FIRST_CHUNK = 8;
+const MAX_CHUNK = 64;
+
 export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
   const device = rt.device;
   const rig = summaryRig(rt, spec, 0);
@@ -117,9 +120,9 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
       rt.submit([encoder.finish()]);
     };
 
-    let chunk = spec.firstChunk;
+    let chunk = FIRST_CHUNK;
     submitChunk(chunk, readbacks[0]);
-    chunk = Math.min(chunk * 2, spec.maxChunk);
+    chunk = Math.min(chunk * 2, MAX_CHUNK);
     submitChunk(chunk, readbacks[1]);
     const inflight = [readbacks[0], readbacks[1]];
     for (;;) {
@@ -129,7 +132,7 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
       const values = SUMMARY.unpack(new DataView(rb.getMappedRange().slice(0)));
       rb.unmap();
       if (values.running === 0) return values;
-      chunk = Math.min(chunk * 2, spec.maxChunk);
+      chunk = Math.min(chunk * 2, MAX_CHUNK);
       submitChunk(chunk, rb);
       inflight.push(rb);
     }
@@ -280,8 +283,6 @@ function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
     label: chunk.label,
     batch: chunk.count,
     samples: chunk.samples,
-    firstChunk: 2,
-    maxChunk: 64,
     maxScale: chunk.maxScale,
     workgroups: Math.ceil(chunk.count / chunk.workgroupSize),
     record: (pass, units, indirect, scale = 1) => {

@@ -237,9 +237,6 @@ const UNLIMITED_STEPS = 0xffffffff;
 /** Work per dispatch (floating-point operations) the default `stepsPerDispatch` aims at. */
 const TARGET_FLOPS_PER_DISPATCH = 4e7;
 const MAX_STEPS_PER_DISPATCH = 256;
-/** The first chunk has this many dispatches; each next one doubles, up to the cap. */
-const FIRST_CHUNK = 2;
-const MAX_CHUNK = 64;
 
 function isPositiveFinite(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x) && x > 0;
@@ -714,9 +711,6 @@ export async function odeint(
       samples,
       workgroups,
       record,
-      // Batch mode: one attempt per unit, so start with longer chunks.
-      firstChunk: batchMode ? 4 * FIRST_CHUNK : FIRST_CHUNK,
-      maxChunk: MAX_CHUNK,
       maxScale: batchMode ? 1 : opts.dispatchGrowth,
     };
     const counts = () => ({
