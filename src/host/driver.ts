@@ -165,6 +165,35 @@ export function deferredScale(k: number, maxScale: number): number {
   return Math.min(2 ** Math.min(k, 30), maxScale);
 }
 
+/**
+ * The bind groups of a solver kernel by step-attempt scale: `base` at scale
+ * 1; at another scale, the same buffers (`buffers`, its uniform first) with
+ * a uniform of its own, made by `make` (the caller owns and frees it) and
+ * written from `params(scale)` on first use.
+ */
+export function scaledBindGroups(
+  rt: Runtime,
+  label: string,
+  layout: GPUBindGroupLayout,
+  buffers: readonly GPUBuffer[],
+  base: GPUBindGroup,
+  params: (scale: number) => ArrayBuffer,
+  make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer,
+): (scale: number) => GPUBindGroup {
+  const groups = new Map<number, GPUBindGroup>([[1, base]]);
+  return (scale) => {
+    let group = groups.get(scale);
+    if (!group) {
+      const bytes = params(scale);
+      const uniform = make(`${label} params ×${scale}`, bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      rt.device.queue.writeBuffer(uniform, 0, bytes);
+      group = bindBuffers(rt.device, `${label} bind group ×${scale}`, layout, [uniform, ...buffers.slice(1)]);
+      groups.set(scale, group);
+    }
+    return group;
+  };
+}
+
 /** Units (scales 1, 2, 4, … up to maxScale) that cover `dispatches` ordinary dispatches. */
 export function deferredUnitsCovering(dispatches: number, maxScale: number): number {
   let units = 0;

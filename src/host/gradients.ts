@@ -21,7 +21,7 @@ import {
   timeGradientLayout,
   timeGradientWgsl,
 } from '../kernels/time-gradient';
-import { createReport, recordSampleChunk, runSampleChunk } from './driver';
+import { createReport, recordSampleChunk, runSampleChunk, scaledBindGroups } from './driver';
 import { DestroyedError, OdeSolveError, type SampleFailure } from './errors';
 import type { Runtime } from './runtime';
 import { type Solution, type SolveSummary, failureOfStatus } from './solve';
@@ -284,29 +284,8 @@ export async function runGradients(
       dispatches: rt.counters.dispatches - before.dispatches,
       chunks: totals.chunks,
     });
-    // Deferred solves: a bind group per step-attempt scale, each with its own uniform (rewritten per chunk).
-    const scaled = new Map<number, { uniform: GPUBuffer; group: GPUBindGroup }>();
-    const written = new Set<number>();
-    let chunkCount = 0;
-    let chunkOffset = 0;
-    const scaledGroup = (scale: number): GPUBindGroup => {
-      let s = scaled.get(scale);
-      if (!s) {
-        const u = make(`params ×${scale}`, kernel.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-        s = { uniform: u, group: bindBuffers(device, `${kernel.label} bind group ×${scale}`, kernel.bindGroupLayout, [u, ...buffers.slice(1)]) };
-        scaled.set(scale, s);
-      }
-      if (!written.has(scale)) {
-        device.queue.writeBuffer(s.uniform, 0, kernel.params(chunkCount, chunkOffset, scale));
-        written.add(scale);
-      }
-      return s.group;
-    };
     const chunkOf = (count: number, offset: number) => {
       totals.chunks++;
-      chunkCount = count;
-      chunkOffset = offset;
-      written.clear();
       device.queue.writeBuffer(uniform, 0, kernel.params(count, offset));
       device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: count, n_params: P, parts: Math.ceil(count / REDUCE_ROWS) }));
       return {
@@ -318,7 +297,8 @@ export async function runGradients(
         count,
         offset,
         workgroupSize: kernel.workgroupSize,
-        scaled: scaledGroup,
+        // Growing dispatches: the chunk's uniform at each step-attempt scale, a buffer of its own.
+        scaled: scaledBindGroups(rt, 'chunk', kernel.bindGroupLayout, buffers, bindGroup, (scale) => kernel.params(count, offset, scale), make),
         maxScale: kernel.maxScale,
       };
     };

@@ -26,7 +26,15 @@ import {
 } from '../kernels/integrate';
 import { type BackwardOptions, backward } from './adjoint';
 import type { Gradients } from './gradients';
-import { DISPATCH_GROWTH, createReport, deferredUnitsCovering, driveDeferred, driveInRounds, driveToCompletion } from './driver';
+import {
+  DISPATCH_GROWTH,
+  createReport,
+  deferredUnitsCovering,
+  driveDeferred,
+  driveInRounds,
+  driveToCompletion,
+  scaledBindGroups,
+} from './driver';
 import { bindBuffers } from '../kernels/layout';
 import { SUMMARY } from '../kernels/summary';
 import { mlpFlops } from '../kernels/mlp';
@@ -664,18 +672,16 @@ export async function odeint(
     // sample by up to stepsPerDispatch attempts; batch mode, one shared attempt
     // (three dispatches), after the start-up pair in the first chunk.
     let started = false;
-    // Deferred solves: a bind group per step-attempt scale, each with its own uniform.
-    const scaled = new Map<number, GPUBindGroup>([[1, bindGroup]]);
-    const scaledGroup = (scale: number): GPUBindGroup => {
-      let group = scaled.get(scale);
-      if (!group) {
-        const u = make(`solve params ×${scale}`, PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-        device.queue.writeBuffer(u, 0, PARAMS.pack({ ...params, steps_per_dispatch: scale * opts.stepsPerDispatch }));
-        group = bindBuffers(device, `integrate bind group ×${scale}`, bindGroupLayout, [u, ...solveBuffers.slice(1)]);
-        scaled.set(scale, group);
-      }
-      return group;
-    };
+    // Growing dispatches: a bind group per step-attempt scale, each with its own uniform.
+    const scaledGroup = scaledBindGroups(
+      rt,
+      'integrate',
+      bindGroupLayout,
+      solveBuffers,
+      bindGroup,
+      (scale) => PARAMS.pack({ ...params, steps_per_dispatch: scale * opts.stepsPerDispatch }),
+      make,
+    );
     const record = (pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale = 1): number => {
       pass.setBindGroup(0, batchMode ? bindGroup : scaledGroup(scale));
       if (!batchMode) {
