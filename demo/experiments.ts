@@ -26,6 +26,7 @@ import {
   PointSampler,
   type Runtime,
   type StepResult,
+  TABLEAUX,
   Trainer,
   TrajectoryDataset,
   WindowSampler,
@@ -207,8 +208,7 @@ export class SpiralRun {
 
 function solverOptions(c: { method: MethodName; rtol: number; atol: number }) {
   // Fixed-step methods get a step of a tenth of the data's spacing over the window.
-  const fixed = c.method === 'euler' || c.method === 'midpoint' || c.method === 'rk4' || c.method === 'rk38';
-  return fixed ? { method: c.method, stepSize: 0.02 } : { method: c.method, rtol: c.rtol, atol: c.atol };
+  return !TABLEAUX[c.method].adaptive ? { method: c.method, stepSize: 0.02 } : { method: c.method, rtol: c.rtol, atol: c.atol };
 }
 
 /** The circles data: radii of Dupont et al. (inner disk r < r1, annulus r2 < r < r3). */
