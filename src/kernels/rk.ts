@@ -6,6 +6,7 @@
  * inputs, the solution and the error estimate are written from the tableau's
  * numbers.
  */
+import controllerSource from '../../shaders/controller.wgsl?raw';
 import rkCoreSource from '../../shaders/rk_core.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { StructLayout, f32Literal, fillTemplate } from './layout';
@@ -150,19 +151,30 @@ export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): str
 }
 
 /**
- * The filled RK core for a tableau and a state width N; the includer defines
- * `rhs_eval` and whatever `stageEval` calls for the stages of an attempt.
+ * The filled step-size controller of a tableau (shaders/controller.wgsl):
+ * `smp`, `finite`, `fail`, `plan_step`, `decide`, `reset_controller`,
+ * `check_max_steps`.
+ */
+export function controllerWgsl(tab: Tableau): string {
+  return fillTemplate(controllerSource, {
+    ADAPTIVE: String(tab.adaptive),
+    ERROR_ORDER: f32Literal(tab.errorOrder),
+    NONFINITE_SHRINK: f32Literal(NONFINITE_SHRINK),
+  });
+}
+
+/**
+ * The filled RK core for a tableau and a state width N, controller included;
+ * the includer defines `rhs_eval` and whatever `stageEval` calls for the
+ * stages of an attempt.
  */
 export function rkCoreWgsl(tab: Tableau, n: number, stageEval?: StageEval): string {
-  const q = tab.errorOrder;
   return fillTemplate(rkCoreSource, {
+    CONTROLLER: controllerWgsl(tab),
     N: n,
     NK: kSlots(tab),
-    ADAPTIVE: String(tab.adaptive),
     FSAL: String(tab.fsal),
     EVALS_PER_ATTEMPT: tab.stages - 1,
-    ERROR_ORDER: f32Literal(q),
-    NONFINITE_SHRINK: f32Literal(NONFINITE_SHRINK),
     STAGES: stagesWgsl(tab, stageEval),
   });
 }
