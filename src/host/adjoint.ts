@@ -17,6 +17,14 @@ import {
   adjointRows,
   adjointWgsl,
 } from '../kernels/adjoint';
+import {
+  ADJOINT_LANES,
+  ADJOINT_LANES_WORKGROUP,
+  adjointLanesFit,
+  adjointLanesKey,
+  adjointLanesWgsl,
+  laneRows,
+} from '../kernels/adjoint-lanes';
 import { mlpFlops } from '../kernels/mlp';
 import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from './errors';
@@ -57,6 +65,16 @@ export interface BackwardOptions {
   deferred?: boolean;
   /** Dispatches per chunk of samples of a deferred gradient solve. Default as `OdeintOptions.dispatchBudget`. */
   dispatchBudget?: number;
+  /**
+   * Samples each invocation of the adjoint kernel integrates (adjoint mode
+   * only): 4 (the default wherever the MLP's arrays fit, see the README)
+   * steps four samples in lockstep as the lanes of vec4 values, each with its
+   * own step size, so every parameter loaded serves four samples and the four
+   * share one parameter-adjoint row; 1 gives every sample an invocation of
+   * its own (more parallelism for small batches on wide GPUs). Same
+   * mathematics, same step-size decisions; float32 rounding differs.
+   */
+  samplesPerInvocation?: 1 | 4;
   /**
    * Bytes the per-sample gradient memory (a row of P floats per sample, plus a
    * few state vectors; in backprop mode also the checkpoint tape) may take
@@ -101,6 +119,9 @@ export async function backward(
   const budget = options.memoryBudget ?? Math.min(DEFAULT_GRADIENT_BUDGET, rt.limits.maxStorageBufferBindingSize);
   if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {
     throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
+  }
+  if (mode === 'backprop' && options.samplesPerInvocation !== undefined) {
+    throw new ArgumentError('options.samplesPerInvocation', options.samplesPerInvocation, "unset in mode 'backprop'");
   }
   if (mode === 'backprop' && (options.deferred === true || options.dispatchBudget !== undefined)) {
     throw new ArgumentError(
@@ -160,21 +181,14 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   const dir = T > 1 ? Math.sign(sol.t[0] - sol.t[T - 1]) : -1;
   const spec = { mlp: f.spec, tableau };
   const layout = adjointLayout(rt.device);
-  return {
+  const lanes = adjointLanes(f.spec, options.samplesPerInvocation);
+  const shared = {
     label: `adjoint ${tableau.name}`,
     deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
     maxScale: opts.dispatchGrowth,
-    pipeline: rt.pipeline(adjointKey(spec), `adjoint ${tableau.name}`, () => ({
-      code: adjointWgsl(spec),
-      entryPoint: 'adjoint',
-      layout: layout.pipeline,
-    })),
     bindGroupLayout: layout.bindGroup,
-    workgroupSize: ADJOINT_WORKGROUP,
     uniformBytes: ADJOINT_PARAMS.byteSize,
-    // Per sample: the current [z, a], f there (4·D floats) and, for large P, the step row.
-    scratch: [{ label: 'state', bytesPerSample: 4 * adjointRows(f.spec).stateFloats, clear: false }],
-    params: (count, offset, stepsScale = 1) =>
+    params: (count: number, offset: number, stepsScale = 1) =>
       ADJOINT_PARAMS.pack({
         batch: count,
         offset,
@@ -191,4 +205,46 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
         ...opts.controllerValues,
       }),
   };
+  if (lanes === ADJOINT_LANES) {
+    return {
+      ...shared,
+      pipeline: rt.pipeline(adjointLanesKey(spec), `adjoint ${tableau.name}`, () => ({
+        code: adjointLanesWgsl(spec, ADJOINT_PARAMS.wgsl()),
+        entryPoint: 'adjoint',
+        layout: layout.pipeline,
+      })),
+      workgroupSize: ADJOINT_LANES_WORKGROUP * ADJOINT_LANES,
+      samplesPerInvocation: ADJOINT_LANES,
+      // Per sample: [z, a] (2·D floats) and, for large P, a quarter of its invocation's step row; zero at the start.
+      scratch: [{ label: 'state', bytesPerSample: 4 * laneRows(f.spec).stateFloatsPerSample, clear: true }],
+    };
+  }
+  return {
+    ...shared,
+    pipeline: rt.pipeline(adjointKey(spec), `adjoint ${tableau.name}`, () => ({
+      code: adjointWgsl(spec),
+      entryPoint: 'adjoint',
+      layout: layout.pipeline,
+    })),
+    workgroupSize: ADJOINT_WORKGROUP,
+    // Per sample: the current [z, a], f there (4·D floats) and, for large P, the step row.
+    scratch: [{ label: 'state', bytesPerSample: 4 * adjointRows(f.spec).stateFloats, clear: false }],
+  };
+}
+
+/** Samples per invocation of the adjoint kernel: the option, else 4 where the lane kernel fits. */
+function adjointLanes(spec: Solution['f']['spec'], option: BackwardOptions['samplesPerInvocation']): number {
+  const fits = adjointLanesFit(spec);
+  if (option === undefined) return fits ? ADJOINT_LANES : 1;
+  if (option !== 1 && option !== ADJOINT_LANES) {
+    throw new ArgumentError('options.samplesPerInvocation', option, `1 or ${ADJOINT_LANES}`);
+  }
+  if (option === ADJOINT_LANES && !fits) {
+    throw new ArgumentError(
+      'options.samplesPerInvocation',
+      option,
+      `1 for this MLP (its ${ADJOINT_LANES}-lane arrays exceed WGSL's 8 KiB of function memory)`,
+    );
+  }
+  return option;
 }

@@ -116,6 +116,12 @@ export interface GradientKernel {
   readonly bindGroupLayout: GPUBindGroupLayout;
   /** Samples per workgroup of its dispatches. */
   readonly workgroupSize: number;
+  /**
+   * Samples per invocation (default 1): each invocation owns one parameter
+   * row, and its samples' per-sample buffers are allocated for whole
+   * invocations.
+   */
+  readonly samplesPerInvocation?: number;
   readonly uniformBytes: number;
   /**
    * The uniform of a chunk of `count` samples starting at global index
@@ -135,8 +141,9 @@ export interface GradientKernel {
 
 /** Samples per chunk: all of them unless the per-sample memory exceeds the budget or a limit. */
 export function chunkSize(rt: Runtime, kernel: GradientKernel, batch: number, nParams: number, budget: number): number {
-  const perSample = SAMPLE.stride + 4 * nParams + kernel.scratch.reduce((s, b) => s + b.bytesPerSample, 0);
-  const largest = Math.max(4 * nParams, ...kernel.scratch.map((b) => b.bytesPerSample));
+  const rowBytes = (4 * nParams) / (kernel.samplesPerInvocation ?? 1);
+  const perSample = SAMPLE.stride + rowBytes + kernel.scratch.reduce((s, b) => s + b.bytesPerSample, 0);
+  const largest = Math.max(rowBytes, ...kernel.scratch.map((b) => b.bytesPerSample));
   return Math.max(
     1,
     Math.floor(
@@ -266,10 +273,13 @@ export async function runGradients(
     const tout = make('output times', T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(tout, 0, Float32Array.from(sol.t));
     const clearable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    // One parameter row per invocation; per-sample buffers cover whole invocations.
+    const lanes = kernel.samplesPerInvocation ?? 1;
+    const rowsOf = (count: number) => Math.ceil(count / lanes);
     const samples = make('samples', chunk * SAMPLE.stride, clearable | GPUBufferUsage.COPY_SRC);
-    const scratch = kernel.scratch.map((s) => make(s.label, chunk * s.bytesPerSample, clearable));
-    const acc = make('parameter rows', chunk * P * 4, clearable);
-    const part = make('partial sums', Math.ceil(chunk / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
+    const scratch = kernel.scratch.map((s) => make(s.label, rowsOf(chunk) * lanes * s.bytesPerSample, clearable));
+    const acc = make('parameter rows', rowsOf(chunk) * P * 4, clearable);
+    const part = make('partial sums', Math.ceil(rowsOf(chunk) / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
     const redUniform = make('reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const buffers = [uniform, f.params.buffer, sol.y.buffer, tout, cot, samples, ...scratch, acc, gy0.buffer];
     const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, buffers);
@@ -287,7 +297,7 @@ export async function runGradients(
     const chunkOf = (count: number, offset: number) => {
       totals.chunks++;
       device.queue.writeBuffer(uniform, 0, kernel.params(count, offset));
-      device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: count, n_params: P, parts: Math.ceil(count / REDUCE_ROWS) }));
+      device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: rowsOf(count), n_params: P, parts: Math.ceil(rowsOf(count) / REDUCE_ROWS) }));
       return {
         label: kernel.label,
         pipeline: kernel.pipeline,
@@ -309,7 +319,7 @@ export async function runGradients(
         for (let offset = 0; offset < B; offset += chunk) {
           const count = Math.min(chunk, B - offset);
           recordSampleChunk(rt, chunkOf(count, offset), deferredUnits, report);
-          submitReduce(rt, reduce, redGroup, P, count);
+          submitReduce(rt, reduce, redGroup, P, rowsOf(count));
         }
         submitTimeGradient(rt, sol, tout, cot, gy0, gt, reduce);
       } catch (e) {
@@ -325,7 +335,7 @@ export async function runGradients(
       totals.accepted += run.totals.accepted;
       totals.rejected += run.totals.rejected;
       failures.push(...run.failures);
-      if (failures.length === 0) submitReduce(rt, reduce, redGroup, P, Math.min(chunk, B - offset));
+      if (failures.length === 0) submitReduce(rt, reduce, redGroup, P, rowsOf(Math.min(chunk, B - offset)));
     }
     const summary: BackwardSummary = {
       nfe: totals.nfe,

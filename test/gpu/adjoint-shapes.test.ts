@@ -115,7 +115,9 @@ describe('large batches', () => {
     const P = p.params.length;
     const t = [0, 0.4, 1];
     const c = cotangents(t.length, p.B, 2, 49);
-    const budget = { memoryBudget: 300 * P * 4 };
+    // Per sample the lane kernel takes its Sample (48 B), a quarter of its invocation's
+    // parameter row (P B) and [z, a] (16 B): chunks of 300 samples.
+    const budget = { memoryBudget: 300 * (48 + P + 16) };
     const r = await harness().call('backwardRuns', {
       mlp: p.mlp,
       params: encodeF32(p.params),

@@ -219,12 +219,14 @@ describe('backward memory', () => {
 });
 
 describe('backward chunking under a small memoryBudget', () => {
-  it('B = 24, [2, 8, 2], on a default-limits device: budgets of 5 rows and of less than one give the unsplit gradients, and finite differences', async () => {
+  it('B = 24, [2, 8, 2], on a default-limits device: budgets of 5 samples and of less than one give the unsplit gradients, and finite differences', async () => {
     const p = makeProblem({ layers: [2, 8, 2], B: 24, seed: 61 });
     const P = p.params.length;
     const t = [0, 0.5, 1];
     const c = cotangents(t.length, p.B, p.D, 62);
-    const runs = [{}, { memoryBudget: 5 * P * 4 }, { memoryBudget: P * 4 - 1 }];
+    // A sample takes at least its Sample (48 B), [z, a] (16 B) and its share of a parameter row:
+    // P B with the four-lane adjoint kernel (one 4·P-byte row per four samples).
+    const runs = [{}, { memoryBudget: 5 * (P + 64) }, { memoryBudget: P - 1 }];
     const r = await harness().page.evaluate(
       async (args) => {
         const { webode, report } = webodeTest;
@@ -266,9 +268,9 @@ describe('backward chunking under a small memoryBudget', () => {
     expect(r.leaked).toBe(0);
     const [whole, five, one] = r.out;
     for (const x of r.out) expect(x.error).toBeNull();
-    // The budget covers all per-sample memory (state, scratch and the P-float row), so a budget of
-    // five parameter rows holds fewer than five samples; below one row, one sample per chunk.
-    console.log(`[measure] chunks: unsplit ${whole.chunks}, budget of 5 rows ${five.chunks}, budget below one row ${one.chunks}`);
+    // The budget covers all per-sample memory (state, scratch and the share of a parameter row), so a
+    // budget of five samples' least memory holds at most five samples; below one row share, one sample per chunk.
+    console.log(`[measure] chunks: unsplit ${whole.chunks}, budget of 5 samples ${five.chunks}, budget below one row ${one.chunks}`);
     expect(whole.chunks).toBe(1);
     expect(five.chunks).toBeGreaterThanOrEqual(Math.ceil(p.B / 5));
     expect(five.chunks).toBeLessThan(p.B);

@@ -1,0 +1,235 @@
+/**
+ * The adjoint kernel on four samples per invocation (shaders/adjoint_lanes.wgsl):
+ * the MLP's vector–Jacobian products on vec4 lanes, the tableau as constant
+ * arrays, the shared parameter rows, and when the kernel applies.
+ *
+ * `vjp4(t)` and `vjp4_theta(t, w)` read [z, a] of four samples from
+ * `rhs_in` (vec4 lanes) and write [f, −aᵀ∂f/∂z] to `rhs_out`;
+ * `vjp4_theta` also adds Σ_lanes w_k·a_kᵀ∂f/∂θ to the step row. As in
+ * src/kernels/lanes.ts, every inner product over a layer's inputs is unrolled,
+ * so the private-array indices there are compile-time constants (a private
+ * read with a loop index is a gather on SIMD implementations such as
+ * SwiftShader); the loops over a layer's outputs stay loops. Lane by lane the
+ * forward and backward sweeps are the arithmetic of `mlp_vjp` (src/kernels/vjp.ts).
+ */
+import adjointLanesSource from '../../shaders/adjoint_lanes.wgsl?raw';
+import type { Tableau } from '../host/tableau';
+import { f32Literal, fillTemplate } from './layout';
+import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from './mlp';
+import { SAMPLE, controllerWgsl, statusWgsl } from './rk';
+import { LOCAL_ACCUMULATOR_MAX } from './vjp';
+
+/** Samples per invocation of the lane kernel. */
+export const ADJOINT_LANES = 4;
+/** Invocations per workgroup of the lane kernel. */
+export const ADJOINT_LANES_WORKGROUP = 64;
+
+/** σ'(u) on four lanes, given u and x = σ(u): lane by lane `act_grad` of src/kernels/vjp.ts. */
+export function activationGradWgsl4(act: Activation): string {
+  const v = (c: string) => `vec4<f32>(${c})`;
+  const body = (() => {
+    switch (act) {
+      case 'tanh':
+        return `select(${v('0.0')}, 1.0 - x * x, abs(u) < ${v('9.1')})`;
+      case 'softplus':
+        return `1.0 / (1.0 + exp(-clamp(u, ${v('-88.0')}, ${v('88.0')})))`;
+      case 'relu':
+        return `select(${v('0.0')}, ${v('1.0')}, u > ${v('0.0')})`;
+      case 'sigmoid':
+        return 'x * (1.0 - x)';
+      case 'silu':
+        return `s * (1.0 + u * (1.0 - s))`;
+      case 'identity':
+        return v('1.0');
+    }
+  })();
+  const pre = act === 'silu' ? `let s = 1.0 / (1.0 + exp(-clamp(u, ${v('-88.0')}, ${v('88.0')}))); ` : '';
+  return `fn act_grad4(u: vec4<f32>, x: vec4<f32>) -> vec4<f32> { ${pre}return ${body}; }`;
+}
+
+/**
+ * Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the
+ * input, every hidden layer's pre-activations and outputs, the cotangents of
+ * the hidden layers and of the output, and the input gradient.
+ */
+export function lanesVjpFunctionFloats(layers: readonly number[], timeInput: boolean): number {
+  const D = layers[layers.length - 1];
+  const hidden = layers.slice(1, -1).reduce((s, w) => s + w, 0);
+  return 4 * (D + (timeInput ? 1 : 0) + 3 * hidden + D + D);
+}
+
+/**
+ * Floats of `vjp4_theta`'s arrays up to which the lane kernel is used: half
+ * of WGSL's function-scope limit. SwiftShader keeps these arrays per SIMD lane
+ * for every inlined call, and its GPU process was lost compiling the kernel
+ * for [4, 64, 64, 4] (1,584 floats).
+ */
+export const LANES_VJP_FLOATS_MAX = WGSL_FUNCTION_FLOATS / 2;
+
+/** Whether the lane kernel applies to an MLP (see `LANES_VJP_FLOATS_MAX`). */
+export function adjointLanesFit(spec: MlpSpec): boolean {
+  return lanesVjpFunctionFloats(spec.layers, spec.timeInput) <= LANES_VJP_FLOATS_MAX;
+}
+
+/** Where the lane kernel keeps the invocation's two parameter rows (P floats each). */
+export interface LaneRows {
+  readonly stepLocal: boolean;
+  readonly accLocal: boolean;
+  /** Floats of the `state` buffer per sample: [z, a], and a quarter of the step row when it is not private. */
+  readonly stateFloatsPerSample: number;
+  /** Floats of the `state` buffer per invocation (four samples). */
+  readonly stateStride: number;
+}
+
+export function laneRows(spec: MlpSpec): LaneRows {
+  const P = mlpOffsets(spec.layers).count;
+  const N = 2 * stateDim(spec);
+  const stepLocal = P <= LOCAL_ACCUMULATOR_MAX;
+  const perSample = N + (stepLocal ? 0 : Math.ceil(P / ADJOINT_LANES));
+  return {
+    stepLocal,
+    accLocal: stepLocal && 2 * P <= LOCAL_ACCUMULATOR_MAX,
+    stateFloatsPerSample: perSample,
+    stateStride: ADJOINT_LANES * perSample,
+  };
+}
+
+/** The tableau as WGSL constants: A (S×S, zero above the diagonal), B, C and BERR. */
+function tableauWgsl(tab: Tableau): string {
+  const S = tab.stages;
+  const arr = (xs: readonly number[]) => `array<f32, ${S}>(${Array.from({ length: S }, (_, j) => f32Literal(xs[j] ?? 0)).join(', ')})`;
+  return [
+    `const A = array<array<f32, ${S}>, ${S}>(${tab.a.map((r) => arr(r)).join(', ')});`,
+    `const B = ${arr(tab.b)};`,
+    `const C = ${arr(tab.c)};`,
+    `const BERR = ${arr(tab.bErr)};`,
+  ].join('\n');
+}
+
+/** The two rows and `acc_load`, `acc_store`, `commit_step_row` (acc += step row, step row ← 0), `clear_step_row`. */
+function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (idx: string) => string } {
+  const step = (idx: string) => (rows.stepLocal ? `step_row[${idx}]` : `state[state_base + ${ADJOINT_LANES * N}u + ${idx}]`);
+  const acc = (idx: string) => (rows.accLocal ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`);
+  const L: string[] = [];
+  if (rows.accLocal) {
+    L.push(
+      `var<private> acc_row: array<f32, ${P}>;`,
+      `fn acc_load() { for (var p = 0u; p < ${P}u; p++) { acc_row[p] = acc[acc_base + p]; } }`,
+      `fn acc_store() { for (var p = 0u; p < ${P}u; p++) { acc[acc_base + p] = acc_row[p]; } }`,
+    );
+  } else {
+    L.push('fn acc_load() {}', 'fn acc_store() {}');
+  }
+  if (rows.stepLocal) {
+    L.push(`var<private> step_row: array<f32, ${P}>;`);
+  } else {
+    L.push(`// The step row follows the four lanes' [z, a] in the invocation's state (zero between attempts).`);
+  }
+  L.push(
+    'fn commit_step_row() {',
+    `  for (var p = 0u; p < ${P}u; p++) { ${acc('p')} += ${step('p')}; ${step('p')} = 0.0; }`,
+    '}',
+    'fn clear_step_row() {',
+    `  for (var p = 0u; p < ${P}u; p++) { ${step('p')} = 0.0; }`,
+    '}',
+  );
+  return { wgsl: L.join('\n'), step };
+}
+
+/**
+ * `vjp4(t)` (theta = false) or `vjp4_theta(t, w)` (theta = true) for an MLP,
+ * adding to the row element `row(index)`.
+ */
+export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => string): string {
+  const { layers } = mlpOffsets(spec.layers);
+  const D = stateDim(spec);
+  const L = layers.length;
+  const out: string[] = [];
+  const push = (indent: number, line: string) => out.push(`${'  '.repeat(indent)}${line}`);
+  /** The loop over a layer's outputs; `at(k)` is the θ index of weight row o, column k. */
+  const overOutputs = (width: number, base: number, stride: number, body: (o: string, at: (k: number) => string) => void) => {
+    push(1, `for (var o = 0u; o < ${width}u; o++) {`);
+    push(2, `let r = ${base}u + o * ${stride}u;`);
+    body('o', (k) => `r + ${k}u`);
+    push(1, '}');
+  };
+  push(0, theta ? 'fn vjp4_theta(t: vec4<f32>, w: vec4<f32>) {' : 'fn vjp4(t: vec4<f32>) {');
+  push(1, `var x0: array<vec4<f32>, ${layers[0].inWidth}>;`);
+  for (let d = 0; d < D; d++) push(1, `x0[${d}] = rhs_in[${d}];`);
+  if (spec.timeInput) push(1, `x0[${D}] = t;`);
+  // Forward sweep: u_l and x_{l+1} of every hidden layer; the last layer writes f.
+  layers.forEach((Ly, l) => {
+    const last = l === L - 1;
+    if (!last) {
+      push(1, `var u${l}: array<vec4<f32>, ${Ly.outWidth}>;`);
+      push(1, `var x${l + 1}: array<vec4<f32>, ${Ly.outWidth}>;`);
+    }
+    overOutputs(Ly.outWidth, Ly.weight, Ly.inWidth, (o, at) => {
+      push(2, `var s = vec4<f32>(theta[${Ly.bias}u + ${o}]);`);
+      for (let i = 0; i < Ly.inWidth; i++) push(2, `s = fma(vec4<f32>(theta[${at(i)}]), x${l}[${i}], s);`);
+      if (last) push(2, `rhs_out[${o}] = s;`);
+      else push(2, `u${l}[${o}] = s; x${l + 1}[${o}] = act4(s);`);
+    });
+  });
+  // Backward sweep: d_{L-1} = a; per layer, the θ products and the next cotangent.
+  push(1, `var d${L - 1}: array<vec4<f32>, ${D}>;`);
+  for (let o = 0; o < D; o++) push(1, `d${L - 1}[${o}] = rhs_in[${D + o}];`);
+  for (let l = L - 1; l >= 0; l--) {
+    const Ly = layers[l];
+    // Layer 0's input gradient is needed for the state only (not the time input).
+    const nPrev = l > 0 ? Ly.inWidth : D;
+    const prev = l > 0 ? `d${l - 1}` : 'din';
+    push(1, `var ${prev}: array<vec4<f32>, ${nPrev}>;`);
+    overOutputs(Ly.outWidth, Ly.weight, Ly.inWidth, (o, at) => {
+      push(2, `let dl = d${l}[${o}];`);
+      if (theta) {
+        push(2, 'let g = w * dl;');
+        push(2, `${row(`${Ly.bias}u + ${o}`)} += (g.x + g.y) + (g.z + g.w);`);
+      }
+      for (let i = 0; i < Ly.inWidth; i++) {
+        if (theta) push(2, `${row(at(i))} += dot(g, x${l}[${i}]);`);
+        if (i < nPrev) push(2, `${prev}[${i}] = fma(vec4<f32>(theta[${at(i)}]), dl, ${prev}[${i}]);`);
+      }
+    });
+    if (l > 0) {
+      for (let i = 0; i < nPrev; i++) push(1, `${prev}[${i}] = ${prev}[${i}] * act_grad4(u${l - 1}[${i}], x${l}[${i}]);`);
+    } else {
+      for (let i = 0; i < D; i++) push(1, `rhs_out[${D + i}] = -din[${i}];`);
+    }
+  }
+  push(0, '}');
+  return out.join('\n');
+}
+
+export function adjointLanesKey(spec: { mlp: MlpSpec; tableau: Tableau }): string {
+  return `adjoint-lanes|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${ADJOINT_LANES_WORKGROUP}`;
+}
+
+/** The lane kernel's WGSL for an MLP and a tableau; `paramsStruct` is the adjoint's uniform struct. */
+export function adjointLanesWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, paramsStruct: string): string {
+  const D = stateDim(spec.mlp);
+  const N = 2 * D;
+  const P = mlpOffsets(spec.mlp.layers).count;
+  const rows = laneRows(spec.mlp);
+  const { wgsl, step } = rowsWgsl(P, rows, N);
+  return fillTemplate(adjointLanesSource, {
+    PARAMS_STRUCT: paramsStruct,
+    SAMPLE_STRUCT: SAMPLE.wgsl(),
+    STATUS_CONSTS: statusWgsl(),
+    D,
+    N,
+    S: spec.tableau.stages,
+    STATE_STRIDE: rows.stateStride,
+    CONTROLLER: controllerWgsl(spec.tableau),
+    TABLEAU: tableauWgsl(spec.tableau),
+    VJP: [
+      `// VJPs of MLP ${mlpKey(spec.mlp)} on four lanes`,
+      activationWgsl4(spec.mlp.activation),
+      activationGradWgsl4(spec.mlp.activation),
+      vjp4Wgsl(spec.mlp, false, step),
+      vjp4Wgsl(spec.mlp, true, step),
+    ].join('\n'),
+    ROWS: wgsl,
+    WG: ADJOINT_LANES_WORKGROUP,
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * Node-side checks of the adjoint's lane kernel generator
+ * (src/kernels/adjoint-lanes.ts): which MLPs it serves, where it keeps the
+ * parameter rows and how much per-sample state the host allocates, and that
+ * its WGSL fills the template completely for every method and activation.
+ * The kernel's numbers are tested in the browser (test/gpu/adjoint-lanes.test.ts
+ * and every adjoint test, which run it by default).
+ */
+import { describe, expect, it } from 'vitest';
+import { METHOD_NAMES, getTableau } from '../../src/host/tableau';
+import { ADJOINT_PARAMS } from '../../src/kernels/adjoint';
+import {
+  ADJOINT_LANES,
+  LANES_VJP_FLOATS_MAX,
+  adjointLanesFit,
+  adjointLanesKey,
+  adjointLanesWgsl,
+  laneRows,
+  lanesVjpFunctionFloats,
+} from '../../src/kernels/adjoint-lanes';
+import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/kernels/mlp';
+
+const spec = (layers: number[], timeInput = false): MlpSpec => ({ layers, activation: 'tanh', timeInput });
+
+describe('which MLPs the lane kernel serves', () => {
+  it('counts the vec4 arrays of vjp4_theta: input, three per hidden unit, cotangents of output and input', () => {
+    // [2, 50, 2]: 4 · (2 + 3·50 + 2 + 2)
+    expect(lanesVjpFunctionFloats([2, 50, 2], false)).toBe(4 * 156);
+    expect(lanesVjpFunctionFloats([2, 50, 2], true)).toBe(4 * 157);
+    expect(lanesVjpFunctionFloats([4, 64, 64, 4], false)).toBe(4 * (4 + 3 * 128 + 8));
+  });
+  it('takes the spiral and circles models, not [4, 64, 64, 4] or [2, 512, 2]', () => {
+    expect(adjointLanesFit(spec([2, 50, 2]))).toBe(true);
+    expect(adjointLanesFit(spec([3, 64, 3], true))).toBe(true);
+    expect(adjointLanesFit(spec([4, 64, 64, 4]))).toBe(false);
+    expect(adjointLanesFit(spec([2, 512, 2]))).toBe(false);
+    expect(lanesVjpFunctionFloats([2, 83, 2], false)).toBeLessThanOrEqual(LANES_VJP_FLOATS_MAX);
+    expect(lanesVjpFunctionFloats([2, 84, 2], false)).toBeGreaterThan(LANES_VJP_FLOATS_MAX);
+  });
+});
+
+describe('parameter rows and per-sample state', () => {
+  it('keeps both rows private for P ≤ 512, the step row alone up to 1,024, neither above', () => {
+    const small = laneRows(spec([2, 50, 2])); // P = 252
+    expect(small).toEqual({ stepLocal: true, accLocal: true, stateFloatsPerSample: 4, stateStride: 16 });
+    const mid = laneRows(spec([2, 200, 2])); // P = 1,002
+    expect(mlpOffsets([2, 200, 2]).count).toBe(1002);
+    expect(mid).toEqual({ stepLocal: true, accLocal: false, stateFloatsPerSample: 4, stateStride: 16 });
+    const big = laneRows(spec([8, 32, 32, 8])); // P = 1,640: the step row follows the lanes' [z, a]
+    const P = mlpOffsets([8, 32, 32, 8]).count;
+    expect(big.stepLocal).toBe(false);
+    expect(big.stateFloatsPerSample).toBe(16 + Math.ceil(P / ADJOINT_LANES));
+    expect(big.stateStride).toBeGreaterThanOrEqual(ADJOINT_LANES * 16 + P);
+  });
+});
+
+describe('generated WGSL', () => {
+  it('fills the template for every method and activation, with one entry point', () => {
+    const keys = new Set<string>();
+    for (const method of METHOD_NAMES) {
+      for (const activation of ACTIVATIONS) {
+        const s = { mlp: { layers: [2, 8, 2], activation, timeInput: method === 'dopri5' }, tableau: getTableau(method) };
+        const code = adjointLanesWgsl(s, ADJOINT_PARAMS.wgsl());
+        expect(code).not.toMatch(/\$\{/);
+        expect(code.match(/@compute/g)).toHaveLength(1);
+        expect(code).toContain('fn adjoint(');
+        expect(code).toContain(`const S: u32 = ${s.tableau.stages}u;`);
+        keys.add(adjointLanesKey(s));
+      }
+    }
+    expect(keys.size).toBe(METHOD_NAMES.length * ACTIVATIONS.length);
+  });
+});
