@@ -20,6 +20,7 @@ import {
 import {
   ADJOINT_LANES,
   ADJOINT_LANES_WORKGROUP,
+  LANES_MIN_BATCH,
   adjointLanesFit,
   adjointLanesKey,
   adjointLanesWgsl,
@@ -67,7 +68,8 @@ export interface BackwardOptions {
   dispatchBudget?: number;
   /**
    * Samples each invocation of the adjoint kernel integrates (adjoint mode
-   * only): 4 (the default wherever the MLP's arrays fit, see the README)
+   * only): 4 (the default for batches of 8 or more wherever the MLP's arrays
+   * fit, see the README)
    * steps four samples in lockstep as the lanes of vec4 values, each with its
    * own step size, so every parameter loaded serves four samples and the four
    * share one parameter-adjoint row; 1 gives every sample an invocation of
@@ -181,7 +183,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   const dir = T > 1 ? Math.sign(sol.t[0] - sol.t[T - 1]) : -1;
   const spec = { mlp: f.spec, tableau };
   const layout = adjointLayout(rt.device);
-  const lanes = adjointLanes(f.spec, options.samplesPerInvocation);
+  const lanes = adjointLanes(f.spec, B, options.samplesPerInvocation);
   const shared = {
     label: `adjoint ${tableau.name}`,
     deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
@@ -232,10 +234,10 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   };
 }
 
-/** Samples per invocation of the adjoint kernel: the option, else 4 where the lane kernel fits. */
-function adjointLanes(spec: Solution['f']['spec'], option: BackwardOptions['samplesPerInvocation']): number {
+/** Samples per invocation of the adjoint kernel: the option, else 4 where the lane kernel fits and the batch is not tiny. */
+function adjointLanes(spec: Solution['f']['spec'], batch: number, option: BackwardOptions['samplesPerInvocation']): number {
   const fits = adjointLanesFit(spec);
-  if (option === undefined) return fits ? ADJOINT_LANES : 1;
+  if (option === undefined) return fits && batch >= LANES_MIN_BATCH ? ADJOINT_LANES : 1;
   if (option !== 1 && option !== ADJOINT_LANES) {
     throw new ArgumentError('options.samplesPerInvocation', option, `1 or ${ADJOINT_LANES}`);
   }

@@ -30,7 +30,8 @@ export function activationGradWgsl4(act: Activation): string {
   const body = (() => {
     switch (act) {
       case 'tanh':
-        return `select(${v('0.0')}, 1.0 - x * x, abs(u) < ${v('9.1')})`;
+        // 1 − x², which is 0 where |u| ≥ 9.1 (tanh rounds to ±1 there), as act_grad's select gives.
+        return '1.0 - x * x';
       case 'softplus':
         return `1.0 / (1.0 + exp(-clamp(u, ${v('-88.0')}, ${v('88.0')})))`;
       case 'relu':
@@ -48,27 +49,41 @@ export function activationGradWgsl4(act: Activation): string {
 }
 
 /**
- * Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the
- * input, every hidden layer's pre-activations and outputs, the cotangents of
- * the hidden layers and of the output, and the input gradient.
+ * Activations whose derivative is a function of their output x alone
+ * (tanh: 1 − x², sigmoid: x(1 − x)): their VJP keeps no pre-activations.
  */
-export function lanesVjpFunctionFloats(layers: readonly number[], timeInput: boolean): number {
-  const D = layers[layers.length - 1];
-  const hidden = layers.slice(1, -1).reduce((s, w) => s + w, 0);
-  return 4 * (D + (timeInput ? 1 : 0) + 3 * hidden + D + D);
+export function gradFromOutput(act: Activation): boolean {
+  return act === 'tanh' || act === 'sigmoid' || act === 'identity';
 }
 
 /**
- * Floats of `vjp4_theta`'s arrays up to which the lane kernel is used: half
- * of WGSL's function-scope limit. SwiftShader keeps these arrays per SIMD lane
- * for every inlined call, and its GPU process was lost compiling the kernel
- * for [4, 64, 64, 4] (1,584 floats).
+ * Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the
+ * input, every hidden layer's outputs (and pre-activations, unless
+ * `gradFromOutput`), the cotangents of the hidden layers and of the output,
+ * and the input gradient.
  */
-export const LANES_VJP_FLOATS_MAX = WGSL_FUNCTION_FLOATS / 2;
+export function lanesVjpFunctionFloats(layers: readonly number[], timeInput: boolean, act: Activation = 'softplus'): number {
+  const D = layers[layers.length - 1];
+  const hidden = layers.slice(1, -1).reduce((s, w) => s + w, 0);
+  return 4 * (D + (timeInput ? 1 : 0) + (gradFromOutput(act) ? 2 : 3) * hidden + D + D);
+}
+
+/**
+ * Floats of `vjp4_theta`'s arrays up to which the lane kernel is used (WGSL
+ * allows 2,048). Its compile time grows with them: on SwiftShader the first
+ * backward solve took 5 s for [2, 50, 2] (1.8 s with one sample per
+ * invocation), 13 s for [4, 64, 64, 4] with tanh (1,072 floats; 5 s) and 26 s
+ * for [2, 250, 2] (2,024 floats), whose solve it did not make faster. The
+ * bound admits the first two.
+ */
+export const LANES_VJP_FLOATS_MAX = 1152;
+
+/** Batches from which the lane kernel is the default: below, the samples are better spread one per invocation. */
+export const LANES_MIN_BATCH = 8;
 
 /** Whether the lane kernel applies to an MLP (see `LANES_VJP_FLOATS_MAX`). */
 export function adjointLanesFit(spec: MlpSpec): boolean {
-  return lanesVjpFunctionFloats(spec.layers, spec.timeInput) <= LANES_VJP_FLOATS_MAX;
+  return lanesVjpFunctionFloats(spec.layers, spec.timeInput, spec.activation) <= LANES_VJP_FLOATS_MAX;
 }
 
 /** Where the lane kernel keeps the invocation's two parameter rows (P floats each). */
@@ -144,6 +159,8 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
   const { layers } = mlpOffsets(spec.layers);
   const D = stateDim(spec);
   const L = layers.length;
+  // σ' from the layer's output alone: no pre-activations kept (act_grad4 ignores its u).
+  const fromX = gradFromOutput(spec.activation);
   const out: string[] = [];
   const push = (indent: number, line: string) => out.push(`${'  '.repeat(indent)}${line}`);
   /** The loop over a layer's outputs; `at(k)` is the θ index of weight row o, column k. */
@@ -161,14 +178,14 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
   layers.forEach((Ly, l) => {
     const last = l === L - 1;
     if (!last) {
-      push(1, `var u${l}: array<vec4<f32>, ${Ly.outWidth}>;`);
+      if (!fromX) push(1, `var u${l}: array<vec4<f32>, ${Ly.outWidth}>;`);
       push(1, `var x${l + 1}: array<vec4<f32>, ${Ly.outWidth}>;`);
     }
     overOutputs(Ly.outWidth, Ly.weight, Ly.inWidth, (o, at) => {
       push(2, `var s = vec4<f32>(theta[${Ly.bias}u + ${o}]);`);
       for (let i = 0; i < Ly.inWidth; i++) push(2, `s = fma(vec4<f32>(theta[${at(i)}]), x${l}[${i}], s);`);
       if (last) push(2, `rhs_out[${o}] = s;`);
-      else push(2, `u${l}[${o}] = s; x${l + 1}[${o}] = act4(s);`);
+      else push(2, `${fromX ? '' : `u${l}[${o}] = s; `}x${l + 1}[${o}] = act4(s);`);
     });
   });
   // Backward sweep: d_{L-1} = a; per layer, the θ products and the next cotangent.
@@ -192,7 +209,10 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
       }
     });
     if (l > 0) {
-      for (let i = 0; i < nPrev; i++) push(1, `${prev}[${i}] = ${prev}[${i}] * act_grad4(u${l - 1}[${i}], x${l}[${i}]);`);
+      for (let i = 0; i < nPrev; i++) {
+        const u = fromX ? `x${l}[${i}]` : `u${l - 1}[${i}]`;
+        push(1, `${prev}[${i}] = ${prev}[${i}] * act_grad4(${u}, x${l}[${i}]);`);
+      }
     } else {
       for (let i = 0; i < D; i++) push(1, `rhs_out[${D + i}] = -din[${i}];`);
     }

@@ -4,7 +4,9 @@
  * to 0.5, so the time column of the first layer has non-zero inputs) on small
  * MLPs [2, 8, 2] / [3, 8, 2], B = 4, loss L = Σ c·y with random cotangents at
  * both output times, against central finite differences of the float64
- * reference loss.
+ * reference loss; each with both adjoint kernels (four samples per
+ * invocation in vec4 lanes, whose VJP code is src/kernels/adjoint-lanes.ts,
+ * and one sample per invocation, src/kernels/vjp.ts).
  *
  * What is compared, and why:
  *  - dL/dθ: over a short span it is ∫ aᵀ∂f/∂θ dt, entirely the θ-VJP.
@@ -75,28 +77,28 @@ function awayFromKinks(p: Problem, seed: number): Float32Array {
 
 for (const activation of ACTIVATIONS) {
   for (const timeInput of [false, true]) {
-    it(`${activation}, timeInput ${timeInput}: dL/dy0 and dL/dθ match finite differences`, async () => {
+    it(`${activation}, timeInput ${timeInput}: dL/dy0 and dL/dθ match finite differences, with four lanes per invocation and with one sample`, async () => {
       const seed = 20 + ACTIVATIONS.indexOf(activation) * 2 + (timeInput ? 1 : 0);
       const p = makeProblem({ layers: timeInput ? [3, 8, 2] : [2, 8, 2], activation, timeInput, B, seed, y0Scale: 2 });
       const y0 = activation === 'relu' ? awayFromKinks(p, seed) : p.y0;
       const c = cotangents(T_OUT.length, B, p.D, seed + 100);
-      const { gy0, gth } = await gradientOk(harness(), p, T_OUT, OPTIONS, c, { y0 });
-
       // The z-VJP part of dL/dy0: both sides minus the identity term c_0 + c_1.
       const identity = allSamples(B).flatMap((b) => {
         const cb = sampleCotangents(c, T_OUT.length, B, p.D, b);
         return cb[0].map((x, d) => x + cb[1][d]);
       });
       const fdY0 = fdGradY0(p, y0, T_OUT, c, allSamples(B));
-      const partGpu = Array.from(gy0, (g, k) => g - identity[k]);
       const partFd = fdY0.map((g, k) => g - identity[k]);
       const fdTh = fdGradTheta(p, y0, T_OUT, c);
-
-      const e = { gy0: relError(gy0, fdY0), vjpZ: relError(partGpu, partFd), gth: relError(gth, fdTh) };
-      logError(`vjp ${activation} timeInput ${timeInput}`, e);
-      expect(e.vjpZ).toBeLessThan(VJP_TOL);
-      expect(e.gy0).toBeLessThan(VJP_TOL);
-      expect(e.gth).toBeLessThan(VJP_TOL);
+      for (const samplesPerInvocation of [4, 1] as const) {
+        const { gy0, gth } = await gradientOk(harness(), p, T_OUT, OPTIONS, c, { y0, backward: { samplesPerInvocation } });
+        const partGpu = Array.from(gy0, (g, k) => g - identity[k]);
+        const e = { gy0: relError(gy0, fdY0), vjpZ: relError(partGpu, partFd), gth: relError(gth, fdTh) };
+        logError(`vjp ${activation} timeInput ${timeInput}, ${samplesPerInvocation} per invocation`, e);
+        expect(e.vjpZ).toBeLessThan(VJP_TOL);
+        expect(e.gy0).toBeLessThan(VJP_TOL);
+        expect(e.gth).toBeLessThan(VJP_TOL);
+      }
     });
   }
 }

@@ -15,6 +15,7 @@ import {
   adjointLanesFit,
   adjointLanesKey,
   adjointLanesWgsl,
+  gradFromOutput,
   laneRows,
   lanesVjpFunctionFloats,
 } from '../../src/kernels/adjoint-lanes';
@@ -23,19 +24,23 @@ import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/kernels/mlp';
 const spec = (layers: number[], timeInput = false): MlpSpec => ({ layers, activation: 'tanh', timeInput });
 
 describe('which MLPs the lane kernel serves', () => {
-  it('counts the vec4 arrays of vjp4_theta: input, three per hidden unit, cotangents of output and input', () => {
-    // [2, 50, 2]: 4 · (2 + 3·50 + 2 + 2)
-    expect(lanesVjpFunctionFloats([2, 50, 2], false)).toBe(4 * 156);
-    expect(lanesVjpFunctionFloats([2, 50, 2], true)).toBe(4 * 157);
-    expect(lanesVjpFunctionFloats([4, 64, 64, 4], false)).toBe(4 * (4 + 3 * 128 + 8));
+  it('counts the vec4 arrays of vjp4_theta: input, two or three per hidden unit, cotangents of output and input', () => {
+    // [2, 50, 2] softplus: 4 · (2 + 3·50 + 2 + 2); tanh keeps no pre-activations: 4 · (2 + 2·50 + 2 + 2)
+    expect(lanesVjpFunctionFloats([2, 50, 2], false, 'softplus')).toBe(4 * 156);
+    expect(lanesVjpFunctionFloats([2, 50, 2], true, 'softplus')).toBe(4 * 157);
+    expect(lanesVjpFunctionFloats([2, 50, 2], false, 'tanh')).toBe(4 * 106);
+    expect(lanesVjpFunctionFloats([4, 64, 64, 4], false, 'tanh')).toBe(4 * (4 + 2 * 128 + 8));
+    expect(gradFromOutput('tanh') && gradFromOutput('sigmoid') && gradFromOutput('identity')).toBe(true);
+    expect(gradFromOutput('softplus') || gradFromOutput('relu') || gradFromOutput('silu')).toBe(false);
   });
-  it('takes the spiral and circles models, not [4, 64, 64, 4] or [2, 512, 2]', () => {
+  it('takes the spiral, circles and [4, 64, 64, 4] tanh models, not [2, 512, 2] or [4, 64, 64, 4] with softplus', () => {
     expect(adjointLanesFit(spec([2, 50, 2]))).toBe(true);
     expect(adjointLanesFit(spec([3, 64, 3], true))).toBe(true);
-    expect(adjointLanesFit(spec([4, 64, 64, 4]))).toBe(false);
+    expect(adjointLanesFit(spec([4, 64, 64, 4]))).toBe(true);
+    expect(adjointLanesFit({ ...spec([4, 64, 64, 4]), activation: 'softplus' })).toBe(false);
     expect(adjointLanesFit(spec([2, 512, 2]))).toBe(false);
-    expect(lanesVjpFunctionFloats([2, 83, 2], false)).toBeLessThanOrEqual(LANES_VJP_FLOATS_MAX);
-    expect(lanesVjpFunctionFloats([2, 84, 2], false)).toBeGreaterThan(LANES_VJP_FLOATS_MAX);
+    expect(lanesVjpFunctionFloats([2, 141, 2], false, 'tanh')).toBeLessThanOrEqual(LANES_VJP_FLOATS_MAX);
+    expect(lanesVjpFunctionFloats([2, 142, 2], false, 'tanh')).toBeGreaterThan(LANES_VJP_FLOATS_MAX);
   });
 });
 
