@@ -34,20 +34,7 @@ ${STATUS_CONSTS}
 const D: u32 = ${D}u;
 const STATE_FLOATS: u32 = ${STATE_FLOATS}u;
 
-@group(0) @binding(0) var<uniform> P: AdjointParams;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
-// Forward outputs and loss cotangents, [T][total][D].
-@group(0) @binding(2) var<storage, read> ysol: array<f32>;
-@group(0) @binding(3) var<storage, read> tout: array<f32>;
-@group(0) @binding(4) var<storage, read> cot: array<f32>;
-@group(0) @binding(5) var<storage, read_write> samples: array<Sample>;
-// Per sample (STATE_FLOATS): the current [z, a] (2D), then f at that point
-// (2D), then the step row when it does not fit in private memory.
-@group(0) @binding(6) var<storage, read_write> state: array<f32>;
-// Per sample: the parameter adjoint a_θ (P values).
-@group(0) @binding(7) var<storage, read_write> acc: array<f32>;
-// dL/dy0, [total][D].
-@group(0) @binding(8) var<storage, read_write> gy0: array<f32>;
+${BINDINGS}
 
 var<private> acc_base: u32;
 var<private> state_base: u32;

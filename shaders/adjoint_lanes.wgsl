@@ -44,18 +44,7 @@ const S: u32 = ${S}u;
 // Floats of the `state` buffer per invocation: four lanes' [z, a], then the step row when it is not private.
 const STATE_STRIDE: u32 = ${STATE_STRIDE}u;
 
-@group(0) @binding(0) var<uniform> P: AdjointParams;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
-// Forward outputs and loss cotangents, [T][total][D].
-@group(0) @binding(2) var<storage, read> ysol: array<f32>;
-@group(0) @binding(3) var<storage, read> tout: array<f32>;
-@group(0) @binding(4) var<storage, read> cot: array<f32>;
-@group(0) @binding(5) var<storage, read_write> samples: array<Sample>;
-@group(0) @binding(6) var<storage, read_write> state: array<f32>;
-// Per invocation: the parameter adjoint a_θ of its four samples (P values).
-@group(0) @binding(7) var<storage, read_write> acc: array<f32>;
-// dL/dy0, [total][D].
-@group(0) @binding(8) var<storage, read_write> gy0: array<f32>;
+${BINDINGS}
 
 ${CONTROLLER}
 

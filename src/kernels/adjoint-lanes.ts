@@ -14,6 +14,7 @@
  */
 import adjointLanesSource from '../../shaders/adjoint_lanes.wgsl?raw';
 import type { Tableau } from '../host/tableau';
+import { adjointBindingsWgsl } from './adjoint';
 import { f32Literal, fillTemplate } from './layout';
 import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from './mlp';
 import { SAMPLE, controllerWgsl, statusWgsl } from './rk';
@@ -240,6 +241,10 @@ export function adjointLanesWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, param
     N,
     S: spec.tableau.stages,
     STATE_STRIDE: rows.stateStride,
+    BINDINGS: adjointBindingsWgsl(
+      "Per invocation (STATE_STRIDE): its four lanes' [z, a], then the step row when it is not private.",
+      'Per invocation: the parameter adjoint a_θ of its four samples (P values).',
+    ),
     CONTROLLER: controllerWgsl(spec.tableau),
     TABLEAU: tableauWgsl(spec.tableau),
     VJP: [

@@ -35,6 +35,29 @@ const ADJOINT_BINDINGS = gradientBindings(1);
 /** Bindings of the reduction module: Params, acc, partial sums, output. */
 const REDUCE_BINDINGS: readonly GPUBufferBindingType[] = ['uniform', 'read-only-storage', 'storage', 'storage'];
 
+/**
+ * The adjoint kernels' binding declarations, in `gradientBindings(1)`'s
+ * order; `state` and `acc` describe the two buffers whose layout differs
+ * between the one-sample and the lane kernel.
+ */
+export function adjointBindingsWgsl(state: string, acc: string): string {
+  return [
+    '@group(0) @binding(0) var<uniform> P: AdjointParams;',
+    '@group(0) @binding(1) var<storage, read> theta: array<f32>;',
+    '// Forward outputs and loss cotangents, [T][total][D].',
+    '@group(0) @binding(2) var<storage, read> ysol: array<f32>;',
+    '@group(0) @binding(3) var<storage, read> tout: array<f32>;',
+    '@group(0) @binding(4) var<storage, read> cot: array<f32>;',
+    '@group(0) @binding(5) var<storage, read_write> samples: array<Sample>;',
+    `// ${state}`,
+    '@group(0) @binding(6) var<storage, read_write> state: array<f32>;',
+    `// ${acc}`,
+    '@group(0) @binding(7) var<storage, read_write> acc: array<f32>;',
+    '// dL/dy0, [total][D].',
+    '@group(0) @binding(8) var<storage, read_write> gy0: array<f32>;',
+  ].join('\n');
+}
+
 export function adjointLayout(device: GPUDevice): ExplicitLayout {
   return explicitLayout(device, 'adjoint', ADJOINT_BINDINGS);
 }
@@ -131,6 +154,10 @@ export function adjointWgsl(spec: AdjointSpec): string {
     STATUS_CONSTS: statusWgsl(),
     D,
     STATE_FLOATS: rows.stateFloats,
+    BINDINGS: adjointBindingsWgsl(
+      'Per sample (STATE_FLOATS): the current [z, a] (2D), then f at that point (2D), then the step row when it does not fit in private memory.',
+      'Per sample: the parameter adjoint a_θ (P values).',
+    ),
     VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
     RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, stageEval(spec.tableau)),
     ROWS: wgsl,
