@@ -84,7 +84,11 @@ export function tfRk4(f: Rhs, y0: tf.Tensor, t: readonly number[], h: number): t
 
 // ---------------------------------------------------------------- dopri5
 
-/** Dormand & Prince (1980), as in torchdiffeq's dopri5: stages, 5th-order weights, 4th-order embedded weights. */
+/**
+ * Dormand & Prince (1980), as in torchdiffeq's dopri5: stages, 5th-order
+ * weights, and Shampine's 4th-order embedded weights (b̂_7 = 1/60, torchdiffeq's
+ * and webode's; Hairer's DOPRI5 uses b̂_7 = 1/40).
+ */
 const DP_A: readonly (readonly number[])[] = [
   [],
   [1 / 5],
@@ -94,7 +98,7 @@ const DP_A: readonly (readonly number[])[] = [
   [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
   [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
 ];
-const DP_B4 = [5179 / 57600, 0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40];
+const DP_B4 = [1951 / 21600, 0, 22642 / 50085, 451 / 720, -12231 / 42400, 649 / 6300, 1 / 60];
 /** Error weights b5 − b4 (b5 is the last row of A, then 0: the method is FSAL). */
 const DP_E = DP_B4.map((b4, i) => (DP_A[6][i] ?? 0) - b4);
 /** Weights of y(t + h/2) for the 4th-order dense output (Shampine 1986, as torchdiffeq's DPS_C_MID). */
