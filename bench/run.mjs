@@ -17,87 +17,32 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import puppeteer from 'puppeteer-core';
-import { createServer } from 'vite';
-import { chromeArgs, chromePath } from '../test/gpu/chrome.mjs';
+import { logger, openPage, printer, renderTable } from './serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..');
-
-
-/** Aligns a table's cells in columns: the first column left, the others right (they are mostly numbers). */
-function renderTable(t) {
-  const all = [t.columns, ...t.rows];
-  const width = t.columns.map((_, j) => Math.max(...all.map((r) => String(r[j] ?? '').length)));
-  const line = (r) =>
-    r
-      .map((c, j) => (j === 0 ? String(c ?? '').padEnd(width[j]) : String(c ?? '').padStart(width[j])))
-      .join('  ')
-      .trimEnd();
-  const out = [`${t.id}. ${t.title}`, '', line(t.columns), width.map((w) => '-'.repeat(w)).join('  '), ...t.rows.map(line)];
-  if (t.notes.length) out.push('', ...t.notes.map((n) => `  ${n}`));
-  return `${out.join('\n')}\n`;
-}
-
 /** Everything printed to stdout, kept for bench/results.txt. */
-const printed = [];
-function print(text) {
-  printed.push(text);
-  process.stdout.write(text);
-}
-
-function log(msg) {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
+const { printed, print } = printer();
+const log = logger('bench');
 
 async function main() {
   const started = performance.now();
   // Other work on the machine moves every figure; record how busy it was.
   const loadBefore = os.loadavg();
   const wanted = process.argv.slice(2);
-  const server = await createServer({
-    configFile: resolve(root, 'vite.config.ts'),
-    root,
-    // Cross-origin isolation gives performance.now() 5 µs resolution instead of 100 µs.
-    server: {
-      host: '127.0.0.1',
-      port: 0,
-      strictPort: false,
-      hmr: false,
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
-    },
+  const { page, browser, close } = await openPage({
+    path: 'bench/index.html',
+    readyFlag: 'benchReady',
+    // Progress lines from bench/timing.ts progress().
+    progress: 'bench: ',
+    log,
     // Pre-bundle TF.js up front: a dependency discovered while the page runs
     // makes Vite reload it, which would kill the run.
     optimizeDeps: { entries: ['bench/index.html'], include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu'] },
-    logLevel: 'warn',
-  });
-  await server.listen();
-  const port = server.httpServer.address().port;
-  const browser = await puppeteer.launch({
-    executablePath: chromePath(),
-    headless: true,
-    args: chromeArgs(),
     protocolTimeout: 900_000,
   });
   let failed = false;
   const results = { date: new Date().toISOString(), sections: {} };
   try {
-    const page = await browser.newPage();
-    page.on('console', (m) => {
-      // Progress lines from bench/timing.ts progress().
-      if (m.type() === 'info' && m.text().startsWith('bench: ')) log(m.text().slice('bench: '.length));
-      // Resource errors are reported with their URL by the response handler below.
-      if ((m.type() === 'error' || m.type() === 'warning') && !m.text().startsWith('Failed to load resource')) {
-        log(`page ${m.type()}: ${m.text()}`);
-      }
-    });
-    page.on('pageerror', (e) => log(`page error: ${e}`));
-    page.on('response', (r) => {
-      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) log(`HTTP ${r.status()} for ${r.url()}`);
-    });
-    await page.goto(`http://127.0.0.1:${port}/bench/index.html`);
-    await page.waitForFunction('window.benchReady === true', { timeout: 120_000 });
-    if (!(await page.evaluate(() => 'gpu' in navigator))) throw new Error('navigator.gpu is missing: WebGPU is not available in this Chromium');
     const info = await page.evaluate(() => window.bench.info());
     const cpus = os.cpus();
     Object.assign(results, {
@@ -139,11 +84,10 @@ async function main() {
         failed = true;
         print(`section ${name}: GPU errors:\n${reply.gpuErrors.map((e) => `  ${e}`).join('\n')}\n\n`);
       }
-      for (const t of reply.result?.tables ?? []) print(`${renderTable(t)}\n`);
+      for (const t of reply.result?.tables ?? []) print(`${renderTable(t, `${t.id}. ${t.title}`)}\n`);
     }
   } finally {
-    await browser.close();
-    await server.close();
+    await close();
   }
   results.totalSeconds = (performance.now() - started) / 1000;
   results.loadAverage = { before: loadBefore, after: os.loadavg() };
