@@ -5,9 +5,11 @@
  * run through the shared chunked runner (./gradients.ts).
  *
  * The adjoint: every sample integrates [z, a] backwards with its own adaptive
- * steps (shaders/adjoint.wgsl) and accumulates its parameter adjoint in its
- * own row; a deterministic reduction sums the rows into dL/dθ. GPU memory is
- * independent of the number of steps.
+ * steps, one sample per invocation (shaders/adjoint.wgsl, its parameter
+ * adjoint in a row of its own) or four in lockstep lanes sharing one row
+ * (shaders/adjoint_lanes.wgsl, the default where it fits); a deterministic
+ * reduction sums the rows into dL/dθ. GPU memory is independent of the
+ * number of steps.
  */
 import {
   ADJOINT_PARAMS,
