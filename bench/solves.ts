@@ -159,8 +159,9 @@ export interface ForwardBackwardTiming {
  * rounds (forward, backward, backward, …), so every backward/forward ratio is
  * measured under the same load. The cotangent is that of mean(y²), uploaded
  * once as a GPU tensor (what a training loop passes). Rounds adapt to their
- * length as `adaptiveRepeat` does: one round over 5 s is the sample; over
- * 1.5 s, two more; shorter ones, the first as warm-up and up to 7 within 3 s.
+ * length: one round over 20 s is the sample; over 5 s, it and two more (so
+ * the B = 65,536 ratios are medians too); over 1.5 s, two more; shorter
+ * ones, the first as warm-up and up to 7 within 3 s.
  * An untimed round on the first `warmupSamples` samples compiles every
  * pipeline first, so a single long round is representative.
  */
@@ -214,8 +215,12 @@ export async function timeForwardBackward(
   try {
     const first = await round();
     const firstMs = first.tf + first.tb.reduce((a, b) => a + b, 0);
-    if (firstMs > 5_000) {
+    if (firstMs > 20_000) {
       keep(first);
+    } else if (firstMs > 5_000) {
+      // Rounds of 5–20 s (the B = 65,536 spiral): three, so the ratio is a median too.
+      keep(first);
+      for (let i = 0; i < 2; i++) keep(await round());
     } else if (firstMs > 1_500) {
       for (let i = 0; i < 2; i++) keep(await round());
     } else {
