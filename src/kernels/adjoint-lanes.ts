@@ -14,11 +14,11 @@
  */
 import adjointLanesSource from '../../shaders/adjoint_lanes.wgsl?raw';
 import type { Tableau } from '../host/tableau';
-import { adjointBindingsWgsl } from './adjoint';
+import { adjointBindingsWgsl, adjointRows } from './adjoint';
 import { f32Literal, fillTemplate } from './layout';
 import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from './mlp';
 import { SAMPLE, controllerWgsl, statusWgsl } from './rk';
-import { LOCAL_ACCUMULATOR_MAX } from './vjp';
+import { accumulatorRef, accumulatorWgsl } from './vjp';
 
 /** Samples per invocation of the lane kernel. */
 export const ADJOINT_LANES = 4;
@@ -97,17 +97,13 @@ export interface LaneRows {
   readonly stateStride: number;
 }
 
+/** The rows go where the one-sample kernel keeps them (`adjointRows`); the state is laid out per invocation. */
 export function laneRows(spec: MlpSpec): LaneRows {
   const P = mlpOffsets(spec.layers).count;
   const N = 2 * stateDim(spec);
-  const stepLocal = P <= LOCAL_ACCUMULATOR_MAX;
+  const { stepLocal, accLocal } = adjointRows(spec);
   const perSample = N + (stepLocal ? 0 : Math.ceil(P / ADJOINT_LANES));
-  return {
-    stepLocal,
-    accLocal: stepLocal && 2 * P <= LOCAL_ACCUMULATOR_MAX,
-    stateFloatsPerSample: perSample,
-    stateStride: ADJOINT_LANES * perSample,
-  };
+  return { stepLocal, accLocal, stateFloatsPerSample: perSample, stateStride: ADJOINT_LANES * perSample };
 }
 
 /** The tableau as WGSL constants: A (S×S, zero above the diagonal), B, C and BERR. */
@@ -125,17 +121,8 @@ function tableauWgsl(tab: Tableau): string {
 /** The two rows and `acc_load`, `acc_store`, `commit_step_row` (acc += step row, step row ← 0), `clear_step_row`. */
 function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (idx: string) => string } {
   const step = (idx: string) => (rows.stepLocal ? `step_row[${idx}]` : `state[state_base + ${ADJOINT_LANES * N}u + ${idx}]`);
-  const acc = (idx: string) => (rows.accLocal ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`);
-  const L: string[] = [];
-  if (rows.accLocal) {
-    L.push(
-      `var<private> acc_row: array<f32, ${P}>;`,
-      `fn acc_load() { for (var p = 0u; p < ${P}u; p++) { acc_row[p] = acc[acc_base + p]; } }`,
-      `fn acc_store() { for (var p = 0u; p < ${P}u; p++) { acc[acc_base + p] = acc_row[p]; } }`,
-    );
-  } else {
-    L.push('fn acc_load() {}', 'fn acc_store() {}');
-  }
+  const acc = accumulatorRef(rows.accLocal);
+  const L: string[] = [accumulatorWgsl(P, rows.accLocal)];
   if (rows.stepLocal) {
     L.push(`var<private> step_row: array<f32, ${P}>;`);
   } else {

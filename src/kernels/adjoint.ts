@@ -10,7 +10,7 @@ import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemp
 import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from './mlp';
 import { CONTROLLER_FIELDS, SAMPLE, type StageEval, rkCoreWgsl, statusWgsl } from './rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient';
-import { LOCAL_ACCUMULATOR_MAX, vjpWgsl } from './vjp';
+import { LOCAL_ACCUMULATOR_MAX, accumulatorRef, accumulatorWgsl, vjpWgsl } from './vjp';
 
 /** Invocations per workgroup of the adjoint kernel (one sample each). */
 export const ADJOINT_WORKGROUP = 64;
@@ -110,18 +110,8 @@ export function adjointRows(mlp: MlpSpec): AdjointRows {
 function rowsWgsl(spec: AdjointSpec, rows: AdjointRows): { wgsl: string; step: (idx: string) => string } {
   const P = mlpOffsets(spec.mlp.layers).count;
   const step = (idx: string) => (rows.stepLocal ? `step_row[${idx}]` : `state[state_base + STEP_ROW + ${idx}]`);
-  const acc = (idx: string) => (rows.accLocal ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`);
-  const L: string[] = [];
-  if (rows.accLocal) {
-    L.push(
-      `// The accumulator row (${P} floats) lives in private memory during a dispatch.`,
-      `var<private> acc_row: array<f32, ${P}>;`,
-      `fn acc_load() { for (var p = 0u; p < ${P}u; p++) { acc_row[p] = acc[acc_base + p]; } }`,
-      `fn acc_store() { for (var p = 0u; p < ${P}u; p++) { acc[acc_base + p] = acc_row[p]; } }`,
-    );
-  } else {
-    L.push('// The accumulator row stays in storage: acc[acc_base + p].', 'fn acc_load() {}', 'fn acc_store() {}');
-  }
+  const acc = accumulatorRef(rows.accLocal);
+  const L: string[] = [accumulatorWgsl(P, rows.accLocal)];
   if (rows.stepLocal) {
     L.push(`var<private> step_row: array<f32, ${P}>;`);
   } else {

@@ -46,8 +46,16 @@ export function activationGradWgsl(act: Activation): string {
  */
 export const LOCAL_ACCUMULATOR_MAX = 1024;
 
-/** `acc_load()` / `acc_store()` and, for small P, the private row they move. */
-function accumulatorWgsl(count: number, local: boolean): string {
+/** The element at a parameter index of the accumulator row: private (`acc_row`) or in storage. */
+export function accumulatorRef(local: boolean): (index: string) => string {
+  return (idx) => (local ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`);
+}
+
+/**
+ * `acc_load()` / `acc_store()` and, for small P, the private row they move
+ * (the includer declares `acc` and the private `acc_base: u32`).
+ */
+export function accumulatorWgsl(count: number, local: boolean): string {
   if (!local) {
     return [
       '// The parameter-adjoint row stays in storage: acc[acc_base + p].',
@@ -97,7 +105,7 @@ export function vjpWgsl(spec: MlpSpec, io: VjpIo): string {
   const out: string[] = [];
   const { count } = mlpOffsets(spec.layers);
   const local = count <= LOCAL_ACCUMULATOR_MAX;
-  const ref = io.row ?? ((idx: string) => (local ? `acc_row[${idx}]` : `acc[acc_base + ${idx}]`));
+  const ref = io.row ?? accumulatorRef(local);
   out.push(`// VJPs of MLP ${mlpKey(spec)}`);
   if (!io.row) out.push(accumulatorWgsl(count, local));
   out.push(activationWgsl(spec.activation));
