@@ -144,6 +144,15 @@ export function layerDirections(layers: readonly number[], seed: number): { name
 export type GradientResult = OpResult<'gradient'>;
 
 /**
+ * The page's arguments for a forward solve and a gradient of it: the
+ * problem's MLP and parameters, y0 (the problem's unless given), the output
+ * times, the solve's options and the cotangents dL/dy.
+ */
+export function gradientArgs(p: Problem, t: number[], options: OdeintOptions, c: Float32Array, y0: Float32Array = p.y0) {
+  return { mlp: p.mlp, params: encodeF32(p.params), y0: encodeF32(y0), t, options, dLdy: encodeF32(c) };
+}
+
+/**
  * A forward solve and `backward(c)` on the GPU that must succeed without any
  * WebGPU error. Returns dL/dy0 [B][D], dL/dθ [P] and the raw result.
  */
@@ -156,12 +165,7 @@ export async function gradientOk(
   extra: { y0?: Float32Array; backward?: BackwardOptions } = {},
 ): Promise<{ gy0: Float32Array; gth: Float32Array; r: GradientResult }> {
   const r = await h.call('gradient', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(extra.y0 ?? p.y0),
-    t,
-    options,
-    dLdy: encodeF32(c),
+    ...gradientArgs(p, t, options, c, extra.y0),
     backward: extra.backward,
   });
   expect(r.gpuErrors).toEqual([]);

@@ -18,10 +18,10 @@
  * lane, with dL/dθ summed in another order).
  */
 import { expect, it } from 'vitest';
-import { batchLoss, cotangents, dot, fdDirectional, fdGradY0, layerDirections, logError } from './adjoint-helpers';
+import { batchLoss, cotangents, dot, fdDirectional, fdGradY0, gradientArgs, layerDirections, logError } from './adjoint-helpers';
 import { makeProblem, relError } from './problems';
 import { allSamples, useHarness } from './solve-helpers';
-import { decode, encodeF32 } from './wire';
+import { decode } from './wire';
 
 const GRAD_TOL = 1e-3;
 const KERNEL_TOL = 1e-5;
@@ -39,12 +39,7 @@ it('four lanes with disagreeing step decisions: the same decisions and gradients
   const p = { ...base, y0 };
   const options = { method: 'dopri5', rtol: 1e-6, atol: 1e-7, firstStep: 1 } as const;
   const r = await harness().call('backwardRuns', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(y0),
-    t,
-    options,
-    dLdy: encodeF32(c),
+    ...gradientArgs(p, t, options, c, y0),
     runs: [{ samplesPerInvocation: 4 }, { samplesPerInvocation: 1 }],
   });
   for (const run of r.runs) expect(run.error).toBeNull();

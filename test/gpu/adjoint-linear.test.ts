@@ -24,10 +24,10 @@ import { describe, expect, it } from 'vitest';
 import { makeRng } from '../reference/mlp';
 import { TABLEAUX } from '../../src/host/tableau';
 import { expm, rkStep } from '../reference/solve';
-import { cotangents, logError, sampleCotangents } from './adjoint-helpers';
+import { cotangents, gradientArgs, logError, sampleCotangents } from './adjoint-helpers';
 import { relError } from './problems';
 import { linearProblem, useHarness } from './solve-helpers';
-import { type WireArray, decode, encodeF32 } from './wire';
+import { type WireArray, decode } from './wire';
 
 const LINEAR_TOL = 1e-4;
 const OPTIONS = { method: 'dopri5', rtol: 1e-6, atol: 1e-7 } as const;
@@ -117,12 +117,7 @@ function seededStates(B: number, D: number, seed: number): number[][] {
 async function runLinear(W: Mat, y0: number[][], t: number[], c: Float32Array, options: object, runs: object[]) {
   const p = linearProblem(W, y0);
   const r = await harness().call('backwardRuns', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(p.y0),
-    t,
-    options,
-    dLdy: encodeF32(c),
+    ...gradientArgs(p, t, options, c),
     runs,
   });
   expect(r.gpuErrors).toEqual([]);
@@ -312,14 +307,7 @@ describe('bad input', () => {
   for (const cs of cases) {
     it(`dLdy ${cs.name}: ArgumentError naming ${cs.argument}, before any GPU work`, async () => {
       const p = linearProblem(W, y0);
-      const r = await harness().call('gradient', {
-        mlp: p.mlp,
-        params: encodeF32(p.params),
-        y0: encodeF32(p.y0),
-        t,
-        options: OPTIONS,
-        dLdy: encodeF32(cs.dLdy),
-      });
+      const r = await harness().call('gradient', gradientArgs(p, t, OPTIONS, cs.dLdy));
       expect(r.gpuErrors).toEqual([]);
       expect(r.error?.name).toBe('ArgumentError');
       expect(r.error?.argument).toBe(cs.argument);

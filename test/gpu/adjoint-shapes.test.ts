@@ -35,6 +35,7 @@ import {
   dot,
   fdDirectional,
   fdGradY0,
+  gradientArgs,
   gradientOk,
   layerDirections,
   logError,
@@ -44,7 +45,7 @@ import {
 } from './adjoint-helpers';
 import { makeProblem, relError } from './problems';
 import { allSamples, someSamples, useHarness } from './solve-helpers';
-import { decode, encodeF32 } from './wire';
+import { decode } from './wire';
 
 const GRAD_TOL = 1e-3;
 const CHUNK_TOL = 1e-5;
@@ -119,12 +120,7 @@ describe('large batches', () => {
     // parameter row (P B) and [z, a] (16 B): chunks of 300 samples.
     const budget = { memoryBudget: 300 * (48 + P + 16) };
     const r = await harness().call('backwardRuns', {
-      mlp: p.mlp,
-      params: encodeF32(p.params),
-      y0: encodeF32(p.y0),
-      t,
-      options: OPTIONS,
-      dLdy: encodeF32(c),
+      ...gradientArgs(p, t, OPTIONS, c),
       runs: [{}, {}, budget, budget],
     });
     expect(r.gpuErrors).toEqual([]);

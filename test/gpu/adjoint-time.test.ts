@@ -8,10 +8,10 @@
  */
 import { expect, it } from 'vitest';
 import type { OdeintOptions } from '../../src/index';
-import { cotangents, sampleCotangents, sampleLoss, y0Of } from './adjoint-helpers';
+import { cotangents, gradientArgs, sampleCotangents, sampleLoss, y0Of } from './adjoint-helpers';
 import { type MlpProblem, makeProblem, relError } from './problems';
 import { useHarness } from './solve-helpers';
-import { decode, encodeF32 } from './wire';
+import { decode } from './wire';
 
 const harness = useHarness();
 
@@ -34,12 +34,7 @@ function fdGradT(p: MlpProblem, t: readonly number[], c: ArrayLike<number>, eps 
 
 async function gradT(p: MlpProblem, t: number[], c: Float32Array, options: OdeintOptions, backward = {}) {
   const r = await harness().call('gradient', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(p.y0),
-    t,
-    options,
-    dLdy: encodeF32(c),
+    ...gradientArgs(p, t, options, c),
     backward,
   });
   expect(r.error).toBeNull();
@@ -73,14 +68,7 @@ it("dL/dt in mode 'backprop' and from a deferred gradient solve", async () => {
   const want = fdGradT(p, t, c);
   const bp = await gradT(p, t, c, opts, { mode: 'backprop' });
   expect(relError(bp, want)).toBeLessThan(1e-3);
-  const r = await harness().call('deferred', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(p.y0),
-    t,
-    options: opts,
-    dLdy: encodeF32(c),
-  });
+  const r = await harness().call('deferred', gradientArgs(p, t, opts, c));
   expect(r.counted.mapAsync).toBe(0);
   expect(Array.from(decode(r.deferred.gt))).toEqual(Array.from(decode(r.waiting!.gt)));
   expect(relError(decode(r.deferred.gt), want)).toBeLessThan(1e-3);

@@ -19,9 +19,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { makeRng } from '../reference/mlp';
 import { solveAccurate, solveFixed } from '../reference/solve';
 import { TABLEAUX } from '../../src/host/tableau';
+import { gradientArgs } from './adjoint-helpers';
 import { type Harness, openHarness } from './browser';
 import { type MlpProblem, makeProblem, relError } from './problems';
-import { decode, encodeF32 } from './wire';
+import { decode } from './wire';
 
 let h: Harness;
 beforeAll(async () => {
@@ -64,7 +65,7 @@ for (const method of ['rk4', 'midpoint', 'euler'] as const) {
     const stepSize = 0.1;
     const rng = makeRng(11);
     const c = Float32Array.from({ length: t.length * p.B * p.D }, () => 2 * rng() - 1);
-    const args = { mlp: p.mlp, params: encodeF32(p.params), y0: encodeF32(p.y0), t, options: { method, stepSize }, dLdy: encodeF32(c) };
+    const args = gradientArgs(p, t, { method, stepSize }, c);
     const bp = await h.call('gradient', { ...args, backward: { mode: 'backprop' } });
     expect(bp.gpuErrors).toEqual([]);
     expect(bp.error).toBeNull();
@@ -93,12 +94,7 @@ for (const method of ['dopri5', 'tsit5', 'bosh3'] as const) {
     const rng = makeRng(13);
     const c = Float32Array.from({ length: t.length * p.B * p.D }, () => 2 * rng() - 1);
     const r = await h.call('gradient', {
-      mlp: p.mlp,
-      params: encodeF32(p.params),
-      y0: encodeF32(p.y0),
-      t,
-      options: { method, rtol: 1e-6, atol: 1e-7 },
-      dLdy: encodeF32(c),
+      ...gradientArgs(p, t, { method, rtol: 1e-6, atol: 1e-7 }, c),
       backward: { mode: 'backprop' },
     });
     expect(r.gpuErrors).toEqual([]);

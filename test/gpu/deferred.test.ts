@@ -12,10 +12,10 @@
  * report (first failing sample) is exercised through the trainer's tests.
  */
 import { expect, it } from 'vitest';
-import { cotangents, fdGradTheta, fdGradY0 } from './adjoint-helpers';
+import { cotangents, fdGradTheta, fdGradY0, gradientArgs } from './adjoint-helpers';
 import { makeProblem, relError } from './problems';
 import { allSamples, useHarness } from './solve-helpers';
-import { decode, encodeF32 } from './wire';
+import { decode } from './wire';
 
 const harness = useHarness();
 
@@ -25,14 +25,7 @@ it('a deferred forward + adjoint solve issues no host wait and equals the waitin
   const p = makeProblem({ layers: [2, 16, 2], B: 5, seed: 3 });
   const t = [0, 0.3, 0.8];
   const c = cotangents(t.length, p.B, p.D, 11);
-  const r = await harness().call('deferred', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(p.y0),
-    t,
-    options: opts,
-    dLdy: encodeF32(c),
-  });
+  const r = await harness().call('deferred', gradientArgs(p, t, opts, c));
   console.log(
     `[measure] deferred pair: ${r.counted.mapAsync} mapAsync, ${r.counted.submit} submits, ` +
       `${r.deferred.forward.dispatches} + ${r.deferred.backward.dispatches} dispatches recorded ` +
@@ -67,12 +60,7 @@ it('a dispatch budget too small is reported as unfinished samples, with the time
   const p = makeProblem({ layers: [2, 16, 2], B: 4, seed: 5 });
   const t = [0, 2];
   const r = await harness().call('deferred', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(p.y0),
-    t,
-    options: { ...opts, stepsPerDispatch: 1 },
-    dLdy: encodeF32(cotangents(t.length, p.B, p.D, 2)),
+    ...gradientArgs(p, t, { ...opts, stepsPerDispatch: 1 }, cotangents(t.length, p.B, p.D, 2)),
     // Two dispatches of one attempt each: no sample can cross [0, 2] at rtol 1e-6.
     deferredForward: { dispatchBudget: 2 },
     skipWaiting: true,
@@ -97,12 +85,7 @@ it('a non-finite sample is reported by the forward check; the other samples are 
   const t = [0, 0.5];
   const c = cotangents(t.length, p.B, p.D, 4);
   const r = await harness().call('deferred', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(y0),
-    t,
-    options: opts,
-    dLdy: encodeF32(c),
+    ...gradientArgs(p, t, opts, c, y0),
     skipWaiting: true,
   });
   expect(r.counted.mapAsync).toBe(0);
@@ -127,12 +110,7 @@ it('a non-finite cotangent is reported by the gradient check: first failing samp
   // dL/dy at t = 0.4 for samples 3 and 5 (the tensor path skips the array checks, as a GPU loss would).
   for (const b of [3, 5]) c[(1 * p.B + b) * p.D] = NaN;
   const r = await harness().call('deferred', {
-    mlp: p.mlp,
-    params: encodeF32(p.params),
-    y0: encodeF32(p.y0),
-    t,
-    options: opts,
-    dLdy: encodeF32(c),
+    ...gradientArgs(p, t, opts, c),
     skipWaiting: true,
   });
   expect(r.counted.mapAsync).toBe(0);
@@ -151,14 +129,7 @@ for (const [name, options] of [
   it(`deferred ${name}: no host wait, the same outputs and gradients as waiting`, async () => {
     const p = makeProblem({ layers: [2, 16, 2], B: 5, seed: 17 });
     const t = [0, 0.35, 1.2];
-    const r = await harness().call('deferred', {
-      mlp: p.mlp,
-      params: encodeF32(p.params),
-      y0: encodeF32(p.y0),
-      t,
-      options,
-      dLdy: encodeF32(cotangents(t.length, p.B, p.D, 3)),
-    });
+    const r = await harness().call('deferred', gradientArgs(p, t, options, cotangents(t.length, p.B, p.D, 3)));
     expect(r.counted.mapAsync).toBe(0);
     expect(r.checks).toEqual({ forward: null, backward: null, failing: [] });
     const w = r.waiting!;
