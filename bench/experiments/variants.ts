@@ -281,9 +281,7 @@ export function generate(spec: MlpSpec, theta: Float32Array, o: GenOptions, id: 
     workgroupSize: WG,
     dispatch(batch) {
       if (grid) return { workgroups: GRID_WORKGROUPS, nthreads: GRID_WORKGROUPS * WG };
-      const inv = Math.ceil(batch / K);
-      const workgroups = Math.ceil(inv / WG);
-      return { workgroups, nthreads: workgroups * WG };
+      return onePerInvocation(Math.ceil(batch / K));
     },
   };
 }
@@ -292,6 +290,12 @@ export function generate(spec: MlpSpec, theta: Float32Array, o: GenOptions, id: 
  * The baseline: the library's one-sample forward kernel (MLP.forward now
  * runs the K-lane kernel these experiments led to; `forwardWgsl(spec)`).
  */
+/** One invocation per unit of work (a sample, or K of them): ⌈count / WG⌉ workgroups. */
+function onePerInvocation(count: number): { workgroups: number; nthreads: number } {
+  const workgroups = Math.ceil(count / WG);
+  return { workgroups, nthreads: workgroups * WG };
+}
+
 export function baseline(spec: MlpSpec, theta: Float32Array): Variant {
   return {
     id: 'a',
@@ -301,10 +305,7 @@ export function baseline(spec: MlpSpec, theta: Float32Array): Variant {
     thetaBinding: 'storage',
     theta,
     workgroupSize: WG,
-    dispatch(batch) {
-      const workgroups = Math.ceil(batch / WG);
-      return { workgroups, nthreads: workgroups * WG };
-    },
+    dispatch: onePerInvocation,
   };
 }
 
@@ -373,10 +374,7 @@ export function vec4Weights(spec: MlpSpec, theta: Float32Array, tanh: Tanh, id: 
     thetaBinding: 'storage',
     theta: Float32Array.from(chunks),
     workgroupSize: WG,
-    dispatch(batch) {
-      const workgroups = Math.ceil(batch / WG);
-      return { workgroups, nthreads: workgroups * WG };
-    },
+    dispatch: onePerInvocation,
   };
 }
 
@@ -405,9 +403,6 @@ export function copyVariant(spec: MlpSpec, theta: Float32Array): Variant {
     thetaBinding: 'storage',
     theta,
     workgroupSize: WG,
-    dispatch(batch) {
-      const workgroups = Math.ceil(batch / WG);
-      return { workgroups, nthreads: workgroups * WG };
-    },
+    dispatch: onePerInvocation,
   };
 }
