@@ -28,7 +28,14 @@ import {
   adjointLanesWgsl,
   laneRows,
 } from '../kernels/adjoint-lanes';
-import { mlpFlops } from '../kernels/mlp';
+import {
+  WORKGROUP_MAX_BATCH,
+  WORKGROUP_MIN_PARAMS,
+  adjointWorkgroupFits,
+  adjointWorkgroupKey,
+  adjointWorkgroupWgsl,
+} from '../kernels/adjoint-workgroup';
+import { mlpFlops, mlpOffsets, stateDim } from '../kernels/mlp';
 import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from './errors';
 import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, type Gradients, chunkSize, runGradients } from './gradients';
@@ -69,16 +76,18 @@ export interface BackwardOptions {
   /** Dispatches per chunk of samples of a deferred gradient solve. Default as `OdeintOptions.dispatchBudget`. */
   dispatchBudget?: number;
   /**
-   * Samples each invocation of the adjoint kernel integrates (adjoint mode
-   * only): 4 (the default for batches of 8 or more wherever the MLP's arrays
-   * fit, see the README)
-   * steps four samples in lockstep as the lanes of vec4 values, each with its
-   * own step size, so every parameter loaded serves four samples and the four
-   * share one parameter-adjoint row; 1 gives every sample an invocation of
-   * its own (more parallelism for small batches on wide GPUs). Same
-   * mathematics, same step-size decisions; float32 rounding differs.
+   * How the adjoint kernel maps samples to the GPU (adjoint mode only; same
+   * mathematics and step-size decisions, float32 rounding differs):
+   * `'workgroup'` gives each sample a workgroup whose invocations share every
+   * MLP evaluation (the default for 1 or 2 samples of an MLP with at least
+   * 1,024 parameters, where it fits);
+   * `'lanes'` steps four samples per invocation in lockstep as the lanes of
+   * vec4 values, each with its own step size, so every parameter loaded
+   * serves four samples and the four share one parameter-adjoint row (the
+   * default from 8 samples, where it fits); `'invocation'` gives every sample
+   * an invocation of its own (any MLP). The README lists which MLPs fit.
    */
-  samplesPerInvocation?: 1 | 4;
+  kernel?: AdjointKernel;
   /**
    * Bytes the per-sample gradient memory (a row of P floats per sample, plus a
    * few state vectors; in backprop mode also the checkpoint tape) may take
@@ -86,6 +95,9 @@ export interface BackwardOptions {
    */
   memoryBudget?: number;
 }
+
+/** The adjoint kernels (see `BackwardOptions.kernel`). */
+export type AdjointKernel = 'workgroup' | 'lanes' | 'invocation';
 
 export { Gradients } from './gradients';
 export type { BackwardSummary } from './gradients';
@@ -124,8 +136,8 @@ export async function backward(
   if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {
     throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
   }
-  if (mode === 'backprop' && options.samplesPerInvocation !== undefined) {
-    throw new ArgumentError('options.samplesPerInvocation', options.samplesPerInvocation, "unset in mode 'backprop'");
+  if (mode === 'backprop' && options.kernel !== undefined) {
+    throw new ArgumentError('options.kernel', options.kernel, "unset in mode 'backprop'");
   }
   if (mode === 'backprop' && (options.deferred === true || options.dispatchBudget !== undefined)) {
     throw new ArgumentError(
@@ -184,8 +196,9 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   );
   const dir = T > 1 ? Math.sign(sol.t[0] - sol.t[T - 1]) : -1;
   const spec = { mlp: f.spec, tableau };
+  const D = stateDim(f.spec);
   const layout = adjointLayout(rt.device);
-  const lanes = adjointLanes(f.spec, B, options.samplesPerInvocation);
+  const kind = adjointKernelKind(f.spec, B, options.kernel);
   const shared = {
     label: `adjoint ${tableau.name}`,
     deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
@@ -209,7 +222,21 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
         ...opts.controllerValues,
       }),
   };
-  if (lanes === ADJOINT_LANES) {
+  if (kind === 'workgroup') {
+    return {
+      ...shared,
+      pipeline: rt.pipeline(adjointWorkgroupKey(spec), `adjoint ${tableau.name}`, () => ({
+        code: adjointWorkgroupWgsl(spec, ADJOINT_PARAMS.wgsl()),
+        entryPoint: 'adjoint',
+        layout: layout.pipeline,
+      })),
+      // One sample per workgroup.
+      workgroupSize: 1,
+      // Per sample: [z, a] between dispatches.
+      scratch: [{ label: 'state', bytesPerSample: 4 * 2 * D, clear: false }],
+    };
+  }
+  if (kind === 'lanes') {
     return {
       ...shared,
       pipeline: rt.pipeline(adjointLanesKey(spec), `adjoint ${tableau.name}`, () => ({
@@ -236,19 +263,22 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   };
 }
 
-/** Samples per invocation of the adjoint kernel: the option, else 4 where the lane kernel fits and the batch is not tiny. */
-function adjointLanes(spec: Solution['f']['spec'], batch: number, option: BackwardOptions['samplesPerInvocation']): number {
-  const fits = adjointLanesFit(spec);
-  if (option === undefined) return fits && batch >= LANES_MIN_BATCH ? ADJOINT_LANES : 1;
-  if (option !== 1 && option !== ADJOINT_LANES) {
-    throw new ArgumentError('options.samplesPerInvocation', option, `1 or ${ADJOINT_LANES}`);
+/** The adjoint kernel: the option, else by batch size among the kernels the MLP fits. */
+export function adjointKernelKind(spec: Solution['f']['spec'], batch: number, option: BackwardOptions['kernel']): AdjointKernel {
+  const fits: Record<AdjointKernel, boolean> = { workgroup: adjointWorkgroupFits(spec), lanes: adjointLanesFit(spec), invocation: true };
+  if (option === undefined) {
+    if (batch <= WORKGROUP_MAX_BATCH && mlpOffsets(spec.layers).count >= WORKGROUP_MIN_PARAMS && fits.workgroup) return 'workgroup';
+    return batch >= LANES_MIN_BATCH && fits.lanes ? 'lanes' : 'invocation';
   }
-  if (option === ADJOINT_LANES && !fits) {
-    throw new ArgumentError(
-      'options.samplesPerInvocation',
-      option,
-      `1 for this MLP (its ${ADJOINT_LANES}-lane arrays exceed WGSL's 8 KiB of function memory)`,
-    );
+  if (option !== 'workgroup' && option !== 'lanes' && option !== 'invocation') {
+    throw new ArgumentError('options.kernel', option, "'workgroup', 'lanes' or 'invocation'");
+  }
+  if (!fits[option]) {
+    const why =
+      option === 'lanes'
+        ? `its ${ADJOINT_LANES}-lane arrays exceed WGSL's 8 KiB of function memory`
+        : "its vectors or parameter slices exceed the kernel's workgroup or private memory";
+    throw new ArgumentError('options.kernel', option, `another kernel for this MLP (${why})`);
   }
   return option;
 }

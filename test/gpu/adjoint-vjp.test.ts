@@ -4,9 +4,11 @@
  * to 0.5, so the time column of the first layer has non-zero inputs) on small
  * MLPs [2, 8, 2] / [3, 8, 2], B = 4, loss L = Σ c·y with random cotangents at
  * both output times, against central finite differences of the float64
- * reference loss; each with both adjoint kernels (four samples per
- * invocation in vec4 lanes, whose VJP code is src/kernels/adjoint-lanes.ts,
- * and one sample per invocation, src/kernels/vjp.ts).
+ * reference loss; each with the three adjoint kernels, which have VJP code
+ * of their own: four samples per invocation in vec4 lanes
+ * (src/kernels/adjoint-lanes.ts), one sample per invocation
+ * (src/kernels/vjp.ts) and one sample per workgroup
+ * (src/kernels/adjoint-workgroup.ts).
  *
  * What is compared, and why:
  *  - dL/dθ: over a short span it is ∫ aᵀ∂f/∂θ dt, entirely the θ-VJP.
@@ -77,7 +79,7 @@ function awayFromKinks(p: Problem, seed: number): Float32Array {
 
 for (const activation of ACTIVATIONS) {
   for (const timeInput of [false, true]) {
-    it(`${activation}, timeInput ${timeInput}: dL/dy0 and dL/dθ match finite differences, with four lanes per invocation and with one sample`, async () => {
+    it(`${activation}, timeInput ${timeInput}: dL/dy0 and dL/dθ match finite differences, with each adjoint kernel (lanes, one sample per invocation, one per workgroup)`, async () => {
       const seed = 20 + ACTIVATIONS.indexOf(activation) * 2 + (timeInput ? 1 : 0);
       const p = makeProblem({ layers: timeInput ? [3, 8, 2] : [2, 8, 2], activation, timeInput, B, seed, y0Scale: 2 });
       const y0 = activation === 'relu' ? awayFromKinks(p, seed) : p.y0;
@@ -90,11 +92,11 @@ for (const activation of ACTIVATIONS) {
       const fdY0 = fdGradY0(p, y0, T_OUT, c, allSamples(B));
       const partFd = fdY0.map((g, k) => g - identity[k]);
       const fdTh = fdGradTheta(p, y0, T_OUT, c);
-      for (const samplesPerInvocation of [4, 1] as const) {
-        const { gy0, gth } = await gradientOk(harness(), p, T_OUT, OPTIONS, c, { y0, backward: { samplesPerInvocation } });
+      for (const kernel of ['lanes', 'invocation', 'workgroup'] as const) {
+        const { gy0, gth } = await gradientOk(harness(), p, T_OUT, OPTIONS, c, { y0, backward: { kernel } });
         const partGpu = Array.from(gy0, (g, k) => g - identity[k]);
         const e = { gy0: relError(gy0, fdY0), vjpZ: relError(partGpu, partFd), gth: relError(gth, fdTh) };
-        logError(`vjp ${activation} timeInput ${timeInput}, ${samplesPerInvocation} per invocation`, e);
+        logError(`vjp ${activation} timeInput ${timeInput}, kernel ${kernel}`, e);
         expect(e.vjpZ).toBeLessThan(VJP_TOL);
         expect(e.gy0).toBeLessThan(VJP_TOL);
         expect(e.gth).toBeLessThan(VJP_TOL);

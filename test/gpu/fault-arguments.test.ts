@@ -89,8 +89,8 @@ const CASES: Case[] = [
   { name: "backward: mode 'backprop' after a batch-controlled solve", error: 'ArgumentError', argument: 'options.mode', call: { target: 'backward', forward: { stepControl: 'batch' }, options: { mode: 'backprop' } } },
   { name: "backward: mode 'backprop' with stepsPerDispatch 0", error: 'ArgumentError', argument: 'options.stepsPerDispatch', call: { target: 'backward', options: { mode: 'backprop', stepsPerDispatch: 0 } } },
   { name: "backward: mode 'backprop' deferred", error: 'ArgumentError', argument: 'options.deferred', call: { target: 'backward', options: { mode: 'backprop', deferred: true } } },
-  { name: 'backward: samplesPerInvocation 2', error: 'ArgumentError', argument: 'options.samplesPerInvocation', call: { target: 'backward', options: { samplesPerInvocation: 2 } } },
-  { name: "backward: mode 'backprop' with samplesPerInvocation", error: 'ArgumentError', argument: 'options.samplesPerInvocation', call: { target: 'backward', options: { mode: 'backprop', samplesPerInvocation: 1 } } },
+  { name: "backward: kernel 'warp'", error: 'ArgumentError', argument: 'options.kernel', call: { target: 'backward', options: { kernel: 'warp' } } },
+  { name: "backward: mode 'backprop' with a kernel", error: 'ArgumentError', argument: 'options.kernel', call: { target: 'backward', options: { mode: 'backprop', kernel: 'invocation' } } },
   { name: 'backward: dispatchBudget 2.5', error: 'ArgumentError', argument: 'options.dispatchBudget', call: { target: 'backward', options: { deferred: true, dispatchBudget: 2.5 } } },
   // runtime and tensors
   { name: 'createRuntime: options.device not a GPUDevice', error: 'ArgumentError', argument: 'options.device', call: { target: 'createRuntime', options: { device: { limits: {} } } } },

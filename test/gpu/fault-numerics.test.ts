@@ -80,9 +80,12 @@ describe('forward: step-size underflow', () => {
 });
 
 describe('backward failures', () => {
-  /** A forward solve of [2, 8, 2] on B = 3, then backward under `kind`'s fault; returns the error and the partial gradients. */
-  async function failingBackward(kind: 'max-steps' | 'nonfinite') {
-    return harness().page.evaluate(async (k) => {
+  /**
+   * A forward solve of [2, 8, 2] on B = 3, then backward under `kind`'s fault
+   * with the adjoint kernel `kernel`; returns the error and the partial gradients.
+   */
+  async function failingBackward(kind: 'max-steps' | 'nonfinite', kernel: 'invocation' | 'lanes' | 'workgroup') {
+    return harness().page.evaluate(async (k, kern) => {
       const { webode, report } = webodeTest;
       const rt = await (window.numericsRuntime ??= webode.createRuntime({ onUncapturedError: (e) => console.error(`uncaptured WebGPU error: ${e.message}`) }));
       {
@@ -98,7 +101,7 @@ describe('backward failures', () => {
           let error = null;
           let partial = null;
           try {
-            (await sol.backward(new Float32Array(18).fill(1), k === 'max-steps' ? { maxSteps: 3 } : {})).destroy();
+            (await sol.backward(new Float32Array(18).fill(1), k === 'max-steps' ? { maxSteps: 3, kernel: kern } : { kernel: kern })).destroy();
           } catch (e) {
             error = report(e);
             if (e instanceof webode.OdeSolveError) {
@@ -114,12 +117,14 @@ describe('backward failures', () => {
         });
         return { ...value, gpuErrors };
       }
-    }, kind);
+    }, kind, kernel);
   }
 
-  it("maxSteps: 3 for the reverse solve: OdeSolveError, every sample 'max-steps' between t = 1 and t = 0, partial Gradients", async () => {
-    const r = await failingBackward('max-steps');
-    console.log(`[measure] backward max-steps: ${r.error?.message}`);
+  const KERNELS = ['invocation', 'lanes', 'workgroup'] as const;
+
+  it.each(KERNELS)("maxSteps: 3 for the reverse solve (kernel '%s'): OdeSolveError, every sample 'max-steps' between t = 1 and t = 0, partial Gradients", async (kernel) => {
+    const r = await failingBackward('max-steps', kernel);
+    console.log(`[measure] backward max-steps (${kernel}): ${r.error?.message}`);
     expect(r.gpuErrors).toEqual([]);
     expect(r.error?.name).toBe('OdeSolveError');
     expect(r.error!.failures!.map((f) => [f.sample, f.kind])).toEqual([
@@ -135,9 +140,9 @@ describe('backward failures', () => {
     expect(r.leaked).toBe(0);
   });
 
-  it("parameters made NaN after the forward solve: OdeSolveError, every sample 'nonfinite' at t = 1 (where the reverse solve starts)", async () => {
-    const r = await failingBackward('nonfinite');
-    console.log(`[measure] backward nonfinite: ${r.error?.message}`);
+  it.each(KERNELS)("parameters made NaN after the forward solve (kernel '%s'): OdeSolveError, every sample 'nonfinite' at t = 1 (where the reverse solve starts)", async (kernel) => {
+    const r = await failingBackward('nonfinite', kernel);
+    console.log(`[measure] backward nonfinite (${kernel}): ${r.error?.message}`);
     expect(r.gpuErrors).toEqual([]);
     expect(r.error?.name).toBe('OdeSolveError');
     expect(r.error!.failures).toEqual([0, 1, 2].map((sample) => ({ sample, kind: 'nonfinite', t: 1 })));

@@ -3,7 +3,7 @@
  * (src/kernels/adjoint-lanes.ts): which MLPs it serves, where it keeps the
  * parameter rows and how much per-sample state the host allocates, and that
  * its WGSL fills the template completely for every method and activation.
- * The kernel's numbers are tested in the browser (test/gpu/adjoint-lanes.test.ts
+ * The kernel's numbers are tested in the browser (test/gpu/adjoint-kernels.test.ts
  * and every adjoint test, which run it by default).
  */
 import { describe, expect, it } from 'vitest';
