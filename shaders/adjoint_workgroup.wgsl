@@ -18,10 +18,12 @@
 // p ≡ k (mod WG) of every layer, so its slices of the step row and of the
 // accumulator stay in private memory (acc[b] is one row per sample).
 //
-// Barriers need uniform control flow: the step loop stops on a flag read
-// with workgroupUniformLoad, and every attempt evaluates all S stages
-// (the first one too: its θ product needs the sweep anyway, and after a
-// landing the state has jumped).
+// The stages, error norm and initial step are rk_core's (shaders/rk_core.wgsl)
+// with `wg_vjp` as the vector field. Barriers need uniform control flow: the
+// step loop stops on a flag read with workgroupUniformLoad, and every
+// attempt evaluates all s stages, its first one too (its θ product needs the
+// sweep anyway, and after a landing the state has jumped), so no evaluation
+// depends on a step's outcome.
 //
 // Memory: the outputs, the cotangents, [z, a] and P floats per sample,
 // whatever the number of steps. The deterministic two-pass reduction over the
@@ -36,75 +38,27 @@ ${SAMPLE_STRUCT}
 ${STATUS_CONSTS}
 
 const D: u32 = ${D}u;
-// Width of the augmented state [z, a].
-const N: u32 = ${N}u;
-// Stages of the tableau (every one evaluated by every attempt).
-const S: u32 = ${S}u;
 // Invocations per workgroup (one sample).
 const WG: u32 = ${WG}u;
 
 ${BINDINGS}
 
-${CONTROLLER}
-
-// The tableau.
-${TABLEAU}
-
 var<private> tid: u32;
-var<private> y: array<f32, N>;
-var<private> ynew: array<f32, N>;
-var<private> K: array<array<f32, N>, S>;
-var<private> rhs_in: array<f32, N>;
-var<private> rhs_out: array<f32, N>;
 var<private> acc_base: u32;
-// 0: stop; 1: the sample runs (written by invocation 0, read uniformly).
+// Written by invocation 0 and read with workgroupUniformLoad: the sample's
+// status at the start, then 1 while it runs.
 var<workgroup> wg_flag: u32;
 
 ${VJP}
 
+// The augmented backward system [dz/dt, da/dt] = [f, −aᵀ∂f/∂z] at rhs_in.
+fn rhs_eval(t: f32) { wg_vjp(t, 0.0, false); }
+
+${RK_CORE}
+
 // Row i, sample g of a [T][total][D] array.
 fn row(i: u32, g: u32) -> u32 {
   return (i * P.total + g) * D;
-}
-
-// Input of stage i at step h.
-fn stage_input(i: u32, h: f32) {
-  for (var d = 0u; d < N; d++) {
-    var s = 0.0;
-    for (var j = 0u; j < i; j++) {
-      if (A[i][j] != 0.0) { s += (h * A[i][j]) * K[j][d]; }
-    }
-    rhs_in[d] = y[d] + s;
-  }
-}
-
-// Every stage of one attempt from (t, y) with step h: fills K and ynew, adds
-// the invocation's θ products (weight −h·b_i) to its step slice, and returns
-// Σ_d (e_d / (atol + rtol·max(|y_d|, |ynew_d|)))².
-fn attempt_stages(t: f32, h: f32) -> f32 {
-  for (var i = 0u; i < S; i++) {
-    stage_input(i, h);
-    let ts = t + C[i] * h;
-    if (B[i] != 0.0) {
-      wg_vjp(ts, -h * B[i], true);
-    } else {
-      wg_vjp(ts, 0.0, false);
-    }
-    K[i] = rhs_out;
-  }
-  var e2 = 0.0;
-  for (var d = 0u; d < N; d++) {
-    var s = 0.0;
-    var e = 0.0;
-    for (var j = 0u; j < S; j++) {
-      if (B[j] != 0.0) { s += (h * B[j]) * K[j][d]; }
-      if (ADAPTIVE && BERR[j] != 0.0) { e += (h * BERR[j]) * K[j][d]; }
-    }
-    ynew[d] = y[d] + s;
-    let q = e / (P.atol + P.rtol * max(abs(y[d]), abs(ynew[d])));
-    e2 += q * q;
-  }
-  return e2;
 }
 
 // Lands on output index i (sample g): the adjoint jumps by dL/dy_i and z is
@@ -135,9 +89,8 @@ fn after_landing(i: u32, g: u32, ok: bool) {
   smp.seg_k = 0u;
 }
 
-// Starts a new sample: [z, a] at the last output, then its first step
-// (Hairer's initial step for adaptive methods, as rk_core's initial_step;
-// its two evaluations run whatever the state, for uniform control flow).
+// Starts a new sample: [z, a] at the last output, then its first step (the
+// evaluations run whatever the state, for uniform control flow).
 fn init_sample(g: u32) {
   let last = P.n_out - 1u;
   reset_controller(tout[last]);
@@ -145,47 +98,34 @@ fn init_sample(g: u32) {
   let ok = land(last, g);
   smp.status = STATUS_RUNNING;
   after_landing(last, g, ok);
-  let t0 = tout[last];
-  let span = abs(tout[last - 1u] - t0);
-  var h = P.h_fixed;
-  if (ADAPTIVE && P.first_step > 0.0) { h = P.dir * min(P.first_step, span); }
-  if (ADAPTIVE && P.first_step <= 0.0) {
-    rhs_in = y;
-    wg_vjp(t0, 0.0, false);
-    let f0 = rhs_out;
-    var fin = true;
-    var d0 = 0.0;
-    var d1 = 0.0;
-    for (var d = 0u; d < N; d++) {
-      fin = fin && finite(f0[d]);
-      let sc = P.atol + abs(y[d]) * P.rtol;
-      d0 += (y[d] / sc) * (y[d] / sc);
-      d1 += (f0[d] / sc) * (f0[d] / sc);
+  rhs_in = y;
+  rhs_eval(smp.t_hi);
+  K[0] = rhs_out;
+  smp.n_fe += 1u;
+  smp.h = first_step(smp.t_hi, tout[smp.out_idx]);
+  if (smp.status == STATUS_RUNNING && !all_finite_k0()) { fail(STATUS_NONFINITE); }
+}
+
+// One attempt from (t, y): its first stage (with b_1·aᵀ∂f/∂θ into the step
+// slice: the stage is not carried over from the last step), then the others
+// and the decision (rk_core's try_step).
+fn attempt(g: u32) {
+  rhs_in = y;
+  ${FIRST_STAGE}
+  K[0] = rhs_out;
+  smp.n_fe += 1u;
+  let a = try_step(tout[smp.out_idx]);
+  if (a.accepted) {
+    commit_step_row(a.plan.h);
+    y = ynew;
+    if (a.plan.last) {
+      let i = smp.out_idx;
+      after_landing(i, g, land(i, g));
     }
-    d0 = sqrt(d0 / f32(N));
-    d1 = sqrt(d1 / f32(N));
-    var h0 = 1e-6;
-    if (d0 >= 1e-5 && d1 >= 1e-5) { h0 = 0.01 * d0 / d1; }
-    h0 = min(h0, span);
-    for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + P.dir * h0 * f0[d]; }
-    wg_vjp(t0 + P.dir * h0, 0.0, false);
-    var d2 = 0.0;
-    for (var d = 0u; d < N; d++) {
-      let sc = P.atol + abs(y[d]) * P.rtol;
-      let q = (rhs_out[d] - f0[d]) / sc;
-      d2 += q * q;
-    }
-    d2 = sqrt(d2 / f32(N)) / h0;
-    let dm = max(d1, d2);
-    var h1 = max(1e-6, h0 * 1e-3);
-    if (dm > 1e-15 && finite(dm)) { h1 = pow(0.01 / dm, 1.0 / ERROR_ORDER); }
-    h = P.dir * min(min(100.0 * h0, h1), span);
-    if (smp.status == STATUS_RUNNING) {
-      smp.n_fe += 2u;
-      if (!fin) { fail(STATUS_NONFINITE); }
-    }
+  } else {
+    clear_step_row();
   }
-  smp.h = h;
+  check_max_steps();
 }
 
 @compute @workgroup_size(${WG})
@@ -208,22 +148,7 @@ fn adjoint(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   for (var it = 0u; it < P.steps_per_dispatch; it++) {
     if (tid == 0u) { wg_flag = u32(smp.status == STATUS_RUNNING); }
     if (workgroupUniformLoad(&wg_flag) == 0u) { break; }
-    let plan = plan_step(smp, tout[smp.out_idx]);
-    let norm = sqrt(attempt_stages(smp.t_hi, plan.h) / f32(N));
-    var ok = true;
-    for (var d = 0u; d < N; d++) { ok = ok && finite(ynew[d]); }
-    smp.n_fe += S;
-    if (decide(norm, ok, plan, tout[smp.out_idx])) {
-      commit_step_row();
-      y = ynew;
-      if (plan.last) {
-        let i = smp.out_idx;
-        after_landing(i, g, land(i, g));
-      }
-    } else {
-      clear_step_row();
-    }
-    check_max_steps();
+    attempt(g);
   }
   acc_store();
   if (tid == 0u) {

@@ -107,7 +107,7 @@ export function laneRows(spec: MlpSpec): LaneRows {
 }
 
 /** The tableau as WGSL constants: A (S×S, zero above the diagonal), B, C and BERR. */
-export function tableauWgsl(tab: Tableau): string {
+function tableauWgsl(tab: Tableau): string {
   const S = tab.stages;
   const arr = (xs: readonly number[]) => `array<f32, ${S}>(${Array.from({ length: S }, (_, j) => f32Literal(xs[j] ?? 0)).join(', ')})`;
   return [

@@ -15,11 +15,11 @@
  */
 import adjointWorkgroupSource from '../../shaders/adjoint_workgroup.wgsl?raw';
 import type { Tableau } from '../host/tableau';
-import { adjointBindingsWgsl } from './adjoint';
-import { gradFromOutput, tableauWgsl } from './adjoint-lanes';
+import { adjointBindingsWgsl, thetaStageEval } from './adjoint';
+import { gradFromOutput } from './adjoint-lanes';
 import { fillTemplate } from './layout';
 import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from './mlp';
-import { SAMPLE, controllerWgsl, statusWgsl } from './rk';
+import { SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
 import { activationGradWgsl } from './vjp';
 
 /** Invocations per workgroup (one sample). */
@@ -93,8 +93,8 @@ function chunks(count: number, wg: number, index: string, body: (k: number) => s
 
 /**
  * The workgroup vectors, the activation and its derivative, `wg_vjp`, the
- * private row slices and `acc_load`, `acc_store`, `commit_step_row`
- * (acc += step, step ← 0) and `clear_step_row`.
+ * private row slices and `acc_load`, `acc_store`, `commit_step_row(h)`
+ * (acc −= h·step, step ← 0) and `clear_step_row`.
  */
 export function wgVjpWgsl(spec: MlpSpec, wg = ADJOINT_WORKGROUP_SIZE): string {
   const { layers } = mlpOffsets(spec.layers);
@@ -121,7 +121,7 @@ export function wgVjpWgsl(spec: MlpSpec, wg = ADJOINT_WORKGROUP_SIZE): string {
   };
   out.push('fn acc_load() {', ...overSlice((s, p) => `acc_row[${s}] = acc[acc_base + ${p}];`), '}');
   out.push('fn acc_store() {', ...overSlice((s, p) => `acc[acc_base + ${p}] = acc_row[${s}];`), '}');
-  out.push(`fn commit_step_row() { for (var q = 0u; q < ${slice}u; q++) { acc_row[q] += step_row[q]; step_row[q] = 0.0; } }`);
+  out.push(`fn commit_step_row(h: f32) { for (var q = 0u; q < ${slice}u; q++) { acc_row[q] = fma(-h, step_row[q], acc_row[q]); step_row[q] = 0.0; } }`);
   out.push(`fn clear_step_row() { for (var q = 0u; q < ${slice}u; q++) { step_row[q] = 0.0; } }`);
 
   out.push('fn wg_vjp(t: f32, w: f32, accumulate: bool) {');
@@ -189,17 +189,16 @@ export function adjointWorkgroupKey(spec: { mlp: MlpSpec; tableau: Tableau }): s
 /** The workgroup kernel's WGSL for an MLP and a tableau; `paramsStruct` is the adjoint's uniform struct. */
 export function adjointWorkgroupWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, paramsStruct: string): string {
   const D = stateDim(spec.mlp);
+  const stages = thetaStageEval(spec.tableau, 'wg_vjp');
   return fillTemplate(adjointWorkgroupSource, {
     PARAMS_STRUCT: paramsStruct,
     SAMPLE_STRUCT: SAMPLE.wgsl(),
     STATUS_CONSTS: statusWgsl(),
     D,
-    N: 2 * D,
-    S: spec.tableau.stages,
     BINDINGS: adjointBindingsWgsl('Per sample: its [z, a] between dispatches.', 'Per sample: the parameter adjoint a_θ (P values).'),
-    CONTROLLER: controllerWgsl(spec.tableau),
-    TABLEAU: tableauWgsl(spec.tableau),
     VJP: wgVjpWgsl(spec.mlp),
+    RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, stages),
+    FIRST_STAGE: stages(0, 'smp.t_hi'),
     WG: ADJOINT_WORKGROUP_SIZE,
   });
 }

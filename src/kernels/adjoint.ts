@@ -129,9 +129,12 @@ function rowsWgsl(spec: AdjointSpec, rows: AdjointRows): { wgsl: string; step: (
   return { wgsl: L.join('\n'), step };
 }
 
-/** Stages with b_i ≠ 0 add b_i·aᵀ∂f/∂θ to the step row in the same sweep that evaluates them. */
-function stageEval(tab: Tableau): StageEval {
-  return (i, time) => (tab.b[i] === 0 ? `rhs_eval(${time});` : `mlp_vjp(${time}, ${f32Literal(tab.b[i])}, true);`);
+/**
+ * Stages with b_i ≠ 0 add b_i·aᵀ∂f/∂θ to the step row in the same sweep that
+ * evaluates them: `${vjp}(t, b_i, true)`; the others call `rhs_eval(t)`.
+ */
+export function thetaStageEval(tab: Tableau, vjp: string): StageEval {
+  return (i, time) => (tab.b[i] === 0 ? `rhs_eval(${time});` : `${vjp}(${time}, ${f32Literal(tab.b[i])}, true);`);
 }
 
 export function adjointWgsl(spec: AdjointSpec): string {
@@ -149,7 +152,7 @@ export function adjointWgsl(spec: AdjointSpec): string {
       'Per sample: the parameter adjoint a_θ (P values).',
     ),
     VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
-    RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, stageEval(spec.tableau)),
+    RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp')),
     ROWS: wgsl,
     WG: ADJOINT_WORKGROUP,
   });
