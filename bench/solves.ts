@@ -268,8 +268,8 @@ export const SOLVE_BUDGET_MS = 150_000;
 
 const ADJOINT = { label: 'adjoint', options: {} } as const;
 const BACKPROP = { label: 'backprop', options: { mode: 'backprop' } } as const;
-/** The adjoint's one-sample kernel where the four-lane kernel is the default, for comparison. */
-const ONE_SAMPLE = { label: 'adjoint, 1 sample/inv.', options: { samplesPerInvocation: 1 } } as const;
+/** The adjoint's one-sample kernel where the lane or workgroup kernel is the default, for comparison. */
+const ONE_SAMPLE = { label: 'adjoint, 1 sample/inv.', options: { kernel: 'invocation' } } as const;
 
 interface SolveRow {
   readonly model: string;
@@ -302,9 +302,16 @@ async function forwardBackwardSolves(rt: Runtime): Promise<SolveRow[]> {
           continue;
         }
         const withBackward = bwdProjected <= SOLVE_BUDGET_MS;
-        // For the spiral at B = 1,024, for comparison: backprop (the exact gradient of the
-        // discretisation) and the adjoint's one-sample kernel.
-        const modes = !withBackward ? [] : m === SPIRAL && batch === 1024 ? [ADJOINT, ONE_SAMPLE, BACKPROP] : [ADJOINT];
+        // For comparison: backprop (the exact gradient of the discretisation) and the adjoint's
+        // one-sample kernel, against the lane kernel (spiral, B = 1,024) and the workgroup kernel
+        // (the larger model at B = 1).
+        const modes = !withBackward
+          ? []
+          : m === SPIRAL && batch === 1024
+            ? [ADJOINT, ONE_SAMPLE, BACKPROP]
+            : m !== SPIRAL && batch === 1
+              ? [ADJOINT, ONE_SAMPLE]
+              : [ADJOINT];
         const y0 = modelY0(m, batch);
         const timing = await timeForwardBackward(f, y0, t, opts, modes);
         const bwd = timing.backward[0];
@@ -431,7 +438,7 @@ function solvesTable(rows: readonly SolveRow[]): Table {
       'Forward and backward are measured in rounds (forward, then each backward on its solution), so "bwd / fwd" is the median of per-round ratios under the same load.',
       '"per step" = wall / the largest accepted+rejected count of one sample (the steps the batch waits for); "6 MLP evals" = six dispatches of the forward kernel (MLP.forward\'s, K samples per invocation) on the same batch, kernel only; "one-sample evals": the same kernel with one sample per invocation, as the solver kernels evaluate the MLP — the ratio to it is what the fused stages, error control and dense output add.',
       'Backward rows: nfe max is the largest augmented-system evaluation count of one sample (each evaluates f and both VJPs); acc/rej is the mean per sample (the summary has totals only; backprop reports the forward steps it differentiates).',
-      'Adjoint kernel: four samples per invocation in lockstep lanes for B ≥ 8 (the default where the MLP fits, both models here; every attempt evaluates all 7 dopri5 stages), one per invocation at B = 1; "adjoint, 1 sample/inv." is the one-sample kernel on the spiral (samplesPerInvocation: 1; each attempt evaluates 6 stages and reuses the last step\'s 7th, plus one evaluation per output time it restarts at).',
+      'Adjoint kernel (the default): four samples per invocation in lockstep lanes for B ≥ 8 (where the MLP fits: both models here); at B = 1 one sample per workgroup for 4→64→64→4 (1 or 2 samples of an MLP of ≥ 1,024 parameters: the 64 invocations share each evaluation) and one per invocation for the spiral. Every attempt of the lane and workgroup kernels evaluates all 7 dopri5 stages. "adjoint, 1 sample/inv." is the one-sample kernel for comparison (kernel: \'invocation\'; each attempt evaluates 6 stages and reuses the last step\'s 7th, plus one evaluation per output time it restarts at).',
       `Where bwd / fwd comes from (time ratio = ratio of the slowest sample's evaluations × ratio of time per evaluation): ${split.join('; ')}.`,
       `Targets: step / 6 evals ≤ 1.5×; host waits a small constant independent of the step count; backward ≤ 3× forward (adjoint, worst row: ${ratios.length ? ratio(worst) : '—'}, ${
         ratios.length && worst <= 3 ? 'met' : 'missed'
