@@ -5,7 +5,7 @@
  * applies.
  *
  * `wg_vjp(t, w, accumulate)` reads [z, a] from `rhs_in` and writes
- *  [f, −aᵀ∂f/∂z] to `rhs_out` in every invocation; with `accumulate` each
+ * [f, −aᵀ∂f/∂z] to `rhs_out` in every invocation; with `accumulate` each
  * invocation adds w·aᵀ∂f/∂θ for the parameters it owns to its slice of the
  * step row. Layer by layer it is the arithmetic of `mlp_vjp`
  * (src/kernels/vjp.ts): invocation k computes outputs k, k + WG, … of the
@@ -38,13 +38,15 @@ export const WORKGROUP_SLICE_FLOATS_MAX = 512;
 /**
  * The workgroup kernel is the default for batches up to WORKGROUP_MAX_BATCH
  * samples of an MLP with at least WORKGROUP_MIN_PARAMS parameters (where it
- * fits). Measured on SwiftShader (2 cores), backward solves of dopri5 at B = 1:
+ * fits). Measured on SwiftShader (2 cores), backward solves of dopri5 at B = 1
+ * (the kernels interleaved in one page):
  * 18.5 ms against 31.3 ms with one sample per invocation for [4, 64, 64, 4],
  * 17.2 against 27.5 ms for [2, 512, 2], 12.8 against 16.4 ms for [2, 256, 2];
  * even for [4, 32, 32, 4] and [2, 128, 2]; slower for [2, 50, 2] (9.5 against
- * 6.5 ms: its barriers cost more than its evaluations). From 3 samples the
- * lane kernel, which steps four samples for the price of about one, was
- * faster ([4, 64, 64, 4], B = 4: 35 ms against 38 ms).
+ * 6.5 ms: its barriers cost more than its evaluations). From 3 samples its
+ * workgroups no longer all run side by side on 2 cores, and its lead is gone
+ * ([4, 64, 64, 4], B = 4: 38 ms, against 38 ms with one sample per
+ * invocation and 35 ms with four per invocation).
  */
 export const WORKGROUP_MAX_BATCH = 2;
 export const WORKGROUP_MIN_PARAMS = 1024;
