@@ -1,6 +1,7 @@
 /**
  * Gradients at the sizes the issue names (dopri5, rtol 1e-6, atol 1e-7):
- * layers [2, 50, 2], [4, 64, 64, 4] and [2, 512, 2]; a batch of 100,000; a
+ * layers [2, 50, 2], [4, 64, 64, 4] and [2, 512, 2] (B = 8; and B = 1 for
+ * the two larger, which the workgroup kernel serves); a batch of 100,000; a
  * batch split into chunks by `memoryBudget`; and run-to-run determinism.
  *
  * References are finite differences of the float64 reference solve: dL/dy0
@@ -54,25 +55,28 @@ const OPTIONS = { method: 'dopri5', rtol: 1e-6, atol: 1e-7 } as const;
 const harness = useHarness();
 
 describe('layer shapes', () => {
+  // B = 8 runs the lane kernel where it fits (not [2, 512, 2]); B = 1 the workgroup kernel for the two larger MLPs.
   const SHAPES = [
-    { layers: [2, 50, 2], seed: 41 },
-    { layers: [4, 64, 64, 4], seed: 42 },
-    { layers: [2, 512, 2], seed: 43 },
+    { layers: [2, 50, 2], seed: 41, batches: [8] },
+    { layers: [4, 64, 64, 4], seed: 42, batches: [8, 1] },
+    { layers: [2, 512, 2], seed: 43, batches: [8, 1] },
   ];
   const t = [0, 0.5, 1];
-  for (const { layers, seed } of SHAPES) {
-    it(`[${layers.join(', ')}], B = 8: dL/dy0 entry by entry, dL/dθ along one direction per layer and one overall`, async () => {
-      const p = makeProblem({ layers, B: 8, seed });
-      const c = cotangents(t.length, p.B, p.D, seed + 1);
-      const { gy0, gth, r } = await gradientOk(harness(), p, t, OPTIONS, c);
-      const dirs = layerDirections(layers, seed + 2);
-      const fdY0 = fdGradY0(p, p.y0, t, c, allSamples(p.B));
-      const fdDirs = dirs.map(({ v }) => fdDirectional((q) => batchLoss(p, q, p.y0, t, c), p.params, v));
-      const e = { gy0: relError(gy0, fdY0), gthDirectional: relError(dirs.map(({ v }) => dot(gth, v)), fdDirs) };
-      logError(`[${layers.join(', ')}] B=8 (nfe fwd ${r.forward.nfe}, bwd ${r.summary!.nfe})`, e);
-      expect(e.gy0).toBeLessThan(GRAD_TOL);
-      expect(e.gthDirectional).toBeLessThan(GRAD_TOL);
-    });
+  for (const { layers, seed, batches } of SHAPES) {
+    for (const B of batches) {
+      it(`[${layers.join(', ')}], B = ${B}: dL/dy0 entry by entry, dL/dθ along one direction per layer and one overall`, async () => {
+        const p = makeProblem({ layers, B, seed: B === 8 ? seed : seed + 50 });
+        const c = cotangents(t.length, p.B, p.D, seed + 1);
+        const { gy0, gth, r } = await gradientOk(harness(), p, t, OPTIONS, c);
+        const dirs = layerDirections(layers, seed + 2);
+        const fdY0 = fdGradY0(p, p.y0, t, c, allSamples(p.B));
+        const fdDirs = dirs.map(({ v }) => fdDirectional((q) => batchLoss(p, q, p.y0, t, c), p.params, v));
+        const e = { gy0: relError(gy0, fdY0), gthDirectional: relError(dirs.map(({ v }) => dot(gth, v)), fdDirs) };
+        logError(`[${layers.join(', ')}] B=${B} (nfe fwd ${r.forward.nfe}, bwd ${r.summary!.nfe})`, e);
+        expect(e.gy0).toBeLessThan(GRAD_TOL);
+        expect(e.gthDirectional).toBeLessThan(GRAD_TOL);
+      });
+    }
   }
 });
 
