@@ -69,11 +69,6 @@ ${VJP}
 // The accumulator and step rows.
 ${ROWS}
 
-// Row i, sample g of a [T][total][D] array.
-fn row(i: u32, g: u32) -> u32 {
-  return (i * P.total + g) * D;
-}
-
 // Input of stage i for every lane, zero where `mask` is false (those lanes
 // then evaluate a finite point and their zero weight adds exactly nothing).
 fn stage_input(i: u32, h: vec4<f32>, mask: vec4<bool>) {
@@ -125,32 +120,9 @@ fn redo_theta(t: vec4<f32>, h: vec4<f32>, mask: vec4<bool>) {
   }
 }
 
-// Lands lane k (sample g) on output index i: the adjoint jumps by dL/dy_i and
-// z is reset to the forward solution there. False if either is not finite.
-fn land(k: u32, i: u32, g: u32) -> bool {
-  var ok = true;
-  for (var d = 0u; d < D; d++) {
-    y[d][k] = ysol[row(i, g) + d];
-    y[D + d][k] += cot[row(i, g) + d];
-    ok = ok && finite(y[d][k]) && finite(y[D + d][k]);
-  }
-  return ok;
-}
-
-// After landing lane k (controller state in `smp`) on output index i: done
-// at the first output (dL/dy0 written as it is), else the next segment starts
-// here, from a finite [z, a] only.
-fn after_landing(k: u32, i: u32, g: u32, ok: bool) {
-  if (i == 0u) {
-    for (var d = 0u; d < D; d++) { gy0[g * D + d] = y[D + d][k]; }
-    smp.status = STATUS_DONE;
-    return;
-  }
-  if (!ok) { fail(STATUS_NONFINITE); return; }
-  smp.out_idx = i - 1u;
-  smp.seg_t0 = smp.t_hi;
-  smp.seg_k = 0u;
-}
+// Landing on an output time (lane k): a += dL/dy_i, z ← y_i; then the next
+// segment, or done at the first output.
+${LANDING}
 
 // Starts the lanes that are new: [z, a] at the last output, then their first
 // step (Hairer's initial step for adaptive methods, vectorised over lanes).

@@ -56,38 +56,9 @@ fn rhs_eval(t: f32) { wg_vjp(t, 0.0, false); }
 
 ${RK_CORE}
 
-// Row i, sample g of a [T][total][D] array.
-fn row(i: u32, g: u32) -> u32 {
-  return (i * P.total + g) * D;
-}
-
-// Lands on output index i (sample g): the adjoint jumps by dL/dy_i and z is
-// reset to the forward solution there. False if either is not finite.
-fn land(i: u32, g: u32) -> bool {
-  var ok = true;
-  for (var d = 0u; d < D; d++) {
-    y[d] = ysol[row(i, g) + d];
-    y[D + d] += cot[row(i, g) + d];
-    ok = ok && finite(y[d]) && finite(y[D + d]);
-  }
-  return ok;
-}
-
-// After landing on output index i: done at the first output (invocation 0
-// writes dL/dy0), else the next segment starts here, from a finite [z, a] only.
-fn after_landing(i: u32, g: u32, ok: bool) {
-  if (i == 0u) {
-    if (tid == 0u) {
-      for (var d = 0u; d < D; d++) { gy0[g * D + d] = y[D + d]; }
-    }
-    smp.status = STATUS_DONE;
-    return;
-  }
-  if (!ok) { fail(STATUS_NONFINITE); return; }
-  smp.out_idx = i - 1u;
-  smp.seg_t0 = smp.t_hi;
-  smp.seg_k = 0u;
-}
+// Landing on an output time: a += dL/dy_i, z ← y_i; then the next segment,
+// or done at the first output (invocation 0 writes dL/dy0).
+${LANDING}
 
 // Starts a new sample: [z, a] at the last output, then its first step (the
 // evaluations run whatever the state, for uniform control flow).

@@ -18,7 +18,7 @@
  */
 import adjointLanesSource from '../../shaders/adjoint_lanes.wgsl?raw';
 import type { Tableau } from '../host/tableau';
-import { adjointBindingsWgsl, adjointRows } from './adjoint';
+import { adjointBindingsWgsl, adjointRows, landingWgsl } from './adjoint';
 import { f32Literal, fillTemplate } from './layout';
 import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from './mlp';
 import { SAMPLE, controllerWgsl, statusWgsl } from './rk';
@@ -256,6 +256,7 @@ export function adjointLanesWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, param
       vjp4Wgsl(spec.mlp, true, step, rows.stepLocal),
     ].join('\n'),
     ROWS: wgsl,
+    LANDING: landingWgsl({ lane: true }),
     WG: ADJOINT_LANES_WORKGROUP,
   });
 }

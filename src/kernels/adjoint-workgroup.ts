@@ -15,7 +15,7 @@
  */
 import adjointWorkgroupSource from '../../shaders/adjoint_workgroup.wgsl?raw';
 import type { Tableau } from '../host/tableau';
-import { adjointBindingsWgsl, thetaStageEval } from './adjoint';
+import { adjointBindingsWgsl, landingWgsl, thetaStageEval } from './adjoint';
 import { gradFromOutput } from './adjoint-lanes';
 import { fillTemplate } from './layout';
 import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from './mlp';
@@ -201,6 +201,7 @@ export function adjointWorkgroupWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, p
     VJP: wgVjpWgsl(spec.mlp),
     RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, stages),
     FIRST_STAGE: stages(0, 'smp.t_hi'),
+    LANDING: landingWgsl({ lane: false, writer: 'tid == 0u' }),
     WG: ADJOINT_WORKGROUP_SIZE,
   });
 }

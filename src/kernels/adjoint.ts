@@ -58,6 +58,48 @@ export function adjointBindingsWgsl(state: string, acc: string): string {
   ].join('\n');
 }
 
+/**
+ * `row(i, g)`, `land(…, i, g)` and `after_landing(…, i, g, ok)` of the lane
+ * and workgroup kernels: at output index i the adjoint jumps by dL/dy_i and z
+ * is reset to the forward output there (`land` returns false if either is
+ * not finite); after landing, the sample is done at the first output (dL/dy0
+ * written as it is), else its next segment starts there, from a finite
+ * [z, a] only. `lane`: the state is vec4 lanes and both functions take the
+ * lane k first; `writer`: the condition under which an invocation writes
+ * dL/dy0 (the workgroup kernel's invocation 0).
+ */
+export function landingWgsl(opts: { lane: boolean; writer?: string }): string {
+  const k = opts.lane ? 'k: u32, ' : '';
+  const at = (idx: string) => (opts.lane ? `y[${idx}][k]` : `y[${idx}]`);
+  const write = `for (var d = 0u; d < D; d++) { gy0[g * D + d] = ${at('D + d')}; }`;
+  return [
+    '// Row i, sample g of a [T][total][D] array.',
+    'fn row(i: u32, g: u32) -> u32 {',
+    '  return (i * P.total + g) * D;',
+    '}',
+    `fn land(${k}i: u32, g: u32) -> bool {`,
+    '  var ok = true;',
+    '  for (var d = 0u; d < D; d++) {',
+    `    ${at('d')} = ysol[row(i, g) + d];`,
+    `    ${at('D + d')} += cot[row(i, g) + d];`,
+    `    ok = ok && finite(${at('d')}) && finite(${at('D + d')});`,
+    '  }',
+    '  return ok;',
+    '}',
+    `fn after_landing(${k}i: u32, g: u32, ok: bool) {`,
+    '  if (i == 0u) {',
+    opts.writer ? `    if (${opts.writer}) { ${write} }` : `    ${write}`,
+    '    smp.status = STATUS_DONE;',
+    '    return;',
+    '  }',
+    '  if (!ok) { fail(STATUS_NONFINITE); return; }',
+    '  smp.out_idx = i - 1u;',
+    '  smp.seg_t0 = smp.t_hi;',
+    '  smp.seg_k = 0u;',
+    '}',
+  ].join('\n');
+}
+
 export function adjointLayout(device: GPUDevice): ExplicitLayout {
   return explicitLayout(device, 'adjoint', ADJOINT_BINDINGS);
 }
