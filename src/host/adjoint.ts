@@ -222,14 +222,13 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
         ...opts.controllerValues,
       }),
   };
+  /** The kernel's pipeline, compiled once per key and device. */
+  const pipeline = (key: string, code: () => string) =>
+    rt.pipeline(key, `adjoint ${tableau.name}`, () => ({ code: code(), entryPoint: 'adjoint', layout: layout.pipeline }));
   if (kind === 'workgroup') {
     return {
       ...shared,
-      pipeline: rt.pipeline(adjointWorkgroupKey(spec), `adjoint ${tableau.name}`, () => ({
-        code: adjointWorkgroupWgsl(spec, ADJOINT_PARAMS.wgsl()),
-        entryPoint: 'adjoint',
-        layout: layout.pipeline,
-      })),
+      pipeline: pipeline(adjointWorkgroupKey(spec), () => adjointWorkgroupWgsl(spec, ADJOINT_PARAMS.wgsl())),
       // One sample per workgroup.
       workgroupSize: 1,
       // Per sample: [z, a] between dispatches.
@@ -239,11 +238,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   if (kind === 'lanes') {
     return {
       ...shared,
-      pipeline: rt.pipeline(adjointLanesKey(spec), `adjoint ${tableau.name}`, () => ({
-        code: adjointLanesWgsl(spec, ADJOINT_PARAMS.wgsl()),
-        entryPoint: 'adjoint',
-        layout: layout.pipeline,
-      })),
+      pipeline: pipeline(adjointLanesKey(spec), () => adjointLanesWgsl(spec, ADJOINT_PARAMS.wgsl())),
       workgroupSize: ADJOINT_LANES_WORKGROUP * ADJOINT_LANES,
       samplesPerInvocation: ADJOINT_LANES,
       // Per sample: [z, a] (2·D floats) and, for large P, a quarter of its invocation's step row; zero at the start.
@@ -252,11 +247,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   }
   return {
     ...shared,
-    pipeline: rt.pipeline(adjointKey(spec), `adjoint ${tableau.name}`, () => ({
-      code: adjointWgsl(spec),
-      entryPoint: 'adjoint',
-      layout: layout.pipeline,
-    })),
+    pipeline: pipeline(adjointKey(spec), () => adjointWgsl(spec)),
     workgroupSize: ADJOINT_WORKGROUP,
     // Per sample: the current [z, a], f there (4·D floats) and, for large P, the step row.
     scratch: [{ label: 'state', bytesPerSample: 4 * adjointRows(f.spec).stateFloats, clear: false }],
