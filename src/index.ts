@@ -36,7 +36,7 @@ export type {
 /** Gradients by the adjoint method (`solution.backward`). */
 export { Gradients } from './host/gradients';
 export type { BackwardSummary } from './host/gradients';
-export type { BackwardOptions } from './host/adjoint';
+export type { AdjointKernel, BackwardOptions } from './host/adjoint';
 
 /** Errors. */
 export {
