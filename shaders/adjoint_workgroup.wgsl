@@ -99,7 +99,7 @@ fn attempt(g: u32) {
   check_max_steps();
 }
 
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(WG)
 fn adjoint(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wid.x;
   if (b >= P.batch) { return; }

@@ -38,7 +38,7 @@ const REDUCE_BINDINGS: readonly GPUBufferBindingType[] = ['uniform', 'read-only-
 /**
  * The adjoint kernels' binding declarations, in `gradientBindings(1)`'s
  * order; `state` and `acc` describe the two buffers whose layout differs
- * between the one-sample and the lane kernel.
+ * between the one-sample, lane and workgroup kernels.
  */
 export function adjointBindingsWgsl(state: string, acc: string): string {
   return [
@@ -159,9 +159,9 @@ function rowsWgsl(spec: AdjointSpec, rows: AdjointRows): { wgsl: string; step: (
   } else {
     L.push(`// The step row follows [z, a] and f in the sample's state.`, `const STEP_ROW: u32 = ${4 * stateDim(spec.mlp)}u;`);
   }
-  const b0 = spec.tableau.b[0];
   L.push('fn begin_step_row(t: f32) {', `  for (var p = 0u; p < ${P}u; p++) { ${step('p')} = 0.0; }`);
-  if (b0 !== 0) L.push('  rhs_in = y;', `  mlp_vjp(t, ${f32Literal(b0)}, true);`);
+  // The first stage's θ sweep, as the other stages' (its f is carried over, so none when b_1 = 0).
+  if (spec.tableau.b[0] !== 0) L.push('  rhs_in = y;', `  ${thetaStageEval(spec.tableau, 'mlp_vjp')(0, 't')}`);
   L.push('}');
   L.push(
     'fn commit_step_row(h: f32) {',
