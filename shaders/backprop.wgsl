@@ -44,7 +44,7 @@ const PHASE_REVERSE: u32 = 3u;
 const PHASE_FINISHED: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> P: BackpropParams;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
+${THETA_BINDING}
 @group(0) @binding(2) var<storage, read> y0: array<f32>;
 @group(0) @binding(3) var<storage, read> tout: array<f32>;
 @group(0) @binding(4) var<storage, read> cot: array<f32>;

@@ -25,7 +25,7 @@ ${STATUS_CONSTS}
 const D: u32 = ${D}u;
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
+${THETA_BINDING}
 @group(0) @binding(2) var<storage, read> y0: array<f32>;
 @group(0) @binding(3) var<storage, read> tout: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;

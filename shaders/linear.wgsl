@@ -18,7 +18,7 @@ const IN: u32 = ${IN}u;
 const OUT: u32 = ${OUT}u;
 
 @group(0) @binding(0) var<uniform> P: LinearParams;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
+${THETA_BINDING}
 // Inputs [batch][IN], read from element P.x_offset on.
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 // Outputs [batch][OUT] (forward).

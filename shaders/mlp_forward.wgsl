@@ -10,7 +10,7 @@ const D: u32 = ${D}u;
 const LANES: u32 = ${LANES}u;
 
 @group(0) @binding(0) var<uniform> P: EvalParams;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
+${THETA_BINDING}
 @group(0) @binding(2) var<storage, read> z: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 

@@ -14,7 +14,7 @@ ${PARAMS_STRUCT}
 const D: u32 = ${D}u;
 
 @group(0) @binding(0) var<uniform> P: TimeGradientParams;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
+${THETA_BINDING}
 // Forward outputs and loss cotangents, [T][batch][D].
 @group(0) @binding(2) var<storage, read> ysol: array<f32>;
 @group(0) @binding(3) var<storage, read> tout: array<f32>;

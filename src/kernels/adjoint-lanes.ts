@@ -243,6 +243,7 @@ export function adjointLanesWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, param
     S: spec.tableau.stages,
     STATE_STRIDE: rows.stateStride,
     BINDINGS: adjointBindingsWgsl(
+      P,
       "Per invocation (STATE_STRIDE): its four lanes' [z, a], then the step row when it is not private.",
       'Per invocation: the parameter adjoint a_θ of its four samples (P values).',
     ),

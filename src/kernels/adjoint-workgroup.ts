@@ -197,7 +197,7 @@ export function adjointWorkgroupWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, p
     SAMPLE_STRUCT: SAMPLE.wgsl(),
     STATUS_CONSTS: statusWgsl(),
     D,
-    BINDINGS: adjointBindingsWgsl('Per sample: its [z, a] between dispatches.', 'Per sample: the parameter adjoint a_θ (P values).'),
+    BINDINGS: adjointBindingsWgsl(mlpOffsets(spec.mlp.layers).count, 'Per sample: its [z, a] between dispatches.', 'Per sample: the parameter adjoint a_θ (P values).'),
     VJP: wgVjpWgsl(spec.mlp),
     RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, stages),
     FIRST_STAGE: stages(0, 'smp.t_hi'),

@@ -7,7 +7,7 @@ import adjointSource from '../../shaders/adjoint.wgsl?raw';
 import reduceSource from '../../shaders/reduce.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from './mlp';
+import { type MlpSpec, mlpKey, mlpOffsets, stateDim, thetaBindingWgsl } from './mlp';
 import { CONTROLLER_FIELDS, SAMPLE, type StageEval, rkCoreWgsl, statusWgsl } from './rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient';
 import { LOCAL_ACCUMULATOR_MAX, accumulatorRef, accumulatorWgsl, vjpWgsl } from './vjp';
@@ -37,13 +37,13 @@ const REDUCE_BINDINGS: readonly GPUBufferBindingType[] = ['uniform', 'read-only-
 
 /**
  * The adjoint kernels' binding declarations, in `gradientBindings(1)`'s
- * order; `state` and `acc` describe the two buffers whose layout differs
+ * order, for an MLP of `params` parameters; `state` and `acc` describe the two buffers whose layout differs
  * between the one-sample, lane and workgroup kernels.
  */
-export function adjointBindingsWgsl(state: string, acc: string): string {
+export function adjointBindingsWgsl(params: number, state: string, acc: string): string {
   return [
     '@group(0) @binding(0) var<uniform> P: AdjointParams;',
-    '@group(0) @binding(1) var<storage, read> theta: array<f32>;',
+    thetaBindingWgsl(params),
     '// Forward outputs and loss cotangents, [T][total][D].',
     '@group(0) @binding(2) var<storage, read> ysol: array<f32>;',
     '@group(0) @binding(3) var<storage, read> tout: array<f32>;',
@@ -190,6 +190,7 @@ export function adjointWgsl(spec: AdjointSpec): string {
     D,
     STATE_FLOATS: rows.stateFloats,
     BINDINGS: adjointBindingsWgsl(
+      mlpOffsets(spec.mlp.layers).count,
       'Per sample (STATE_FLOATS): the current [z, a] (2D), then f at that point (2D), then the step row when it does not fit in private memory.',
       'Per sample: the parameter adjoint a_θ (P values).',
     ),

@@ -8,7 +8,7 @@
 import backpropSource from '../../shaders/backprop.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { StructLayout, f32Literal, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
+import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from './mlp';
 import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient';
 import { vjpWgsl } from './vjp';
@@ -119,6 +119,7 @@ export function backpropWgsl(spec: BackpropSpec): string {
     STATUS_CONSTS: statusWgsl(),
     D,
     D2: 2 * D,
+    THETA_BINDING: thetaBindingWgsl(mlpOffsets(spec.mlp.layers).count),
     CK: words.checkpoint,
     SR: words.record,
     WORK: words.work,

@@ -6,7 +6,7 @@
 import forwardSource from '../../shaders/mlp_forward.wgsl?raw';
 import { lanesFor, lanesWgsl } from './lanes';
 import { StructLayout, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
+import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from './mlp';
 
 export const EVAL_PARAMS = new StructLayout('EvalParams', [
   ['batch', 'u32'],
@@ -55,6 +55,7 @@ export function forwardWgsl(spec: MlpSpec, shape: ForwardShape = forwardShape(sp
     PARAMS_STRUCT: EVAL_PARAMS.wgsl(),
     D: stateDim(spec),
     LANES: lanes,
+    THETA_BINDING: thetaBindingWgsl(mlpOffsets(spec.layers).count),
     EVALUATE: lanes === 1 ? `${mlpWgsl(spec)}\n\n${ONE_SAMPLE}` : lanesWgsl(spec, lanes),
     WG: workgroupSize,
   });

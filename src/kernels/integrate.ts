@@ -10,7 +10,7 @@
 import integrateSource from '../../shaders/integrate.wgsl?raw';
 import type { Tableau } from '../host/tableau';
 import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
+import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from './mlp';
 import { CONTROLLER_FIELDS, SAMPLE, SOLVER_FIELDS, rkCoreWgsl, statusWgsl } from './rk';
 
 /** Invocations per workgroup of the integration kernel (one sample each). */
@@ -90,6 +90,7 @@ export function integrateWgsl(spec: IntegrateSpec): string {
     SAMPLE_STRUCT: SAMPLE.wgsl(),
     STATUS_CONSTS: statusWgsl(),
     D,
+    THETA_BINDING: thetaBindingWgsl(mlpOffsets(spec.mlp.layers).count),
     MLP: mlpWgsl(spec.mlp, { fn: 'rhs_eval', input: 'rhs_in', output: 'rhs_out', declare: false }),
     RK_CORE: rkCoreWgsl(tab, D),
     DENSE: denseWgsl(tab),

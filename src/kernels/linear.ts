@@ -5,6 +5,7 @@
  */
 import linearSource from '../../shaders/linear.wgsl?raw';
 import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
+import { thetaBindingWgsl } from './mlp';
 
 /** Invocations per workgroup of every linear entry point. */
 export const LINEAR_WORKGROUP = 64;
@@ -55,6 +56,7 @@ export function linearWgsl(spec: LinearSpec): string {
     PARAMS_STRUCT: LINEAR_PARAMS.wgsl(),
     IN: spec.inFeatures,
     OUT: spec.outFeatures,
+    THETA_BINDING: thetaBindingWgsl(linearParameterCount(spec)),
     WG: LINEAR_WORKGROUP,
   });
 }

@@ -4,7 +4,7 @@
  */
 import timeGradientSource from '../../shaders/time_gradient.wgsl?raw';
 import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpWgsl, stateDim } from './mlp';
+import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from './mlp';
 
 export const TIME_GRADIENT_WORKGROUP = 64;
 
@@ -33,6 +33,7 @@ export function timeGradientWgsl(spec: MlpSpec): string {
   return fillTemplate(timeGradientSource, {
     PARAMS_STRUCT: TIME_GRADIENT_PARAMS.wgsl(),
     D: stateDim(spec),
+    THETA_BINDING: thetaBindingWgsl(mlpOffsets(spec.layers).count),
     MLP: mlpWgsl(spec),
     WG: TIME_GRADIENT_WORKGROUP,
   });
