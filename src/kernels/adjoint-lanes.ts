@@ -144,10 +144,21 @@ function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (
 }
 
 /**
+ * Layers with at most this many outputs (the last layer of a model with a
+ * small state) are written out output by output rather than looped over:
+ * every θ index is then a constant, and the backward sweep gives each input
+ * its cotangent in one statement (σ' applied in it) instead of accumulating
+ * it in memory across the outputs. Wider layers keep their loop (written out,
+ * a 50-output layer made the kernel slower on SwiftShader, not faster).
+ */
+export const LANES_UNROLL_OUTPUTS = 4;
+
+/**
  * `vjp4(t)` (theta = false) or `vjp4_theta(t, w)` (theta = true) for an MLP,
- * adding to the row element `row(index)`; with `unrollTheta` (a private row)
- * each layer's θ products follow its loop over outputs, one statement per
- * parameter at a constant index.
+ * adding to the row element `row(index)`. The θ products of a layer with a
+ * loop over its outputs are made in that loop unless `unrollTheta` (a private
+ * row): then, as for layers without a loop, they follow the layer, one
+ * statement per parameter at a constant index.
  */
 export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => string, unrollTheta = false): string {
   const { layers } = mlpOffsets(spec.layers);
@@ -157,13 +168,36 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
   const fromX = gradFromOutput(spec.activation);
   const out: string[] = [];
   const push = (indent: number, line: string) => out.push(`${'  '.repeat(indent)}${line}`);
-  /** The loop over a layer's outputs; `at(k)` is the θ index of weight row o, column k. */
-  const overOutputs = (width: number, base: number, stride: number, body: (o: string, at: (k: number) => string) => void) => {
-    push(1, `for (var o = 0u; o < ${width}u; o++) {`);
-    push(2, `let r = ${base}u + o * ${stride}u;`);
-    body('o', (k) => `r + ${k}u`);
+  const looped = (Ly: (typeof layers)[number]) => Ly.outWidth > LANES_UNROLL_OUTPUTS;
+  /**
+   * A layer's outputs, in a loop or written out; `at(k)` is the θ index of
+   * weight row o, column k, and `bias` that of bias o.
+   */
+  const overOutputs = (Ly: (typeof layers)[number], body: (o: string, at: (k: number) => string, bias: string) => void) => {
+    if (!looped(Ly)) {
+      for (let o = 0; o < Ly.outWidth; o++) {
+        push(1, '{');
+        body(`${o}u`, (k) => `${Ly.weight + o * Ly.inWidth + k}u`, `${Ly.bias + o}u`);
+        push(1, '}');
+      }
+      return;
+    }
+    push(1, `for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
+    push(2, `let r = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    body('o', (k) => `r + ${k}u`, `${Ly.bias}u + o`);
     push(1, '}');
   };
+  /** The θ products of layer l, one statement per parameter. */
+  const thetaWrittenOut = (l: number) => {
+    const Ly = layers[l];
+    for (let o = 0; o < Ly.outWidth; o++) {
+      push(1, `{ let g = w * d${l}[${o}];`);
+      push(2, `${row(`${Ly.bias + o}u`)} += (g.x + g.y) + (g.z + g.w);`);
+      for (let i = 0; i < Ly.inWidth; i++) push(2, `${row(`${Ly.weight + o * Ly.inWidth + i}u`)} += dot(g, x${l}[${i}]);`);
+      push(1, '}');
+    }
+  };
+  const grad = (l: number, i: number) => `act_grad4(${fromX ? `x${l}[${i}]` : `u${l - 1}[${i}]`}, x${l}[${i}])`;
   push(0, theta ? 'fn vjp4_theta(t: vec4<f32>, w: vec4<f32>) {' : 'fn vjp4(t: vec4<f32>) {');
   push(1, `var x0: array<vec4<f32>, ${layers[0].inWidth}>;`);
   for (let d = 0; d < D; d++) push(1, `x0[${d}] = rhs_in[${d}];`);
@@ -175,49 +209,49 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
       if (!fromX) push(1, `var u${l}: array<vec4<f32>, ${Ly.outWidth}>;`);
       push(1, `var x${l + 1}: array<vec4<f32>, ${Ly.outWidth}>;`);
     }
-    overOutputs(Ly.outWidth, Ly.weight, Ly.inWidth, (o, at) => {
-      push(2, `var s = vec4<f32>(theta[${Ly.bias}u + ${o}]);`);
+    overOutputs(Ly, (o, at, bias) => {
+      push(2, `var s = vec4<f32>(theta[${bias}]);`);
       for (let i = 0; i < Ly.inWidth; i++) push(2, `s = fma(vec4<f32>(theta[${at(i)}]), x${l}[${i}], s);`);
       if (last) push(2, `rhs_out[${o}] = s;`);
       else push(2, `${fromX ? '' : `u${l}[${o}] = s; `}x${l + 1}[${o}] = act4(s);`);
     });
   });
-  // Backward sweep: d_{L-1} = a; per layer, the θ products and the next cotangent.
+  // Backward sweep: d_{L-1} = a; per layer, the θ products and the next
+  // cotangent (layer 0's for the state only, not the time input).
   push(1, `var d${L - 1}: array<vec4<f32>, ${D}>;`);
   for (let o = 0; o < D; o++) push(1, `d${L - 1}[${o}] = rhs_in[${D + o}];`);
   for (let l = L - 1; l >= 0; l--) {
     const Ly = layers[l];
-    // Layer 0's input gradient is needed for the state only (not the time input).
     const nPrev = l > 0 ? Ly.inWidth : D;
-    const prev = l > 0 ? `d${l - 1}` : 'din';
-    push(1, `var ${prev}: array<vec4<f32>, ${nPrev}>;`);
-    overOutputs(Ly.outWidth, Ly.weight, Ly.inWidth, (o, at) => {
+    if (!looped(Ly)) {
+      if (theta) thetaWrittenOut(l);
+      if (l > 0) push(1, `var d${l - 1}: array<vec4<f32>, ${nPrev}>;`);
+      for (let i = 0; i < nPrev; i++) {
+        let e = `vec4<f32>(theta[${Ly.weight + i}u]) * d${l}[0]`;
+        for (let o = 1; o < Ly.outWidth; o++) e = `fma(vec4<f32>(theta[${Ly.weight + o * Ly.inWidth + i}u]), d${l}[${o}], ${e})`;
+        push(1, l > 0 ? `d${l - 1}[${i}] = ${e} * ${grad(l, i)};` : `rhs_out[${D + i}] = -(${e});`);
+      }
+      continue;
+    }
+    // Layer 0's few input cotangents are single values, not an array.
+    const prev = (i: number) => (l > 0 ? `d${l - 1}[${i}]` : `din${i}`);
+    if (l > 0) push(1, `var d${l - 1}: array<vec4<f32>, ${nPrev}>;`);
+    else for (let i = 0; i < nPrev; i++) push(1, `var din${i} = vec4<f32>(0.0);`);
+    const inLoop = theta && !unrollTheta;
+    overOutputs(Ly, (o, at, bias) => {
       push(2, `let dl = d${l}[${o}];`);
-      if (theta && !unrollTheta) {
+      if (inLoop) {
         push(2, 'let g = w * dl;');
-        push(2, `${row(`${Ly.bias}u + ${o}`)} += (g.x + g.y) + (g.z + g.w);`);
+        push(2, `${row(bias)} += (g.x + g.y) + (g.z + g.w);`);
       }
       for (let i = 0; i < Ly.inWidth; i++) {
-        if (theta && !unrollTheta) push(2, `${row(at(i))} += dot(g, x${l}[${i}]);`);
-        if (i < nPrev) push(2, `${prev}[${i}] = fma(vec4<f32>(theta[${at(i)}]), dl, ${prev}[${i}]);`);
+        if (inLoop) push(2, `${row(at(i))} += dot(g, x${l}[${i}]);`);
+        if (i < nPrev) push(2, `${prev(i)} = fma(vec4<f32>(theta[${at(i)}]), dl, ${prev(i)});`);
       }
     });
-    if (theta && unrollTheta) {
-      for (let o = 0; o < Ly.outWidth; o++) {
-        push(1, `{ let g = w * d${l}[${o}];`);
-        push(2, `${row(`${Ly.bias + o}u`)} += (g.x + g.y) + (g.z + g.w);`);
-        for (let i = 0; i < Ly.inWidth; i++) push(2, `${row(`${Ly.weight + o * Ly.inWidth + i}u`)} += dot(g, x${l}[${i}]);`);
-        push(1, '}');
-      }
-    }
-    if (l > 0) {
-      for (let i = 0; i < nPrev; i++) {
-        const u = fromX ? `x${l}[${i}]` : `u${l - 1}[${i}]`;
-        push(1, `${prev}[${i}] = ${prev}[${i}] * act_grad4(${u}, x${l}[${i}]);`);
-      }
-    } else {
-      for (let i = 0; i < D; i++) push(1, `rhs_out[${D + i}] = -din[${i}];`);
-    }
+    if (theta && !inLoop) thetaWrittenOut(l);
+    if (l > 0) for (let i = 0; i < nPrev; i++) push(1, `${prev(i)} = ${prev(i)} * ${grad(l, i)};`);
+    else for (let i = 0; i < D; i++) push(1, `rhs_out[${D + i}] = -${prev(i)};`);
   }
   push(0, '}');
   return out.join('\n');
