@@ -79,7 +79,7 @@ fn start_segment(t: f32, first: bool) {
   K[0] = rhs_out;
   smp.seg_t0 = t;
   smp.seg_k = 0u;
-  if (first) { smp.h = first_step(t, tout[smp.out_idx]); }
+  if (first) { smp.h = first_step(t, tout[smp.out_idx], smp.h); }
 }
 
 fn init_sample(g: u32) {

@@ -125,13 +125,17 @@ fn redo_theta(t: vec4<f32>, h: vec4<f32>, mask: vec4<bool>) {
 ${LANDING}
 
 // Starts the lanes that are new: [z, a] at the last output, then their first
-// step (Hairer's initial step for adaptive methods, vectorised over lanes).
+// step: the option firstStep, else the hint a new lane carries in its h (the
+// step size its forward solve ended with), else Hairer's initial step,
+// vectorised over the lanes that need it.
 fn init_lanes(first: u32) {
   let last = P.n_out - 1u;
   var start = vec4<bool>(false);
+  var hint = vec4<f32>(0.0);
   for (var k = 0u; k < 4u; k++) {
     if (lane[k].status != STATUS_NEW) { continue; }
     smp = lane[k];
+    hint[k] = smp.h;
     reset_controller(tout[last]);
     for (var d = 0u; d < N; d++) { y[d][k] = 0.0; }
     let ok = land(k, last, P.offset + first + k);
@@ -146,41 +150,45 @@ fn init_lanes(first: u32) {
   var h = vec4<f32>(P.h_fixed);
   if (ADAPTIVE && P.first_step > 0.0) { h = vec4<f32>(P.dir * min(P.first_step, span)); }
   if (ADAPTIVE && P.first_step <= 0.0) {
-    // Hairer, Nørsett & Wanner, Solving ODEs I, II.4, as in rk_core's initial_step.
-    let tv = vec4<f32>(t0);
-    for (var d = 0u; d < N; d++) { rhs_in[d] = select(vec4<f32>(0.0), y[d], start); }
-    vjp4(tv);
-    var f0: array<vec4<f32>, N>;
-    var d0 = vec4<f32>(0.0);
-    var d1 = vec4<f32>(0.0);
-    var fin = vec4<bool>(true);
-    for (var d = 0u; d < N; d++) {
-      f0[d] = rhs_out[d];
-      fin = fin & finite4(f0[d]);
-      let sc = P.atol + abs(y[d]) * P.rtol;
-      d0 += (y[d] / sc) * (y[d] / sc);
-      d1 += (f0[d] / sc) * (f0[d] / sc);
-    }
-    d0 = sqrt(d0 / f32(N));
-    d1 = sqrt(d1 / f32(N));
-    var h0 = select(vec4<f32>(1e-6), 0.01 * d0 / d1, (d0 >= vec4<f32>(1e-5)) & (d1 >= vec4<f32>(1e-5)));
-    h0 = min(h0, vec4<f32>(span));
-    for (var d = 0u; d < N; d++) { rhs_in[d] = select(vec4<f32>(0.0), y[d] + P.dir * h0 * f0[d], start); }
-    vjp4(tv + P.dir * h0);
-    var d2 = vec4<f32>(0.0);
-    for (var d = 0u; d < N; d++) {
-      let sc = P.atol + abs(y[d]) * P.rtol;
-      let q = (rhs_out[d] - f0[d]) / sc;
-      d2 += q * q;
-    }
-    d2 = sqrt(d2 / f32(N)) / h0;
-    let dm = max(d1, d2);
-    let h1 = select(max(vec4<f32>(1e-6), h0 * 1e-3), pow(0.01 / dm, vec4<f32>(1.0 / ERROR_ORDER)), (dm > vec4<f32>(1e-15)) & finite4(dm));
-    h = P.dir * min(min(100.0 * h0, h1), vec4<f32>(span));
-    for (var k = 0u; k < 4u; k++) {
-      if (!start[k]) { continue; }
-      lane[k].n_fe += 2u;
-      if (!fin[k]) { lane[k].status = STATUS_NONFINITE; }
+    h = P.dir * min(hint, vec4<f32>(span));
+    let guess = start & (hint <= vec4<f32>(0.0));
+    if (any(guess)) {
+      // Hairer, Nørsett & Wanner, Solving ODEs I, II.4, as in rk_core's initial_step.
+      let tv = vec4<f32>(t0);
+      for (var d = 0u; d < N; d++) { rhs_in[d] = select(vec4<f32>(0.0), y[d], guess); }
+      vjp4(tv);
+      var f0: array<vec4<f32>, N>;
+      var d0 = vec4<f32>(0.0);
+      var d1 = vec4<f32>(0.0);
+      var fin = vec4<bool>(true);
+      for (var d = 0u; d < N; d++) {
+        f0[d] = rhs_out[d];
+        fin = fin & finite4(f0[d]);
+        let sc = P.atol + abs(y[d]) * P.rtol;
+        d0 += (y[d] / sc) * (y[d] / sc);
+        d1 += (f0[d] / sc) * (f0[d] / sc);
+      }
+      d0 = sqrt(d0 / f32(N));
+      d1 = sqrt(d1 / f32(N));
+      var h0 = select(vec4<f32>(1e-6), 0.01 * d0 / d1, (d0 >= vec4<f32>(1e-5)) & (d1 >= vec4<f32>(1e-5)));
+      h0 = min(h0, vec4<f32>(span));
+      for (var d = 0u; d < N; d++) { rhs_in[d] = select(vec4<f32>(0.0), y[d] + P.dir * h0 * f0[d], guess); }
+      vjp4(tv + P.dir * h0);
+      var d2 = vec4<f32>(0.0);
+      for (var d = 0u; d < N; d++) {
+        let sc = P.atol + abs(y[d]) * P.rtol;
+        let q = (rhs_out[d] - f0[d]) / sc;
+        d2 += q * q;
+      }
+      d2 = sqrt(d2 / f32(N)) / h0;
+      let dm = max(d1, d2);
+      let h1 = select(max(vec4<f32>(1e-6), h0 * 1e-3), pow(0.01 / dm, vec4<f32>(1.0 / ERROR_ORDER)), (dm > vec4<f32>(1e-15)) & finite4(dm));
+      h = select(h, P.dir * min(min(100.0 * h0, h1), vec4<f32>(span)), guess);
+      for (var k = 0u; k < 4u; k++) {
+        if (!guess[k]) { continue; }
+        lane[k].n_fe += 2u;
+        if (!fin[k]) { lane[k].status = STATUS_NONFINITE; }
+      }
     }
   }
   for (var k = 0u; k < 4u; k++) {

@@ -46,7 +46,7 @@ ${BINDINGS}
 var<private> tid: u32;
 var<private> acc_base: u32;
 // Written by invocation 0 and read with workgroupUniformLoad: the sample's
-// status at the start, then 1 while it runs.
+// status at the start, its first-step hint (bits), then 1 while it runs.
 var<workgroup> wg_flag: u32;
 
 ${VJP}
@@ -73,7 +73,10 @@ fn init_sample(g: u32) {
   rhs_eval(smp.t_hi);
   K[0] = rhs_out;
   smp.n_fe += 1u;
-  smp.h = first_step(smp.t_hi, tout[smp.out_idx]);
+  // The first-step hint through workgroup memory: a uniform value for the branch in first_step.
+  if (tid == 0u) { wg_flag = bitcast<u32>(smp.h); }
+  let hint = bitcast<f32>(workgroupUniformLoad(&wg_flag));
+  smp.h = first_step(smp.t_hi, tout[smp.out_idx], hint);
   if (smp.status == STATUS_RUNNING && !all_finite_k0()) { fail(STATUS_NONFINITE); }
 }
 

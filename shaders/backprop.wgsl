@@ -138,7 +138,7 @@ fn init_record(b: u32, g: u32) {
   rhs_eval(P.t0);
   smp.n_fe = 1u;
   K[0] = rhs_out;
-  smp.h = first_step(P.t0, P.t_end);
+  smp.h = first_step(P.t0, P.t_end, 0.0);
   smp.status = STATUS_RUNNING;
   ckpt_save(tape_base(b));
 }

@@ -63,7 +63,7 @@ fn init_sample(b: u32) {
   smp.n_fe = 1u;
   K[0] = rhs_out;
   if (!all_finite_k0()) { fail(STATUS_NONFINITE); return; }
-  smp.h = first_step(P.t0, P.t_end);
+  smp.h = first_step(P.t0, P.t_end, 0.0);
   smp.status = STATUS_RUNNING;
 }
 

@@ -76,10 +76,13 @@ fn initial_step(t0: f32, t1: f32) -> f32 {
   return P.dir * min(min(100.0 * h0, h1), span);
 }
 
-// The first step of a segment starting at (t0, y) with K[0] known.
-fn first_step(t0: f32, t1: f32) -> f32 {
+// The first step of a segment starting at (t0, y) with K[0] known: the
+// option firstStep if set, else `hint` if positive (a reverse solve's: the
+// step size its forward solve ended with), else the initial-step heuristic.
+fn first_step(t0: f32, t1: f32, hint: f32) -> f32 {
   if (!ADAPTIVE) { return P.h_fixed; }
   if (P.first_step > 0.0) { return P.dir * min(P.first_step, abs(t1 - t0)); }
+  if (hint > 0.0) { return P.dir * min(hint, abs(t1 - t0)); }
   return initial_step(t0, t1);
 }
 

@@ -203,6 +203,8 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     label: `adjoint ${tableau.name}`,
     deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
     maxScale: opts.dispatchGrowth,
+    // Without firstStep, an adaptive reverse solve starts from each sample's last forward step.
+    seedFirstStep: tableau.adaptive && opts.firstStep === 0,
     bindGroupLayout: layout.bindGroup,
     uniformBytes: ADJOINT_PARAMS.byteSize,
     params: (count: number, offset: number, stepsScale = 1) =>

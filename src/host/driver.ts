@@ -269,6 +269,8 @@ export interface SampleChunk {
   readonly samples: GPUBuffer;
   /** Other buffers zeroed before the chunk starts. */
   readonly clear: readonly GPUBuffer[];
+  /** Recorded after the zeroing, before the chunk's first dispatch (e.g. seeding `samples`). */
+  readonly prepare?: (encoder: GPUCommandEncoder) => void;
   /** The bind group whose dispatches allow `scale` times the usual step attempts, up to maxScale. */
   readonly scaled: (scale: number) => GPUBindGroup;
   readonly maxScale: number;
@@ -307,6 +309,7 @@ export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<Summa
 function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
   const clear = rt.device.createCommandEncoder({ label: `${chunk.label} reset` });
   for (const b of [chunk.samples, ...chunk.clear]) clear.clearBuffer(b);
+  chunk.prepare?.(clear);
   rt.submit([clear.finish()]);
   return {
     label: chunk.label,

@@ -13,6 +13,7 @@
 import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, reduceWgsl } from '../kernels/adjoint';
 import { bindBuffers } from '../kernels/layout';
 import { SAMPLE } from '../kernels/rk';
+import { SEED_PARAMS, seedKey, seedLayout, seedWgsl, seedWorkgroups } from '../kernels/seed';
 import { SUMMARY } from '../kernels/summary';
 import {
   TIME_GRADIENT_PARAMS,
@@ -137,6 +138,12 @@ export interface GradientKernel {
   readonly maxScale: number;
   /** Step totals to report instead of the kernel's own (backprop reports the forward's steps). */
   readonly steps?: { readonly accepted: number; readonly rejected: number };
+  /**
+   * Start each sample with the step size its forward solve ended with as its
+   * first step (the seed kernel fills the chunk's samples); otherwise they
+   * start zeroed.
+   */
+  readonly seedFirstStep?: boolean;
 }
 
 /** Samples per chunk: all of them unless the per-sample memory exceeds the budget or a limit. */
@@ -168,6 +175,32 @@ function reducePipelines(rt: Runtime): ReducePipelines {
   const make = (entryPoint: 'partial' | 'total') =>
     rt.pipeline(`${reduceKey()}|${entryPoint}`, `reduce ${entryPoint}`, () => ({ code: reduceWgsl(), entryPoint, layout }));
   return { partial: make('partial'), total: make('total') };
+}
+
+/**
+ * `prepare` of a chunk whose samples start from the forward solve's last
+ * step sizes: writes the chunk's uniform now (queue order keeps it ahead of
+ * the chunk's submit) and records the seed kernel over the chunk's samples.
+ */
+function seedChunk(
+  rt: Runtime,
+  sol: Solution,
+  uniform: GPUBuffer,
+  samples: GPUBuffer,
+  entries: number,
+): (count: number, offset: number) => (encoder: GPUCommandEncoder) => void {
+  const { bindGroup, pipeline: layout } = seedLayout(rt.device);
+  const pipeline = rt.pipeline(seedKey(), 'seed', () => ({ code: seedWgsl(), entryPoint: 'seed', layout }));
+  const group = bindBuffers(rt.device, 'seed bind group', bindGroup, [uniform, sol.samplesBuffer(), samples]);
+  return (count, offset) => (encoder) => {
+    rt.device.queue.writeBuffer(uniform, 0, SEED_PARAMS.pack({ count, offset, entries }));
+    const pass = encoder.beginComputePass({ label: 'seed' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(seedWorkgroups(entries));
+    pass.end();
+    rt.counters.dispatches += 1;
+  };
 }
 
 /** Submits dL/dθ += Σ over `rows` accumulator rows, in a fixed order. */
@@ -285,6 +318,9 @@ export async function runGradients(
     const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, buffers);
     const redGroup = bindBuffers(device, 'reduce bind group', reduceLayout(device).bindGroup, [redUniform, acc, part, gth.buffer]);
     const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
+    const seed = kernel.seedFirstStep
+      ? seedChunk(rt, sol, make('seed params', SEED_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST), samples, chunk)
+      : null;
 
     const totals = { nfe: 0, maxNfe: 0, accepted: 0, rejected: 0, chunks: 0 };
     const failures: SampleFailure[] = [];
@@ -304,6 +340,7 @@ export async function runGradients(
         bindGroup,
         samples,
         clear: cleared,
+        prepare: seed?.(count, offset),
         count,
         offset,
         workgroupSize: kernel.workgroupSize,

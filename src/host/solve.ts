@@ -437,6 +437,12 @@ export class Solution {
     this.deferred = this.report !== null;
   }
 
+  /** @internal The per-sample solver state (`SAMPLE` structs, [B]), which the reverse solve starts from. */
+  samplesBuffer(): GPUBuffer {
+    if (!this.samples) throw new DestroyedError('Solution');
+    return this.samples;
+  }
+
   /** The solve's totals; a deferred solve's counts are NaN until `check()` has resolved. */
   get summary(): SolveSummary {
     return this.totals;

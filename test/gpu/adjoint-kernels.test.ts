@@ -6,7 +6,7 @@
  * A batch built to make the lanes of one invocation disagree: B = 7 (the last
  * invocation has three lanes), a time-dependent softplus field, and states and
  * cotangents of 1e-4 next to ones of order 1 in every group of four, with a
- * first step of 1 (parameters scaled by 3 for livelier dynamics). With atol
+ * first step of 1 forward and 0.25 in reverse (parameters scaled by 3 for livelier dynamics). With atol
  * 1e-7 the small samples tolerate about 1e-3 relative error and accept steps
  * the large ones reject, so attempts where some lanes accept and others reject
  * occur (their θ products are recomputed for the accepting lanes alone). All
@@ -45,13 +45,14 @@ it('four lanes with disagreeing step decisions: the same decisions and gradients
   const options = { method: 'dopri5', rtol: 1e-6, atol: 1e-7, firstStep: 1 } as const;
   const r = await harness().call('backwardRuns', {
     ...gradientArgs(p, t, options, c, y0),
-    runs: [{ kernel: 'lanes' }, { kernel: 'invocation' }, { kernel: 'workgroup' }],
+    runs: [{ kernel: 'lanes', firstStep: 0.25 }, { kernel: 'invocation', firstStep: 0.25 }, { kernel: 'workgroup', firstStep: 0.25 }],
   });
   for (const run of r.runs) expect(run.error).toBeNull();
   const [lanes, single, group] = r.runs.map((run) => ({ gy0: decode(run.gy0!), gth: decode(run.gth!), summary: run.summary! }));
   console.log(`lanes ${JSON.stringify(lanes.summary)}; one sample ${JSON.stringify(single.summary)}; workgroup ${JSON.stringify(group.summary)}`);
-  // Every lane makes its first attempt (h = 1) in the kernel's first iteration; some but not all
-  // samples reject it, so at least one attempt had accepting and rejecting lanes side by side.
+  // Every lane makes its first attempt (h = 0.25) in the kernel's first iteration; some but not all
+  // samples reject it (3 rejections in all when written), so at least one attempt had accepting
+  // and rejecting lanes side by side.
   for (const g of [lanes, single, group]) {
     expect(g.summary.rejected).toBeGreaterThan(0);
     expect(g.summary.rejected).toBeLessThan(p.B);

@@ -1,0 +1,40 @@
+/**
+ * The seed kernel (shaders/seed.wgsl): a reverse solve's per-sample state,
+ * new, with the forward solve's last step size as each sample's first step.
+ */
+import seedSource from '../../shaders/seed.wgsl?raw';
+import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
+import { SAMPLE, statusWgsl } from './rk';
+
+export const SEED_WORKGROUP = 64;
+
+export const SEED_PARAMS = new StructLayout('SeedParams', [
+  /** Samples of the chunk. */
+  ['count', 'u32'],
+  /** Global index of the chunk's first sample in the forward solve. */
+  ['offset', 'u32'],
+  /** Entries of the chunk's samples buffer (those past `count` are zeroed). */
+  ['entries', 'u32'],
+] as const);
+
+/** Bindings: params, the forward solve's samples, the chunk's samples. */
+export function seedLayout(device: GPUDevice): ExplicitLayout {
+  return explicitLayout(device, 'seed', ['uniform', 'read-only-storage', 'storage']);
+}
+
+export function seedKey(): string {
+  return `seed|wg${SEED_WORKGROUP}`;
+}
+
+export function seedWgsl(): string {
+  return fillTemplate(seedSource, {
+    PARAMS_STRUCT: SEED_PARAMS.wgsl(),
+    SAMPLE_STRUCT: SAMPLE.wgsl(),
+    STATUS_CONSTS: statusWgsl(),
+    WG: SEED_WORKGROUP,
+  });
+}
+
+export function seedWorkgroups(entries: number): number {
+  return Math.ceil(entries / SEED_WORKGROUP);
+}
