@@ -51,6 +51,11 @@ export interface BackwardOptions {
   atol?: number;
   /** Step size of a fixed-step reverse solve. Default: the forward solve's. */
   stepSize?: number;
+  /**
+   * First step of an adaptive reverse solve (clipped to the first segment).
+   * Default: per sample, the step size its forward solve ended with (the
+   * initial-step heuristic where that is unknown), not the forward's option.
+   */
   firstStep?: number;
   maxSteps?: number;
   stepsPerDispatch?: number;
