@@ -2,7 +2,8 @@
  * The vector–Jacobian products of the adjoint kernel, for every activation,
  * with and without the time input: short backward solves (bosh3, t from 0.3
  * to 0.5, so the time column of the first layer has non-zero inputs) on small
- * MLPs [2, 8, 2] / [3, 8, 2], B = 4, loss L = Σ c·y with random cotangents at
+ * MLPs [2, 8, 2] / [3, 8, 2] (and [3, 6, 5, 2], two hidden layers, for the
+ * activations without a kink), B = 4, loss L = Σ c·y with random cotangents at
  * both output times, against central finite differences of the float64
  * reference loss; each with the three adjoint kernels, which have VJP code
  * of their own: four samples per invocation in vec4 lanes
@@ -37,7 +38,7 @@ import { ACTIVATIONS } from '../../src/kernels/mlp';
 import { makeRng } from '../reference/mlp';
 import { solveAccurate } from '../reference/solve';
 import { cotangents, fdGradTheta, fdGradY0, gradientOk, logError, sampleCotangents } from './adjoint-helpers';
-import { type Problem, makeProblem, relError } from './problems';
+import { type MlpProblem, type Problem, makeProblem, relError } from './problems';
 import { allSamples, useHarness } from './solve-helpers';
 
 const VJP_TOL = 2e-4;
@@ -77,30 +78,45 @@ function awayFromKinks(p: Problem, seed: number): Float32Array {
   return Float32Array.from(out);
 }
 
+/** dL/dy0, its z-VJP part and dL/dθ of each adjoint kernel against finite differences. */
+async function checkKernels(p: MlpProblem, y0: Float32Array, seed: number, label: string): Promise<void> {
+  const c = cotangents(T_OUT.length, B, p.D, seed + 100);
+  // The z-VJP part of dL/dy0: both sides minus the identity term c_0 + c_1.
+  const identity = allSamples(B).flatMap((b) => {
+    const cb = sampleCotangents(c, T_OUT.length, B, p.D, b);
+    return cb[0].map((x, d) => x + cb[1][d]);
+  });
+  const fdY0 = fdGradY0(p, y0, T_OUT, c, allSamples(B));
+  const partFd = fdY0.map((g, k) => g - identity[k]);
+  const fdTh = fdGradTheta(p, y0, T_OUT, c);
+  for (const kernel of ['lanes', 'invocation', 'workgroup'] as const) {
+    const { gy0, gth } = await gradientOk(harness(), p, T_OUT, OPTIONS, c, { y0, backward: { kernel } });
+    const partGpu = Array.from(gy0, (g, k) => g - identity[k]);
+    const e = { gy0: relError(gy0, fdY0), vjpZ: relError(partGpu, partFd), gth: relError(gth, fdTh) };
+    logError(`vjp ${label}, kernel ${kernel}`, e);
+    expect(e.vjpZ).toBeLessThan(VJP_TOL);
+    expect(e.gy0).toBeLessThan(VJP_TOL);
+    expect(e.gth).toBeLessThan(VJP_TOL);
+  }
+}
+
 for (const activation of ACTIVATIONS) {
   for (const timeInput of [false, true]) {
     it(`${activation}, timeInput ${timeInput}: dL/dy0 and dL/dθ match finite differences, with each adjoint kernel (lanes, one sample per invocation, one per workgroup)`, async () => {
       const seed = 20 + ACTIVATIONS.indexOf(activation) * 2 + (timeInput ? 1 : 0);
       const p = makeProblem({ layers: timeInput ? [3, 8, 2] : [2, 8, 2], activation, timeInput, B, seed, y0Scale: 2 });
-      const y0 = activation === 'relu' ? awayFromKinks(p, seed) : p.y0;
-      const c = cotangents(T_OUT.length, B, p.D, seed + 100);
-      // The z-VJP part of dL/dy0: both sides minus the identity term c_0 + c_1.
-      const identity = allSamples(B).flatMap((b) => {
-        const cb = sampleCotangents(c, T_OUT.length, B, p.D, b);
-        return cb[0].map((x, d) => x + cb[1][d]);
-      });
-      const fdY0 = fdGradY0(p, y0, T_OUT, c, allSamples(B));
-      const partFd = fdY0.map((g, k) => g - identity[k]);
-      const fdTh = fdGradTheta(p, y0, T_OUT, c);
-      for (const kernel of ['lanes', 'invocation', 'workgroup'] as const) {
-        const { gy0, gth } = await gradientOk(harness(), p, T_OUT, OPTIONS, c, { y0, backward: { kernel } });
-        const partGpu = Array.from(gy0, (g, k) => g - identity[k]);
-        const e = { gy0: relError(gy0, fdY0), vjpZ: relError(partGpu, partFd), gth: relError(gth, fdTh) };
-        logError(`vjp ${activation} timeInput ${timeInput}, kernel ${kernel}`, e);
-        expect(e.vjpZ).toBeLessThan(VJP_TOL);
-        expect(e.gy0).toBeLessThan(VJP_TOL);
-        expect(e.gth).toBeLessThan(VJP_TOL);
-      }
+      await checkKernels(p, activation === 'relu' ? awayFromKinks(p, seed) : p.y0, seed, `${activation} timeInput ${timeInput}`);
     });
   }
+}
+
+// Two hidden layers wider than 4 ([3, 6, 5, 2] with the time input): the
+// hidden-to-hidden backward of each kernel (the lane kernel sums each input's
+// cotangent over the outputs), for the activations without a kink.
+for (const activation of ACTIVATIONS.filter((a) => a !== 'relu')) {
+  it(`two hidden layers, ${activation}, timeInput true: dL/dy0 and dL/dθ match finite differences, with each adjoint kernel`, async () => {
+    const seed = 40 + ACTIVATIONS.indexOf(activation);
+    const p = makeProblem({ layers: [3, 6, 5, 2], activation, timeInput: true, B, seed, y0Scale: 2 });
+    await checkKernels(p, p.y0, seed, `${activation} [3, 6, 5, 2]`);
+  });
 }
