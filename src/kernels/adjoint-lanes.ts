@@ -170,11 +170,16 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
   const push = (indent: number, line: string) => out.push(`${'  '.repeat(indent)}${line}`);
   const looped = (Ly: (typeof layers)[number]) => Ly.outWidth > LANES_UNROLL_OUTPUTS;
   /**
-   * A layer's outputs, in a loop or written out; `at(k)` is the θ index of
-   * weight row o, column k, and `bias` that of bias o.
+   * A layer's outputs, in a loop or (`writtenOut`, by default for narrow
+   * layers) written out; `at(k)` is the θ index of weight row o, column k,
+   * and `bias` that of bias o.
    */
-  const overOutputs = (Ly: (typeof layers)[number], body: (o: string, at: (k: number) => string, bias: string) => void) => {
-    if (!looped(Ly)) {
+  const overOutputs = (
+    Ly: (typeof layers)[number],
+    body: (o: string, at: (k: number) => string, bias: string) => void,
+    writtenOut = !looped(Ly),
+  ) => {
+    if (writtenOut) {
       for (let o = 0; o < Ly.outWidth; o++) {
         push(1, '{');
         body(`${o}u`, (k) => `${Ly.weight + o * Ly.inWidth + k}u`, `${Ly.bias + o}u`);
@@ -187,16 +192,17 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
     body('o', (k) => `r + ${k}u`, `${Ly.bias}u + o`);
     push(1, '}');
   };
-  /** The θ products of layer l, one statement per parameter. */
-  const thetaWrittenOut = (l: number) => {
-    const Ly = layers[l];
-    for (let o = 0; o < Ly.outWidth; o++) {
-      push(1, `{ let g = w * d${l}[${o}];`);
-      push(2, `${row(`${Ly.bias + o}u`)} += (g.x + g.y) + (g.z + g.w);`);
-      for (let i = 0; i < Ly.inWidth; i++) push(2, `${row(`${Ly.weight + o * Ly.inWidth + i}u`)} += dot(g, x${l}[${i}]);`);
-      push(1, '}');
-    }
-  };
+  /** The θ products of layer l, in a loop over its outputs or (`writtenOut`) one statement per parameter. */
+  const thetaProducts = (l: number, writtenOut: boolean) =>
+    overOutputs(
+      layers[l],
+      (o, at, bias) => {
+        push(2, `let g = w * d${l}[${o}];`);
+        push(2, `${row(bias)} += (g.x + g.y) + (g.z + g.w);`);
+        for (let i = 0; i < layers[l].inWidth; i++) push(2, `${row(at(i))} += dot(g, x${l}[${i}]);`);
+      },
+      writtenOut,
+    );
   /** σ' of layer l − 1's output i (an index expression or a constant). */
   const grad = (l: number, i: number | string) => `act_grad4(${fromX ? `x${l}[${i}]` : `u${l - 1}[${i}]`}, x${l}[${i}])`;
   push(0, theta ? 'fn vjp4_theta(t: vec4<f32>, w: vec4<f32>) {' : 'fn vjp4(t: vec4<f32>) {');
@@ -225,7 +231,7 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
     const Ly = layers[l];
     const nPrev = l > 0 ? Ly.inWidth : D;
     if (!looped(Ly)) {
-      if (theta) thetaWrittenOut(l);
+      if (theta) thetaProducts(l, true);
       if (l > 0) push(1, `var d${l - 1}: array<vec4<f32>, ${nPrev}>;`);
       for (let i = 0; i < nPrev; i++) {
         let e = `vec4<f32>(theta[${Ly.weight + i}u]) * d${l}[0]`;
@@ -234,7 +240,6 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
       }
       continue;
     }
-    const inLoop = theta && !unrollTheta;
     if (l > 0) {
       // A hidden layer's input cotangents: each summed over the outputs in a
       // value, σ' applied, and stored once (accumulating them in the array
@@ -246,17 +251,13 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
       for (let o = 1; o < Ly.outWidth; o++) push(2, `s = fma(vec4<f32>(theta[${Ly.weight + o * Ly.inWidth}u + i]), d${l}[${o}], s);`);
       push(2, `d${l - 1}[i] = s * ${grad(l, 'i')};`);
       push(1, '}');
-      if (inLoop) {
-        overOutputs(Ly, (o, at, bias) => {
-          push(2, `let g = w * d${l}[${o}];`);
-          push(2, `${row(bias)} += (g.x + g.y) + (g.z + g.w);`);
-          for (let i = 0; i < Ly.inWidth; i++) push(2, `${row(at(i))} += dot(g, x${l}[${i}]);`);
-        });
-      } else if (theta) thetaWrittenOut(l);
+      if (theta) thetaProducts(l, unrollTheta);
       continue;
     }
     // Layer 0's few input cotangents (the state's, not the time input's) are
-    // values accumulated over the outputs, with the θ products in the same loop.
+    // values accumulated over the outputs, with the θ products in the same
+    // loop unless they are written out.
+    const inLoop = theta && !unrollTheta;
     for (let i = 0; i < nPrev; i++) push(1, `var din${i} = vec4<f32>(0.0);`);
     overOutputs(Ly, (o, at, bias) => {
       push(2, `let dl = d${l}[${o}];`);
@@ -269,7 +270,7 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
         if (i < nPrev) push(2, `din${i} = fma(vec4<f32>(theta[${at(i)}]), dl, din${i});`);
       }
     });
-    if (theta && !inLoop) thetaWrittenOut(l);
+    if (theta && !inLoop) thetaProducts(l, true);
     for (let i = 0; i < D; i++) push(1, `rhs_out[${D + i}] = -din${i};`);
   }
   push(0, '}');
