@@ -1,7 +1,6 @@
-// webode: the per-sample state a reverse (adjoint) solve starts from, in
-// place of a zeroed one: every Sample new (all fields zero) except h, which
-// carries the magnitude of the step size the forward solve of that sample
-// ended with. The adjoint kernels take it as the sample's first step (clipped
+// webode: the per-sample state a reverse (adjoint) solve starts from. The
+// chunk's samples are zeroed first (new); this sets each one's h to the
+// magnitude of the step size the forward solve of that sample ended with. The adjoint kernels take it as the sample's first step (clipped
 // to its first segment) instead of spending two evaluations on the
 // initial-step heuristic; 0 (a forward sample that did not finish, or a step
 // that is not finite) leaves the heuristic to choose.
@@ -17,19 +16,15 @@ ${STATUS_CONSTS}
 @group(0) @binding(0) var<uniform> P: SeedParams;
 // The forward solve's samples, [total].
 @group(0) @binding(1) var<storage, read> forward: array<Sample>;
-// The reverse solve's samples of one chunk, [entries].
+// The reverse solve's samples of one chunk, zeroed, [count] or more.
 @group(0) @binding(2) var<storage, read_write> samples: array<Sample>;
 
 @compute @workgroup_size(${WG})
 fn seed(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
-  if (i >= P.entries) { return; }
-  var s: Sample;
-  if (i < P.count) {
-    let f = forward[P.offset + i];
-    let h = abs(f.h);
-    let finite = (bitcast<u32>(h) & 0x7f800000u) != 0x7f800000u;
-    if (f.status == STATUS_DONE && finite && h > 0.0) { s.h = h; }
-  }
-  samples[i] = s;
+  if (i >= P.count) { return; }
+  let f = forward[P.offset + i];
+  let h = abs(f.h);
+  let finite = (bitcast<u32>(h) & 0x7f800000u) != 0x7f800000u;
+  if (f.status == STATUS_DONE && finite && h > 0.0) { samples[i].h = h; }
 }

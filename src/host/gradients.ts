@@ -180,24 +180,24 @@ function reducePipelines(rt: Runtime): ReducePipelines {
 /**
  * `prepare` of a chunk whose samples start from the forward solve's last
  * step sizes: writes the chunk's uniform now (queue order keeps it ahead of
- * the chunk's submit) and records the seed kernel over the chunk's samples.
+ * the chunk's submit) and records the seed kernel over the chunk's zeroed
+ * samples.
  */
 function seedChunk(
   rt: Runtime,
   sol: Solution,
   uniform: GPUBuffer,
   samples: GPUBuffer,
-  entries: number,
 ): (count: number, offset: number) => (encoder: GPUCommandEncoder) => void {
   const { bindGroup, pipeline: layout } = seedLayout(rt.device);
   const pipeline = rt.pipeline(seedKey(), 'seed', () => ({ code: seedWgsl(), entryPoint: 'seed', layout }));
   const group = bindBuffers(rt.device, 'seed bind group', bindGroup, [uniform, sol.samplesBuffer(), samples]);
   return (count, offset) => (encoder) => {
-    rt.device.queue.writeBuffer(uniform, 0, SEED_PARAMS.pack({ count, offset, entries }));
+    rt.device.queue.writeBuffer(uniform, 0, SEED_PARAMS.pack({ count, offset }));
     const pass = encoder.beginComputePass({ label: 'seed' });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(seedWorkgroups(entries));
+    pass.dispatchWorkgroups(seedWorkgroups(count));
     pass.end();
     rt.counters.dispatches += 1;
   };
@@ -319,7 +319,7 @@ export async function runGradients(
     const redGroup = bindBuffers(device, 'reduce bind group', reduceLayout(device).bindGroup, [redUniform, acc, part, gth.buffer]);
     const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
     const seed = kernel.seedFirstStep
-      ? seedChunk(rt, sol, make('seed params', SEED_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST), samples, chunk)
+      ? seedChunk(rt, sol, make('seed params', SEED_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST), samples)
       : null;
 
     const totals = { nfe: 0, maxNfe: 0, accepted: 0, rejected: 0, chunks: 0 };

@@ -1,6 +1,6 @@
 /**
- * The seed kernel (shaders/seed.wgsl): a reverse solve's per-sample state,
- * new, with the forward solve's last step size as each sample's first step.
+ * The seed kernel (shaders/seed.wgsl): sets the forward solve's last step
+ * size as the first step of each new (zeroed) sample of a reverse solve.
  */
 import seedSource from '../../shaders/seed.wgsl?raw';
 import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
@@ -13,8 +13,6 @@ export const SEED_PARAMS = new StructLayout('SeedParams', [
   ['count', 'u32'],
   /** Global index of the chunk's first sample in the forward solve. */
   ['offset', 'u32'],
-  /** Entries of the chunk's samples buffer (those past `count` are zeroed). */
-  ['entries', 'u32'],
 ] as const);
 
 /** Bindings: params, the forward solve's samples, the chunk's samples. */
@@ -35,6 +33,6 @@ export function seedWgsl(): string {
   });
 }
 
-export function seedWorkgroups(entries: number): number {
-  return Math.ceil(entries / SEED_WORKGROUP);
+export function seedWorkgroups(count: number): number {
+  return Math.ceil(count / SEED_WORKGROUP);
 }
