@@ -6,8 +6,8 @@
  * same kernel with the identity activation, same run.
  */
 import { type Activation, MLP, Tensor, type Runtime, mulberry32 } from '../src/index';
-import { EVAL_PARAMS, type ForwardShape, forwardKey, forwardShape, forwardWgsl } from '../src/kernels/forward';
-import { type MlpSpec, mlpFlops } from '../src/kernels/mlp';
+import { EVAL_PARAMS, type ForwardShape, forwardKey, forwardShape, forwardWgsl } from '../src/kernels/mlp-forward';
+import { type MlpSpec, mlpFlops } from '../src/mlp/mlp';
 import type { Limits } from './limits';
 import { type SectionResult, int, ms, pct, sig } from './table';
 import { type Sample, calibrate, gpuIdle, interleave, median, progress, repeat, timed } from './timing';

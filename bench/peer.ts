@@ -13,7 +13,7 @@
  *
  * Every TF.js result is checked against webode's for the same problem with a
  * stated tolerance. The Dormand–Prince coefficients here are typed in
- * independently of src/host/tableau.ts, so the check tests both.
+ * independently of src/methods/tableau.ts, so the check tests both.
  */
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone has no gradients registered (the @tensorflow/tfjs bundle imports this).
@@ -22,7 +22,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { type MLP, type Runtime, Tensor, mulberry32 } from '../src/index';
 import { SPIRAL as SPIRAL_DATA, spiralData } from '../demo/experiments';
-import { mlpOffsets } from '../src/kernels/mlp';
+import { mlpOffsets } from '../src/mlp/mlp';
 import type { Limits } from './limits';
 import { ATOL, RTOL, SPIRAL, fbData, linspace, makeModel, modelY0, timeForwardBackward, timeSolve, toleranceUnits } from './solves';
 import { NOT_YET, type SectionResult, int, ms, ratio, sig } from './table';

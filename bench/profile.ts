@@ -4,7 +4,7 @@
  *
  * The page's main runtime is created without optional features, so this
  * section requests a second device with `requiredFeatures: ['timestamp-query']`
- * (and the adapter's storage limits, as src/host/runtime.ts asks for) and
+ * (and the adapter's storage limits, as src/runtime/runtime.ts asks for) and
  * wraps it with `createRuntime({ device })`. webode records its passes itself,
  * so timestamps cannot be passed in; instead, while a measurement runs, the
  * device's `createCommandEncoder` is wrapped (on this device only, for the
@@ -19,8 +19,8 @@
  * spends in those passes; the rest is submission, host waits and host code.
  */
 import { MLP, type Runtime, Tensor, createRuntime, odeint } from '../src/index';
-import { mlpFlops } from '../src/kernels/mlp';
-import { adapterLimits } from '../src/host/runtime';
+import { mlpFlops } from '../src/mlp/mlp';
+import { adapterLimits } from '../src/runtime/runtime';
 import { KERNEL_LAYERS, randomStates } from './kernels';
 import type { Limits } from './limits';
 import { SPIRAL, ATOL, RTOL, linspace, makeModel, meanSquareCotangent, modelY0 } from './solves';
@@ -360,7 +360,7 @@ export async function profileSection(limits: Limits): Promise<SectionResult> {
         rows: body,
         notes: [
           "A second device with 'timestamp-query' (same adapter, same storage limits) wrapped by createRuntime({ device }). While a row runs, the device's createCommandEncoder is wrapped so that every compute pass — webode's own and the bench's — gets timestampWrites at its beginning and end (resolved before the encoder finishes); no src/ change.",
-          `GPU per dispatch = timestamp(end) − timestamp(begin), summed over the row's passes in one run, / dispatches; median of ${RUNS} runs after a warm-up (2 when one dispatch or call takes over a second). A solver pass holds a round of kernel dispatches, a probe after each and one summary (src/host/driver.ts), all counted among the dispatches.`,
+          `GPU per dispatch = timestamp(end) − timestamp(begin), summed over the row's passes in one run, / dispatches; median of ${RUNS} runs after a warm-up (2 when one dispatch or call takes over a second). A solver pass holds a round of kernel dispatches, a probe after each and one summary (src/solver/driver.ts), all counted among the dispatches.`,
           'wall per run: performance.now() around the whole run (encoding, submits, host waits; for the solver rows the whole odeint or sol.backward call, shared by its pass rows). GPU / wall (median of the per-run ratios) is the share of that time inside the timed passes; the rest is host code, submission and waits.',
           `MLP.forward and VJP rows: B = ${int(PROFILE_BATCH)}, as many calls or dispatches as make a run of about ${TARGET_MS} ms; flops counted as in table 2; % of the FMA peak of table 1 (${sig(limits.fmaGflops)} GFLOP/s, wall-clock based).`,
         ],

@@ -13,10 +13,10 @@
  * Layout: zv [B][2D] (z, then v), out [B][2D] (f, then vᵀ∂f/∂z), acc [B][P].
  */
 import { type Runtime, mulberry32 } from '../src/index';
-import { EVAL_PARAMS } from '../src/kernels/forward';
-import { explicitLayout } from '../src/kernels/layout';
-import { type MlpSpec, mlpFlops, mlpKey, mlpOffsets, stateDim } from '../src/kernels/mlp';
-import { LOCAL_ACCUMULATOR_MAX, vjpWgsl } from '../src/kernels/vjp';
+import { EVAL_PARAMS } from '../src/kernels/mlp-forward';
+import { explicitLayout } from '../src/wgsl/layout';
+import { type MlpSpec, mlpFlops, mlpKey, mlpOffsets, stateDim } from '../src/mlp/mlp';
+import { LOCAL_ACCUMULATOR_MAX, vjpWgsl } from '../src/mlp/vjp';
 import { gpuIdle, timed } from './timing';
 
 export const VJP_WORKGROUP = 64;

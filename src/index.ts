@@ -5,25 +5,25 @@
  */
 
 /** Device, caches, counters and error handling. */
-export { createRuntime, Runtime } from './host/runtime';
-export type { RuntimeOptions, RuntimeCounters } from './host/runtime';
+export { createRuntime, Runtime } from './runtime/runtime';
+export type { RuntimeOptions, RuntimeCounters } from './runtime/runtime';
 
 /** GPU-resident float32 arrays. */
-export { Tensor } from './host/tensor';
+export { Tensor } from './runtime/tensor';
 
 /** The MLP vector field f(t, z; θ). */
-export { MLP, defaultParameters, mulberry32 } from './host/mlp';
-export type { MLPOptions } from './host/mlp';
-export type { Activation } from './kernels/mlp';
-export { ACTIVATIONS } from './kernels/mlp';
+export { MLP, defaultParameters, mulberry32 } from './field/mlp';
+export type { MLPOptions } from './field/mlp';
+export type { Activation } from './mlp/mlp';
+export { ACTIVATIONS } from './mlp/mlp';
 
 /** Butcher tableaux of the built-in methods. */
-export { TABLEAUX, METHOD_NAMES, getTableau } from './host/tableau';
-export type { Tableau, MethodName } from './host/tableau';
+export { TABLEAUX, METHOD_NAMES, getTableau } from './methods/tableau';
+export type { Tableau, MethodName } from './methods/tableau';
 
 /** Forward integration. */
-export { odeint, Solution } from './host/solve';
-export { DEFAULT_CONTROLLER, MIN_RTOL } from './host/solve';
+export { odeint, Solution } from './solver/odeint';
+export { DEFAULT_CONTROLLER, MIN_RTOL } from './solver/odeint';
 export type {
   ControllerOptions,
   OdeintOptions,
@@ -31,12 +31,12 @@ export type {
   SolveSummary,
   SolveStats,
   StepControl,
-} from './host/solve';
+} from './solver/odeint';
 
 /** Gradients by the adjoint method (`solution.backward`). */
-export { Gradients } from './host/gradients';
-export type { BackwardSummary } from './host/gradients';
-export type { AdjointKernel, BackwardOptions } from './host/adjoint';
+export { Gradients } from './gradients/runner';
+export type { BackwardSummary } from './gradients/runner';
+export type { AdjointKernel, BackwardOptions } from './gradients/adjoint';
 
 /** Errors. */
 export {
@@ -47,26 +47,26 @@ export {
   DestroyedError,
   OdeSolveError,
   TrainingError,
-} from './host/errors';
-export type { FailureKind, SampleFailure } from './host/errors';
+} from './errors';
+export type { FailureKind, SampleFailure } from './errors';
 
 /** Training: losses on the GPU (gradients written into the cotangent buffer). */
-export { Loss, LOSS_KINDS } from './host/train/loss';
-export type { LossKind, LossArgs } from './host/train/loss';
+export { Loss, LOSS_KINDS } from './train/loss';
+export type { LossKind, LossArgs } from './train/loss';
 /** Training: optimizers as WGSL kernels (PyTorch's SGD and Adam formulas). */
-export { Optimizer, SGD, Adam } from './host/train/optim';
-export type { SGDOptions, AdamOptions } from './host/train/optim';
+export { Optimizer, SGD, Adam } from './train/optim';
+export type { SGDOptions, AdamOptions } from './train/optim';
 /** Training: a trainable linear readout after the ODE block. */
-export { Linear } from './host/train/linear';
-export type { LinearOptions, LinearForwardArgs, LinearBackwardArgs } from './host/train/linear';
+export { Linear } from './train/linear';
+export type { LinearOptions, LinearForwardArgs, LinearBackwardArgs } from './train/linear';
 /** Training: datasets uploaded once and mini-batches drawn on the GPU (seeded PCG hash). */
-export { TrajectoryDataset, PointDataset, WindowSampler, PointSampler } from './host/train/data';
-export type { Batch, Sampler, WindowSamplerOptions, PointSamplerOptions } from './host/train/data';
+export { TrajectoryDataset, PointDataset, WindowSampler, PointSampler } from './train/data';
+export type { Batch, Sampler, WindowSamplerOptions, PointSamplerOptions } from './train/data';
 /** Training: the model (ODE block + optional readout) and the trainer. */
-export { NeuralODE } from './host/train/model';
-export type { NeuralODEOptions, Prediction } from './host/train/model';
-export { Trainer, LOSS_HISTORY } from './host/train/trainer';
-export type { TrainerOptions, StepOptions, StepResult, LossHistory, Progress, FitOptions, FitResult } from './host/train/trainer';
+export { NeuralODE } from './train/model';
+export type { NeuralODEOptions, Prediction } from './train/model';
+export { Trainer, LOSS_HISTORY } from './train/trainer';
+export type { TrainerOptions, StepOptions, StepResult, LossHistory, Progress, FitOptions, FitResult } from './train/trainer';
 /** Training: saving and loading models as JSON, importing PyTorch state_dicts. */
 export {
   saveModel,
@@ -76,5 +76,5 @@ export {
   ModelFormatError,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
-} from './host/train/serialize';
-export type { ModelJSON, StateDictOptions } from './host/train/serialize';
+} from './train/serialize';
+export type { ModelJSON, StateDictOptions } from './train/serialize';

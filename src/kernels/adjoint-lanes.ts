@@ -1,5 +1,5 @@
 /**
- * The adjoint kernel on four samples per invocation (shaders/adjoint_lanes.wgsl):
+ * The adjoint kernel on four samples per invocation (adjoint-lanes.wgsl):
  * the MLP's vector–Jacobian products on vec4 lanes, the tableau as constant
  * arrays, the shared parameter rows, and when the kernel applies.
  *
@@ -16,13 +16,13 @@
  * 65,536); into a row in storage they stay in that loop. Lane by lane the
  * forward and backward sweeps are the arithmetic of `mlp_vjp` (src/kernels/vjp.ts).
  */
-import adjointLanesSource from '../../shaders/adjoint_lanes.wgsl?raw';
-import type { Tableau } from '../host/tableau';
+import adjointLanesSource from './adjoint-lanes.wgsl?raw';
+import type { Tableau } from '../methods/tableau';
 import { adjointBindingsWgsl, adjointRows, landingWgsl } from './adjoint';
-import { f32Literal, fillTemplate } from './layout';
-import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from './mlp';
-import { SAMPLE, controllerWgsl, statusWgsl } from './rk';
-import { accumulatorRef, accumulatorWgsl } from './vjp';
+import { f32Literal, fillTemplate } from '../wgsl/layout';
+import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
+import { SAMPLE, controllerWgsl, statusWgsl } from '../wgsl/rk';
+import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
 /** Samples per invocation of the lane kernel. */
 export const ADJOINT_LANES = 4;

@@ -1,5 +1,5 @@
 /**
- * The adjoint kernel with one sample per workgroup (shaders/adjoint_workgroup.wgsl):
+ * The adjoint kernel with one sample per workgroup (adjoint-workgroup.wgsl):
  * the MLP's vector–Jacobian products shared by the invocations of a
  * workgroup, the private slices of the parameter rows, and when the kernel
  * applies.
@@ -13,14 +13,14 @@
  * intermediate vector goes through workgroup memory, one barrier per layer
  * and sweep.
  */
-import adjointWorkgroupSource from '../../shaders/adjoint_workgroup.wgsl?raw';
-import type { Tableau } from '../host/tableau';
+import adjointWorkgroupSource from './adjoint-workgroup.wgsl?raw';
+import type { Tableau } from '../methods/tableau';
 import { adjointBindingsWgsl, landingWgsl, thetaStageEval } from './adjoint';
 import { gradFromOutput } from './adjoint-lanes';
-import { fillTemplate } from './layout';
-import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from './mlp';
-import { SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
-import { activationGradWgsl } from './vjp';
+import { fillTemplate } from '../wgsl/layout';
+import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
+import { SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { activationGradWgsl } from '../mlp/vjp';
 
 /** Invocations per workgroup (one sample). */
 export const ADJOINT_WORKGROUP_SIZE = 64;

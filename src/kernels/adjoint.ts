@@ -1,16 +1,16 @@
 /**
- * The adjoint kernel (shaders/adjoint.wgsl) and the parameter-gradient
- * reduction (shaders/reduce.wgsl): compile-time spec (MLP shape + tableau),
+ * The adjoint kernel (adjoint.wgsl) and the parameter-gradient
+ * reduction (reduce.wgsl): compile-time spec (MLP shape + tableau),
  * generated WGSL, uniform layouts and bind group layouts.
  */
-import adjointSource from '../../shaders/adjoint.wgsl?raw';
-import reduceSource from '../../shaders/reduce.wgsl?raw';
-import type { Tableau } from '../host/tableau';
-import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpOffsets, stateDim, thetaBindingWgsl } from './mlp';
-import { CONTROLLER_FIELDS, SAMPLE, type StageEval, rkCoreWgsl, statusWgsl } from './rk';
-import { GRADIENT_FIELDS, gradientBindings } from './gradient';
-import { LOCAL_ACCUMULATOR_MAX, accumulatorRef, accumulatorWgsl, vjpWgsl } from './vjp';
+import adjointSource from './adjoint.wgsl?raw';
+import reduceSource from './reduce.wgsl?raw';
+import type { Tableau } from '../methods/tableau';
+import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from '../wgsl/layout';
+import { type MlpSpec, mlpKey, mlpOffsets, stateDim, thetaBindingWgsl } from '../mlp/mlp';
+import { CONTROLLER_FIELDS, SAMPLE, type StageEval, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
+import { LOCAL_ACCUMULATOR_MAX, accumulatorRef, accumulatorWgsl, vjpWgsl } from '../mlp/vjp';
 
 /** Invocations per workgroup of the adjoint kernel (one sample each). */
 export const ADJOINT_WORKGROUP = 64;

@@ -1,17 +1,17 @@
 /**
- * The discrete-backprop kernel (shaders/backprop.wgsl): exact reverse-mode
+ * The discrete-backprop kernel (backprop.wgsl): exact reverse-mode
  * gradients of the forward discretisation with checkpointing. Generates the
  * reverse of the Runge–Kutta step from the tableau (the transposed stage
  * recurrences, the dense-output cotangents) and the checkpoint copy code from
  * the Sample layout.
  */
-import backpropSource from '../../shaders/backprop.wgsl?raw';
-import type { Tableau } from '../host/tableau';
-import { StructLayout, f32Literal, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from './mlp';
-import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from './rk';
-import { GRADIENT_FIELDS, gradientBindings } from './gradient';
-import { vjpWgsl } from './vjp';
+import backpropSource from './backprop.wgsl?raw';
+import type { Tableau } from '../methods/tableau';
+import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
+import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from '../mlp/mlp';
+import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
+import { vjpWgsl } from '../mlp/vjp';
 
 export const BACKPROP_WORKGROUP = 64;
 

@@ -1,11 +1,11 @@
 /**
- * The gate of a wait-free training iteration (shaders/gate.wgsl): turns the
+ * The gate of a wait-free training iteration (gate.wgsl): turns the
  * reports of a deferred forward and gradient solve into the optimizer's
  * indirect-dispatch arguments (its workgroup counts, or zero after a failure)
  * and the trainer's health words.
  */
-import gateSource from '../../shaders/gate.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
+import gateSource from './gate.wgsl?raw';
+import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
 import { SUMMARY } from './summary';
 
 export const GATE_PARAMS = new StructLayout('GateParams', [

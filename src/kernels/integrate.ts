@@ -1,5 +1,5 @@
 /**
- * The per-sample Runge–Kutta integration kernel (shaders/integrate.wgsl) and
+ * The per-sample Runge–Kutta integration kernel (integrate.wgsl) and
  * the batch-shared step control entry points: their compile-time spec (MLP
  * shape + tableau), the WGSL generated from it, the struct layouts shared by
  * WGSL and the host, and the recording of dispatches into a compute pass.
@@ -7,11 +7,11 @@
  * One generator serves every method: the stage code, the error estimate and
  * the dense output are written from the tableau's numbers.
  */
-import integrateSource from '../../shaders/integrate.wgsl?raw';
-import type { Tableau } from '../host/tableau';
-import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from './mlp';
-import { CONTROLLER_FIELDS, SAMPLE, SOLVER_FIELDS, rkCoreWgsl, statusWgsl } from './rk';
+import integrateSource from './integrate.wgsl?raw';
+import type { Tableau } from '../methods/tableau';
+import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from '../wgsl/layout';
+import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from '../mlp/mlp';
+import { CONTROLLER_FIELDS, SAMPLE, SOLVER_FIELDS, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 
 /** Invocations per workgroup of the integration kernel (one sample each). */
 export const INTEGRATE_WORKGROUP = 64;
@@ -104,4 +104,4 @@ export function integrateWorkgroups(batch: number): number {
   return Math.ceil(batch / INTEGRATE_WORKGROUP);
 }
 
-export { SAMPLE, STATUS, kSlots } from './rk';
+export { SAMPLE, STATUS, kSlots } from '../wgsl/rk';

@@ -1,11 +1,11 @@
 /**
- * The Linear readout kernels (shaders/linear.wgsl): forward y = W x + b and
+ * The Linear readout kernels (linear.wgsl): forward y = W x + b and
  * the vector–Jacobian products for dL/dx and dL/dθ. The compile-time spec is
  * the pair of widths; batch and buffer offsets are uniforms.
  */
-import linearSource from '../../shaders/linear.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
-import { thetaBindingWgsl } from './mlp';
+import linearSource from './linear.wgsl?raw';
+import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
+import { thetaBindingWgsl } from '../mlp/mlp';
 
 /** Invocations per workgroup of every linear entry point. */
 export const LINEAR_WORKGROUP = 64;

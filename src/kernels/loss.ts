@@ -1,12 +1,12 @@
 /**
- * The loss kernels (shaders/loss.wgsl): mean squared error, mean absolute
+ * The loss kernels (loss.wgsl): mean squared error, mean absolute
  * error (L1) and softmax cross-entropy, each writing dL/dprediction into a
  * gradient buffer and reducing its value on the GPU in a fixed order.
  *
  * The compile-time spec is the loss kind; sizes and offsets are uniforms.
  */
-import lossSource from '../../shaders/loss.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
+import lossSource from './loss.wgsl?raw';
+import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
 
 /** The losses: 'mse' (mean squared error), 'l1' (mean absolute error), 'cross-entropy' (softmax, class-index targets). */
 export type LossKind = 'mse' | 'l1' | 'cross-entropy';

@@ -1,12 +1,12 @@
 /**
- * Optimizer kernels (shaders/optim.wgsl): SGD with momentum, dampening and
+ * Optimizer kernels (optim.wgsl): SGD with momentum, dampening and
  * Nesterov momentum, and Adam, with the update formulas of PyTorch's
  * torch.optim.SGD and torch.optim.Adam (L2 weight decay added to the
  * gradient; Adam's bias corrections computed on the host in float64 from the
  * step count). The compile-time spec is the optimizer kind.
  */
-import optimSource from '../../shaders/optim.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
+import optimSource from './optim.wgsl?raw';
+import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
 
 export type OptimizerKind = 'sgd' | 'adam';
 

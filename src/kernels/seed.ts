@@ -1,10 +1,10 @@
 /**
- * The seed kernel (shaders/seed.wgsl): sets the forward solve's last step
+ * The seed kernel (seed.wgsl): sets the forward solve's last step
  * size as the first step of each new (zeroed) sample of a reverse solve.
  */
-import seedSource from '../../shaders/seed.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
-import { SAMPLE, statusWgsl } from './rk';
+import seedSource from './seed.wgsl?raw';
+import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
+import { SAMPLE, statusWgsl } from '../wgsl/rk';
 
 export const SEED_WORKGROUP = 64;
 

@@ -1,11 +1,11 @@
 /**
- * The summary kernel (shaders/summary.wgsl): folds the per-sample solver
+ * The summary kernel (summary.wgsl): folds the per-sample solver
  * state into the few words the host reads between chunks of dispatches, and
  * folds those into the report of a deferred solve.
  */
-import summarySource from '../../shaders/summary.wgsl?raw';
-import { StructLayout, fillTemplate } from './layout';
-import { SAMPLE, statusWgsl } from './rk';
+import summarySource from './summary.wgsl?raw';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { SAMPLE, statusWgsl } from '../wgsl/rk';
 
 /** Invocations of the single summary workgroup. */
 export const SUMMARY_WORKGROUP = 256;

@@ -1,10 +1,10 @@
 /**
- * dL/dt at every output time (shaders/time_gradient.wgsl): per-sample terms
+ * dL/dt at every output time (time-gradient.wgsl): per-sample terms
  * f(t_i, y_i) · (cotangent), summed over the batch by the reduction kernel.
  */
-import timeGradientSource from '../../shaders/time_gradient.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from './layout';
-import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from './mlp';
+import timeGradientSource from './time-gradient.wgsl?raw';
+import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
+import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from '../mlp/mlp';
 
 export const TIME_GRADIENT_WORKGROUP = 64;
 

@@ -22,7 +22,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { makeRng } from '../reference/mlp';
-import { TABLEAUX } from '../../src/host/tableau';
+import { TABLEAUX } from '../../src/methods/tableau';
 import { expm, rkStep } from '../reference/solve';
 import { cotangents, gradientArgs, logError, sampleCotangents } from './adjoint-helpers';
 import { relError } from './problems';

@@ -34,7 +34,7 @@
  * true gradient.
  */
 import { describe, expect, it } from 'vitest';
-import type { MethodName } from '../../src/host/tableau';
+import type { MethodName } from '../../src/methods/tableau';
 import {
   batchLoss,
   cotangents,

@@ -34,7 +34,7 @@
  * around the test point and the same tolerance applies.
  */
 import { expect, it } from 'vitest';
-import { ACTIVATIONS } from '../../src/kernels/mlp';
+import { ACTIVATIONS } from '../../src/mlp/mlp';
 import { makeRng } from '../reference/mlp';
 import { solveAccurate } from '../reference/solve';
 import { cotangents, fdGradTheta, fdGradY0, gradientOk, logError, sampleCotangents } from './adjoint-helpers';

@@ -18,7 +18,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { makeRng } from '../reference/mlp';
 import { solveAccurate, solveFixed } from '../reference/solve';
-import { TABLEAUX } from '../../src/host/tableau';
+import { TABLEAUX } from '../../src/methods/tableau';
 import { gradientArgs } from './adjoint-helpers';
 import { type Harness, openHarness } from './browser';
 import { type MlpProblem, makeProblem, relError } from './problems';

@@ -8,7 +8,7 @@
  *
  * Underflow: z' = λ z with λ = −1e8 on [1, 2]. dopri5 is stable only for
  * |h λ| ≲ 3.3, i.e. h ≲ 3.3e-8, while the kernel's step floor near t = 1 is
- * 4·2⁻²³·|t| ≈ 4.8e-7 (shaders/rk_core.wgsl: below it a step no longer moves t
+ * 4·2⁻²³·|t| ≈ 4.8e-7 (src/wgsl/rk_core.wgsl: below it a step no longer moves t
  * in float32). Any step the controller tries near the floor is unstable and
  * rejected, so the sample must fail 'step-underflow' at (or just after)
  * t = 1 (measured: at t = 1, with no step accepted). A second sample with

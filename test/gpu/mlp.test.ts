@@ -14,9 +14,9 @@
  * wrong weight, offset, lane or activation shows up at 1e-2 or more.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EVAL_PARAMS, forwardShape, forwardWgsl, forwardWorkgroups } from '../../src/kernels/forward';
-import { lanesFor } from '../../src/kernels/lanes';
-import { ACTIVATIONS, type Activation } from '../../src/kernels/mlp';
+import { EVAL_PARAMS, forwardShape, forwardWgsl, forwardWorkgroups } from '../../src/kernels/mlp-forward';
+import { lanesFor } from '../../src/mlp/lanes';
+import { ACTIVATIONS, type Activation } from '../../src/mlp/mlp';
 import { type Harness, openHarness } from './browser';
 import { makeProblem, relError } from './problems';
 import { decode, encodeF32 } from './wire';

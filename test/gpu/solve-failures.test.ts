@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { OdeintOptions } from '../../src/index';
-import { TABLEAUX } from '../../src/host/tableau';
+import { TABLEAUX } from '../../src/methods/tableau';
 import { solveAccurate, solveFixed } from '../reference/solve';
 import { at, makeProblem, relError, sampleY0 } from './problems';
 import { allSamples, gather, linearExact, linearProblem, maxAbs, runSolve, useHarness } from './solve-helpers';

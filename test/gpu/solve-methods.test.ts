@@ -23,7 +23,7 @@
  *    below ≈ 36·1e-6·1.4 ≈ 5e-5. (Measured: ≤ 6e-7.)
  */
 import { describe, expect, it } from 'vitest';
-import { TABLEAUX, type MethodName } from '../../src/host/tableau';
+import { TABLEAUX, type MethodName } from '../../src/methods/tableau';
 import { solveAccurate, solveFixed } from '../reference/solve';
 import { at, makeProblem, relError } from './problems';
 import { type SolveResult, allSamples, gather, linearExact, linearProblem, solveOk, useHarness } from './solve-helpers';

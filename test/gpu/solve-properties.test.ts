@@ -11,7 +11,7 @@
  * solution of a linear field; tolerances are stated and justified at each test.
  */
 import { describe, expect, it } from 'vitest';
-import { TABLEAUX, type MethodName } from '../../src/host/tableau';
+import { TABLEAUX, type MethodName } from '../../src/methods/tableau';
 import { solveAccurate, solveFixed } from '../reference/solve';
 import { at, makeProblem, relError, sampleY0 } from './problems';
 import { allSamples, gather, linearExact, linearProblem, maxAbs, runSolve, solveOk, useHarness } from './solve-helpers';

@@ -20,8 +20,8 @@
  *    ≈ 1e-6, amplified ≤ 1.5 by the flow (as in solve-methods.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import type { MethodName } from '../../src/host/tableau';
-import { TABLEAUX } from '../../src/host/tableau';
+import type { MethodName } from '../../src/methods/tableau';
+import { TABLEAUX } from '../../src/methods/tableau';
 import { solveAccurate, solveFixed } from '../reference/solve';
 import { makeProblem, relError } from './problems';
 import { gather, solveOk, someSamples, useHarness } from './solve-helpers';

@@ -14,12 +14,12 @@
  *   (≤ 6e-8) and Adam's m/sqrt(v) carries ~1e-6 relative, times lr ≤ 0.1;
  * - Linear: forward and both VJPs against the float64 formulas (1e-5,
  *   dot products of ≤ 7 terms);
- * - samplers: the indices are the PCG-hash formula of src/kernels/sample.ts
+ * - samplers: the indices are the PCG-hash formula of src/kernels/minibatch.ts
  *   recomputed on the host, the same seed gives the same batches, another
  *   seed others, and the rows are the dataset's rows.
  */
 import { expect, it } from 'vitest';
-import { sampleIndex } from '../../src/kernels/sample';
+import { sampleIndex } from '../../src/kernels/minibatch';
 import { makeRng } from '../reference/mlp';
 import { useHarness } from './solve-helpers';
 import { adamRef, crossEntropyRef, l1Ref, linearBackwardRef, linearRef, mseRef, relErr, sgdRef } from './train-reference';

@@ -8,7 +8,7 @@
  * parameters exactly as they were and leaking no GPU buffer.
  */
 import { expect, it } from 'vitest';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION } from '../../src/host/train/serialize';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION } from '../../src/train/serialize';
 import { makeRng } from '../reference/mlp';
 import { useHarness } from './solve-helpers';
 import { decode } from './wire';

@@ -4,10 +4,10 @@
  *    by the tableau's dense output;
  *  - `solveAccurate`: adaptive dopri5 at tight tolerances, the "true" solution in tests;
  *  - `expm`: matrix exponential for analytic solutions of linear systems.
- * Only the coefficients come from src/host/tableau.ts (they are proven by the order-condition tests).
+ * Only the coefficients come from src/methods/tableau.ts (they are proven by the order-condition tests).
  */
 
-import { TABLEAUX, type Tableau } from '../../src/host/tableau';
+import { TABLEAUX, type Tableau } from '../../src/methods/tableau';
 
 /** The right-hand side dy/dt = f(t, y). */
 export type Rhs = (t: number, y: readonly number[]) => number[];

@@ -7,7 +7,7 @@
  * and every adjoint test, which run it by default).
  */
 import { describe, expect, it } from 'vitest';
-import { METHOD_NAMES, getTableau } from '../../src/host/tableau';
+import { METHOD_NAMES, getTableau } from '../../src/methods/tableau';
 import { ADJOINT_PARAMS } from '../../src/kernels/adjoint';
 import {
   ADJOINT_LANES,
@@ -19,7 +19,7 @@ import {
   laneRows,
   lanesVjpFunctionFloats,
 } from '../../src/kernels/adjoint-lanes';
-import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/kernels/mlp';
+import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/mlp/mlp';
 
 const spec = (layers: number[], timeInput = false): MlpSpec => ({ layers, activation: 'tanh', timeInput });
 

@@ -7,9 +7,9 @@
  * (test/gpu/adjoint-kernels.test.ts, test/gpu/adjoint-vjp.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { adjointKernelKind } from '../../src/host/adjoint';
-import { ArgumentError } from '../../src/host/errors';
-import { METHOD_NAMES, getTableau } from '../../src/host/tableau';
+import { adjointKernelKind } from '../../src/gradients/adjoint';
+import { ArgumentError } from '../../src/errors';
+import { METHOD_NAMES, getTableau } from '../../src/methods/tableau';
 import { ADJOINT_PARAMS } from '../../src/kernels/adjoint';
 import {
   ADJOINT_WORKGROUP_SIZE,
@@ -19,7 +19,7 @@ import {
   workgroupSlices,
   workgroupVectorFloats,
 } from '../../src/kernels/adjoint-workgroup';
-import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/kernels/mlp';
+import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/mlp/mlp';
 
 const spec = (layers: number[], timeInput = false): MlpSpec => ({ layers, activation: 'tanh', timeInput });
 

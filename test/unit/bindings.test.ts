@@ -7,15 +7,15 @@
  * packs its uniform as the WGSL struct declares it.
  */
 import { describe, expect, it } from 'vitest';
-import { getTableau } from '../../src/host/tableau';
+import { getTableau } from '../../src/methods/tableau';
 import { ADJOINT_PARAMS, adjointWgsl } from '../../src/kernels/adjoint';
 import { adjointLanesWgsl } from '../../src/kernels/adjoint-lanes';
 import { adjointWorkgroupWgsl } from '../../src/kernels/adjoint-workgroup';
 import { backpropWgsl } from '../../src/kernels/backprop';
-import { forwardWgsl } from '../../src/kernels/forward';
+import { forwardWgsl } from '../../src/kernels/mlp-forward';
 import { integrateWgsl } from '../../src/kernels/integrate';
 import { linearParameterCount, linearWgsl } from '../../src/kernels/linear';
-import { type MlpSpec, mlpOffsets, thetaBindingWgsl } from '../../src/kernels/mlp';
+import { type MlpSpec, mlpOffsets, thetaBindingWgsl } from '../../src/mlp/mlp';
 import { SEED_PARAMS, seedWgsl } from '../../src/kernels/seed';
 import { timeGradientWgsl } from '../../src/kernels/time-gradient';
 

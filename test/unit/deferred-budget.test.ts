@@ -4,7 +4,7 @@
  * and the default budget of a deferred solve covers maxSteps.
  */
 import { expect, it } from 'vitest';
-import { DISPATCH_GROWTH, deferredScale, deferredUnitsCovering } from '../../src/host/driver';
+import { DISPATCH_GROWTH, deferredScale, deferredUnitsCovering } from '../../src/solver/driver';
 
 it('units grow 1, 2, 4, … up to the largest scale', () => {
   expect(DISPATCH_GROWTH).toBe(16);

@@ -17,10 +17,10 @@ import {
   WebGPUUnavailableError,
   WebodeError,
   describeValue,
-} from '../../src/host/errors';
-import { validateMlpOptions } from '../../src/host/mlp';
-import { MIN_RTOL, resolveOptions, validateTimes } from '../../src/host/solve';
-import { UnknownMethodError } from '../../src/host/tableau';
+} from '../../src/errors';
+import { validateMlpOptions } from '../../src/field/mlp';
+import { MIN_RTOL, resolveOptions, validateTimes } from '../../src/solver/odeint';
+import { UnknownMethodError } from '../../src/methods/tableau';
 
 /** The ArgumentError `fn` throws (fails if it throws anything else or nothing). */
 function argumentError(fn: () => unknown): ArgumentError {

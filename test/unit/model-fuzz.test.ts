@@ -9,8 +9,8 @@
  * model untouched, nothing leaks) is covered by test/gpu/train-serialize.
  */
 import { describe, expect, it } from 'vitest';
-import { mlpOffsets } from '../../src/kernels/mlp';
-import { ModelFormatError, checkModel } from '../../src/host/train/serialize';
+import { mlpOffsets } from '../../src/mlp/mlp';
+import { ModelFormatError, checkModel } from '../../src/train/serialize';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { METHOD_NAMES, TABLEAUX, type MethodName } from '../../src/host/tableau';
+import { METHOD_NAMES, TABLEAUX, type MethodName } from '../../src/methods/tableau';
 import { initParams, makeRng, mlpForward, mlpParamCount, activate } from '../reference/mlp';
 import { expm, solveAccurate, solveFixed, type Rhs } from '../reference/solve';
 

@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { ArgumentError } from '../../src/host/errors';
+import { ArgumentError } from '../../src/errors';
 import {
   defineTableau,
   getTableau,
@@ -15,7 +15,7 @@ import {
   UnknownMethodError,
   type Tableau,
   type TableauSpec,
-} from '../../src/host/tableau';
+} from '../../src/methods/tableau';
 
 // ---------------------------------------------------------------------------------------------
 // Rooted trees and elementary weights (Butcher; Hairer, Nørsett & Wanner, Solving ODEs I, §II.2).

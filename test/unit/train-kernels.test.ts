@@ -9,11 +9,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CIRCLES, SPIRAL, circlesData, spiralData, spiralField } from '../../demo/experiments';
-import type { StructLayout } from '../../src/kernels/layout';
+import type { StructLayout } from '../../src/wgsl/layout';
 import { LINEAR_PARAMS, linearKey, linearWgsl } from '../../src/kernels/linear';
 import { LOSS_KINDS, LOSS_PARAMS, LOSS_WORKGROUP, lossKey, lossWgsl } from '../../src/kernels/loss';
 import { ADAM_PARAMS, SGD_PARAMS, optimKey, optimWgsl } from '../../src/kernels/optim';
-import { SAMPLE_PARAMS, pcgHash, sampleIndex, sampleWgsl } from '../../src/kernels/sample';
+import { SAMPLE_PARAMS, pcgHash, sampleIndex, sampleWgsl } from '../../src/kernels/minibatch';
 import { adamRef, sgdRef } from '../gpu/train-reference';
 
 /** Field i holds 0.5 + i (f32) or 3 + i (u32) at byte 4·i, as the WGSL struct of 4-byte scalars lays it out. */

@@ -1,0 +1,282 @@
+/**
+ * `sol.backward(dLdy)`: gradients of a loss through a solve, entirely on the
+ * GPU. This module validates the request and builds the continuous-adjoint
+ * kernel; `mode: 'backprop'` builds the discrete one (./backprop.ts); both
+ * run through the shared chunked runner (./gradients.ts).
+ *
+ * The adjoint: every sample integrates [z, a] backwards with its own adaptive
+ * steps, one sample per invocation (adjoint.wgsl, its parameter
+ * adjoint in a row of its own) or four in lockstep lanes sharing one row
+ * (adjoint-lanes.wgsl, the default where it fits); a deterministic
+ * reduction sums the rows into dL/dθ. GPU memory is independent of the
+ * number of steps.
+ */
+import {
+  ADJOINT_PARAMS,
+  ADJOINT_WORKGROUP,
+  adjointKey,
+  adjointLayout,
+  adjointRows,
+  adjointWgsl,
+} from '../kernels/adjoint';
+import {
+  ADJOINT_LANES,
+  ADJOINT_LANES_WORKGROUP,
+  LANES_MIN_BATCH,
+  adjointLanesFit,
+  adjointLanesKey,
+  adjointLanesWgsl,
+  laneRows,
+} from '../kernels/adjoint-lanes';
+import {
+  WORKGROUP_MAX_BATCH,
+  WORKGROUP_MIN_PARAMS,
+  adjointWorkgroupFits,
+  adjointWorkgroupKey,
+  adjointWorkgroupWgsl,
+} from '../kernels/adjoint-workgroup';
+import { mlpFlops, mlpOffsets, stateDim } from '../mlp/mlp';
+import { backpropKernel } from './backprop';
+import { ArgumentError, DestroyedError } from '../errors';
+import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, type Gradients, chunkSize, runGradients } from './runner';
+import { type ControllerOptions, type OdeintOptions, type Solution, deferredUnits, resolveOptions } from '../solver/odeint';
+import { getTableau } from '../methods/tableau';
+import { Tensor } from '../runtime/tensor';
+
+/** Options of `solution.backward`. Defaults come from the forward solve. */
+export interface BackwardOptions {
+  /** Method of the reverse solve. Default: the forward solve's. */
+  method?: OdeintOptions['method'];
+  rtol?: number;
+  atol?: number;
+  /** Step size of a fixed-step reverse solve. Default: the forward solve's. */
+  stepSize?: number;
+  /**
+   * First step of an adaptive reverse solve (clipped to the first segment).
+   * Default: per sample, the step size its forward solve ended with (the
+   * initial-step heuristic where that is unknown), not the forward's option.
+   */
+  firstStep?: number;
+  maxSteps?: number;
+  stepsPerDispatch?: number;
+  /** Step-size controller of an adaptive reverse solve. Default: the forward solve's. */
+  controller?: ControllerOptions;
+  /**
+   * `'adjoint'` (default): the continuous adjoint, memory independent of the
+   * number of steps. `'backprop'`: exact reverse-mode gradients of the forward
+   * discretisation (its own steps, taken as constants), with checkpointing so
+   * memory grows as √steps; method, tolerances and step sizes are the forward
+   * solve's (setting them is an error).
+   */
+  mode?: 'adjoint' | 'backprop';
+  /**
+   * Return without any host wait (adjoint mode only; default false): the
+   * gradient solve records a fixed dispatch budget and reads nothing back, as
+   * `OdeintOptions.deferred` describes; `await g.check()` reads its outcome.
+   * The gradients can feed an optimizer at once. The check covers the
+   * gradient solve only: a deferred forward solve needs its own `sol.check()`
+   * (a gradient solve that waits checks it first).
+   */
+  deferred?: boolean;
+  /** Dispatches per chunk of samples of a deferred gradient solve. Default as `OdeintOptions.dispatchBudget`. */
+  dispatchBudget?: number;
+  /**
+   * How the adjoint kernel maps samples to the GPU (adjoint mode only; same
+   * mathematics and step-size decisions, float32 rounding differs):
+   * `'workgroup'` gives each sample a workgroup whose invocations share every
+   * MLP evaluation (the default for 1 or 2 samples of an MLP with at least
+   * 1,024 parameters, where it fits);
+   * `'lanes'` steps four samples per invocation in lockstep as the lanes of
+   * vec4 values, each with its own step size, so every parameter loaded
+   * serves four samples and the four share one parameter-adjoint row (the
+   * default from 8 samples, where it fits); `'invocation'` gives every sample
+   * an invocation of its own (any MLP). The README lists which MLPs fit.
+   */
+  kernel?: AdjointKernel;
+  /**
+   * Bytes the per-sample gradient memory (a row of P floats per sample, plus a
+   * few state vectors; in backprop mode also the checkpoint tape) may take
+   * before the batch is processed in chunks of samples. Default: 256 MiB.
+   */
+  memoryBudget?: number;
+}
+
+/** The adjoint kernels (see `BackwardOptions.kernel`). */
+export type AdjointKernel = 'workgroup' | 'lanes' | 'invocation';
+
+export { Gradients } from './runner';
+export type { BackwardSummary } from './runner';
+
+/**
+ * The gradient solve behind `Solution.backward`: dLdy holds ∂L/∂y for every
+ * output, [T][B][D]. Rejects with `OdeSolveError` (global sample indices) on
+ * a numerical failure and with `ArgumentError` on bad input before GPU work.
+ */
+export async function backward(
+  sol: Solution,
+  dLdy: ArrayLike<number> | Tensor,
+  options: BackwardOptions = {},
+): Promise<Gradients> {
+  if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
+  const f = sol.f;
+  const rt = f.runtime;
+  rt.check();
+  if (sol.y.isDestroyed) throw new DestroyedError('Solution');
+  const { batch: B, dim: D } = sol;
+  const T = sol.t.length;
+  const n = T * B * D;
+  const len = dLdy instanceof Tensor ? dLdy.size : dLdy && typeof dLdy.length === 'number' ? dLdy.length : -1;
+  if (len !== n) throw new ArgumentError('dLdy', dLdy, `${n} values: ∂L/∂y for every output, shape [T=${T}][B=${B}][D=${D}]`);
+  if (dLdy instanceof Tensor) {
+    dLdy.checkUsableOn(rt, 'dLdy');
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = dLdy[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`dLdy[${i}]`, v, 'a finite number');
+    }
+  }
+  const mode = options.mode ?? 'adjoint';
+  if (mode !== 'adjoint' && mode !== 'backprop') throw new ArgumentError('options.mode', mode, "'adjoint' or 'backprop'");
+  const budget = options.memoryBudget ?? Math.min(DEFAULT_GRADIENT_BUDGET, rt.limits.maxStorageBufferBindingSize);
+  if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {
+    throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
+  }
+  if (mode === 'backprop' && options.kernel !== undefined) {
+    throw new ArgumentError('options.kernel', options.kernel, "unset in mode 'backprop'");
+  }
+  if (mode === 'backprop' && (options.deferred === true || options.dispatchBudget !== undefined)) {
+    throw new ArgumentError(
+      options.deferred === true ? 'options.deferred' : 'options.dispatchBudget',
+      options.deferred ?? options.dispatchBudget,
+      "unset in mode 'backprop' (it sizes its checkpoint tape from the forward solve's step counts, read back)",
+    );
+  }
+  // A gradient solve that waits first makes sure a deferred forward solve succeeded;
+  // a deferred one leaves that to sol.check().
+  if (sol.deferred && !(mode === 'adjoint' && options.deferred === true)) await sol.check();
+  const kernel = mode === 'adjoint' ? adjointKernel(sol, options) : await backpropKernel(sol, options, budget);
+  const chunk = chunkSize(rt, kernel, B, f.parameterCount, budget);
+
+  let owned: GPUBuffer | null = null;
+  let cot: GPUBuffer;
+  if (dLdy instanceof Tensor) {
+    cot = dLdy.buffer;
+  } else {
+    owned = rt.createBuffer('gradient cotangents', n * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    const f32 = dLdy instanceof Float32Array ? dLdy : Float32Array.from(dLdy);
+    rt.device.queue.writeBuffer(owned, 0, f32.buffer, f32.byteOffset, f32.byteLength);
+    cot = owned;
+  }
+  try {
+    return await runGradients(sol, cot, kernel, chunk, kernel.deferredUnits ?? 0);
+  } finally {
+    if (owned) rt.destroyBuffer(owned);
+  }
+}
+
+/** The continuous-adjoint kernel for `sol`, with the backward options resolved. */
+function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel {
+  const f = sol.f;
+  const rt = f.runtime;
+  const B = sol.batch;
+  const T = sol.t.length;
+  const fwd = sol.options;
+  const method = options.method ?? fwd.method;
+  const probe = getTableau(method, 'options.method');
+  const { tableau, ...opts } = resolveOptions(
+    {
+      method,
+      rtol: options.rtol ?? fwd.rtol,
+      atol: options.atol ?? fwd.atol,
+      stepSize: probe.adaptive ? undefined : (options.stepSize ?? (fwd.stepSize || undefined)),
+      firstStep: options.firstStep,
+      maxSteps: options.maxSteps ?? fwd.maxSteps,
+      stepsPerDispatch: options.stepsPerDispatch,
+      controller: options.controller ?? fwd.controller,
+      deferred: options.deferred,
+      dispatchBudget: options.dispatchBudget,
+    },
+    // An augmented evaluation is a forward and a backward sweep, and the θ part: about 3× the MLP.
+    { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec) },
+  );
+  const dir = T > 1 ? Math.sign(sol.t[0] - sol.t[T - 1]) : -1;
+  const spec = { mlp: f.spec, tableau };
+  const D = stateDim(f.spec);
+  const layout = adjointLayout(rt.device);
+  const kind = adjointKernelKind(f.spec, B, options.kernel);
+  const shared = {
+    label: `adjoint ${tableau.name}`,
+    deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
+    maxScale: opts.dispatchGrowth,
+    // Without firstStep, an adaptive reverse solve starts from each sample's last forward step.
+    seedFirstStep: tableau.adaptive && opts.firstStep === 0,
+    bindGroupLayout: layout.bindGroup,
+    uniformBytes: ADJOINT_PARAMS.byteSize,
+    params: (count: number, offset: number, stepsScale = 1) =>
+      ADJOINT_PARAMS.pack({
+        batch: count,
+        offset,
+        total: B,
+        n_out: T,
+        steps_per_dispatch: stepsScale * opts.stepsPerDispatch,
+        max_steps: opts.maxSteps,
+        n_params: f.parameterCount,
+        dir,
+        rtol: opts.rtol,
+        atol: opts.atol,
+        h_fixed: dir * opts.stepSize,
+        first_step: opts.firstStep,
+        ...opts.controllerValues,
+      }),
+  };
+  /** The kernel's pipeline, compiled once per key and device. */
+  const pipeline = (key: string, code: () => string) =>
+    rt.pipeline(key, `adjoint ${tableau.name}`, () => ({ code: code(), entryPoint: 'adjoint', layout: layout.pipeline }));
+  if (kind === 'workgroup') {
+    return {
+      ...shared,
+      pipeline: pipeline(adjointWorkgroupKey(spec), () => adjointWorkgroupWgsl(spec, ADJOINT_PARAMS.wgsl())),
+      // One sample per workgroup.
+      workgroupSize: 1,
+      // Per sample: [z, a] between dispatches.
+      scratch: [{ label: 'state', bytesPerSample: 4 * 2 * D, clear: false }],
+    };
+  }
+  if (kind === 'lanes') {
+    return {
+      ...shared,
+      pipeline: pipeline(adjointLanesKey(spec), () => adjointLanesWgsl(spec, ADJOINT_PARAMS.wgsl())),
+      workgroupSize: ADJOINT_LANES_WORKGROUP * ADJOINT_LANES,
+      samplesPerInvocation: ADJOINT_LANES,
+      // Per sample: [z, a] (2·D floats) and, for large P, a quarter of its invocation's step row; zero at the start.
+      scratch: [{ label: 'state', bytesPerSample: 4 * laneRows(f.spec).stateFloatsPerSample, clear: true }],
+    };
+  }
+  return {
+    ...shared,
+    pipeline: pipeline(adjointKey(spec), () => adjointWgsl(spec)),
+    workgroupSize: ADJOINT_WORKGROUP,
+    // Per sample: the current [z, a], f there (4·D floats) and, for large P, the step row.
+    scratch: [{ label: 'state', bytesPerSample: 4 * adjointRows(f.spec).stateFloats, clear: false }],
+  };
+}
+
+/** The adjoint kernel: the option, else by batch size among the kernels the MLP fits. */
+export function adjointKernelKind(spec: Solution['f']['spec'], batch: number, option: BackwardOptions['kernel']): AdjointKernel {
+  const fits: Record<AdjointKernel, boolean> = { workgroup: adjointWorkgroupFits(spec), lanes: adjointLanesFit(spec), invocation: true };
+  if (option === undefined) {
+    if (batch <= WORKGROUP_MAX_BATCH && mlpOffsets(spec.layers).count >= WORKGROUP_MIN_PARAMS && fits.workgroup) return 'workgroup';
+    return batch >= LANES_MIN_BATCH && fits.lanes ? 'lanes' : 'invocation';
+  }
+  if (option !== 'workgroup' && option !== 'lanes' && option !== 'invocation') {
+    throw new ArgumentError('options.kernel', option, "'workgroup', 'lanes' or 'invocation'");
+  }
+  if (!fits[option]) {
+    const why =
+      option === 'lanes'
+        ? `its ${ADJOINT_LANES}-lane arrays exceed WGSL's 8 KiB of function memory`
+        : "its vectors or parameter slices exceed the kernel's workgroup or private memory";
+    throw new ArgumentError('options.kernel', option, `another kernel for this MLP (${why})`);
+  }
+  return option;
+}

@@ -1,0 +1,109 @@
+/**
+ * `sol.backward(dLdy, { mode: 'backprop' })`: exact gradients of the forward
+ * discretisation (every accepted Runge–Kutta step differentiated in reverse,
+ * step sizes taken as constants), with checkpointing every k ≈ √N steps so
+ * GPU memory grows as √N, not N. See backprop.wgsl; the chunked run
+ * is shared with the adjoint (./gradients.ts).
+ */
+import {
+  BACKPROP_BINDINGS,
+  BACKPROP_PARAMS,
+  BACKPROP_WORKGROUP,
+  backpropKey,
+  backpropWgsl,
+  backpropWords,
+} from '../kernels/backprop';
+import { explicitLayout } from '../wgsl/layout';
+import type { BackwardOptions } from './adjoint';
+import { ArgumentError } from '../errors';
+import type { GradientKernel } from './runner';
+import type { Solution } from '../solver/odeint';
+import { getTableau } from '../methods/tableau';
+
+/** The backprop kernel for `sol`; reads the forward's per-sample step counts (one host wait) to size the tape. */
+export async function backpropKernel(sol: Solution, options: BackwardOptions, budget: number): Promise<GradientKernel> {
+  const f = sol.f;
+  const rt = f.runtime;
+  const fwd = sol.options;
+  if (fwd.stepControl !== 'per-sample') {
+    throw new ArgumentError('options.mode', 'backprop', "a forward solve with stepControl 'per-sample'");
+  }
+  for (const k of ['method', 'rtol', 'atol', 'stepSize', 'firstStep', 'maxSteps', 'controller'] as const) {
+    if (options[k] !== undefined) {
+      throw new ArgumentError(`options.${k}`, options[k], "undefined: backprop mode differentiates the forward solve's own steps");
+    }
+  }
+  const storage = BACKPROP_BINDINGS.filter((t) => t !== 'uniform').length;
+  if (rt.limits.maxStorageBuffersPerShaderStage < storage) {
+    throw new ArgumentError(
+      'options.mode',
+      'backprop',
+      `a device allowing ${storage} storage buffers per shader stage (this one allows maxStorageBuffersPerShaderStage = ${rt.limits.maxStorageBuffersPerShaderStage}); use mode 'adjoint'`,
+    );
+  }
+  const stepsPerDispatch = options.stepsPerDispatch ?? fwd.stepsPerDispatch;
+  if (!Number.isInteger(stepsPerDispatch) || stepsPerDispatch < 1) {
+    throw new ArgumentError('options.stepsPerDispatch', stepsPerDispatch, 'an integer ≥ 1');
+  }
+  const { batch: B, dim: D } = sol;
+  const T = sol.t.length;
+  const tableau = getTableau(fwd.method);
+
+  // Size the tape from the forward solve's step counts: segments of k ≈ √N steps.
+  const stats = await sol.stats();
+  const N = Math.max(1, ...stats.accepted);
+  const segLen = Math.max(1, Math.ceil(Math.sqrt(N)));
+  // Checkpoints for N steps, with slack in case the replay takes a few more.
+  const nCkpt = Math.ceil((1.25 * N) / segLen) + 2;
+  const words = backpropWords(D);
+  const tapeBytes = 4 * (nCkpt * words.checkpoint + segLen * words.record);
+  if (tapeBytes > budget) {
+    throw new ArgumentError(
+      'options.memoryBudget',
+      budget,
+      `at least ${tapeBytes} bytes: one sample's checkpoint tape for ${N} steps (k = ${segLen})`,
+    );
+  }
+
+  const spec = { mlp: f.spec, tableau };
+  const layout = explicitLayout(rt.device, 'backprop', BACKPROP_BINDINGS);
+  const dir = T > 1 ? Math.sign(sol.t[T - 1] - sol.t[0]) : 1;
+  return {
+    label: `backprop ${tableau.name}`,
+    pipeline: rt.pipeline(backpropKey(spec), `backprop ${tableau.name}`, () => ({
+      code: backpropWgsl(spec),
+      entryPoint: 'backprop',
+      layout: layout.pipeline,
+    })),
+    bindGroupLayout: layout.bindGroup,
+    workgroupSize: BACKPROP_WORKGROUP,
+    uniformBytes: BACKPROP_PARAMS.byteSize,
+    // Its dispatches run at most stepsPerDispatch attempts: the replayed segments are bounded per dispatch.
+    maxScale: 1,
+    scratch: [
+      { label: 'work', bytesPerSample: 4 * words.work, clear: false },
+      { label: 'tape', bytesPerSample: tapeBytes, clear: false },
+    ],
+    steps: { accepted: stats.total.accepted, rejected: stats.total.rejected },
+    params: (count, offset) =>
+      BACKPROP_PARAMS.pack({
+        batch: count,
+        offset,
+        total: B,
+        n_out: T,
+        steps_per_dispatch: stepsPerDispatch,
+        max_steps: fwd.maxSteps,
+        n_params: f.parameterCount,
+        seg_len: segLen,
+        n_ckpt: nCkpt,
+        dir,
+        rtol: fwd.rtol,
+        atol: fwd.atol,
+        h_fixed: dir * fwd.stepSize,
+        first_step: fwd.firstStep,
+        t0: sol.t[0],
+        t_end: sol.t[T - 1],
+        ...fwd.controllerValues,
+      }),
+  };
+}

@@ -1,0 +1,398 @@
+/**
+ * What the two gradient modes share: the `Gradients` result, and the runner
+ * that takes a per-sample gradient kernel (the continuous adjoint or the
+ * discrete backprop) through a batch in chunks of samples — buffers, the
+ * chunk loop, the deterministic reduction of the per-sample parameter rows
+ * into dL/dθ, totals and failures.
+ *
+ * Every gradient kernel binds, in order: its uniform, θ, the forward outputs
+ * y [T][B][D], the output times, the cotangents dL/dy [T][B][D], the
+ * per-sample solver state, its own per-sample scratch buffers, the
+ * per-sample parameter rows (P floats each) and dL/dy0 [B][D].
+ */
+import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, reduceWgsl } from '../kernels/adjoint';
+import { bindBuffers } from '../wgsl/layout';
+import { SAMPLE } from '../wgsl/rk';
+import { SEED_PARAMS, seedKey, seedLayout, seedWgsl, seedWorkgroups } from '../kernels/seed';
+import { SUMMARY } from '../kernels/summary';
+import {
+  TIME_GRADIENT_PARAMS,
+  TIME_GRADIENT_WORKGROUP,
+  timeGradientKey,
+  timeGradientLayout,
+  timeGradientWgsl,
+} from '../kernels/time-gradient';
+import { createReport, recordSampleChunk, runSampleChunk, scaledBindGroups } from '../solver/driver';
+import { DestroyedError, OdeSolveError, type SampleFailure } from '../errors';
+import type { Runtime } from '../runtime/runtime';
+import { type Solution, type SolveSummary, failureOfStatus } from '../solver/odeint';
+import { Tensor } from '../runtime/tensor';
+
+/** Totals of a backward solve: those of a forward solve, and the chunks of samples. */
+export interface BackwardSummary extends SolveSummary {
+  /** Chunks of samples the batch was split into. */
+  readonly chunks: number;
+}
+
+/** Gradients of the loss, on the GPU. */
+export class Gradients {
+  /** dL/dy0, [B, D]. */
+  readonly y0: Tensor;
+  /** dL/dθ, [P], in the layout of `MLP.setParameters`. */
+  readonly params: Tensor;
+  /** dL/dt, [T]: the gradient with respect to each output time (shared by the batch). */
+  readonly t: Tensor;
+  /** True for a deferred gradient solve (see `BackwardOptions.deferred`). */
+  readonly deferred: boolean;
+  private totals: BackwardSummary;
+  private report: GPUBuffer | null;
+  private checked: Promise<BackwardSummary> | null = null;
+
+  /** @internal Made by `solution.backward`; `report` for a deferred solve. */
+  constructor(y0: Tensor, params: Tensor, t: Tensor, summary: BackwardSummary, report: GPUBuffer | null = null) {
+    this.y0 = y0;
+    this.params = params;
+    this.t = t;
+    this.totals = summary;
+    this.report = report;
+    this.deferred = report !== null;
+  }
+
+  /** The solve's totals; a deferred solve's counts are NaN until `check()` has resolved. */
+  get summary(): BackwardSummary {
+    return this.totals;
+  }
+
+  /** @internal A deferred solve's report (SUMMARY words) until checked; null otherwise. */
+  get reportBuffer(): GPUBuffer | null {
+    return this.report;
+  }
+
+  /**
+   * Reads a deferred gradient solve's outcome (one host wait), fills in
+   * `summary` and throws `OdeSolveError` (the first failing sample and how
+   * many failed) if a sample failed or had not finished within the dispatch
+   * budget. Gradients that waited return their summary at once.
+   */
+  check(): Promise<BackwardSummary> {
+    if (!this.report) {
+      if (this.params.isDestroyed) return Promise.reject(new DestroyedError('Gradients'));
+      return Promise.resolve(this.totals);
+    }
+    this.checked ??= this.readReport(this.report);
+    return this.checked;
+  }
+
+  private async readReport(report: GPUBuffer): Promise<BackwardSummary> {
+    const rt = this.params.runtime;
+    const v = SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
+    rt.destroyBuffer(report);
+    this.report = null;
+    this.totals = { ...this.totals, nfe: v.nfe_total, maxNfe: v.nfe_max, accepted: v.accepted, rejected: v.rejected };
+    const failing = v.running + v.failed;
+    if (failing > 0) {
+      const first = { sample: v.first_unfinished, kind: failureOfStatus(v.first_status), t: v.first_t };
+      throw new OdeSolveError([first], this, this.y0.shape[0], failing);
+    }
+    return this.totals;
+  }
+
+  /** Frees the tensors. Idempotent. */
+  destroy(): void {
+    this.y0.destroy();
+    this.params.destroy();
+    this.t.destroy();
+    if (this.report) this.params.runtime.destroyBuffer(this.report);
+    this.report = null;
+  }
+}
+
+/** Default bytes of per-sample gradient memory before the batch is split into chunks. */
+export const DEFAULT_GRADIENT_BUDGET = 256 * 1024 * 1024;
+
+/** A per-sample gradient kernel, as the runner needs it. */
+export interface GradientKernel {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroupLayout: GPUBindGroupLayout;
+  /** Samples per workgroup of its dispatches. */
+  readonly workgroupSize: number;
+  /**
+   * Samples per invocation (default 1): each invocation owns one parameter
+   * row, and its samples' per-sample buffers are allocated for whole
+   * invocations.
+   */
+  readonly samplesPerInvocation?: number;
+  readonly uniformBytes: number;
+  /**
+   * The uniform of a chunk of `count` samples starting at global index
+   * `offset`; with `stepsScale`, its dispatches allow that many times the
+   * usual step attempts (deferred solves).
+   */
+  params(count: number, offset: number, stepsScale?: number): ArrayBuffer;
+  /** Its own per-sample buffers, bound in this order after the solver state. */
+  readonly scratch: readonly { readonly label: string; readonly bytesPerSample: number; readonly clear: boolean }[];
+  /** Units per chunk of a deferred solve (0 or absent: run to completion, reading summaries). */
+  readonly deferredUnits?: number;
+  /** The largest step-attempt multiple of a dispatch (1 when its uniform ignores `stepsScale`). */
+  readonly maxScale: number;
+  /** Step totals to report instead of the kernel's own (backprop reports the forward's steps). */
+  readonly steps?: { readonly accepted: number; readonly rejected: number };
+  /**
+   * Start each sample with the step size its forward solve ended with as its
+   * first step (the seed kernel fills the chunk's samples); otherwise they
+   * start zeroed.
+   */
+  readonly seedFirstStep?: boolean;
+}
+
+/** Samples per chunk: all of them unless the per-sample memory exceeds the budget or a limit. */
+export function chunkSize(rt: Runtime, kernel: GradientKernel, batch: number, nParams: number, budget: number): number {
+  const rowBytes = (4 * nParams) / (kernel.samplesPerInvocation ?? 1);
+  const perSample = SAMPLE.stride + rowBytes + kernel.scratch.reduce((s, b) => s + b.bytesPerSample, 0);
+  const largest = Math.max(rowBytes, ...kernel.scratch.map((b) => b.bytesPerSample));
+  return Math.max(
+    1,
+    Math.floor(
+      Math.min(
+        batch,
+        budget / perSample,
+        rt.limits.maxStorageBufferBindingSize / largest,
+        rt.limits.maxComputeWorkgroupsPerDimension * kernel.workgroupSize,
+      ),
+    ),
+  );
+}
+
+/** The two pipelines of the deterministic parameter-gradient reduction. */
+interface ReducePipelines {
+  readonly partial: GPUComputePipeline;
+  readonly total: GPUComputePipeline;
+}
+
+function reducePipelines(rt: Runtime): ReducePipelines {
+  const layout = reduceLayout(rt.device).pipeline;
+  const make = (entryPoint: 'partial' | 'total') =>
+    rt.pipeline(`${reduceKey()}|${entryPoint}`, `reduce ${entryPoint}`, () => ({ code: reduceWgsl(), entryPoint, layout }));
+  return { partial: make('partial'), total: make('total') };
+}
+
+/**
+ * `prepare` of a chunk whose samples start from the forward solve's last
+ * step sizes: writes the chunk's uniform now (queue order keeps it ahead of
+ * the chunk's submit) and records the seed kernel over the chunk's zeroed
+ * samples.
+ */
+function seedChunk(
+  rt: Runtime,
+  sol: Solution,
+  uniform: GPUBuffer,
+  samples: GPUBuffer,
+): (count: number, offset: number) => (encoder: GPUCommandEncoder) => void {
+  const { bindGroup, pipeline: layout } = seedLayout(rt.device);
+  const pipeline = rt.pipeline(seedKey(), 'seed', () => ({ code: seedWgsl(), entryPoint: 'seed', layout }));
+  const group = bindBuffers(rt.device, 'seed bind group', bindGroup, [uniform, sol.samplesBuffer(), samples]);
+  return (count, offset) => (encoder) => {
+    rt.device.queue.writeBuffer(uniform, 0, SEED_PARAMS.pack({ count, offset }));
+    const pass = encoder.beginComputePass({ label: 'seed' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(seedWorkgroups(count));
+    pass.end();
+    rt.counters.dispatches += 1;
+  };
+}
+
+/** Submits dL/dθ += Σ over `rows` accumulator rows, in a fixed order. */
+function submitReduce(rt: Runtime, pipes: ReducePipelines, group: GPUBindGroup, nParams: number, rows: number): void {
+  const encoder = rt.device.createCommandEncoder({ label: 'parameter gradient reduce' });
+  const pass = encoder.beginComputePass({ label: 'reduce' });
+  pass.setBindGroup(0, group);
+  pass.setPipeline(pipes.partial);
+  pass.dispatchWorkgroups(Math.ceil(nParams / REDUCE_WORKGROUP), Math.ceil(rows / REDUCE_ROWS));
+  pass.setPipeline(pipes.total);
+  pass.dispatchWorkgroups(Math.ceil(nParams / REDUCE_WORKGROUP));
+  pass.end();
+  rt.counters.dispatches += 2;
+  rt.submit([encoder.finish()]);
+}
+
+/**
+ * Submits dL/dt at every output time into `gt` (zeros): per-sample terms
+ * from f at each output (time-gradient.wgsl), summed over the batch
+ * by the deterministic reduction. Its scratch buffers are freed once the
+ * submitted work is done.
+ */
+function submitTimeGradient(
+  rt: Runtime,
+  sol: Solution,
+  tout: GPUBuffer,
+  cot: GPUBuffer,
+  gy0: Tensor,
+  gt: Tensor,
+  reduce: ReducePipelines,
+): void {
+  const device = rt.device;
+  const B = sol.batch;
+  const T = sol.t.length;
+  const spec = sol.f.spec;
+  const layout = timeGradientLayout(device);
+  const pipeline = rt.pipeline(timeGradientKey(spec), 'time gradient', () => ({
+    code: timeGradientWgsl(spec),
+    entryPoint: 'time_gradient',
+    layout: layout.pipeline,
+  }));
+  const parts = Math.ceil(B / REDUCE_ROWS);
+  const owned = [
+    rt.createBuffer('time gradient params', TIME_GRADIENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+    rt.createBuffer('time gradient terms', B * T * 4, GPUBufferUsage.STORAGE),
+    rt.createBuffer('time gradient partial sums', parts * T * 4, GPUBufferUsage.STORAGE),
+    rt.createBuffer('time gradient reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+  ];
+  const [uniform, terms, part, redUniform] = owned;
+  try {
+    device.queue.writeBuffer(uniform, 0, TIME_GRADIENT_PARAMS.pack({ batch: B, n_out: T }));
+    device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: B, n_params: T, parts }));
+    const group = bindBuffers(device, 'time gradient bind group', layout.bindGroup, [uniform, sol.f.params.buffer, sol.y.buffer, tout, cot, gy0.buffer, terms]);
+    const encoder = device.createCommandEncoder({ label: 'time gradient' });
+    const pass = encoder.beginComputePass({ label: 'time gradient' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(Math.ceil(B / TIME_GRADIENT_WORKGROUP));
+    pass.end();
+    rt.counters.dispatches++;
+    rt.submit([encoder.finish()]);
+    submitReduce(rt, reduce, bindBuffers(device, 'time gradient reduce bind group', reduceLayout(device).bindGroup, [redUniform, terms, part, gt.buffer]), T, B);
+  } finally {
+    for (const b of owned) rt.destroyBuffer(b);
+  }
+}
+
+/**
+ * Runs `kernel` over the batch of `sol` in chunks of `chunk` samples, with
+ * cotangents `cot`. Rejects with `OdeSolveError` (global sample indices; the
+ * partial `Gradients` on the error) if a sample fails.
+ *
+ * With `deferredUnits` > 0 it records that many units per chunk and returns
+ * without a host wait; the outcome is in the Gradients' report (`check()`).
+ */
+export async function runGradients(
+  sol: Solution,
+  cot: GPUBuffer,
+  kernel: GradientKernel,
+  chunk: number,
+  deferredUnits = 0,
+): Promise<Gradients> {
+  const f = sol.f;
+  const rt = f.runtime;
+  const device = rt.device;
+  const { batch: B, dim: D } = sol;
+  const T = sol.t.length;
+  const P = f.parameterCount;
+  const before = { ...rt.counters };
+  const reduce = reducePipelines(rt);
+
+  const gy0 = Tensor.zeros(rt, [B, D], 'gradient y0');
+  const gth = Tensor.zeros(rt, [P], 'gradient params');
+  const gt = Tensor.zeros(rt, [T], 'gradient t');
+  const owned: GPUBuffer[] = [];
+  const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
+    const b = rt.createBuffer(`${kernel.label} ${label}`, bytes, usage);
+    owned.push(b);
+    return b;
+  };
+  try {
+    const uniform = make('params', kernel.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const tout = make('output times', T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(tout, 0, Float32Array.from(sol.t));
+    const clearable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    // One parameter row per invocation; per-sample buffers cover whole invocations.
+    const lanes = kernel.samplesPerInvocation ?? 1;
+    const rowsOf = (count: number) => Math.ceil(count / lanes);
+    const samples = make('samples', chunk * SAMPLE.stride, clearable | GPUBufferUsage.COPY_SRC);
+    const scratch = kernel.scratch.map((s) => make(s.label, rowsOf(chunk) * lanes * s.bytesPerSample, clearable));
+    const acc = make('parameter rows', rowsOf(chunk) * P * 4, clearable);
+    const part = make('partial sums', Math.ceil(rowsOf(chunk) / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
+    const redUniform = make('reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const buffers = [uniform, f.params.buffer, sol.y.buffer, tout, cot, samples, ...scratch, acc, gy0.buffer];
+    const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, buffers);
+    const redGroup = bindBuffers(device, 'reduce bind group', reduceLayout(device).bindGroup, [redUniform, acc, part, gth.buffer]);
+    const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
+    const seed = kernel.seedFirstStep
+      ? seedChunk(rt, sol, make('seed params', SEED_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST), samples)
+      : null;
+
+    const totals = { nfe: 0, maxNfe: 0, accepted: 0, rejected: 0, chunks: 0 };
+    const failures: SampleFailure[] = [];
+    const counts = () => ({
+      hostWaits: rt.counters.hostWaits - before.hostWaits,
+      submits: rt.counters.submits - before.submits,
+      dispatches: rt.counters.dispatches - before.dispatches,
+      chunks: totals.chunks,
+    });
+    const chunkOf = (count: number, offset: number) => {
+      totals.chunks++;
+      device.queue.writeBuffer(uniform, 0, kernel.params(count, offset));
+      device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: rowsOf(count), n_params: P, parts: Math.ceil(rowsOf(count) / REDUCE_ROWS) }));
+      return {
+        label: kernel.label,
+        pipeline: kernel.pipeline,
+        bindGroup,
+        samples,
+        clear: cleared,
+        prepare: seed?.(count, offset),
+        count,
+        offset,
+        workgroupSize: kernel.workgroupSize,
+        // Growing dispatches: the chunk's uniform at each step-attempt scale, a buffer of its own.
+        scaled: scaledBindGroups(rt, 'chunk', kernel.bindGroupLayout, buffers, bindGroup, (scale) => kernel.params(count, offset, scale), make),
+        maxScale: kernel.maxScale,
+      };
+    };
+    if (deferredUnits > 0) {
+      const report = createReport(rt, `${kernel.label} report`); // the Gradients own it
+      try {
+        // Chunks run one after another in queue order, reusing the same buffers.
+        for (let offset = 0; offset < B; offset += chunk) {
+          const count = Math.min(chunk, B - offset);
+          recordSampleChunk(rt, chunkOf(count, offset), deferredUnits, report);
+          submitReduce(rt, reduce, redGroup, P, rowsOf(count));
+        }
+        submitTimeGradient(rt, sol, tout, cot, gy0, gt, reduce);
+      } catch (e) {
+        rt.destroyBuffer(report);
+        throw e;
+      }
+      return new Gradients(gy0, gth, gt, { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...counts() }, report);
+    }
+    for (let offset = 0; offset < B && failures.length === 0; offset += chunk) {
+      const run = await runSampleChunk(rt, chunkOf(Math.min(chunk, B - offset), offset));
+      totals.nfe += run.totals.nfe_total;
+      totals.maxNfe = Math.max(totals.maxNfe, run.totals.nfe_max);
+      totals.accepted += run.totals.accepted;
+      totals.rejected += run.totals.rejected;
+      failures.push(...run.failures);
+      if (failures.length === 0) submitReduce(rt, reduce, redGroup, P, rowsOf(Math.min(chunk, B - offset)));
+    }
+    const summary: BackwardSummary = {
+      nfe: totals.nfe,
+      maxNfe: totals.maxNfe,
+      accepted: kernel.steps?.accepted ?? totals.accepted,
+      rejected: kernel.steps?.rejected ?? totals.rejected,
+      ...counts(),
+    };
+    if (failures.length === 0) submitTimeGradient(rt, sol, tout, cot, gy0, gt, reduce);
+    const grads = new Gradients(gy0, gth, gt, summary);
+    if (failures.length) throw new OdeSolveError(failures, grads, B);
+    return grads;
+  } catch (e) {
+    if (!(e instanceof OdeSolveError)) {
+      gy0.destroy();
+      gth.destroy();
+      gt.destroy();
+    }
+    throw e;
+  } finally {
+    for (const b of owned) rt.destroyBuffer(b);
+  }
+}

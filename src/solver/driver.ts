@@ -1,0 +1,352 @@
+/**
+ * Runs a solve to completion without a host wait per step.
+ *
+ * The caller records "units" of work into a compute pass (the forward kernel:
+ * dispatches that each advance every running sample by up to
+ * stepsPerDispatch attempts, or a multiple of it; batch mode: one shared
+ * attempt; the gradient kernels: like the forward kernel).
+ *
+ * A deferred solve (`driveDeferred`) records a fixed budget of units in one
+ * submit and reads nothing: unit k allows min(2^k, maxScale) times the usual
+ * attempts (maxScale 16 when stepsPerDispatch was chosen automatically, 1
+ * when the caller set it), a cheap probe after each zeroes the next
+ * dispatches once no sample runs, and the final summary is folded into a
+ * report buffer on the GPU, which the caller reads later together with
+ * whatever else it reads (or gates later GPU work on): the solve costs no
+ * host wait at all.
+ *
+ * A per-sample solve that waits (`driveInRounds`) is rounds of the same, each
+ * followed by one read of the report: 8 units (79 ordinary dispatches' worth
+ * of attempts with growth), then 16, 32, … up to 512, so almost every solve
+ * costs one host wait and a long one O(log steps).
+ *
+ * Batch-shared step control (`driveToCompletion`), where a unit is one
+ * attempt of the whole batch, submits chunks of units, each followed by the
+ * summary kernel and a copy of its few words to a mappable buffer. Two chunks
+ * are in flight at a time, so the GPU never idles while the host reads a
+ * summary; chunk lengths double up to a cap, so a solve of N steps costs
+ * O(log N) host waits.
+ */
+import { bindBuffers } from '../wgsl/layout';
+import { SUMMARY, SUMMARY_PARAMS, type SummaryField, emptyReport, summaryKey, summaryWgsl } from '../kernels/summary';
+import { SAMPLE } from '../wgsl/rk';
+import type { SampleFailure } from '../errors';
+import type { Runtime } from '../runtime/runtime';
+import { parseSamples } from './odeint';
+
+export interface DriveSpec {
+  readonly label: string;
+  /** Samples the summary folds (the first `batch` entries of `samples`). */
+  readonly batch: number;
+  readonly samples: GPUBuffer;
+  /** Workgroups of a per-sample dispatch. */
+  readonly workgroups: number;
+  /**
+   * Records `units` units of work into `pass` (pipelines and bind groups
+   * included); per-sample dispatches use `dispatchWorkgroupsIndirect(indirect, 0)`,
+   * which the summary zeroes once no sample runs. With `scale` (deferred
+   * solves), each per-sample dispatch allows `scale` times its usual step
+   * attempts. Returns the dispatches recorded.
+   */
+  record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale?: number): number;
+  /** The largest step-attempt scale of a unit (1: every unit is one ordinary dispatch). */
+  readonly maxScale: number;
+}
+
+/** The summary words after the run, by field. */
+export type SummaryValues = Readonly<Record<SummaryField, number>>;
+
+/** The summary kernel's buffers and bind group for one solve (or chunk of samples). */
+interface SummaryRig {
+  readonly pipeline: GPUComputePipeline;
+  readonly group: GPUBindGroup;
+  readonly indirect: GPUBuffer;
+  readonly summary: GPUBuffer;
+  readonly uniform: GPUBuffer;
+  readonly owned: GPUBuffer[];
+}
+
+function summaryRig(rt: Runtime, spec: DriveSpec, offset: number): SummaryRig {
+  const pipeline = rt.pipeline(`${summaryKey()}|summarize`, 'summary', () => ({ code: summaryWgsl(), entryPoint: 'summarize' }));
+  const owned: GPUBuffer[] = [];
+  const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
+    const b = rt.createBuffer(`${spec.label} ${label}`, bytes, usage);
+    owned.push(b);
+    return b;
+  };
+  const uniform = make('summary params', SUMMARY_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  rt.device.queue.writeBuffer(uniform, 0, SUMMARY_PARAMS.pack({ batch: spec.batch, workgroups: spec.workgroups, offset }));
+  const indirect = make('indirect dispatch', 12, GPUBufferUsage.INDIRECT | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+  rt.device.queue.writeBuffer(indirect, 0, new Uint32Array([spec.workgroups, 1, 1]));
+  const summary = make('summary', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+  const group = bindBuffers(rt.device, `${spec.label} summary bind group`, pipeline.getBindGroupLayout(0), [
+    spec.samples,
+    summary,
+    uniform,
+    indirect,
+  ]);
+  return { pipeline, group, indirect, summary, uniform, owned };
+}
+
+function recordSummary(pass: GPUComputePassEncoder, rig: SummaryRig): void {
+  pass.setPipeline(rig.pipeline);
+  pass.setBindGroup(0, rig.group);
+  pass.dispatchWorkgroups(1);
+}
+
+/** Chunks of a batch-shared solve: the first has this many units, each next one twice as many, up to the cap. */
+const FIRST_CHUNK = 8;
+const MAX_CHUNK = 64;
+
+export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
+  const device = rt.device;
+  const rig = summaryRig(rt, spec, 0);
+  const owned = rig.owned;
+  try {
+    const readbacks = [0, 1].map(() => {
+      const b = rt.createBuffer(`${spec.label} summary readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      owned.push(b);
+      return b;
+    });
+
+    const submitChunk = (units: number, readback: GPUBuffer) => {
+      const encoder = device.createCommandEncoder({ label: `${spec.label} chunk of ${units}` });
+      const pass = encoder.beginComputePass({ label: spec.label });
+      const dispatches = spec.record(pass, units, rig.indirect);
+      recordSummary(pass, rig);
+      pass.end();
+      encoder.copyBufferToBuffer(rig.summary, 0, readback, 0, SUMMARY.byteSize);
+      rt.counters.dispatches += dispatches + 1;
+      rt.submit([encoder.finish()]);
+    };
+
+    let chunk = FIRST_CHUNK;
+    submitChunk(chunk, readbacks[0]);
+    chunk = Math.min(chunk * 2, MAX_CHUNK);
+    submitChunk(chunk, readbacks[1]);
+    const inflight = [readbacks[0], readbacks[1]];
+    for (;;) {
+      const rb = inflight.shift();
+      if (!rb) throw new Error('webode: internal error: no chunk in flight');
+      await rt.wait(rb.mapAsync(GPUMapMode.READ));
+      const values = SUMMARY.unpack(new DataView(rb.getMappedRange().slice(0)));
+      rb.unmap();
+      if (values.running === 0) return values;
+      chunk = Math.min(chunk * 2, MAX_CHUNK);
+      submitChunk(chunk, rb);
+      inflight.push(rb);
+    }
+  } finally {
+    for (const b of owned) rt.destroyBuffer(b);
+  }
+}
+
+/** A deferred solve's report buffer (SUMMARY words), initialised empty; the caller owns it. */
+export function createReport(rt: Runtime, label: string): GPUBuffer {
+  const report = rt.createBuffer(label, SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+  rt.device.queue.writeBuffer(report, 0, emptyReport());
+  return report;
+}
+
+/**
+ * The largest step-attempt multiple of a dispatch when stepsPerDispatch was
+ * chosen automatically. Each dispatch of a solver kernel has a fixed cost
+ * even when every sample has finished (on SwiftShader, ~0.2 ms with a probe
+ * when its indirect arguments are zero, ~1 ms when its invocations all exit
+ * at once), so solves grow their dispatches instead of recording many short
+ * ones; 16 bounds the longest at 16 times the work the automatic
+ * stepsPerDispatch aims at (6.4e8 flops), short enough to keep a page
+ * responsive on a modest GPU.
+ */
+export const DISPATCH_GROWTH = 16;
+
+/** The step-attempt scale of unit k: 1, 2, 4, … up to maxScale. */
+export function deferredScale(k: number, maxScale: number): number {
+  return Math.min(2 ** Math.min(k, 30), maxScale);
+}
+
+/**
+ * The bind groups of a solver kernel by step-attempt scale: `base` at scale
+ * 1; at another scale, the same buffers (`buffers`, its uniform first) with
+ * a uniform of its own, made by `make` (the caller owns and frees it) and
+ * written from `params(scale)` on first use.
+ */
+export function scaledBindGroups(
+  rt: Runtime,
+  label: string,
+  layout: GPUBindGroupLayout,
+  buffers: readonly GPUBuffer[],
+  base: GPUBindGroup,
+  params: (scale: number) => ArrayBuffer,
+  make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer,
+): (scale: number) => GPUBindGroup {
+  const groups = new Map<number, GPUBindGroup>([[1, base]]);
+  return (scale) => {
+    let group = groups.get(scale);
+    if (!group) {
+      const bytes = params(scale);
+      const uniform = make(`${label} params ×${scale}`, bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      rt.device.queue.writeBuffer(uniform, 0, bytes);
+      group = bindBuffers(rt.device, `${label} bind group ×${scale}`, layout, [uniform, ...buffers.slice(1)]);
+      groups.set(scale, group);
+    }
+    return group;
+  };
+}
+
+/** Units (scales 1, 2, 4, … up to maxScale) that cover `dispatches` ordinary dispatches. */
+export function deferredUnitsCovering(dispatches: number, maxScale: number): number {
+  let units = 0;
+  for (let covered = 0; covered < dispatches; units++) covered += deferredScale(units, maxScale);
+  return Math.max(1, units);
+}
+
+/**
+ * A deferred solve: records and submits exactly `units` units of work,
+ * without reading anything back. Unit k allows `deferredScale(k, spec.maxScale)` times the
+ * usual step attempts, and a probe follows every unit (does any sample still
+ * run?), so once every sample has finished the remaining dispatches are
+ * empty; the summary after the last unit is folded into `report` (a SUMMARY the caller initialised with
+ * `emptyReport()`), sample indices shifted by `offset`. The caller reads the
+ * report later (or never).
+ */
+export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, report: GPUBuffer, offset = 0, firstUnit = 0): void {
+  const device = rt.device;
+  const rig = summaryRig(rt, spec, offset);
+  const fold = rt.pipeline(`${summaryKey()}|fold`, 'summary fold', () => ({ code: summaryWgsl(), entryPoint: 'fold' }));
+  const probe = rt.pipeline(`${summaryKey()}|probe`, 'summary probe', () => ({ code: summaryWgsl(), entryPoint: 'probe' }));
+  const probeGroup = device.createBindGroup({
+    label: `${spec.label} probe bind group`,
+    layout: probe.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: spec.samples } },
+      { binding: 2, resource: { buffer: rig.uniform } },
+      { binding: 3, resource: { buffer: rig.indirect } },
+    ],
+  });
+  const foldGroup = device.createBindGroup({
+    label: `${spec.label} report bind group`,
+    layout: fold.getBindGroupLayout(0),
+    entries: [
+      { binding: 1, resource: { buffer: rig.summary } },
+      { binding: 2, resource: { buffer: rig.uniform } },
+      { binding: 4, resource: { buffer: report } },
+    ],
+  });
+  try {
+    const encoder = device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
+    const pass = encoder.beginComputePass({ label: spec.label });
+    let dispatches = 0;
+    for (let k = 0; k < units; k++) {
+      dispatches += spec.record(pass, 1, rig.indirect, deferredScale(firstUnit + k, spec.maxScale));
+      if (k < units - 1) {
+        pass.setPipeline(probe);
+        pass.setBindGroup(0, probeGroup);
+        pass.dispatchWorkgroups(1);
+        dispatches += 1;
+      }
+    }
+    recordSummary(pass, rig);
+    dispatches += 1;
+    pass.setPipeline(fold);
+    pass.setBindGroup(0, foldGroup);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    rt.counters.dispatches += dispatches + 1;
+    rt.submit([encoder.finish()]);
+  } finally {
+    // Destroying a buffer that submitted work still uses is valid: it is freed once that work is done.
+    for (const b of rig.owned) rt.destroyBuffer(b);
+  }
+}
+
+/** One chunk of samples of a gradient solve (adjoint or backprop), run to completion. */
+export interface SampleChunk {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  /** The per-sample state of the chunk (zeroed here first). */
+  readonly samples: GPUBuffer;
+  /** Other buffers zeroed before the chunk starts. */
+  readonly clear: readonly GPUBuffer[];
+  /** Recorded after the zeroing, before the chunk's first dispatch (e.g. seeding `samples`). */
+  readonly prepare?: (encoder: GPUCommandEncoder) => void;
+  /** The bind group whose dispatches allow `scale` times the usual step attempts, up to maxScale. */
+  readonly scaled: (scale: number) => GPUBindGroup;
+  readonly maxScale: number;
+  /** Samples in the chunk and the global index of its first one. */
+  readonly count: number;
+  readonly offset: number;
+  readonly workgroupSize: number;
+}
+
+/** Deferred units in the first round of a waiting per-sample solve; each next round doubles, up to MAX_ROUND_UNITS. */
+const FIRST_ROUND_UNITS = 8;
+const MAX_ROUND_UNITS = 512;
+
+/**
+ * Runs a per-sample solve to completion in rounds of deferred units (8, 16,
+ * 32, … up to 512, the scales continuing across rounds), reading the report
+ * after each: one host wait a round. Returns the last report: the totals of
+ * the whole solve, since the per-sample counters it folds are cumulative.
+ */
+export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
+  let recorded = 0;
+  for (let units = FIRST_ROUND_UNITS; ; units = Math.min(2 * units, MAX_ROUND_UNITS)) {
+    const report = createReport(rt, `${spec.label} report`);
+    try {
+      driveDeferred(rt, spec, units, report, 0, recorded);
+      recorded += units;
+      const values = SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
+      if (values.running === 0) return values;
+    } finally {
+      rt.destroyBuffer(report);
+    }
+  }
+}
+
+/** Zeroes the chunk's state and returns how to drive its single-entry-point kernel (one indirect dispatch per unit). */
+function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
+  const clear = rt.device.createCommandEncoder({ label: `${chunk.label} reset` });
+  for (const b of [chunk.samples, ...chunk.clear]) clear.clearBuffer(b);
+  chunk.prepare?.(clear);
+  rt.submit([clear.finish()]);
+  return {
+    label: chunk.label,
+    batch: chunk.count,
+    samples: chunk.samples,
+    maxScale: chunk.maxScale,
+    workgroups: Math.ceil(chunk.count / chunk.workgroupSize),
+    record: (pass, units, indirect, scale = 1) => {
+      pass.setPipeline(chunk.pipeline);
+      pass.setBindGroup(0, scale === 1 ? chunk.bindGroup : chunk.scaled(scale));
+      for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
+      return units;
+    },
+  };
+}
+
+/**
+ * Zeroes the chunk's state, runs its kernel to completion and returns the
+ * totals and the failing samples (global indices; reading them costs one
+ * more host wait, only on failure).
+ */
+export async function runSampleChunk(
+  rt: Runtime,
+  chunk: SampleChunk,
+): Promise<{ totals: SummaryValues; failures: SampleFailure[] }> {
+  const totals = await driveInRounds(rt, startSampleChunk(rt, chunk));
+  const failures: SampleFailure[] = [];
+  if (totals.failed > 0) {
+    const stats = parseSamples(await rt.readBuffer(chunk.samples, 0, chunk.count * SAMPLE.stride), chunk.count);
+    stats.status.forEach((st, i) => {
+      if (st !== 'done' && st !== 'running') failures.push({ sample: chunk.offset + i, kind: st, t: stats.tReached[i] });
+    });
+  }
+  return { totals, failures };
+}
+
+/** Zeroes the chunk's state and records `units` units of its kernel without a host wait; the outcome goes into `report`. */
+export function recordSampleChunk(rt: Runtime, chunk: SampleChunk, units: number, report: GPUBuffer): void {
+  driveDeferred(rt, startSampleChunk(rt, chunk), units, report, chunk.offset);
+}

@@ -1,0 +1,175 @@
+/**
+ * `Loss`: mean squared error, mean absolute error (L1) or softmax
+ * cross-entropy on the GPU. Recording it writes dL/dprediction straight into
+ * a gradient tensor — the cotangent [T][B][D] that `sol.backward` takes, or a
+ * readout's dL/dlogits — and leaves the loss value in `loss.value` on the
+ * GPU; `read()` brings it to the host (one host wait) only when asked.
+ */
+import {
+  LOSS_KINDS,
+  LOSS_PARAMS,
+  LOSS_WORKGROUP,
+  type LossKind,
+  lossKey,
+  lossLayout,
+  lossWgsl,
+  lossWorkgroups,
+} from '../kernels/loss';
+import { bindBuffers } from '../wgsl/layout';
+import { ArgumentError, DestroyedError } from '../errors';
+import type { Runtime } from '../runtime/runtime';
+import { TENSOR_USAGE, Tensor } from '../runtime/tensor';
+import { UniformCache, checkInt, checkWorkgroups, describeTensor, dispatch } from './common';
+
+/** What a recorded loss reads and writes. */
+export interface LossArgs {
+  /** Predictions, read from element `predOffset` on: `count` values (MSE, L1) or `count` rows of `classes` logits. */
+  pred: Tensor;
+  predOffset?: number;
+  /** Targets: `count` values (MSE, L1) or `count` class indices 0 … classes−1 (cross-entropy). */
+  target: Tensor;
+  /** dL/dpred is written here from element `gradOffset` on (same layout as the predictions). */
+  grad: Tensor;
+  gradOffset?: number;
+  /** Items the mean runs over: elements (MSE, L1) or rows (cross-entropy). */
+  count: number;
+  /** Classes C (cross-entropy only). */
+  classes?: number;
+}
+
+/** A loss function whose gradient and value are computed on the GPU. */
+export class Loss {
+  readonly runtime: Runtime;
+  readonly kind: LossKind;
+  private valueTensor: Tensor | null;
+  private partials: GPUBuffer;
+  private partialCount: number;
+  private readonly retired: GPUBuffer[] = [];
+  private readonly uniforms: UniformCache;
+
+  constructor(runtime: Runtime, kind: LossKind) {
+    if (!LOSS_KINDS.includes(kind)) throw new ArgumentError('kind', kind, `one of ${LOSS_KINDS.join(', ')}`);
+    runtime.check();
+    this.runtime = runtime;
+    this.kind = kind;
+    this.valueTensor = Tensor.zeros(runtime, [1], `${kind} loss value`);
+    this.partialCount = 1;
+    this.partials = runtime.createBuffer(`${kind} loss partial sums`, 4, GPUBufferUsage.STORAGE);
+    this.uniforms = new UniformCache(runtime, `${kind} loss`);
+  }
+
+  /** The latest loss value (mean over the items), [1], on the GPU. */
+  get value(): Tensor {
+    if (!this.valueTensor) throw new DestroyedError('Loss');
+    return this.valueTensor;
+  }
+
+  /** Reads the latest loss value (one host wait). */
+  async read(): Promise<number> {
+    const v = await this.value.read();
+    return v[0];
+  }
+
+  /** Elements per item: the classes of cross-entropy, 1 otherwise. */
+  private width(args: LossArgs): number {
+    if (this.kind !== 'cross-entropy') {
+      if (args.classes !== undefined && args.classes !== 1) {
+        throw new ArgumentError('classes', args.classes, `undefined: the ${this.kind} loss works on single values`);
+      }
+      return 1;
+    }
+    return checkInt('classes', args.classes, 1);
+  }
+
+  /** Records both passes into `pass` (no submit). Validates every size first. */
+  record(pass: GPUComputePassEncoder, args: LossArgs): void {
+    const rt = this.runtime;
+    const value = this.value;
+    if (typeof args !== 'object' || args === null) throw new ArgumentError('args', args, 'an object { pred, target, grad, count }');
+    const count = checkInt('count', args.count, 1);
+    const width = this.width(args);
+    const predOffset = checkInt('predOffset', args.predOffset ?? 0, 0);
+    const gradOffset = checkInt('gradOffset', args.gradOffset ?? 0, 0);
+    const span = count * width;
+    for (const [name, t, offset, need] of [
+      ['pred', args.pred, predOffset, span],
+      ['target', args.target, 0, this.kind === 'cross-entropy' ? count : span],
+      ['grad', args.grad, gradOffset, span],
+    ] as const) {
+      if (!(t instanceof Tensor)) throw new ArgumentError(name, t, 'a Tensor');
+      if (t.isDestroyed) throw new DestroyedError(`Tensor "${t.label}"`);
+      if (offset + need > t.size) {
+        throw new ArgumentError(name, describeTensor(t), `a tensor holding ${need} values from element ${offset} on (it has ${t.size})`);
+      }
+    }
+    if (args.grad === args.pred || args.grad === args.target) {
+      throw new ArgumentError('grad', describeTensor(args.grad), 'a tensor other than pred and target');
+    }
+    const parts = lossWorkgroups(count);
+    checkWorkgroups(rt, 'count', count, parts, 'items');
+    if (parts > this.partialCount) {
+      // An encoder not yet submitted may still use the old buffer: retire it until destroy().
+      this.retired.push(this.partials);
+      this.partials = rt.createBuffer(`${this.kind} loss partial sums`, parts * 4, GPUBufferUsage.STORAGE);
+      this.partialCount = parts;
+    }
+    const uniform = this.uniforms.get(
+      LOSS_PARAMS.pack({ n: count, width, pred_offset: predOffset, grad_offset: gradOffset, parts, scale: 1 / count }),
+    );
+    const layout = lossLayout(rt.device);
+    const group = bindBuffers(rt.device, `${this.kind} loss bind group`, layout.bindGroup, [
+      uniform,
+      args.pred.buffer,
+      args.target.buffer,
+      args.grad.buffer,
+      this.partials,
+      value.buffer,
+    ]);
+    const entry = (e: 'items' | 'total') =>
+      rt.pipeline(`${lossKey(this.kind)}|${e}`, `${this.kind} loss ${e}`, () => ({
+        code: lossWgsl(this.kind),
+        entryPoint: e,
+        layout: layout.pipeline,
+      }));
+    dispatch(rt, pass, entry('items'), group, parts);
+    dispatch(rt, pass, entry('total'), group, 1);
+  }
+
+  /**
+   * Computes the loss of `pred` against `target` and returns dL/dpred as a new
+   * tensor shaped like `pred` (submits; no host wait: read the value with
+   * `read()`). For cross-entropy, `pred` is [N][classes] and `target` [N].
+   */
+  compute(pred: Tensor, target: Tensor, options: { classes?: number } = {}): Tensor {
+    const rt = this.runtime;
+    if (!(pred instanceof Tensor)) throw new ArgumentError('pred', pred, 'a Tensor');
+    const width = this.kind === 'cross-entropy' ? checkInt('classes', options.classes, 1) : 1;
+    if (pred.size % width !== 0) throw new ArgumentError('pred', pred, `a multiple of ${width} values`);
+    const grad = new Tensor(rt, rt.createBuffer(`${this.kind} loss gradient`, pred.size * 4, TENSOR_USAGE), pred.shape, `${this.kind} loss gradient`);
+    try {
+      const encoder = rt.device.createCommandEncoder({ label: `${this.kind} loss` });
+      const pass = encoder.beginComputePass({ label: `${this.kind} loss` });
+      this.record(pass, { pred, target, grad, count: pred.size / width, classes: options.classes });
+      pass.end();
+      rt.submit([encoder.finish()]);
+    } catch (e) {
+      grad.destroy();
+      throw e;
+    }
+    return grad;
+  }
+
+  /** Frees the value and the loss's small buffers. Idempotent. */
+  destroy(): void {
+    if (!this.valueTensor) return;
+    this.valueTensor.destroy();
+    this.valueTensor = null;
+    this.runtime.destroyBuffer(this.partials);
+    for (const b of this.retired) this.runtime.destroyBuffer(b);
+    this.retired.length = 0;
+    this.uniforms.destroy();
+  }
+}
+
+export { LOSS_KINDS, LOSS_WORKGROUP };
+export type { LossKind };
