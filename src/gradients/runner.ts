@@ -13,7 +13,7 @@
 import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, reduceWgsl } from '../kernels/adjoint';
 import { bindBuffers } from '../wgsl/layout';
 import { SAMPLE } from '../wgsl/rk';
-import { SEED_PARAMS, seedKey, seedLayout, seedWgsl, seedWorkgroups } from '../kernels/seed';
+import { SEED_PARAMS, seedKernel, seedWorkgroups } from '../kernels/seed';
 import { SUMMARY } from '../kernels/summary';
 import {
   TIME_GRADIENT_PARAMS,
@@ -189,17 +189,12 @@ function seedChunk(
   uniform: GPUBuffer,
   samples: GPUBuffer,
 ): (count: number, offset: number) => (encoder: GPUCommandEncoder) => void {
-  const { bindGroup, pipeline: layout } = seedLayout(rt.device);
-  const pipeline = rt.pipeline(seedKey(), 'seed', () => ({ code: seedWgsl(), entryPoint: 'seed', layout }));
-  const group = bindBuffers(rt.device, 'seed bind group', bindGroup, [uniform, sol.samplesBuffer(), samples]);
+  const seed = rt.kernel(seedKernel, null).bind({ P: uniform, forward: sol.samplesBuffer(), samples });
   return (count, offset) => (encoder) => {
     rt.device.queue.writeBuffer(uniform, 0, SEED_PARAMS.pack({ count, offset }));
     const pass = encoder.beginComputePass({ label: 'seed' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(seedWorkgroups(count));
+    seed.dispatch(pass, 'seed', seedWorkgroups(count));
     pass.end();
-    rt.counters.dispatches += 1;
   };
 }
 

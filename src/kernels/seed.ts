@@ -2,9 +2,10 @@
  * The seed kernel (seed.wgsl): sets the forward solve's last step
  * size as the first step of each new (zeroed) sample of a reverse solve.
  */
-import seedSource from './seed.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 import { SAMPLE, statusWgsl } from '../wgsl/rk';
+import seedSource from './seed.wgsl?raw';
 
 export const SEED_WORKGROUP = 64;
 
@@ -15,23 +16,16 @@ export const SEED_PARAMS = new StructLayout('SeedParams', [
   ['offset', 'u32'],
 ] as const);
 
-/** Bindings: params, the forward solve's samples, the chunk's samples. */
-export function seedLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'seed', ['uniform', 'read-only-storage', 'storage']);
-}
-
-export function seedKey(): string {
-  return `seed|wg${SEED_WORKGROUP}`;
-}
-
-export function seedWgsl(): string {
-  return fillTemplate(seedSource, {
-    PARAMS_STRUCT: SEED_PARAMS.wgsl(),
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    WG: SEED_WORKGROUP,
-  });
-}
+export const seedKernel = defineKernel({
+  name: 'seed',
+  bindings: () => ({
+    P: uniform(SEED_PARAMS),
+    forward: storage('read', SAMPLE),
+    samples: storage('read_write', SAMPLE),
+  }),
+  entryPoints: ['seed'],
+  wgsl: (_spec: null, decls) => fillTemplate(seedSource, { BINDINGS: decls, STATUS_CONSTS: statusWgsl(), WG: SEED_WORKGROUP }),
+});
 
 export function seedWorkgroups(count: number): number {
   return Math.ceil(count / SEED_WORKGROUP);

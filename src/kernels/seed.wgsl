@@ -5,19 +5,12 @@
 // initial-step heuristic; 0 (a forward sample that did not finish, or a step
 // that is not finite) leaves the heuristic to choose.
 //
-// Specialised by src/kernels/seed.ts.
+// Specialised by src/kernels/seed.ts. Bindings: P (SeedParams); forward, the
+// forward solve's samples [total]; samples, the chunk's samples, zeroed, [count] or more.
 
-${PARAMS_STRUCT}
-
-${SAMPLE_STRUCT}
+${BINDINGS}
 
 ${STATUS_CONSTS}
-
-@group(0) @binding(0) var<uniform> P: SeedParams;
-// The forward solve's samples, [total].
-@group(0) @binding(1) var<storage, read> forward: array<Sample>;
-// The reverse solve's samples of one chunk, zeroed, [count] or more.
-@group(0) @binding(2) var<storage, read_write> samples: array<Sample>;
 
 @compute @workgroup_size(${WG})
 fn seed(@builtin(global_invocation_id) gid: vec3<u32>) {

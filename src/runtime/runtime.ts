@@ -9,6 +9,8 @@
  * `DeviceLostError` if the device is lost while waiting.
  */
 import { ArgumentError, DestroyedError, DeviceLostError, WebGPUUnavailableError } from '../errors';
+import { type KernelDef, specKey } from '../wgsl/kernel';
+import { Kernel } from './kernel';
 
 /** Options of `createRuntime`. */
 export interface RuntimeOptions {
@@ -147,6 +149,8 @@ export class Runtime {
   readonly debugShaders: boolean;
   private readonly ownsDevice: boolean;
   private readonly cache: DeviceCache;
+  /** Kernels made on this runtime (their pipelines live in the per-device cache; their dispatches count here). */
+  private readonly kernels = new Map<string, Kernel<string, string>>();
   private lostError: DeviceLostError | null = null;
   private destroyed = false;
   private readonly lostPromise: Promise<DeviceLostError>;
@@ -187,6 +191,21 @@ export class Runtime {
   check(): void {
     if (this.destroyed) throw new DestroyedError('Runtime');
     if (this.lostError) throw this.lostError;
+  }
+
+  /**
+   * The kernel `def` specialised to `spec` on this device (cached by the
+   * definition's name and the spec's canonical text): its pipelines compile
+   * on first use; `bind` names the buffers; dispatches are counted.
+   */
+  kernel<S, B extends string, E extends string>(def: KernelDef<S, B, E>, spec: S): Kernel<B, E> {
+    const key = `${def.name}|${specKey(spec)}`;
+    let hit = this.kernels.get(key) as Kernel<B, E> | undefined;
+    if (!hit) {
+      hit = new Kernel<B, E>(this, def as KernelDef<unknown, B, E>, spec, key);
+      this.kernels.set(key, hit as unknown as Kernel<string, string>);
+    }
+    return hit;
   }
 
   /**

@@ -16,7 +16,8 @@ import { forwardWgsl } from '../../src/kernels/mlp-forward';
 import { integrateWgsl } from '../../src/kernels/integrate';
 import { linearParameterCount, linearWgsl } from '../../src/kernels/linear';
 import { type MlpSpec, mlpOffsets, thetaBindingWgsl } from '../../src/mlp/mlp';
-import { SEED_PARAMS, seedWgsl } from '../../src/kernels/seed';
+import { SEED_PARAMS, seedKernel } from '../../src/kernels/seed';
+import { kernelWgsl } from '../../src/wgsl/kernel';
 import { timeGradientWgsl } from '../../src/kernels/time-gradient';
 
 describe('the parameters binding', () => {
@@ -47,7 +48,7 @@ describe('the parameters binding', () => {
 
 describe('the seed kernel', () => {
   it('fills its template, declares `seed` and packs its uniform in the struct order', () => {
-    const code = seedWgsl();
+    const code = kernelWgsl(seedKernel, null);
     expect(code).not.toContain('${');
     expect(code).toMatch(/fn seed\(/);
     expect(code).toContain('struct SeedParams');
