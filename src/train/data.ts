@@ -16,7 +16,7 @@ import {
 } from '../kernels/minibatch';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
-import { validateTimes } from '../solver/odeint';
+import { validateTimes } from '../solver/options';
 import { Tensor } from '../runtime/tensor';
 import { checkInt, checkWorkgroups, dispatch, finiteFloat32, lengthOf } from './common';
 
