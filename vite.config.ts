@@ -22,6 +22,8 @@ function demoAtRoot(): Plugin {
 export default defineConfig({
   root: '.',
   plugins: [demoAtRoot()],
+  // `import … from 'webode'` in the demo's README example resolves to the sources.
+  resolve: { alias: [{ find: /^webode$/, replacement: resolve(import.meta.dirname, 'src/index.ts') }] },
   server: { host: '127.0.0.1', port: 5173, open: false },
   // Scan only the pages that ship (the demo and the test harness) for
   // dependencies, and pre-bundle uPlot at start-up so no page load waits for it.
