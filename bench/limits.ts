@@ -6,9 +6,9 @@
  */
 import type { Runtime } from '../src/index';
 import { StructLayout, fillTemplate } from '../src/wgsl/layout';
-import copySource from './copy.wgsl?raw';
-import fmaSource from './fma.wgsl?raw';
-import tinySource from './tiny.wgsl?raw';
+import copySource from './shaders/copy.wgsl?raw';
+import fmaSource from './shaders/fma.wgsl?raw';
+import tinySource from './shaders/tiny.wgsl?raw';
 import { type SectionResult, ms, sig } from './table';
 import { type Sample, calibrate, gpuIdle, repeat, timed } from './timing';
 
