@@ -15,11 +15,12 @@
  */
 import adjointWorkgroupSource from './adjoint-workgroup.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
-import { adjointBindingsWgsl, landingWgsl, thetaStageEval } from './adjoint';
+import { type AdjointSpec, adjointBindings, landingWgsl, thetaStageEval } from './adjoint';
 import { gradFromOutput } from './adjoint-lanes';
 import { fillTemplate } from '../wgsl/layout';
+import { defineKernel, kernelWgsl, specKey } from '../wgsl/kernel';
 import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
-import { SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { activationGradWgsl } from '../mlp/vjp';
 
 /** Invocations per workgroup (one sample). */
@@ -184,24 +185,35 @@ export function wgVjpWgsl(spec: MlpSpec, wg = ADJOINT_WORKGROUP_SIZE): string {
   return out.join('\n');
 }
 
-export function adjointWorkgroupKey(spec: { mlp: MlpSpec; tableau: Tableau }): string {
-  return `adjoint-workgroup|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${ADJOINT_WORKGROUP_SIZE}`;
-}
+/**
+ * The workgroup kernel: one sample per workgroup. `state` holds per sample
+ * its [z, a] between dispatches; `acc` the parameter adjoint a_θ (P values).
+ */
+export const adjointWorkgroupKernel = defineKernel({
+  name: 'adjoint-workgroup',
+  bindings: (spec: AdjointSpec) => adjointBindings(spec.mlp),
+  entryPoints: ['adjoint'],
+  wgsl: (spec: AdjointSpec, decls) => {
+    const stages = thetaStageEval(spec.tableau, 'wg_vjp');
+    return fillTemplate(adjointWorkgroupSource, {
+      STATUS_CONSTS: statusWgsl(),
+      D: stateDim(spec.mlp),
+      BINDINGS: decls,
+      VJP: wgVjpWgsl(spec.mlp),
+      RK_CORE: rkCoreWgsl(spec.tableau, 2 * stateDim(spec.mlp), stages),
+      FIRST_STAGE: stages(0, 'smp.t_hi'),
+      LANDING: landingWgsl({ lane: false, writer: 'tid == 0u' }),
+      WG: ADJOINT_WORKGROUP_SIZE,
+    });
+  },
+});
 
-/** The workgroup kernel's WGSL for an MLP and a tableau; `paramsStruct` is the adjoint's uniform struct. */
-export function adjointWorkgroupWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, paramsStruct: string): string {
-  const D = stateDim(spec.mlp);
-  const stages = thetaStageEval(spec.tableau, 'wg_vjp');
-  return fillTemplate(adjointWorkgroupSource, {
-    PARAMS_STRUCT: paramsStruct,
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    D,
-    BINDINGS: adjointBindingsWgsl(mlpOffsets(spec.mlp.layers).count, 'Per sample: its [z, a] between dispatches.', 'Per sample: the parameter adjoint a_θ (P values).'),
-    VJP: wgVjpWgsl(spec.mlp),
-    RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, stages),
-    FIRST_STAGE: stages(0, 'smp.t_hi'),
-    LANDING: landingWgsl({ lane: false, writer: 'tid == 0u' }),
-    WG: ADJOINT_WORKGROUP_SIZE,
-  });
+// Temporary, until src/gradients/adjoint.ts uses `Runtime.kernel`.
+/** @deprecated use `rt.kernel(adjointWorkgroupKernel, spec)`. */
+export function adjointWorkgroupKey(spec: AdjointSpec): string {
+  return `${adjointWorkgroupKernel.name}|legacy|${specKey(spec)}`;
+}
+/** @deprecated use `rt.kernel(adjointWorkgroupKernel, spec)`; `_paramsStruct` is ignored (always the adjoint's). */
+export function adjointWorkgroupWgsl(spec: AdjointSpec, _paramsStruct?: string): string {
+  return kernelWgsl(adjointWorkgroupKernel, spec);
 }

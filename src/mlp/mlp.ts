@@ -119,22 +119,11 @@ export interface MlpNames {
 const DEFAULT_NAMES: MlpNames = { fn: 'mlp_eval', input: 'mlp_in', output: 'mlp_out', declare: true };
 
 /**
- * The binding of the parameters θ (binding 1 of every kernel that reads
- * them): an array of exactly `count` floats rather than a runtime-sized one,
- * so a load at a constant index is checked when the shader is compiled instead
- * of being clamped against the buffer's length at run time, and a dynamic
- * index is clamped against a constant. The bound buffer holds at least
- * `count` floats (WebGPU checks it at dispatch).
- */
-export function thetaBindingWgsl(count: number): string {
-  return `@group(0) @binding(1) var<storage, read> theta: array<f32, ${count}>;`;
-}
-
-/**
  * The MLP evaluation: `fn mlp_eval(t: f32)` reads the private array `mlp_in`
  * (the state, D values) and writes `mlp_out` (D values); other names can be
  * chosen. The caller's shader binds the parameters as `theta`
- * (`thetaBindingWgsl`). Also emits `act`.
+ * (`theta: storage('read', 'f32', P)` in the kernel's bindings: exactly P
+ * floats, see `storage`). Also emits `act`.
  */
 export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string {
   const { layers } = mlpOffsets(spec.layers);
