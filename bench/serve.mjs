@@ -1,5 +1,5 @@
 /**
- * What the benchmark runners share (bench/run.mjs, bench/experiments/run.mjs):
+ * What the benchmark runners share (bench/run.mjs):
  * a Vite dev server on a free port with cross-origin isolation and no HMR, a
  * headless Chromium through puppeteer-core with the GPU tests' flags and
  * adapter selection (test/gpu/chrome.mjs), a page whose progress lines and

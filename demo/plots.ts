@@ -5,6 +5,7 @@
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { formatTick } from './format';
 
 /** A square canvas mapped to [−lim, lim]², with the drawing context. */
 export class View {
@@ -147,7 +148,7 @@ export class LineChart {
         width,
         height,
         scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-        axes: [{ label: 'iteration' }, {}],
+        axes: [{ label: 'iteration' }, { values: (_u, splits) => splits.map(formatTick), size: 56 }],
         series: [{ label: 'iteration' }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, spanGaps: true, points: { show: false } }))],
         legend: { show: true },
         cursor: { show: true },

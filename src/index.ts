@@ -22,21 +22,19 @@ export { TABLEAUX, METHOD_NAMES, getTableau } from './methods/tableau';
 export type { Tableau, MethodName } from './methods/tableau';
 
 /** Forward integration. */
-export { odeint, Solution } from './solver/odeint';
-export { DEFAULT_CONTROLLER, MIN_RTOL } from './solver/odeint';
-export type {
-  ControllerOptions,
-  OdeintOptions,
-  ResolvedOdeintOptions,
-  SolveSummary,
-  SolveStats,
-  StepControl,
-} from './solver/odeint';
+export { odeint } from './solver/odeint';
+export { Solution } from './solver/solution';
+export type { SolveSummary } from './solver/solution';
+export type { SolveStats } from './solver/status';
+export { DEFAULT_CONTROLLER, MIN_RTOL } from './solver/options';
+export type { ControllerOptions, OdeintOptions, ResolvedOdeintOptions, StepControl } from './solver/options';
 
 /** Gradients by the adjoint method (`solution.backward`). */
-export { Gradients } from './gradients/runner';
-export type { BackwardSummary } from './gradients/runner';
+export { Gradients } from './gradients/gradients';
+export type { BackwardSummary } from './gradients/gradients';
 export type { AdjointKernel, BackwardOptions } from './gradients/adjoint';
+// Loads the gradient solve, which `Solution.backward` reaches through provideGradientSolve.
+import './gradients/adjoint';
 
 /** Errors. */
 export {

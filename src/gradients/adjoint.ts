@@ -38,8 +38,10 @@ import {
 import { mlpFlops, mlpOffsets, stateDim } from '../mlp/mlp';
 import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from '../errors';
-import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, type Gradients, chunkSize, runGradients } from './runner';
-import { type ControllerOptions, type OdeintOptions, type Solution, deferredUnits, resolveOptions } from '../solver/odeint';
+import type { Gradients } from './gradients';
+import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, chunkSize, runGradients } from './runner';
+import { type ControllerOptions, type OdeintOptions, deferredUnits, integrationDirection, resolveOptions, solverValues } from '../solver/options';
+import { type Solution, provideGradientSolve } from '../solver/solution';
 import { getTableau } from '../methods/tableau';
 import { Tensor } from '../runtime/tensor';
 
@@ -104,8 +106,6 @@ export interface BackwardOptions {
 /** The adjoint kernels (see `BackwardOptions.kernel`). */
 export type AdjointKernel = 'workgroup' | 'lanes' | 'invocation';
 
-export { Gradients } from './runner';
-export type { BackwardSummary } from './runner';
 
 /**
  * The gradient solve behind `Solution.backward`: dLdy holds ∂L/∂y for every
@@ -199,7 +199,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     // An augmented evaluation is a forward and a backward sweep, and the θ part: about 3× the MLP.
     { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec) },
   );
-  const dir = T > 1 ? Math.sign(sol.t[0] - sol.t[T - 1]) : -1;
+  const dir = integrationDirection(sol.t, 'reverse');
   const spec = { mlp: f.spec, tableau };
   const D = stateDim(f.spec);
   const layout = adjointLayout(rt.device);
@@ -213,21 +213,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     bindGroupLayout: layout.bindGroup,
     uniformBytes: ADJOINT_PARAMS.byteSize,
     params: (count: number, offset: number, stepsScale = 1) =>
-      ADJOINT_PARAMS.pack({
-        batch: count,
-        offset,
-        total: B,
-        n_out: T,
-        steps_per_dispatch: stepsScale * opts.stepsPerDispatch,
-        max_steps: opts.maxSteps,
-        n_params: f.parameterCount,
-        dir,
-        rtol: opts.rtol,
-        atol: opts.atol,
-        h_fixed: dir * opts.stepSize,
-        first_step: opts.firstStep,
-        ...opts.controllerValues,
-      }),
+      ADJOINT_PARAMS.pack({ ...solverValues(opts, T, dir, stepsScale), batch: count, offset, total: B, n_params: f.parameterCount }),
   };
   /** The kernel's pipeline, compiled once per key and device. */
   const pipeline = (key: string, code: () => string) =>
@@ -280,3 +266,5 @@ export function adjointKernelKind(spec: Solution['f']['spec'], batch: number, op
   }
   return option;
 }
+
+provideGradientSolve(backward);

@@ -17,7 +17,8 @@ import { explicitLayout } from '../wgsl/layout';
 import type { BackwardOptions } from './adjoint';
 import { ArgumentError } from '../errors';
 import type { GradientKernel } from './runner';
-import type { Solution } from '../solver/odeint';
+import { integrationDirection, solverValues } from '../solver/options';
+import type { Solution } from '../solver/solution';
 import { getTableau } from '../methods/tableau';
 
 /** The backprop kernel for `sol`; reads the forward's per-sample step counts (one host wait) to size the tape. */
@@ -67,7 +68,7 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
 
   const spec = { mlp: f.spec, tableau };
   const layout = explicitLayout(rt.device, 'backprop', BACKPROP_BINDINGS);
-  const dir = T > 1 ? Math.sign(sol.t[T - 1] - sol.t[0]) : 1;
+  const dir = integrationDirection(sol.t, 'forward');
   return {
     label: `backprop ${tableau.name}`,
     pipeline: rt.pipeline(backpropKey(spec), `backprop ${tableau.name}`, () => ({
@@ -87,23 +88,15 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
     steps: { accepted: stats.total.accepted, rejected: stats.total.rejected },
     params: (count, offset) =>
       BACKPROP_PARAMS.pack({
+        ...solverValues({ ...fwd, stepsPerDispatch }, T, dir),
         batch: count,
         offset,
         total: B,
-        n_out: T,
-        steps_per_dispatch: stepsPerDispatch,
-        max_steps: fwd.maxSteps,
         n_params: f.parameterCount,
         seg_len: segLen,
         n_ckpt: nCkpt,
-        dir,
-        rtol: fwd.rtol,
-        atol: fwd.atol,
-        h_fixed: dir * fwd.stepSize,
-        first_step: fwd.firstStep,
         t0: sol.t[0],
         t_end: sol.t[T - 1],
-        ...fwd.controllerValues,
       }),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * What the two gradient modes share: the `Gradients` result, and the runner
+ * What the two gradient modes share: the runner
  * that takes a per-sample gradient kernel (the continuous adjoint or the
  * discrete backprop) through a batch in chunks of samples — buffers, the
  * chunk loop, the deterministic reduction of the per-sample parameter rows
@@ -14,7 +14,6 @@ import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, 
 import { bindBuffers } from '../wgsl/layout';
 import { SAMPLE } from '../wgsl/rk';
 import { SEED_PARAMS, seedKernel, seedWorkgroups } from '../kernels/seed';
-import { SUMMARY } from '../kernels/summary';
 import {
   TIME_GRADIENT_PARAMS,
   TIME_GRADIENT_WORKGROUP,
@@ -22,90 +21,13 @@ import {
   timeGradientLayout,
   timeGradientWgsl,
 } from '../kernels/time-gradient';
-import { createReport, recordSampleChunk, runSampleChunk, scaledBindGroups } from '../solver/driver';
-import { DestroyedError, OdeSolveError, type SampleFailure } from '../errors';
+import { type SampleChunk, createReport, recordSampleChunk, runSampleChunk, scaledBindGroups } from '../solver/driver';
+import { OdeSolveError, type SampleFailure } from '../errors';
 import type { Runtime } from '../runtime/runtime';
-import { type Solution, type SolveSummary, failureOfStatus } from '../solver/odeint';
+import type { Solution } from '../solver/solution';
+import { countersSince } from '../solver/solution';
+import { type BackwardSummary, Gradients } from './gradients';
 import { Tensor } from '../runtime/tensor';
-
-/** Totals of a backward solve: those of a forward solve, and the chunks of samples. */
-export interface BackwardSummary extends SolveSummary {
-  /** Chunks of samples the batch was split into. */
-  readonly chunks: number;
-}
-
-/** Gradients of the loss, on the GPU. */
-export class Gradients {
-  /** dL/dy0, [B, D]. */
-  readonly y0: Tensor;
-  /** dL/dθ, [P], in the layout of `MLP.setParameters`. */
-  readonly params: Tensor;
-  /** dL/dt, [T]: the gradient with respect to each output time (shared by the batch). */
-  readonly t: Tensor;
-  /** True for a deferred gradient solve (see `BackwardOptions.deferred`). */
-  readonly deferred: boolean;
-  private totals: BackwardSummary;
-  private report: GPUBuffer | null;
-  private checked: Promise<BackwardSummary> | null = null;
-
-  /** @internal Made by `solution.backward`; `report` for a deferred solve. */
-  constructor(y0: Tensor, params: Tensor, t: Tensor, summary: BackwardSummary, report: GPUBuffer | null = null) {
-    this.y0 = y0;
-    this.params = params;
-    this.t = t;
-    this.totals = summary;
-    this.report = report;
-    this.deferred = report !== null;
-  }
-
-  /** The solve's totals; a deferred solve's counts are NaN until `check()` has resolved. */
-  get summary(): BackwardSummary {
-    return this.totals;
-  }
-
-  /** @internal A deferred solve's report (SUMMARY words) until checked; null otherwise. */
-  get reportBuffer(): GPUBuffer | null {
-    return this.report;
-  }
-
-  /**
-   * Reads a deferred gradient solve's outcome (one host wait), fills in
-   * `summary` and throws `OdeSolveError` (the first failing sample and how
-   * many failed) if a sample failed or had not finished within the dispatch
-   * budget. Gradients that waited return their summary at once.
-   */
-  check(): Promise<BackwardSummary> {
-    if (!this.report) {
-      if (this.params.isDestroyed) return Promise.reject(new DestroyedError('Gradients'));
-      return Promise.resolve(this.totals);
-    }
-    this.checked ??= this.readReport(this.report);
-    return this.checked;
-  }
-
-  private async readReport(report: GPUBuffer): Promise<BackwardSummary> {
-    const rt = this.params.runtime;
-    const v = SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
-    rt.destroyBuffer(report);
-    this.report = null;
-    this.totals = { ...this.totals, nfe: v.nfe_total, maxNfe: v.nfe_max, accepted: v.accepted, rejected: v.rejected };
-    const failing = v.running + v.failed;
-    if (failing > 0) {
-      const first = { sample: v.first_unfinished, kind: failureOfStatus(v.first_status), t: v.first_t };
-      throw new OdeSolveError([first], this, this.y0.shape[0], failing);
-    }
-    return this.totals;
-  }
-
-  /** Frees the tensors. Idempotent. */
-  destroy(): void {
-    this.y0.destroy();
-    this.params.destroy();
-    this.t.destroy();
-    if (this.report) this.params.runtime.destroyBuffer(this.report);
-    this.report = null;
-  }
-}
 
 /** Default bytes of per-sample gradient memory before the batch is split into chunks. */
 export const DEFAULT_GRADIENT_BUDGET = 256 * 1024 * 1024;
@@ -263,6 +185,26 @@ function submitTimeGradient(
   }
 }
 
+/** The buffers of a gradient solve, and how to make one chunk of it. */
+interface GradientRun {
+  readonly rt: Runtime;
+  readonly sol: Solution;
+  readonly kernel: GradientKernel;
+  readonly cot: GPUBuffer;
+  readonly tout: GPUBuffer;
+  readonly gy0: Tensor;
+  readonly gth: Tensor;
+  readonly gt: Tensor;
+  readonly reduce: ReducePipelines;
+  readonly redGroup: GPUBindGroup;
+  /** Parameter rows of a chunk of `count` samples (one per invocation). */
+  rowsOf(count: number): number;
+  /** Writes the chunk's uniforms and returns it, ready for the driver. */
+  chunk(count: number, offset: number): SampleChunk;
+  /** Chunks made so far. */
+  chunks: number;
+}
+
 /**
  * Runs `kernel` over the batch of `sol` in chunks of `chunk` samples, with
  * cotangents `cot`. Rejects with `OdeSolveError` (global sample indices; the
@@ -278,18 +220,11 @@ export async function runGradients(
   chunk: number,
   deferredUnits = 0,
 ): Promise<Gradients> {
-  const f = sol.f;
-  const rt = f.runtime;
-  const device = rt.device;
-  const { batch: B, dim: D } = sol;
-  const T = sol.t.length;
-  const P = f.parameterCount;
+  const rt = sol.f.runtime;
   const before = { ...rt.counters };
-  const reduce = reducePipelines(rt);
-
-  const gy0 = Tensor.zeros(rt, [B, D], 'gradient y0');
-  const gth = Tensor.zeros(rt, [P], 'gradient params');
-  const gt = Tensor.zeros(rt, [T], 'gradient t');
+  const gy0 = Tensor.zeros(rt, [sol.batch, sol.dim], 'gradient y0');
+  const gth = Tensor.zeros(rt, [sol.f.parameterCount], 'gradient params');
+  const gt = Tensor.zeros(rt, [sol.t.length], 'gradient t');
   const owned: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(`${kernel.label} ${label}`, bytes, usage);
@@ -297,36 +232,67 @@ export async function runGradients(
     return b;
   };
   try {
-    const uniform = make('params', kernel.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    const tout = make('output times', T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-    device.queue.writeBuffer(tout, 0, Float32Array.from(sol.t));
-    const clearable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-    // One parameter row per invocation; per-sample buffers cover whole invocations.
-    const lanes = kernel.samplesPerInvocation ?? 1;
-    const rowsOf = (count: number) => Math.ceil(count / lanes);
-    const samples = make('samples', chunk * SAMPLE.stride, clearable | GPUBufferUsage.COPY_SRC);
-    const scratch = kernel.scratch.map((s) => make(s.label, rowsOf(chunk) * lanes * s.bytesPerSample, clearable));
-    const acc = make('parameter rows', rowsOf(chunk) * P * 4, clearable);
-    const part = make('partial sums', Math.ceil(rowsOf(chunk) / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
-    const redUniform = make('reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    const buffers = [uniform, f.params.buffer, sol.y.buffer, tout, cot, samples, ...scratch, acc, gy0.buffer];
-    const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, buffers);
-    const redGroup = bindBuffers(device, 'reduce bind group', reduceLayout(device).bindGroup, [redUniform, acc, part, gth.buffer]);
-    const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
-    const seed = kernel.seedFirstStep
-      ? seedChunk(rt, sol, make('seed params', SEED_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST), samples)
-      : null;
+    const run = prepareRun(sol, cot, kernel, chunk, { gy0, gth, gt }, make);
+    if (deferredUnits > 0) return recordDeferred(run, chunk, deferredUnits, before);
+    return await runWaiting(run, chunk, before);
+  } catch (e) {
+    // A failed solve hands its gradients to the OdeSolveError; anything else frees them.
+    if (!(e instanceof OdeSolveError)) {
+      gy0.destroy();
+      gth.destroy();
+      gt.destroy();
+    }
+    throw e;
+  } finally {
+    for (const b of owned) rt.destroyBuffer(b);
+  }
+}
 
-    const totals = { nfe: 0, maxNfe: 0, accepted: 0, rejected: 0, chunks: 0 };
-    const failures: SampleFailure[] = [];
-    const counts = () => ({
-      hostWaits: rt.counters.hostWaits - before.hostWaits,
-      submits: rt.counters.submits - before.submits,
-      dispatches: rt.counters.dispatches - before.dispatches,
-      chunks: totals.chunks,
-    });
-    const chunkOf = (count: number, offset: number) => {
-      totals.chunks++;
+/** Allocates a gradient solve's buffers for chunks of up to `chunk` samples (made by `make`, freed by the caller). */
+function prepareRun(
+  sol: Solution,
+  cot: GPUBuffer,
+  kernel: GradientKernel,
+  chunk: number,
+  out: { gy0: Tensor; gth: Tensor; gt: Tensor },
+  make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer,
+): GradientRun {
+  const f = sol.f;
+  const rt = f.runtime;
+  const device = rt.device;
+  const P = f.parameterCount;
+  const uniform = make('params', kernel.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const tout = make('output times', sol.t.length * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+  device.queue.writeBuffer(tout, 0, Float32Array.from(sol.t));
+  const clearable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  // One parameter row per invocation; per-sample buffers cover whole invocations.
+  const lanes = kernel.samplesPerInvocation ?? 1;
+  const rowsOf = (count: number) => Math.ceil(count / lanes);
+  const samples = make('samples', chunk * SAMPLE.stride, clearable | GPUBufferUsage.COPY_SRC);
+  const scratch = kernel.scratch.map((s) => make(s.label, rowsOf(chunk) * lanes * s.bytesPerSample, clearable));
+  const acc = make('parameter rows', rowsOf(chunk) * P * 4, clearable);
+  const part = make('partial sums', Math.ceil(rowsOf(chunk) / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
+  const redUniform = make('reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const buffers = [uniform, f.params.buffer, sol.y.buffer, tout, cot, samples, ...scratch, acc, out.gy0.buffer];
+  const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, buffers);
+  const redGroup = bindBuffers(device, 'reduce bind group', reduceLayout(device).bindGroup, [redUniform, acc, part, out.gth.buffer]);
+  const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
+  const seed = kernel.seedFirstStep
+    ? seedChunk(rt, sol, make('seed params', SEED_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST), samples)
+    : null;
+  const run: GradientRun = {
+    rt,
+    sol,
+    kernel,
+    cot,
+    tout,
+    ...out,
+    reduce: reducePipelines(rt),
+    redGroup,
+    rowsOf,
+    chunks: 0,
+    chunk: (count, offset) => {
+      run.chunks++;
       device.queue.writeBuffer(uniform, 0, kernel.params(count, offset));
       device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: rowsOf(count), n_params: P, parts: Math.ceil(rowsOf(count) / REDUCE_ROWS) }));
       return {
@@ -343,51 +309,57 @@ export async function runGradients(
         scaled: scaledBindGroups(rt, 'chunk', kernel.bindGroupLayout, buffers, bindGroup, (scale) => kernel.params(count, offset, scale), make),
         maxScale: kernel.maxScale,
       };
-    };
-    if (deferredUnits > 0) {
-      const report = createReport(rt, `${kernel.label} report`); // the Gradients own it
-      try {
-        // Chunks run one after another in queue order, reusing the same buffers.
-        for (let offset = 0; offset < B; offset += chunk) {
-          const count = Math.min(chunk, B - offset);
-          recordSampleChunk(rt, chunkOf(count, offset), deferredUnits, report);
-          submitReduce(rt, reduce, redGroup, P, rowsOf(count));
-        }
-        submitTimeGradient(rt, sol, tout, cot, gy0, gt, reduce);
-      } catch (e) {
-        rt.destroyBuffer(report);
-        throw e;
-      }
-      return new Gradients(gy0, gth, gt, { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...counts() }, report);
+    },
+  };
+  return run;
+}
+
+/** A deferred gradient solve: records every chunk, its reduction and dL/dt, and returns at once; the Gradients own the report. */
+function recordDeferred(run: GradientRun, chunk: number, units: number, before: Runtime['counters']): Gradients {
+  const { rt, sol, kernel } = run;
+  const B = sol.batch;
+  const report = createReport(rt, `${kernel.label} report`);
+  try {
+    // Chunks run one after another in queue order, reusing the same buffers.
+    for (let offset = 0; offset < B; offset += chunk) {
+      const count = Math.min(chunk, B - offset);
+      recordSampleChunk(rt, run.chunk(count, offset), units, report);
+      submitReduce(rt, run.reduce, run.redGroup, sol.f.parameterCount, run.rowsOf(count));
     }
-    for (let offset = 0; offset < B && failures.length === 0; offset += chunk) {
-      const run = await runSampleChunk(rt, chunkOf(Math.min(chunk, B - offset), offset));
-      totals.nfe += run.totals.nfe_total;
-      totals.maxNfe = Math.max(totals.maxNfe, run.totals.nfe_max);
-      totals.accepted += run.totals.accepted;
-      totals.rejected += run.totals.rejected;
-      failures.push(...run.failures);
-      if (failures.length === 0) submitReduce(rt, reduce, redGroup, P, rowsOf(Math.min(chunk, B - offset)));
-    }
-    const summary: BackwardSummary = {
-      nfe: totals.nfe,
-      maxNfe: totals.maxNfe,
-      accepted: kernel.steps?.accepted ?? totals.accepted,
-      rejected: kernel.steps?.rejected ?? totals.rejected,
-      ...counts(),
-    };
-    if (failures.length === 0) submitTimeGradient(rt, sol, tout, cot, gy0, gt, reduce);
-    const grads = new Gradients(gy0, gth, gt, summary);
-    if (failures.length) throw new OdeSolveError(failures, grads, B);
-    return grads;
+    submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt, run.reduce);
   } catch (e) {
-    if (!(e instanceof OdeSolveError)) {
-      gy0.destroy();
-      gth.destroy();
-      gt.destroy();
-    }
+    rt.destroyBuffer(report);
     throw e;
-  } finally {
-    for (const b of owned) rt.destroyBuffer(b);
   }
+  const summary = { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...countersSince(rt, before), chunks: run.chunks };
+  return new Gradients(run.gy0, run.gth, run.gt, summary, report);
+}
+
+/** A gradient solve that waits: chunk by chunk to completion, stopping at the first chunk with a failing sample. */
+async function runWaiting(run: GradientRun, chunk: number, before: Runtime['counters']): Promise<Gradients> {
+  const { rt, sol, kernel } = run;
+  const B = sol.batch;
+  const totals = { nfe: 0, maxNfe: 0, accepted: 0, rejected: 0 };
+  const failures: SampleFailure[] = [];
+  for (let offset = 0; offset < B && failures.length === 0; offset += chunk) {
+    const count = Math.min(chunk, B - offset);
+    const done = await runSampleChunk(rt, run.chunk(count, offset));
+    totals.nfe += done.totals.nfe_total;
+    totals.maxNfe = Math.max(totals.maxNfe, done.totals.nfe_max);
+    totals.accepted += done.totals.accepted;
+    totals.rejected += done.totals.rejected;
+    failures.push(...done.failures);
+    if (failures.length === 0) submitReduce(rt, run.reduce, run.redGroup, sol.f.parameterCount, run.rowsOf(count));
+  }
+  const summary: BackwardSummary = {
+    ...totals,
+    accepted: kernel.steps?.accepted ?? totals.accepted,
+    rejected: kernel.steps?.rejected ?? totals.rejected,
+    ...countersSince(rt, before),
+    chunks: run.chunks,
+  };
+  if (failures.length === 0) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt, run.reduce);
+  const grads = new Gradients(run.gy0, run.gth, run.gt, summary);
+  if (failures.length) throw new OdeSolveError(failures, grads, B);
+  return grads;
 }

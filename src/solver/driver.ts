@@ -32,7 +32,7 @@ import { SUMMARY, SUMMARY_PARAMS, type SummaryField, emptyReport, summaryKey, su
 import { SAMPLE } from '../wgsl/rk';
 import type { SampleFailure } from '../errors';
 import type { Runtime } from '../runtime/runtime';
-import { parseSamples } from './odeint';
+import { failuresOf, parseSamples } from './status';
 
 export interface DriveSpec {
   readonly label: string;
@@ -146,6 +146,20 @@ export function createReport(rt: Runtime, label: string): GPUBuffer {
   const report = rt.createBuffer(label, SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
   rt.device.queue.writeBuffer(report, 0, emptyReport());
   return report;
+}
+
+/** Reads a deferred solve's report (one host wait) and frees its buffer. */
+export async function readReport(rt: Runtime, report: GPUBuffer): Promise<SummaryValues> {
+  try {
+    return SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
+  } finally {
+    rt.destroyBuffer(report);
+  }
+}
+
+/** The evaluation and step counts of a report, as a summary names them. */
+export function reportCounts(v: SummaryValues): { nfe: number; maxNfe: number; accepted: number; rejected: number } {
+  return { nfe: v.nfe_total, maxNfe: v.nfe_max, accepted: v.accepted, rejected: v.rejected };
 }
 
 /**
@@ -296,12 +310,13 @@ export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<Summa
     const report = createReport(rt, `${spec.label} report`);
     try {
       driveDeferred(rt, spec, units, report, 0, recorded);
-      recorded += units;
-      const values = SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
-      if (values.running === 0) return values;
-    } finally {
+    } catch (e) {
       rt.destroyBuffer(report);
+      throw e;
     }
+    recorded += units;
+    const values = await readReport(rt, report);
+    if (values.running === 0) return values;
   }
 }
 
@@ -336,14 +351,9 @@ export async function runSampleChunk(
   chunk: SampleChunk,
 ): Promise<{ totals: SummaryValues; failures: SampleFailure[] }> {
   const totals = await driveInRounds(rt, startSampleChunk(rt, chunk));
-  const failures: SampleFailure[] = [];
-  if (totals.failed > 0) {
-    const stats = parseSamples(await rt.readBuffer(chunk.samples, 0, chunk.count * SAMPLE.stride), chunk.count);
-    stats.status.forEach((st, i) => {
-      if (st !== 'done' && st !== 'running') failures.push({ sample: chunk.offset + i, kind: st, t: stats.tReached[i] });
-    });
-  }
-  return { totals, failures };
+  if (totals.failed === 0) return { totals, failures: [] };
+  const stats = parseSamples(await rt.readBuffer(chunk.samples, 0, chunk.count * SAMPLE.stride), chunk.count);
+  return { totals, failures: failuresOf(stats, { unfinished: false, offset: chunk.offset }) };
 }
 
 /** Zeroes the chunk's state and records `units` units of its kernel without a host wait; the outcome goes into `report`. */

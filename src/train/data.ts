@@ -9,7 +9,7 @@ import { MINIBATCH_PARAMS, type MinibatchEntry, minibatchKernel, minibatchWorkgr
 import type { BoundKernel } from '../runtime/kernel';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
-import { validateTimes } from '../solver/odeint';
+import { validateTimes } from '../solver/options';
 import { Tensor } from '../runtime/tensor';
 import { checkInt, checkWorkgroups, finiteFloat32, lengthOf } from './common';
 

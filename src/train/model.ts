@@ -7,7 +7,9 @@
 import type { BackwardOptions } from '../gradients/adjoint';
 import { ArgumentError, DestroyedError } from '../errors';
 import { MLP } from '../field/mlp';
-import { type OdeintOptions, type Solution, odeint, validateTimes } from '../solver/odeint';
+import { odeint } from '../solver/odeint';
+import { type OdeintOptions, validateTimes } from '../solver/options';
+import type { Solution } from '../solver/solution';
 import { Tensor } from '../runtime/tensor';
 import { checkInt, finiteFloat32, lengthOf } from './common';
 import { Linear } from './linear';

@@ -23,7 +23,7 @@
 import { ArgumentError } from '../errors';
 import { MLP, validateMlpOptions } from '../field/mlp';
 import type { Runtime } from '../runtime/runtime';
-import type { OdeintOptions } from '../solver/odeint';
+import type { OdeintOptions } from '../solver/options';
 import { METHOD_NAMES, type MethodName } from '../methods/tableau';
 import { ACTIVATIONS, type Activation, mlpOffsets } from '../mlp/mlp';
 import { linearParameterCount } from '../kernels/linear';

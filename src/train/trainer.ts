@@ -23,10 +23,13 @@
  * iteration.
  */
 import { GATE_PARAMS, HEALTH, type HealthValues, gateKernel } from '../kernels/gate';
-import { type BackwardSummary, Gradients } from '../gradients/adjoint';
+import { type BackwardSummary, Gradients } from '../gradients/gradients';
 import { ArgumentError, DestroyedError, OdeSolveError, TrainingError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
-import { MAX_DISPATCH_BUDGET, Solution, type SolveSummary, failureOfStatus, odeint } from '../solver/odeint';
+import { odeint } from '../solver/odeint';
+import { MAX_DISPATCH_BUDGET } from '../solver/options';
+import { Solution, type SolveSummary } from '../solver/solution';
+import { failureOfStatus } from '../solver/status';
 import { getTableau } from '../methods/tableau';
 import { Tensor } from '../runtime/tensor';
 import { checkInt, describeTensor, lengthOf } from './common';

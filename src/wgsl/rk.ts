@@ -81,6 +81,9 @@ export interface ControllerValues {
   readonly factor_max: number;
 }
 
+/** The solver and controller fields of a uniform, by name (packed by `solverValues` in src/solver/options.ts). */
+export type SolverValues = Readonly<Record<(typeof SOLVER_FIELDS)[number][0] | (typeof CONTROLLER_FIELDS)[number][0], number>>;
+
 /** Number of K slots: the stages, plus f(t+h, y_{n+1}) for methods that are not FSAL. */
 export function kSlots(tab: Tableau): number {
   return tab.fsal ? tab.stages : tab.stages + 1;

@@ -1,6 +1,7 @@
 /**
- * The demo page (demo/index.html) in headless Chrome: it loads without a
- * console error, both demos train for a few seconds and their losses fall,
+ * The demo page (demo/index.html) in headless Chrome, at `/` (the address
+ * `npm run demo` prints) and at /demo/: it loads and trains without a console
+ * error or a failed request (a 404 included, the favicon's too), both demos train for a few seconds and their losses fall,
  * their canvases are drawn (not blank), and a screenshot of each demo is
  * saved under test/artifacts/. With navigator.gpu deleted before the page's
  * scripts run, the page shows the no-WebGPU message instead of a blank page.
@@ -24,10 +25,13 @@ afterAll(async () => browser?.disconnect());
 
 interface Opened {
   page: Page;
+  /** Console errors and uncaught exceptions. */
   errors: string[];
+  /** Requests that failed or were answered with a status of 400 or more. */
+  failed: string[];
 }
 
-async function open(removeGpu = false): Promise<Opened> {
+async function open(removeGpu = false, path = '/'): Promise<Opened> {
   const page = await browser.newPage();
   await page.setViewport({ width: 1240, height: 1000 });
   const errors: string[] = [];
@@ -35,6 +39,8 @@ async function open(removeGpu = false): Promise<Opened> {
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(String(e)));
+  const failed: string[] = [];
+  page.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText ?? 'failed'}`));
   if (removeGpu) {
     await page.evaluateOnNewDocument(() => {
       Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
@@ -48,8 +54,9 @@ async function open(removeGpu = false): Promise<Opened> {
   let stale = false;
   page.on('response', (r) => {
     if (r.status() === 504) stale = true;
+    if (r.status() >= 400) failed.push(`${r.url()}: ${r.status()}`);
   });
-  await page.goto(`${inject('baseUrl')}/demo/`);
+  await page.goto(`${inject('baseUrl')}${path}`);
   const deadline = Date.now() + 120_000;
   let reloaded = false;
   for (;;) {
@@ -59,13 +66,14 @@ async function open(removeGpu = false): Promise<Opened> {
       reloaded = true;
       await new Promise((r) => setTimeout(r, 2000));
       errors.length = 0;
+      failed.length = 0;
       await page.reload();
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`the demo page did not become ready (errors: ${errors.join('; ')})`);
+    if (Date.now() > deadline) throw new Error(`the demo page did not become ready (errors: ${[...errors, ...failed].join('; ')})`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { page, errors };
+  return { page, errors, failed };
 }
 
 /** Fraction of a canvas's pixels that differ from its first pixel (0 for a blank canvas). */
@@ -102,8 +110,8 @@ function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
-it('loads without console errors, trains both demos, the losses fall, the canvases are drawn; screenshots saved', async () => {
-  const { page, errors } = await open();
+it('at /, loads and trains without console errors or failed requests, the losses fall, the canvases are drawn; screenshots saved', async () => {
+  const { page, errors, failed } = await open();
   const state0 = await page.evaluate(() => window.webodeDemo);
   expect(state0.unavailable).toBeNull();
   expect(state0.errors).toEqual([]);
@@ -143,12 +151,25 @@ it('loads without console errors, trains both demos, the losses fall, the canvas
 
   const final = await page.evaluate(() => window.webodeDemo);
   expect(final.errors).toEqual([]);
-  expect(errors.filter((m) => !m.startsWith('Failed to load resource'))).toEqual([]);
+  expect(errors).toEqual([]);
+  expect(failed).toEqual([]);
   await page.close();
 }, 900_000);
 
+it('at /demo/, loads and trains without console errors or failed requests', async () => {
+  const { page, errors, failed } = await open(false, '/demo/');
+  await page.click('#spiral-start');
+  await page.waitForFunction('window.webodeDemo.spiral.iteration >= 20 && window.webodeDemo.spiral.draws >= 1', { timeout: 120_000, polling: 250 });
+  await page.click('#spiral-pause');
+  await page.waitForFunction('window.webodeDemo.spiral.running === false', { timeout: 60_000 });
+  expect(await page.evaluate(() => window.webodeDemo.errors)).toEqual([]);
+  expect(errors).toEqual([]);
+  expect(failed).toEqual([]);
+  await page.close();
+}, 300_000);
+
 it('shows what to enable, not a blank page, when navigator.gpu is missing', async () => {
-  const { page, errors } = await open(true);
+  const { page, errors, failed } = await open(true);
   const state = await page.evaluate(() => window.webodeDemo);
   expect(state.unavailable).not.toBeNull();
   const message = await page.$eval('#no-webgpu', (el) => ({ hidden: (el as HTMLElement).hidden, text: el.textContent ?? '' }));
@@ -158,6 +179,7 @@ it('shows what to enable, not a blank page, when navigator.gpu is missing', asyn
   const demosHidden = await page.$eval('#demos', (el) => (el as HTMLElement).hidden);
   expect(demosHidden).toBe(true);
   await page.screenshot({ path: `${ARTIFACTS}/demo-no-webgpu.png` });
-  expect(errors.filter((m) => !m.startsWith('Failed to load resource'))).toEqual([]);
+  expect(errors).toEqual([]);
+  expect(failed).toEqual([]);
   await page.close();
 }, 120_000);

@@ -5,6 +5,7 @@
  * WebGPU error scopes and returns plain data; float arrays travel as base64.
  */
 import { CirclesRun, type CirclesConfig, SpiralRun, type SpiralConfig } from '../../demo/experiments';
+import { fitTrajectory } from '../../demo/example';
 import * as webode from '../../src/index';
 import type { Runtime } from '../../src/index';
 import { type WireArray, decode, encodeF32 } from './wire';
@@ -40,6 +41,15 @@ async function attempt(fn: () => unknown): Promise<TrainError | null> {
 export function trainOps(ctx: TrainOpsContext) {
   const { scoped, calls } = ctx;
   return {
+    /** The README's training example (demo/example.ts), run as printed on the given trajectory. */
+    async readmeExample(args: { t: WireArray; y: WireArray }) {
+      return scoped(async () => {
+        const t0 = performance.now();
+        const { learned, json } = await fitTrajectory(Float64Array.from(decode(args.t)), Float64Array.from(decode(args.y)));
+        return { learned: encodeF32(learned), jsonLength: json.length, ms: performance.now() - t0 };
+      });
+    },
+
     /** A loss on the GPU: its gradient tensor and value. */
     async trainLoss(args: {
       kind: webode.LossKind;

@@ -19,7 +19,7 @@ import {
   describeValue,
 } from '../../src/errors';
 import { validateMlpOptions } from '../../src/field/mlp';
-import { MIN_RTOL, resolveOptions, validateTimes } from '../../src/solver/odeint';
+import { MIN_RTOL, resolveOptions, validateTimes } from '../../src/solver/options';
 import { UnknownMethodError } from '../../src/methods/tableau';
 
 /** The ArgumentError `fn` throws (fails if it throws anything else or nothing). */

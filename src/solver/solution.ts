@@ -1,0 +1,167 @@
+/**
+ * `Solution`, what `odeint` returns: the outputs on the GPU, the solve's
+ * totals, per-sample statistics on request, a deferred solve's check, and
+ * `backward`, the gradient solve.
+ *
+ * src/gradients builds on this module, so `backward` cannot import it: the
+ * gradients module hands its entry point in with `provideGradientSolve` when
+ * it loads (src/index.ts loads it), and imports flow one way.
+ */
+import type { BackwardOptions } from '../gradients/adjoint';
+import type { Gradients } from '../gradients/gradients';
+import { DestroyedError, OdeSolveError } from '../errors';
+import type { MLP } from '../field/mlp';
+import type { Runtime } from '../runtime/runtime';
+import type { Tensor } from '../runtime/tensor';
+import { SAMPLE } from '../wgsl/rk';
+import { readReport, reportCounts } from './driver';
+import type { ResolvedOdeintOptions } from './options';
+import { type SolveStats, failuresOf, parseSamples } from './status';
+
+/** Totals of a solve, known without another host wait. */
+export interface SolveSummary {
+  /** Function evaluations over all samples. */
+  readonly nfe: number;
+  /** Largest function-evaluation count of one sample. */
+  readonly maxNfe: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  /** Host waits, submits and dispatches this solve issued. */
+  readonly hostWaits: number;
+  readonly submits: number;
+  readonly dispatches: number;
+}
+
+/** The gradient solve behind `Solution.backward` (src/gradients/adjoint.ts). */
+export type GradientSolve = (sol: Solution, dLdy: ArrayLike<number> | Tensor, options: BackwardOptions) => Promise<Gradients>;
+
+let gradientSolve: GradientSolve | null = null;
+
+/** Called once by src/gradients when it loads: the entry point of `Solution.backward`. */
+export function provideGradientSolve(solve: GradientSolve): void {
+  gradientSolve = solve;
+}
+
+/** The counters a solve moved: host waits, submits and dispatches since `before`. */
+export function countersSince(rt: Runtime, before: Readonly<Pick<Runtime['counters'], 'hostWaits' | 'submits' | 'dispatches'>>) {
+  return {
+    hostWaits: rt.counters.hostWaits - before.hostWaits,
+    submits: rt.counters.submits - before.submits,
+    dispatches: rt.counters.dispatches - before.dispatches,
+  };
+}
+
+/** The result of `odeint`: outputs on the GPU, statistics on request. */
+export class Solution {
+  /** Outputs [T][B][D] on the GPU; `y[0]` is y0. */
+  readonly y: Tensor;
+  /** The output times as given. */
+  readonly t: Float64Array;
+  readonly batch: number;
+  readonly dim: number;
+  readonly f: MLP;
+  readonly options: ResolvedOdeintOptions;
+  /** True for a deferred solve (see `OdeintOptions.deferred`). */
+  readonly deferred: boolean;
+  private totals: SolveSummary;
+  private samples: GPUBuffer | null;
+  /** A deferred solve's report (SUMMARY words, on the GPU) until `check()` has read it. */
+  private report: GPUBuffer | null;
+  private checked: Promise<SolveSummary> | null = null;
+
+  /** @internal Made by `odeint`. */
+  constructor(init: {
+    y: Tensor;
+    t: Float64Array;
+    batch: number;
+    dim: number;
+    f: MLP;
+    options: ResolvedOdeintOptions;
+    summary: SolveSummary;
+    samples: GPUBuffer;
+    report?: GPUBuffer;
+  }) {
+    this.y = init.y;
+    this.t = init.t;
+    this.batch = init.batch;
+    this.dim = init.dim;
+    this.f = init.f;
+    this.options = init.options;
+    this.totals = init.summary;
+    this.samples = init.samples;
+    this.report = init.report ?? null;
+    this.deferred = this.report !== null;
+  }
+
+  /** @internal The per-sample solver state (`SAMPLE` structs, [B]), which the reverse solve starts from. */
+  samplesBuffer(): GPUBuffer {
+    if (!this.samples) throw new DestroyedError('Solution');
+    return this.samples;
+  }
+
+  /** The solve's totals; a deferred solve's counts are NaN until `check()` has resolved. */
+  get summary(): SolveSummary {
+    return this.totals;
+  }
+
+  /**
+   * @internal The report buffer of a deferred solve (SUMMARY words), for
+   * callers that read or gate on it on the GPU; null once checked or destroyed.
+   */
+  get reportBuffer(): GPUBuffer | null {
+    return this.report;
+  }
+
+  /**
+   * Reads a deferred solve's outcome (one host wait; one more, for the
+   * per-sample detail, on failure), fills in `summary` and throws
+   * `OdeSolveError` if a sample failed or had not finished within the
+   * dispatch budget. A solve that waited returns its summary at once.
+   */
+  check(): Promise<SolveSummary> {
+    if (!this.report) {
+      if (!this.samples) return Promise.reject(new DestroyedError('Solution'));
+      return Promise.resolve(this.totals);
+    }
+    this.checked ??= this.readReport(this.report);
+    return this.checked;
+  }
+
+  private async readReport(report: GPUBuffer): Promise<SolveSummary> {
+    const values = await readReport(this.y.runtime, report);
+    this.report = null;
+    this.totals = { ...this.totals, ...reportCounts(values) };
+    if (values.running > 0 || values.failed > 0) {
+      throw new OdeSolveError(failuresOf(await this.stats(), { unfinished: true }), this, this.batch);
+    }
+    return this.totals;
+  }
+
+  /** Reads the per-sample statistics (one host wait). */
+  async stats(): Promise<SolveStats> {
+    if (!this.samples) throw new DestroyedError('Solution');
+    const rt = this.y.runtime;
+    const bytes = await rt.readBuffer(this.samples, 0, this.batch * SAMPLE.stride);
+    return parseSamples(bytes, this.batch);
+  }
+
+  /**
+   * Gradients of a loss L through this solve by the adjoint method: `dLdy`
+   * holds ∂L/∂y for every output, [T][B][D] (a Float32Array or a GPU tensor).
+   * Returns dL/dy0 and dL/dθ as GPU tensors.
+   */
+  backward(dLdy: ArrayLike<number> | Tensor, options: BackwardOptions = {}): Promise<Gradients> {
+    if (!gradientSolve) return Promise.reject(new Error('webode: the gradients module (src/gradients) is not loaded'));
+    return gradientSolve(this, dLdy, options);
+  }
+
+  /** Frees the outputs and the per-sample state. Idempotent. */
+  destroy(): void {
+    const rt = this.y.runtime;
+    this.y.destroy();
+    if (this.samples) rt.destroyBuffer(this.samples);
+    if (this.report) rt.destroyBuffer(this.report);
+    this.samples = null;
+    this.report = null;
+  }
+}
