@@ -20,7 +20,7 @@ import adjointLanesSource from './adjoint-lanes.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
 import { type AdjointSpec, adjointBindings, adjointRows, landingWgsl } from './adjoint';
 import { f32Literal, fillTemplate } from '../wgsl/layout';
-import { defineKernel, kernelWgsl, specKey } from '../wgsl/kernel';
+import { defineKernel } from '../wgsl/kernel';
 import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
 import { controllerWgsl, statusWgsl } from '../wgsl/rk';
 import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
@@ -315,13 +315,3 @@ export const adjointLanesKernel = defineKernel({
     });
   },
 });
-
-// Temporary, until src/gradients/adjoint.ts uses `Runtime.kernel`.
-/** @deprecated use `rt.kernel(adjointLanesKernel, spec)`. */
-export function adjointLanesKey(spec: AdjointSpec): string {
-  return `${adjointLanesKernel.name}|legacy|${specKey(spec)}`;
-}
-/** @deprecated use `rt.kernel(adjointLanesKernel, spec)`; `_paramsStruct` is ignored (always the adjoint's). */
-export function adjointLanesWgsl(spec: AdjointSpec, _paramsStruct?: string): string {
-  return kernelWgsl(adjointLanesKernel, spec);
-}

@@ -14,11 +14,10 @@
  * and sweep.
  */
 import adjointWorkgroupSource from './adjoint-workgroup.wgsl?raw';
-import type { Tableau } from '../methods/tableau';
 import { type AdjointSpec, adjointBindings, landingWgsl, thetaStageEval } from './adjoint';
 import { gradFromOutput } from './adjoint-lanes';
 import { fillTemplate } from '../wgsl/layout';
-import { defineKernel, kernelWgsl, specKey } from '../wgsl/kernel';
+import { defineKernel } from '../wgsl/kernel';
 import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
 import { rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { activationGradWgsl } from '../mlp/vjp';
@@ -207,13 +206,3 @@ export const adjointWorkgroupKernel = defineKernel({
     });
   },
 });
-
-// Temporary, until src/gradients/adjoint.ts uses `Runtime.kernel`.
-/** @deprecated use `rt.kernel(adjointWorkgroupKernel, spec)`. */
-export function adjointWorkgroupKey(spec: AdjointSpec): string {
-  return `${adjointWorkgroupKernel.name}|legacy|${specKey(spec)}`;
-}
-/** @deprecated use `rt.kernel(adjointWorkgroupKernel, spec)`; `_paramsStruct` is ignored (always the adjoint's). */
-export function adjointWorkgroupWgsl(spec: AdjointSpec, _paramsStruct?: string): string {
-  return kernelWgsl(adjointWorkgroupKernel, spec);
-}

@@ -5,8 +5,8 @@
  */
 import adjointSource from './adjoint.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
-import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from '../wgsl/layout';
-import { bufferBindingType, defineKernel, kernelWgsl, specKey, storage } from '../wgsl/kernel';
+import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage } from '../wgsl/kernel';
 import { type MlpSpec, mlpOffsets, stateDim } from '../mlp/mlp';
 import { CONTROLLER_FIELDS, type StageEval, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
@@ -162,21 +162,3 @@ export const adjointKernel = defineKernel({
     });
   },
 });
-
-// Temporary: the backward solve (src/gradients/adjoint.ts, runner.ts) still
-// builds the adjoint and reduction pipelines itself; these derive from the
-// kernel definitions and go once it uses `Runtime.kernel`.
-/** @deprecated use `rt.kernel(adjointKernel, spec)`. */
-export function adjointWgsl(spec: AdjointSpec): string {
-  return kernelWgsl(adjointKernel, spec);
-}
-/** @deprecated use `rt.kernel(adjointKernel, spec)`. */
-export function adjointKey(spec: AdjointSpec): string {
-  return `${adjointKernel.name}|legacy|${specKey(spec)}`;
-}
-/** @deprecated use `rt.kernel(def, spec)` of an adjoint kernel. */
-export function adjointLayout(device: GPUDevice): ExplicitLayout {
-  const bindings = adjointBindings({ layers: [1, 1], activation: 'identity', timeInput: false });
-  return explicitLayout(device, 'adjoint', Object.values(bindings).map((b) => bufferBindingType(b.access)));
-}
-export { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, reduceWgsl } from './reduce';

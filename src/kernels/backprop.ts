@@ -7,8 +7,8 @@
  */
 import backpropSource from './backprop.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
-import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from '../wgsl/layout';
-import { bufferBindingType, defineKernel, kernelWgsl, specKey, storage } from '../wgsl/kernel';
+import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage } from '../wgsl/kernel';
 import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
 import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
@@ -141,18 +141,3 @@ export const backpropKernel = defineKernel({
     });
   },
 });
-
-// Temporary: src/gradients/backprop.ts still builds the pipeline itself;
-// these derive from `backpropKernel` and go once it uses `Runtime.kernel`.
-/** @deprecated use `rt.kernel(backpropKernel, spec)`. */
-export function backpropWgsl(spec: BackpropSpec): string {
-  return kernelWgsl(backpropKernel, spec);
-}
-/** @deprecated use `rt.kernel(backpropKernel, spec)`. */
-export function backpropKey(spec: BackpropSpec): string {
-  return `${backpropKernel.name}|legacy|${specKey(spec)}`;
-}
-/** @deprecated use `rt.kernel(backpropKernel, spec)`: binding types in order. */
-export const BACKPROP_BINDINGS: readonly GPUBufferBindingType[] = Object.values(
-  backpropBindings({ layers: [1, 1], activation: 'identity', timeInput: false }),
-).map((b) => bufferBindingType(b.access));

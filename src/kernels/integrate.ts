@@ -8,9 +8,9 @@
  * the dense output are written from the tableau's numbers.
  */
 import integrateSource from './integrate.wgsl?raw';
-import { TABLEAUX, type Tableau } from '../methods/tableau';
-import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from '../wgsl/layout';
-import { bufferBindingType, defineKernel, kernelWgsl, specKey, storage, uniform } from '../wgsl/kernel';
+import type { Tableau } from '../methods/tableau';
+import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
 import { CONTROLLER_FIELDS, SAMPLE, SOLVER_FIELDS, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 
@@ -94,23 +94,6 @@ export const integrateKernel = defineKernel({
     });
   },
 });
-
-// Temporary: the solver's call sites (src/solver/odeint.ts) still build the
-// integration pipelines themselves; these derive everything from
-// `integrateKernel` and go once they use `Runtime.kernel`.
-/** @deprecated use `rt.kernel(integrateKernel, spec)`. */
-export function integrateWgsl(spec: IntegrateSpec): string {
-  return kernelWgsl(integrateKernel, spec);
-}
-/** @deprecated use `rt.kernel(integrateKernel, spec)`. */
-export function integrateKey(spec: IntegrateSpec, entry: IntegrateEntry): string {
-  return `${integrateKernel.name}|legacy|${specKey(spec)}|${entry}`;
-}
-/** @deprecated use `rt.kernel(integrateKernel, spec)`. */
-export function integrateLayouts(device: GPUDevice): ExplicitLayout {
-  const bindings = integrateKernel.bindings({ mlp: { layers: [1, 1], activation: 'identity', timeInput: false }, tableau: TABLEAUX.euler });
-  return explicitLayout(device, 'integrate', Object.values(bindings).map((b) => bufferBindingType(b.access)));
-}
 
 /** Workgroups needed for `batch` samples. */
 export function integrateWorkgroups(batch: number): number {

@@ -4,8 +4,8 @@
  * per-sample terms of dL/dt, in a fixed order.
  */
 import reduceSource from './reduce.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
-import { bufferBindingType, defineKernel, kernelWgsl, storage, uniform } from '../wgsl/kernel';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
 /** Invocations per workgroup of the reduction (one parameter each). */
 export const REDUCE_WORKGROUP = 64;
@@ -39,20 +39,4 @@ export const reduceKernel = defineKernel({
 export function reduceWorkgroups(nParams: number, rows: number): { partial: [number, number]; total: number } {
   const x = Math.ceil(nParams / REDUCE_WORKGROUP);
   return { partial: [x, Math.ceil(rows / REDUCE_ROWS)], total: x };
-}
-
-// Temporary: the gradient runner (src/gradients/runner.ts) still builds the
-// reduction's pipelines itself; these derive from `reduceKernel` and go once
-// it uses `Runtime.kernel`.
-/** @deprecated use `rt.kernel(reduceKernel, null)`. */
-export function reduceKey(): string {
-  return `${reduceKernel.name}|legacy`;
-}
-/** @deprecated use `rt.kernel(reduceKernel, null)`. */
-export function reduceWgsl(): string {
-  return kernelWgsl(reduceKernel, null);
-}
-/** @deprecated use `rt.kernel(reduceKernel, null)`. */
-export function reduceLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'reduce', Object.values(reduceKernel.bindings(null)).map((b) => bufferBindingType(b.access)));
 }

@@ -5,7 +5,7 @@
  */
 import summarySource from './summary.wgsl?raw';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
-import { defineKernel, kernelWgsl, storage, storageStruct, uniform } from '../wgsl/kernel';
+import { defineKernel, storage, storageStruct, uniform } from '../wgsl/kernel';
 import { SAMPLE, statusWgsl } from '../wgsl/rk';
 
 /** Invocations of the single summary workgroup. */
@@ -83,15 +83,3 @@ export const summaryKernel = defineKernel({
       PROBE_WG: PROBE_WORKGROUP,
     }),
 });
-
-// Temporary: the driver (src/solver/driver.ts) still builds the summary
-// pipelines itself; these derive from `summaryKernel` and go once it uses
-// `Runtime.kernel`.
-/** @deprecated use `rt.kernel(summaryKernel, null)`. */
-export function summaryKey(): string {
-  return `${summaryKernel.name}|legacy`;
-}
-/** @deprecated use `rt.kernel(summaryKernel, null)`. */
-export function summaryWgsl(): string {
-  return kernelWgsl(summaryKernel, null);
-}

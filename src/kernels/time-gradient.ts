@@ -3,8 +3,8 @@
  * f(t_i, y_i) · (cotangent), summed over the batch by the reduction kernel.
  */
 import timeGradientSource from './time-gradient.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
-import { bufferBindingType, defineKernel, kernelWgsl, specKey, storage, uniform } from '../wgsl/kernel';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
 
 export const TIME_GRADIENT_WORKGROUP = 64;
@@ -34,19 +34,3 @@ export const timeGradientKernel = defineKernel({
   wgsl: (mlp: MlpSpec, decls) =>
     fillTemplate(timeGradientSource, { BINDINGS: decls, D: stateDim(mlp), MLP: mlpWgsl(mlp), WG: TIME_GRADIENT_WORKGROUP }),
 });
-
-// Temporary: src/gradients/runner.ts still builds the pipeline itself; these
-// derive from `timeGradientKernel` and go once it uses `Runtime.kernel`.
-/** @deprecated use `rt.kernel(timeGradientKernel, spec)`. */
-export function timeGradientKey(spec: MlpSpec): string {
-  return `${timeGradientKernel.name}|legacy|${specKey(spec)}`;
-}
-/** @deprecated use `rt.kernel(timeGradientKernel, spec)`. */
-export function timeGradientLayout(device: GPUDevice): ExplicitLayout {
-  const bindings = timeGradientKernel.bindings({ layers: [1, 1], activation: 'identity', timeInput: false });
-  return explicitLayout(device, 'time gradient', Object.values(bindings).map((b) => bufferBindingType(b.access)));
-}
-/** @deprecated use `rt.kernel(timeGradientKernel, spec)`. */
-export function timeGradientWgsl(spec: MlpSpec): string {
-  return kernelWgsl(timeGradientKernel, spec);
-}

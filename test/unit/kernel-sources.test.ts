@@ -42,32 +42,9 @@ const SOURCES = ['src', 'bench', 'demo', 'test'].flatMap(files).map((path) => ({
   text: readFileSync(join(ROOT, path), 'utf8'),
 }));
 
-/**
- * Temporary exceptions: the solver's and the gradients' call sites
- * (src/solver/, src/gradients/) still build their pipelines through the
- * compatibility exports of src/kernels/ (integrate, summary, adjoint ×3,
- * backprop, reduce, time gradient), which derive everything from the
- * definitions; both go when those call sites use `Runtime.kernel`.
- */
-const TEMPORARY = new Set([
-  'src/solver/driver.ts',
-  'src/solver/odeint.ts',
-  'src/gradients/adjoint.ts',
-  'src/gradients/backprop.ts',
-  'src/gradients/runner.ts',
-  'src/kernels/integrate.ts',
-  'src/kernels/summary.ts',
-  'src/kernels/adjoint.ts',
-  'src/kernels/adjoint-lanes.ts',
-  'src/kernels/adjoint-workgroup.ts',
-  'src/kernels/backprop.ts',
-  'src/kernels/reduce.ts',
-  'src/kernels/time-gradient.ts',
-]);
-
 /** Files matching `pattern`, except those `allowed`. */
 function offenders(pattern: RegExp, allowed: (path: string) => boolean): string[] {
-  return SOURCES.filter((s) => !allowed(s.path) && !TEMPORARY.has(s.path) && pattern.test(s.text)).map((s) => s.path);
+  return SOURCES.filter((s) => !allowed(s.path) && pattern.test(s.text)).map((s) => s.path);
 }
 
 const inRuntime = (path: string) => path.startsWith('src/runtime/');
@@ -95,7 +72,7 @@ describe('kernel sources', () => {
 
   it('build no layout or bind group by position outside src/runtime/', () => {
     // test/gpu/mlp.test.ts drives WebGPU on a device of its own (no runtime) to test the generated module.
-    const raw = (p: string) => inRuntime(p) || p === 'test/gpu/mlp.test.ts' || p === 'src/wgsl/layout.ts';
+    const raw = (p: string) => inRuntime(p) || p === 'test/gpu/mlp.test.ts';
     expect(offenders(/\b(explicitLayout|bindBuffers|getBindGroupLayout)\b/, raw)).toEqual([]);
   });
 
@@ -107,7 +84,5 @@ describe('kernel sources', () => {
     expect(/counters\.dispatches\s*(\+\+|\+=|-=|=(?!=))/.test('rt.counters.dispatches += 2;')).toBe(true);
     expect(/counters\.dispatches\s*(\+\+|\+=|-=|=(?!=))/.test('d: rt.counters.dispatches - before.dispatches')).toBe(false);
     expect(/function \w*Key\(/.test('export function lossKey(kind: LossKind): string {')).toBe(true);
-    // The exceptions are real: each names a file that exists.
-    for (const p of TEMPORARY) expect(SOURCES.map((s) => s.path)).toContain(p);
   });
 });
