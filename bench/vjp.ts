@@ -16,7 +16,7 @@ import { type Runtime, mulberry32 } from '../src/index';
 import { EVAL_PARAMS } from '../src/kernels/mlp-forward';
 import { defineKernel, kernelWgsl, storage, uniform } from '../src/wgsl/kernel';
 import type { BoundKernel } from '../src/runtime/kernel';
-import { type MlpSpec, mlpFlops, mlpKey, mlpOffsets, stateDim } from '../src/mlp/mlp';
+import { type MlpSpec, mlpFlops, mlpLabel, mlpOffsets, stateDim } from '../src/mlp/mlp';
 import { LOCAL_ACCUMULATOR_MAX, vjpWgsl } from '../src/mlp/vjp';
 import { gpuIdle, timed } from './timing';
 
@@ -44,7 +44,7 @@ export function benchVjpWgsl(spec: MlpSpec): string {
 function vjpModule(spec: MlpSpec, decls: string): string {
   const D = stateDim(spec);
   const { count: P } = mlpOffsets(spec.layers);
-  return `// bench: standalone VJP kernels of ${mlpKey(spec)} (bench/vjp.ts)
+  return `// bench: standalone VJP kernels of ${mlpLabel(spec)} (bench/vjp.ts)
 ${decls}
 
 const D: u32 = ${D}u;

@@ -21,7 +21,7 @@ import type { Tableau } from '../methods/tableau';
 import { type AdjointSpec, adjointBindings, adjointRows, landingWgsl } from './adjoint';
 import { f32Literal, fillTemplate } from '../wgsl/layout';
 import { defineKernel } from '../wgsl/kernel';
-import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
+import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
 import { controllerWgsl, statusWgsl } from '../wgsl/rk';
 import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
@@ -303,7 +303,7 @@ export const adjointLanesKernel = defineKernel({
       CONTROLLER: controllerWgsl(spec.tableau),
       TABLEAU: tableauWgsl(spec.tableau),
       VJP: [
-        `// VJPs of MLP ${mlpKey(spec.mlp)} on four lanes`,
+        `// VJPs of MLP ${mlpLabel(spec.mlp)} on four lanes`,
         activationWgsl4(spec.mlp.activation),
         activationGradWgsl4(spec.mlp.activation),
         vjp4Wgsl(spec.mlp, false, step),

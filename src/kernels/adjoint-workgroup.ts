@@ -18,7 +18,7 @@ import { type AdjointSpec, adjointBindings, landingWgsl, thetaStageEval } from '
 import { gradFromOutput } from './adjoint-lanes';
 import { fillTemplate } from '../wgsl/layout';
 import { defineKernel } from '../wgsl/kernel';
-import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
+import { type MlpSpec, activationWgsl, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
 import { rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { activationGradWgsl } from '../mlp/vjp';
 
@@ -104,7 +104,7 @@ export function wgVjpWgsl(spec: MlpSpec, wg = ADJOINT_WORKGROUP_SIZE): string {
   const L = layers.length;
   const fromX = gradFromOutput(spec.activation);
   const { segments, slice } = workgroupSlices(spec.layers, wg);
-  const out: string[] = [`// VJPs of MLP ${mlpKey(spec)}, shared by the ${wg} invocations of a workgroup`];
+  const out: string[] = [`// VJPs of MLP ${mlpLabel(spec)}, shared by the ${wg} invocations of a workgroup`];
   out.push(activationWgsl(spec.activation), activationGradWgsl(spec.activation));
   // x_l: input of layer l (x_0 = [z, t]); u_l: pre-activation of layer l; d_l: cotangent of u_l (d_{L-1} = a).
   out.push(`var<workgroup> wx0: array<f32, ${layers[0].inWidth}>;`);

@@ -3,7 +3,7 @@
  * x = z, or x = [z, t] when the time is an input. The generator writes one
  * straight-line function per network shape with every parameter offset a
  * compile-time constant; the shape (widths, activation, time input) is the
- * compile-time spec and its `key` names the pipelines built from it.
+ * compile-time spec, part of the spec of every kernel that evaluates the MLP.
  *
  * Parameter layout (PyTorch `nn.Linear`, layer by layer): weight [out, in]
  * row-major, then bias [out].
@@ -51,8 +51,8 @@ export function stateDim(spec: MlpSpec): number {
   return spec.layers[spec.layers.length - 1];
 }
 
-/** The cache key of an MLP spec. */
-export function mlpKey(spec: MlpSpec): string {
+/** A short text of an MLP spec, for the comments of generated WGSL (cache keys come from the kernel spec: `specKey`). */
+export function mlpLabel(spec: MlpSpec): string {
   return `mlp[${spec.layers.join('-')}|${spec.activation}|${spec.timeInput ? 't' : 'z'}]`;
 }
 
@@ -129,7 +129,7 @@ export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string 
   const { layers } = mlpOffsets(spec.layers);
   const D = stateDim(spec);
   const lines: string[] = [];
-  lines.push(`// MLP ${mlpKey(spec)}`);
+  lines.push(`// MLP ${mlpLabel(spec)}`);
   if (names.declare) {
     lines.push(`var<private> ${names.input}: array<f32, ${D}>;`);
     lines.push(`var<private> ${names.output}: array<f32, ${D}>;`);
