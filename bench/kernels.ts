@@ -6,7 +6,8 @@
  * same kernel with the identity activation, same run.
  */
 import { type Activation, MLP, Tensor, type Runtime, mulberry32 } from '../src/index';
-import { EVAL_PARAMS, type ForwardShape, forwardKey, forwardShape, forwardWgsl } from '../src/kernels/mlp-forward';
+import { EVAL_PARAMS, type ForwardShape, forwardShape, forwardWorkgroups, mlpForwardKernel, mlpForwardSpec } from '../src/kernels/mlp-forward';
+import type { BoundKernel } from '../src/runtime/kernel';
 import { type MlpSpec, mlpFlops } from '../src/mlp/mlp';
 import type { Limits } from './limits';
 import { type SectionResult, int, ms, pct, sig } from './table';
@@ -38,33 +39,27 @@ export function randomStates(n: number, seed: number, scale = 1): Float32Array {
 
 /**
  * Times the forward kernel alone: `n` dispatches over the batch `z` in one
- * pass, one submit, one wait. Uses the very pipeline `MLP.forward` uses (same
- * spec, same cache key), with one bind group built up front; `shape` times
+ * pass, one submit, one wait. Uses the very kernel `MLP.forward` uses (same
+ * definition and spec), with one bind group built up front; `shape` times
  * another lane count instead (lanes 1: one sample per invocation, as the
  * solver kernels evaluate the MLP).
  */
 export class ForwardKernelTimer {
   private readonly rt: Runtime;
-  private readonly pipeline: GPUComputePipeline;
-  private readonly bindGroup: GPUBindGroup;
+  private readonly kernel: BoundKernel<'forward'>;
   private readonly buffers: GPUBuffer[];
   private readonly workgroups: number;
 
   constructor(rt: Runtime, spec: MlpSpec, theta: Tensor, z: Tensor, batch: number, shape: ForwardShape = forwardShape(spec)) {
     this.rt = rt;
     const device = rt.device;
-    const key = `${forwardKey(spec)}|timed K${shape.lanes} wg${shape.workgroupSize}`;
-    this.pipeline = rt.pipeline(key, 'mlp forward', () => ({ code: forwardWgsl(spec, shape), entryPoint: 'forward' }));
+    const kernelSpec = mlpForwardSpec(spec, shape);
     const uniform = rt.createBuffer('bench forward params', EVAL_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const out = rt.createBuffer('bench forward out', z.size * 4, GPUBufferUsage.STORAGE);
     this.buffers = [uniform, out];
     device.queue.writeBuffer(uniform, 0, EVAL_PARAMS.pack({ batch, t: 0 }));
-    this.bindGroup = device.createBindGroup({
-      label: 'bench forward',
-      layout: this.pipeline.getBindGroupLayout(0),
-      entries: [uniform, theta.buffer, z.buffer, out].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
-    this.workgroups = Math.ceil(batch / (shape.lanes * shape.workgroupSize));
+    this.kernel = rt.kernel(mlpForwardKernel, kernelSpec).bind({ P: uniform, theta: theta.buffer, z: z.buffer, out }, 'bench forward');
+    this.workgroups = forwardWorkgroups(kernelSpec, batch);
   }
 
   /** Milliseconds for `n` evaluations of the whole batch. */
@@ -73,9 +68,7 @@ export class ForwardKernelTimer {
     return timed(async () => {
       const encoder = device.createCommandEncoder({ label: 'bench forward' });
       const pass = encoder.beginComputePass({ label: 'bench forward' });
-      pass.setPipeline(this.pipeline);
-      pass.setBindGroup(0, this.bindGroup);
-      for (let i = 0; i < n; i++) pass.dispatchWorkgroups(this.workgroups);
+      for (let i = 0; i < n; i++) this.kernel.dispatch(pass, 'forward', this.workgroups);
       pass.end();
       device.queue.submit([encoder.finish()]);
       await gpuIdle(device);

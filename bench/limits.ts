@@ -6,9 +6,10 @@
  */
 import type { Runtime } from '../src/index';
 import { StructLayout, fillTemplate } from '../src/wgsl/layout';
-import copySource from './copy.wgsl?raw';
-import fmaSource from './fma.wgsl?raw';
-import tinySource from './tiny.wgsl?raw';
+import { defineKernel, storage, uniform } from '../src/wgsl/kernel';
+import copySource from './shaders/copy.wgsl?raw';
+import fmaSource from './shaders/fma.wgsl?raw';
+import tinySource from './shaders/tiny.wgsl?raw';
 import { type SectionResult, ms, sig } from './table';
 import { type Sample, calibrate, gpuIdle, repeat, timed } from './timing';
 
@@ -41,10 +42,31 @@ const COPY_PARAMS = new StructLayout('CopyParams', [
   ['stride', 'u32'],
 ] as const);
 
-function fmaWgsl(): string {
+const fmaKernel = defineKernel({
+  name: 'bench-fma',
+  bindings: () => ({ P: uniform(FMA_PARAMS), sink: storage('read_write', 'vec4<f32>') }),
+  entryPoints: ['fma_peak'],
+  wgsl: (_spec: null, decls) => fmaWgsl(decls),
+});
+
+const copyKernel = defineKernel({
+  name: 'bench-copy',
+  bindings: () => ({ P: uniform(COPY_PARAMS), src: storage('read', 'vec4<f32>'), dst: storage('read_write', 'vec4<f32>') }),
+  entryPoints: ['copy'],
+  wgsl: (_spec: null, decls) => fillTemplate(copySource, { BINDINGS: decls, WG: COPY_WG }),
+});
+
+const tinyKernel = defineKernel({
+  name: 'bench-tiny',
+  bindings: () => ({ sink: storage('read_write', 'u32') }),
+  entryPoints: ['tiny'],
+  wgsl: (_spec: null, decls) => fillTemplate(tinySource, { BINDINGS: decls }),
+});
+
+function fmaWgsl(decls: string): string {
   const chains = Array.from({ length: FMA_CHAINS }, (_, j) => j);
   return fillTemplate(fmaSource, {
-    PARAMS_STRUCT: FMA_PARAMS.wgsl(),
+    BINDINGS: decls,
     WG: FMA_WG,
     INIT: chains.map((j) => `  var c${j} = vec4<f32>(s + ${4 * j}.0, s + ${4 * j + 1}.0, s + ${4 * j + 2}.0, s + ${4 * j + 3}.0);`).join('\n'),
     BODY: Array.from({ length: FMA_UNROLL }, () => chains.map((j) => `    c${j} = fma(c${j}, a, b);`).join('\n')).join('\n'),
@@ -71,28 +93,18 @@ interface Measured {
 
 async function fmaPeak(rt: Runtime): Promise<{ gflops: number; sample: Sample; iters: number }> {
   const device = rt.device;
-  const pipeline = rt.pipeline(`bench|fma|c${FMA_CHAINS}|u${FMA_UNROLL}|wg${FMA_WG}`, 'bench fma peak', () => ({
-    code: fmaWgsl(),
-    entryPoint: 'fma_peak',
-  }));
   const invocations = FMA_WG * FMA_WORKGROUPS;
   const uniform = rt.createBuffer('bench fma params', FMA_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   const sink = rt.createBuffer('bench fma sink', invocations * 16, GPUBufferUsage.STORAGE);
   try {
-    const bindGroup = device.createBindGroup({
-      label: 'bench fma',
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [uniform, sink].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    const fma = rt.kernel(fmaKernel, null).bind({ P: uniform, sink }, 'bench fma');
     // a·c + b with a < 1 converges to b/(1−a): values stay finite for any loop length.
     const runIters = (iters: number) =>
       timed(async () => {
         device.queue.writeBuffer(uniform, 0, FMA_PARAMS.pack({ iters, a: 0.999, b: 0.001 }));
         const encoder = device.createCommandEncoder({ label: 'bench fma' });
         const pass = encoder.beginComputePass({ label: 'bench fma' });
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(FMA_WORKGROUPS);
+        fma.dispatch(pass, 'fma_peak', FMA_WORKGROUPS);
         pass.end();
         device.queue.submit([encoder.finish()]);
         await gpuIdle(device);
@@ -110,28 +122,18 @@ async function fmaPeak(rt: Runtime): Promise<{ gflops: number; sample: Sample; i
 
 async function copyBandwidth(rt: Runtime): Promise<{ kernel: Sample; buffer: Sample; n: number; nb: number }> {
   const device = rt.device;
-  const pipeline = rt.pipeline(`bench|copy|wg${COPY_WG}`, 'bench copy', () => ({
-    code: fillTemplate(copySource, { PARAMS_STRUCT: COPY_PARAMS.wgsl(), WG: COPY_WG }),
-    entryPoint: 'copy',
-  }));
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const src = rt.createBuffer('bench copy src', COPY_BYTES, usage);
   const dst = rt.createBuffer('bench copy dst', COPY_BYTES, usage);
   const uniform = rt.createBuffer('bench copy params', COPY_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   try {
     device.queue.writeBuffer(uniform, 0, COPY_PARAMS.pack({ count: COPY_BYTES / 16, stride: COPY_WG * COPY_WORKGROUPS }));
-    const bindGroup = device.createBindGroup({
-      label: 'bench copy',
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [uniform, src, dst].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    const copy = rt.kernel(copyKernel, null).bind({ P: uniform, src, dst }, 'bench copy');
     const runKernel = (n: number) =>
       timed(async () => {
         const encoder = device.createCommandEncoder({ label: 'bench copy' });
         const pass = encoder.beginComputePass({ label: 'bench copy' });
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        for (let i = 0; i < n; i++) pass.dispatchWorkgroups(COPY_WORKGROUPS);
+        for (let i = 0; i < n; i++) copy.dispatch(pass, 'copy', COPY_WORKGROUPS);
         pass.end();
         device.queue.submit([encoder.finish()]);
         await gpuIdle(device);
@@ -154,29 +156,23 @@ async function copyBandwidth(rt: Runtime): Promise<{ kernel: Sample; buffer: Sam
 }
 
 /**
- * Fixed costs. A dispatch: n tiny dispatches in one pass, minus one, over n−1.
+ * Fixed costs. A dispatch: n tiny dispatches in one pass, minus one, over n−1
+ * (each recorded as webode records every dispatch: pipeline, bind group, dispatch).
  * A submit: n submits of one tiny dispatch each (each with its own encoder, as
  * a host-driven step loop would do), minus one submit of n tiny dispatches,
  * over n — so the dispatches themselves cancel.
  */
 async function fixedCosts(rt: Runtime) {
   const device = rt.device;
-  const pipeline = rt.pipeline('bench|tiny', 'bench tiny', () => ({ code: tinySource, entryPoint: 'tiny' }));
   const sink = rt.createBuffer('bench tiny sink', 16, GPUBufferUsage.STORAGE);
   const staging = rt.createBuffer('bench map staging', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const src = rt.createBuffer('bench map src', 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
   try {
-    const bindGroup = device.createBindGroup({
-      label: 'bench tiny',
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: sink } }],
-    });
+    const tiny = rt.kernel(tinyKernel, null).bind({ sink }, 'bench tiny');
     const encodeTiny = (n: number) => {
       const encoder = device.createCommandEncoder({ label: 'bench tiny' });
       const pass = encoder.beginComputePass({ label: 'bench tiny' });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      for (let i = 0; i < n; i++) pass.dispatchWorkgroups(1);
+      for (let i = 0; i < n; i++) tiny.dispatch(pass, 'tiny', 1);
       pass.end();
       return encoder.finish();
     };

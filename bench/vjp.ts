@@ -14,30 +14,41 @@
  */
 import { type Runtime, mulberry32 } from '../src/index';
 import { EVAL_PARAMS } from '../src/kernels/mlp-forward';
-import { explicitLayout } from '../src/wgsl/layout';
-import { type MlpSpec, mlpFlops, mlpKey, mlpOffsets, stateDim } from '../src/mlp/mlp';
+import { defineKernel, kernelWgsl, storage, uniform } from '../src/wgsl/kernel';
+import type { BoundKernel } from '../src/runtime/kernel';
+import { type MlpSpec, mlpFlops, mlpLabel, mlpOffsets, stateDim } from '../src/mlp/mlp';
 import { LOCAL_ACCUMULATOR_MAX, vjpWgsl } from '../src/mlp/vjp';
 import { gpuIdle, timed } from './timing';
 
 export const VJP_WORKGROUP = 64;
 export type VjpKind = 'z' | 'theta';
 
-const BINDINGS: readonly GPUBufferBindingType[] = ['uniform', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
+/** Both VJP kernels of an MLP: entry points `vjp_z` and `vjp_theta` over one bind group. */
+export const benchVjpKernel = defineKernel({
+  name: 'bench-vjp',
+  bindings: () => ({
+    U: uniform(EVAL_PARAMS),
+    theta: storage('read'),
+    zv: storage('read'),
+    out: storage('read_write'),
+    acc: storage('read_write'),
+  }),
+  entryPoints: ['vjp_z', 'vjp_theta'],
+  wgsl: (spec: MlpSpec, decls) => vjpModule(spec, decls),
+});
 
 export function benchVjpWgsl(spec: MlpSpec): string {
+  return kernelWgsl(benchVjpKernel, spec);
+}
+
+function vjpModule(spec: MlpSpec, decls: string): string {
   const D = stateDim(spec);
   const { count: P } = mlpOffsets(spec.layers);
-  return `// bench: standalone VJP kernels of ${mlpKey(spec)} (bench/vjp.ts)
-${EVAL_PARAMS.wgsl()}
+  return `// bench: standalone VJP kernels of ${mlpLabel(spec)} (bench/vjp.ts)
+${decls}
 
 const D: u32 = ${D}u;
 const NP: u32 = ${P}u;
-
-@group(0) @binding(0) var<uniform> U: EvalParams;
-@group(0) @binding(1) var<storage, read> theta: array<f32>;
-@group(0) @binding(2) var<storage, read> zv: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> acc: array<f32>;
 
 var<private> vjp_in: array<f32, ${2 * D}>;
 var<private> vjp_out: array<f32, ${2 * D}>;
@@ -86,8 +97,7 @@ export class VjpKernels {
   readonly zv: Float32Array;
   readonly out: GPUBuffer;
   readonly acc: GPUBuffer;
-  private readonly pipelines: Record<VjpKind, GPUComputePipeline>;
-  private readonly bindGroup: GPUBindGroup;
+  private readonly kernel: BoundKernel<'vjp_z' | 'vjp_theta'>;
   private readonly owned: GPUBuffer[];
   readonly workgroups: number;
 
@@ -99,12 +109,6 @@ export class VjpKernels {
     const device = rt.device;
     const D = stateDim(spec);
     this.paramCount = mlpOffsets(spec.layers).count;
-    const layout = explicitLayout(device, 'bench vjp', BINDINGS);
-    const build = (entry: string) => () => ({ code: benchVjpWgsl(spec), entryPoint: entry, layout: layout.pipeline });
-    this.pipelines = {
-      z: rt.pipeline(`bench-vjp|${mlpKey(spec)}|vjp_z`, 'bench vjp_z', build('vjp_z')),
-      theta: rt.pipeline(`bench-vjp|${mlpKey(spec)}|vjp_theta`, 'bench vjp_theta', build('vjp_theta')),
-    };
     const S = GPUBufferUsage.STORAGE;
     const uniform = rt.createBuffer('bench vjp params', EVAL_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(uniform, 0, EVAL_PARAMS.pack({ batch, t: 0 }));
@@ -116,20 +120,14 @@ export class VjpKernels {
     // The z kernel never touches acc; without θ rows a 16-byte stand-in is bound.
     this.acc = rt.createBuffer('bench vjp acc', withAcc ? batch * this.paramCount * 4 : 16, S | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.owned = [uniform, zvBuf, this.out, this.acc];
-    this.bindGroup = device.createBindGroup({
-      label: 'bench vjp',
-      layout: layout.bindGroup,
-      entries: [uniform, theta, zvBuf, this.out, this.acc].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    this.kernel = rt.kernel(benchVjpKernel, spec).bind({ U: uniform, theta, zv: zvBuf, out: this.out, acc: this.acc }, 'bench vjp');
     this.workgroups = Math.ceil(batch / VJP_WORKGROUP);
   }
 
   /** Records `n` dispatches of one kernel in a new pass of `encoder`. */
   record(encoder: GPUCommandEncoder, kind: VjpKind, n: number): void {
     const pass = encoder.beginComputePass({ label: `bench vjp_${kind}` });
-    pass.setPipeline(this.pipelines[kind]);
-    pass.setBindGroup(0, this.bindGroup);
-    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(this.workgroups);
+    for (let i = 0; i < n; i++) this.kernel.dispatch(pass, `vjp_${kind}`, this.workgroups);
     pass.end();
   }
 

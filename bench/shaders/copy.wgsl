@@ -2,11 +2,9 @@
 // stride (the buffer is larger than one dispatch dimension allows), reading
 // one buffer and writing another. Specialised by bench/limits.ts (WG).
 
-${PARAMS_STRUCT}
-
-@group(0) @binding(0) var<uniform> P: CopyParams;
-@group(0) @binding(1) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>;
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (bench/limits.ts), numbered in its order.
+${BINDINGS}
 
 @compute @workgroup_size(${WG})
 fn copy(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -5,10 +5,9 @@
 // fold the loop nor shorten it; the sum is stored so it cannot be removed.
 // Specialised by bench/limits.ts (CHAINS, UNROLL, WG).
 
-${PARAMS_STRUCT}
-
-@group(0) @binding(0) var<uniform> P: FmaParams;
-@group(0) @binding(1) var<storage, read_write> sink: array<vec4<f32>>;
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (bench/limits.ts), numbered in its order.
+${BINDINGS}
 
 @compute @workgroup_size(${WG})
 fn fma_peak(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -2,7 +2,9 @@
 // measure the fixed cost of a dispatch inside a pass and of a submit, which
 // is what per-step host control would pay on every step.
 
-@group(0) @binding(0) var<storage, read_write> sink: array<u32>;
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (bench/limits.ts), numbered in its order.
+${BINDINGS}
 
 @compute @workgroup_size(1)
 fn tiny() {

@@ -9,7 +9,7 @@
  * weight [out, in] row-major, then bias [out], so a PyTorch `state_dict`
  * flattened in order loads unchanged.
  */
-import { EVAL_PARAMS, forwardKey, forwardWgsl, forwardWorkgroups } from '../kernels/mlp-forward';
+import { EVAL_PARAMS, forwardWorkgroups, mlpForwardKernel, mlpForwardSpec } from '../kernels/mlp-forward';
 import { type Activation, ACTIVATIONS, type MlpSpec, WGSL_FUNCTION_FLOATS, mlpOffsets } from '../mlp/mlp';
 import { ArgumentError, DestroyedError } from '../errors';
 import { Runtime } from '../runtime/runtime';
@@ -187,29 +187,19 @@ export class MLP {
       if (input !== z) input.destroy();
       throw e;
     }
-    const pipeline = rt.pipeline(forwardKey(this.spec), 'mlp forward', () => ({
-      code: forwardWgsl(this.spec),
-      entryPoint: 'forward',
-    }));
     if (!this.evalUniform) {
       this.evalUniform = rt.createBuffer('mlp forward params', EVAL_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     }
     rt.device.queue.writeBuffer(this.evalUniform, 0, EVAL_PARAMS.pack({ batch: B, t }));
-    const bindGroup = rt.device.createBindGroup({
-      label: 'mlp forward bind group',
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [this.evalUniform, theta.buffer, input.buffer, out.buffer].map((buffer, binding) => ({
-        binding,
-        resource: { buffer },
-      })),
-    });
+    const spec = mlpForwardSpec(this.spec);
+    const kernel = rt.kernel(mlpForwardKernel, spec).bind(
+      { P: this.evalUniform, theta: theta.buffer, z: input.buffer, out: out.buffer },
+      'mlp forward bind group',
+    );
     const encoder = rt.device.createCommandEncoder({ label: 'mlp forward' });
     const pass = encoder.beginComputePass({ label: 'mlp forward' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(forwardWorkgroups(this.spec, B));
+    kernel.dispatch(pass, 'forward', forwardWorkgroups(spec, B));
     pass.end();
-    rt.counters.dispatches++;
     rt.submit([encoder.finish()]);
     if (input !== z) input.destroy();
     return out;

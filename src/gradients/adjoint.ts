@@ -11,30 +11,9 @@
  * reduction sums the rows into dL/dθ. GPU memory is independent of the
  * number of steps.
  */
-import {
-  ADJOINT_PARAMS,
-  ADJOINT_WORKGROUP,
-  adjointKey,
-  adjointLayout,
-  adjointRows,
-  adjointWgsl,
-} from '../kernels/adjoint';
-import {
-  ADJOINT_LANES,
-  ADJOINT_LANES_WORKGROUP,
-  LANES_MIN_BATCH,
-  adjointLanesFit,
-  adjointLanesKey,
-  adjointLanesWgsl,
-  laneRows,
-} from '../kernels/adjoint-lanes';
-import {
-  WORKGROUP_MAX_BATCH,
-  WORKGROUP_MIN_PARAMS,
-  adjointWorkgroupFits,
-  adjointWorkgroupKey,
-  adjointWorkgroupWgsl,
-} from '../kernels/adjoint-workgroup';
+import { ADJOINT_PARAMS, ADJOINT_WORKGROUP, adjointKernel as adjointDefinition, adjointRows } from '../kernels/adjoint';
+import { ADJOINT_LANES, ADJOINT_LANES_WORKGROUP, LANES_MIN_BATCH, adjointLanesFit, adjointLanesKernel, laneRows } from '../kernels/adjoint-lanes';
+import { WORKGROUP_MAX_BATCH, WORKGROUP_MIN_PARAMS, adjointWorkgroupFits, adjointWorkgroupKernel } from '../kernels/adjoint-workgroup';
 import { mlpFlops, mlpOffsets, stateDim } from '../mlp/mlp';
 import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from '../errors';
@@ -202,7 +181,6 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   const dir = integrationDirection(sol.t, 'reverse');
   const spec = { mlp: f.spec, tableau };
   const D = stateDim(f.spec);
-  const layout = adjointLayout(rt.device);
   const kind = adjointKernelKind(f.spec, B, options.kernel);
   const shared = {
     label: `adjoint ${tableau.name}`,
@@ -210,40 +188,37 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     maxScale: opts.dispatchGrowth,
     // Without firstStep, an adaptive reverse solve starts from each sample's last forward step.
     seedFirstStep: tableau.adaptive && opts.firstStep === 0,
-    bindGroupLayout: layout.bindGroup,
+    entry: 'adjoint',
     uniformBytes: ADJOINT_PARAMS.byteSize,
     params: (count: number, offset: number, stepsScale = 1) =>
       ADJOINT_PARAMS.pack({ ...solverValues(opts, T, dir, stepsScale), batch: count, offset, total: B, n_params: f.parameterCount }),
   };
-  /** The kernel's pipeline, compiled once per key and device. */
-  const pipeline = (key: string, code: () => string) =>
-    rt.pipeline(key, `adjoint ${tableau.name}`, () => ({ code: code(), entryPoint: 'adjoint', layout: layout.pipeline }));
   if (kind === 'workgroup') {
     return {
       ...shared,
-      pipeline: pipeline(adjointWorkgroupKey(spec), () => adjointWorkgroupWgsl(spec, ADJOINT_PARAMS.wgsl())),
+      kernel: rt.kernel(adjointWorkgroupKernel, spec),
       // One sample per workgroup.
       workgroupSize: 1,
       // Per sample: [z, a] between dispatches.
-      scratch: [{ label: 'state', bytesPerSample: 4 * 2 * D, clear: false }],
+      scratch: [{ binding: 'state', label: 'state', bytesPerSample: 4 * 2 * D, clear: false }],
     };
   }
   if (kind === 'lanes') {
     return {
       ...shared,
-      pipeline: pipeline(adjointLanesKey(spec), () => adjointLanesWgsl(spec, ADJOINT_PARAMS.wgsl())),
+      kernel: rt.kernel(adjointLanesKernel, spec),
       workgroupSize: ADJOINT_LANES_WORKGROUP * ADJOINT_LANES,
       samplesPerInvocation: ADJOINT_LANES,
       // Per sample: [z, a] (2·D floats) and, for large P, a quarter of its invocation's step row; zero at the start.
-      scratch: [{ label: 'state', bytesPerSample: 4 * laneRows(f.spec).stateFloatsPerSample, clear: true }],
+      scratch: [{ binding: 'state', label: 'state', bytesPerSample: 4 * laneRows(f.spec).stateFloatsPerSample, clear: true }],
     };
   }
   return {
     ...shared,
-    pipeline: pipeline(adjointKey(spec), () => adjointWgsl(spec)),
+    kernel: rt.kernel(adjointDefinition, spec),
     workgroupSize: ADJOINT_WORKGROUP,
     // Per sample: the current [z, a], f there (4·D floats) and, for large P, the step row.
-    scratch: [{ label: 'state', bytesPerSample: 4 * adjointRows(f.spec).stateFloats, clear: false }],
+    scratch: [{ binding: 'state', label: 'state', bytesPerSample: 4 * adjointRows(f.spec).stateFloats, clear: false }],
   };
 }
 

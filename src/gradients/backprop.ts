@@ -5,15 +5,7 @@
  * GPU memory grows as √N, not N. See backprop.wgsl; the chunked run
  * is shared with the adjoint (./gradients.ts).
  */
-import {
-  BACKPROP_BINDINGS,
-  BACKPROP_PARAMS,
-  BACKPROP_WORKGROUP,
-  backpropKey,
-  backpropWgsl,
-  backpropWords,
-} from '../kernels/backprop';
-import { explicitLayout } from '../wgsl/layout';
+import { BACKPROP_PARAMS, BACKPROP_WORKGROUP, backpropKernel as backpropDefinition, backpropWords } from '../kernels/backprop';
 import type { BackwardOptions } from './adjoint';
 import { ArgumentError } from '../errors';
 import type { GradientKernel } from './runner';
@@ -34,7 +26,9 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
       throw new ArgumentError(`options.${k}`, options[k], "undefined: backprop mode differentiates the forward solve's own steps");
     }
   }
-  const storage = BACKPROP_BINDINGS.filter((t) => t !== 'uniform').length;
+  const tableau = getTableau(fwd.method);
+  const spec = { mlp: f.spec, tableau };
+  const storage = Object.values(backpropDefinition.bindings(spec)).filter((b) => b.access !== 'uniform').length;
   if (rt.limits.maxStorageBuffersPerShaderStage < storage) {
     throw new ArgumentError(
       'options.mode',
@@ -48,7 +42,6 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
   }
   const { batch: B, dim: D } = sol;
   const T = sol.t.length;
-  const tableau = getTableau(fwd.method);
 
   // Size the tape from the forward solve's step counts: segments of k ≈ √N steps.
   const stats = await sol.stats();
@@ -66,24 +59,18 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
     );
   }
 
-  const spec = { mlp: f.spec, tableau };
-  const layout = explicitLayout(rt.device, 'backprop', BACKPROP_BINDINGS);
   const dir = integrationDirection(sol.t, 'forward');
   return {
     label: `backprop ${tableau.name}`,
-    pipeline: rt.pipeline(backpropKey(spec), `backprop ${tableau.name}`, () => ({
-      code: backpropWgsl(spec),
-      entryPoint: 'backprop',
-      layout: layout.pipeline,
-    })),
-    bindGroupLayout: layout.bindGroup,
+    kernel: rt.kernel(backpropDefinition, spec),
+    entry: 'backprop',
     workgroupSize: BACKPROP_WORKGROUP,
     uniformBytes: BACKPROP_PARAMS.byteSize,
     // Its dispatches run at most stepsPerDispatch attempts: the replayed segments are bounded per dispatch.
     maxScale: 1,
     scratch: [
-      { label: 'work', bytesPerSample: 4 * words.work, clear: false },
-      { label: 'tape', bytesPerSample: tapeBytes, clear: false },
+      { binding: 'work', label: 'work', bytesPerSample: 4 * words.work, clear: false },
+      { binding: 'tape', label: 'tape', bytesPerSample: tapeBytes, clear: false },
     ],
     steps: { accepted: stats.total.accepted, rejected: stats.total.rejected },
     params: (count, offset) =>

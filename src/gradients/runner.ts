@@ -5,23 +5,19 @@
  * chunk loop, the deterministic reduction of the per-sample parameter rows
  * into dL/dθ, totals and failures.
  *
- * Every gradient kernel binds, in order: its uniform, θ, the forward outputs
- * y [T][B][D], the output times, the cotangents dL/dy [T][B][D], the
- * per-sample solver state, its own per-sample scratch buffers, the
- * per-sample parameter rows (P floats each) and dL/dy0 [B][D].
+ * Every gradient kernel binds the buffers of src/kernels/gradient-bindings.ts
+ * by name: its uniform, θ, the forward outputs y [T][B][D], the output
+ * times, the cotangents dL/dy [T][B][D], the per-sample solver state, its
+ * own per-sample scratch buffers, the per-sample parameter rows (P floats
+ * each) and dL/dy0 [B][D].
  */
-import { REDUCE_PARAMS, REDUCE_ROWS, REDUCE_WORKGROUP, reduceKey, reduceLayout, reduceWgsl } from '../kernels/adjoint';
-import { bindBuffers } from '../wgsl/layout';
+import { REDUCE_PARAMS, REDUCE_ROWS, reduceKernel, reduceWorkgroups } from '../kernels/reduce';
+import type { GradientBinding } from '../kernels/gradient-bindings';
 import { SAMPLE } from '../wgsl/rk';
 import { SEED_PARAMS, seedKernel, seedWorkgroups } from '../kernels/seed';
-import {
-  TIME_GRADIENT_PARAMS,
-  TIME_GRADIENT_WORKGROUP,
-  timeGradientKey,
-  timeGradientLayout,
-  timeGradientWgsl,
-} from '../kernels/time-gradient';
-import { type SampleChunk, createReport, recordSampleChunk, runSampleChunk, scaledBindGroups } from '../solver/driver';
+import { TIME_GRADIENT_PARAMS, TIME_GRADIENT_WORKGROUP, timeGradientKernel } from '../kernels/time-gradient';
+import type { BoundKernel, Kernel } from '../runtime/kernel';
+import { type SampleChunk, createReport, recordSampleChunk, runSampleChunk, scaledBinds } from '../solver/driver';
 import { OdeSolveError, type SampleFailure } from '../errors';
 import type { Runtime } from '../runtime/runtime';
 import type { Solution } from '../solver/solution';
@@ -35,8 +31,9 @@ export const DEFAULT_GRADIENT_BUDGET = 256 * 1024 * 1024;
 /** A per-sample gradient kernel, as the runner needs it. */
 export interface GradientKernel {
   readonly label: string;
-  readonly pipeline: GPUComputePipeline;
-  readonly bindGroupLayout: GPUBindGroupLayout;
+  /** The kernel on this device (a gradient kernel's definition for the solve's spec) and its entry point. */
+  readonly kernel: Kernel<GradientBinding | string, string>;
+  readonly entry: string;
   /** Samples per workgroup of its dispatches. */
   readonly workgroupSize: number;
   /**
@@ -52,8 +49,8 @@ export interface GradientKernel {
    * usual step attempts (deferred solves).
    */
   params(count: number, offset: number, stepsScale?: number): ArrayBuffer;
-  /** Its own per-sample buffers, bound in this order after the solver state. */
-  readonly scratch: readonly { readonly label: string; readonly bytesPerSample: number; readonly clear: boolean }[];
+  /** Its own per-sample buffers, by binding name. */
+  readonly scratch: readonly { readonly binding: string; readonly label: string; readonly bytesPerSample: number; readonly clear: boolean }[];
   /** Units per chunk of a deferred solve (0 or absent: run to completion, reading summaries). */
   readonly deferredUnits?: number;
   /** The largest step-attempt multiple of a dispatch (1 when its uniform ignores `stepsScale`). */
@@ -86,19 +83,6 @@ export function chunkSize(rt: Runtime, kernel: GradientKernel, batch: number, nP
   );
 }
 
-/** The two pipelines of the deterministic parameter-gradient reduction. */
-interface ReducePipelines {
-  readonly partial: GPUComputePipeline;
-  readonly total: GPUComputePipeline;
-}
-
-function reducePipelines(rt: Runtime): ReducePipelines {
-  const layout = reduceLayout(rt.device).pipeline;
-  const make = (entryPoint: 'partial' | 'total') =>
-    rt.pipeline(`${reduceKey()}|${entryPoint}`, `reduce ${entryPoint}`, () => ({ code: reduceWgsl(), entryPoint, layout }));
-  return { partial: make('partial'), total: make('total') };
-}
-
 /**
  * `prepare` of a chunk whose samples start from the forward solve's last
  * step sizes: writes the chunk's uniform now (queue order keeps it ahead of
@@ -120,17 +104,14 @@ function seedChunk(
   };
 }
 
-/** Submits dL/dθ += Σ over `rows` accumulator rows, in a fixed order. */
-function submitReduce(rt: Runtime, pipes: ReducePipelines, group: GPUBindGroup, nParams: number, rows: number): void {
+/** Submits out += Σ over `rows` rows of `nParams` values (the reduction bound in `reduce`), in a fixed order. */
+function submitReduce(rt: Runtime, reduce: BoundKernel<'partial' | 'total'>, nParams: number, rows: number): void {
   const encoder = rt.device.createCommandEncoder({ label: 'parameter gradient reduce' });
   const pass = encoder.beginComputePass({ label: 'reduce' });
-  pass.setBindGroup(0, group);
-  pass.setPipeline(pipes.partial);
-  pass.dispatchWorkgroups(Math.ceil(nParams / REDUCE_WORKGROUP), Math.ceil(rows / REDUCE_ROWS));
-  pass.setPipeline(pipes.total);
-  pass.dispatchWorkgroups(Math.ceil(nParams / REDUCE_WORKGROUP));
+  const groups = reduceWorkgroups(nParams, rows);
+  reduce.dispatch(pass, 'partial', ...groups.partial);
+  reduce.dispatch(pass, 'total', groups.total);
   pass.end();
-  rt.counters.dispatches += 2;
   rt.submit([encoder.finish()]);
 }
 
@@ -147,18 +128,10 @@ function submitTimeGradient(
   cot: GPUBuffer,
   gy0: Tensor,
   gt: Tensor,
-  reduce: ReducePipelines,
 ): void {
   const device = rt.device;
   const B = sol.batch;
   const T = sol.t.length;
-  const spec = sol.f.spec;
-  const layout = timeGradientLayout(device);
-  const pipeline = rt.pipeline(timeGradientKey(spec), 'time gradient', () => ({
-    code: timeGradientWgsl(spec),
-    entryPoint: 'time_gradient',
-    layout: layout.pipeline,
-  }));
   const parts = Math.ceil(B / REDUCE_ROWS);
   const owned = [
     rt.createBuffer('time gradient params', TIME_GRADIENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
@@ -170,16 +143,16 @@ function submitTimeGradient(
   try {
     device.queue.writeBuffer(uniform, 0, TIME_GRADIENT_PARAMS.pack({ batch: B, n_out: T }));
     device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: B, n_params: T, parts }));
-    const group = bindBuffers(device, 'time gradient bind group', layout.bindGroup, [uniform, sol.f.params.buffer, sol.y.buffer, tout, cot, gy0.buffer, terms]);
+    const timeTerms = rt
+      .kernel(timeGradientKernel, sol.f.spec)
+      .bind({ P: uniform, theta: sol.f.params.buffer, ysol: sol.y.buffer, tout, cot, gy0: gy0.buffer, terms }, 'time gradient bind group');
     const encoder = device.createCommandEncoder({ label: 'time gradient' });
     const pass = encoder.beginComputePass({ label: 'time gradient' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(Math.ceil(B / TIME_GRADIENT_WORKGROUP));
+    timeTerms.dispatch(pass, 'time_gradient', Math.ceil(B / TIME_GRADIENT_WORKGROUP));
     pass.end();
-    rt.counters.dispatches++;
     rt.submit([encoder.finish()]);
-    submitReduce(rt, reduce, bindBuffers(device, 'time gradient reduce bind group', reduceLayout(device).bindGroup, [redUniform, terms, part, gt.buffer]), T, B);
+    const reduce = rt.kernel(reduceKernel, null).bind({ R: redUniform, acc: terms, part, out: gt.buffer }, 'time gradient reduce bind group');
+    submitReduce(rt, reduce, T, B);
   } finally {
     for (const b of owned) rt.destroyBuffer(b);
   }
@@ -195,8 +168,8 @@ interface GradientRun {
   readonly gy0: Tensor;
   readonly gth: Tensor;
   readonly gt: Tensor;
-  readonly reduce: ReducePipelines;
-  readonly redGroup: GPUBindGroup;
+  /** The reduction of a chunk's parameter rows into dL/dθ. */
+  readonly reduce: BoundKernel<'partial' | 'total'>;
   /** Parameter rows of a chunk of `count` samples (one per invocation). */
   rowsOf(count: number): number;
   /** Writes the chunk's uniforms and returns it, ready for the driver. */
@@ -273,9 +246,19 @@ function prepareRun(
   const acc = make('parameter rows', rowsOf(chunk) * P * 4, clearable);
   const part = make('partial sums', Math.ceil(rowsOf(chunk) / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
   const redUniform = make('reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const buffers = [uniform, f.params.buffer, sol.y.buffer, tout, cot, samples, ...scratch, acc, out.gy0.buffer];
-  const bindGroup = bindBuffers(device, `${kernel.label} bind group`, kernel.bindGroupLayout, buffers);
-  const redGroup = bindBuffers(device, 'reduce bind group', reduceLayout(device).bindGroup, [redUniform, acc, part, out.gth.buffer]);
+  const buffers: Record<string, GPUBuffer> = {
+    P: uniform,
+    theta: f.params.buffer,
+    ysol: sol.y.buffer,
+    tout,
+    cot,
+    samples,
+    ...Object.fromEntries(kernel.scratch.map((s, i) => [s.binding, scratch[i]])),
+    acc,
+    gy0: out.gy0.buffer,
+  };
+  const bound = kernel.kernel.bind(buffers, `${kernel.label} bind group`);
+  const reduce = rt.kernel(reduceKernel, null).bind({ R: redUniform, acc, part, out: out.gth.buffer }, 'reduce bind group');
   const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
   const seed = kernel.seedFirstStep
     ? seedChunk(rt, sol, make('seed params', SEED_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST), samples)
@@ -287,8 +270,7 @@ function prepareRun(
     cot,
     tout,
     ...out,
-    reduce: reducePipelines(rt),
-    redGroup,
+    reduce,
     rowsOf,
     chunks: 0,
     chunk: (count, offset) => {
@@ -297,8 +279,7 @@ function prepareRun(
       device.queue.writeBuffer(redUniform, 0, REDUCE_PARAMS.pack({ rows: rowsOf(count), n_params: P, parts: Math.ceil(rowsOf(count) / REDUCE_ROWS) }));
       return {
         label: kernel.label,
-        pipeline: kernel.pipeline,
-        bindGroup,
+        entry: kernel.entry,
         samples,
         clear: cleared,
         prepare: seed?.(count, offset),
@@ -306,7 +287,14 @@ function prepareRun(
         offset,
         workgroupSize: kernel.workgroupSize,
         // Growing dispatches: the chunk's uniform at each step-attempt scale, a buffer of its own.
-        scaled: scaledBindGroups(rt, 'chunk', kernel.bindGroupLayout, buffers, bindGroup, (scale) => kernel.params(count, offset, scale), make),
+        scaled: scaledBinds(
+          rt,
+          'chunk',
+          bound,
+          (P, label) => kernel.kernel.bind({ ...buffers, P }, label),
+          (scale) => kernel.params(count, offset, scale),
+          make,
+        ),
         maxScale: kernel.maxScale,
       };
     },
@@ -324,9 +312,9 @@ function recordDeferred(run: GradientRun, chunk: number, units: number, before: 
     for (let offset = 0; offset < B; offset += chunk) {
       const count = Math.min(chunk, B - offset);
       recordSampleChunk(rt, run.chunk(count, offset), units, report);
-      submitReduce(rt, run.reduce, run.redGroup, sol.f.parameterCount, run.rowsOf(count));
+      submitReduce(rt, run.reduce, sol.f.parameterCount, run.rowsOf(count));
     }
-    submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt, run.reduce);
+    submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
   } catch (e) {
     rt.destroyBuffer(report);
     throw e;
@@ -349,7 +337,7 @@ async function runWaiting(run: GradientRun, chunk: number, before: Runtime['coun
     totals.accepted += done.totals.accepted;
     totals.rejected += done.totals.rejected;
     failures.push(...done.failures);
-    if (failures.length === 0) submitReduce(rt, run.reduce, run.redGroup, sol.f.parameterCount, run.rowsOf(count));
+    if (failures.length === 0) submitReduce(rt, run.reduce, sol.f.parameterCount, run.rowsOf(count));
   }
   const summary: BackwardSummary = {
     ...totals,
@@ -358,7 +346,7 @@ async function runWaiting(run: GradientRun, chunk: number, before: Runtime['coun
     ...countersSince(rt, before),
     chunks: run.chunks,
   };
-  if (failures.length === 0) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt, run.reduce);
+  if (failures.length === 0) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
   const grads = new Gradients(run.gy0, run.gth, run.gt, summary);
   if (failures.length) throw new OdeSolveError(failures, grads, B);
   return grads;

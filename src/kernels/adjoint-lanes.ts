@@ -18,10 +18,11 @@
  */
 import adjointLanesSource from './adjoint-lanes.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
-import { adjointBindingsWgsl, adjointRows, landingWgsl } from './adjoint';
+import { type AdjointSpec, adjointBindings, adjointRows, landingWgsl } from './adjoint';
 import { f32Literal, fillTemplate } from '../wgsl/layout';
-import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
-import { SAMPLE, controllerWgsl, statusWgsl } from '../wgsl/rk';
+import { defineKernel } from '../wgsl/kernel';
+import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
+import { controllerWgsl, statusWgsl } from '../wgsl/rk';
 import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
 /** Samples per invocation of the lane kernel. */
@@ -277,41 +278,40 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
   return out.join('\n');
 }
 
-export function adjointLanesKey(spec: { mlp: MlpSpec; tableau: Tableau }): string {
-  return `adjoint-lanes|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${ADJOINT_LANES_WORKGROUP}`;
-}
-
-/** The lane kernel's WGSL for an MLP and a tableau; `paramsStruct` is the adjoint's uniform struct. */
-export function adjointLanesWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, paramsStruct: string): string {
-  const D = stateDim(spec.mlp);
-  const N = 2 * D;
-  const P = mlpOffsets(spec.mlp.layers).count;
-  const rows = laneRows(spec.mlp);
-  const { wgsl, step } = rowsWgsl(P, rows, N);
-  return fillTemplate(adjointLanesSource, {
-    PARAMS_STRUCT: paramsStruct,
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    D,
-    N,
-    S: spec.tableau.stages,
-    STATE_STRIDE: rows.stateStride,
-    BINDINGS: adjointBindingsWgsl(
-      P,
-      "Per invocation (STATE_STRIDE): its four lanes' [z, a], then the step row when it is not private.",
-      'Per invocation: the parameter adjoint a_θ of its four samples (P values).',
-    ),
-    CONTROLLER: controllerWgsl(spec.tableau),
-    TABLEAU: tableauWgsl(spec.tableau),
-    VJP: [
-      `// VJPs of MLP ${mlpKey(spec.mlp)} on four lanes`,
-      activationWgsl4(spec.mlp.activation),
-      activationGradWgsl4(spec.mlp.activation),
-      vjp4Wgsl(spec.mlp, false, step),
-      vjp4Wgsl(spec.mlp, true, step, rows.stepLocal),
-    ].join('\n'),
-    ROWS: wgsl,
-    LANDING: landingWgsl({ lane: true }),
-    WG: ADJOINT_LANES_WORKGROUP,
-  });
-}
+/**
+ * The lane kernel. `state` holds per invocation (STATE_STRIDE) its four
+ * lanes' [z, a], then the step row when it is not private; `acc` the
+ * parameter adjoint a_θ of its four samples (P values).
+ */
+export const adjointLanesKernel = defineKernel({
+  name: 'adjoint-lanes',
+  bindings: (spec: AdjointSpec) => adjointBindings(spec.mlp),
+  entryPoints: ['adjoint'],
+  wgsl: (spec: AdjointSpec, decls) => {
+    const D = stateDim(spec.mlp);
+    const N = 2 * D;
+    const P = mlpOffsets(spec.mlp.layers).count;
+    const rows = laneRows(spec.mlp);
+    const { wgsl, step } = rowsWgsl(P, rows, N);
+    return fillTemplate(adjointLanesSource, {
+      STATUS_CONSTS: statusWgsl(),
+      D,
+      N,
+      S: spec.tableau.stages,
+      STATE_STRIDE: rows.stateStride,
+      BINDINGS: decls,
+      CONTROLLER: controllerWgsl(spec.tableau),
+      TABLEAU: tableauWgsl(spec.tableau),
+      VJP: [
+        `// VJPs of MLP ${mlpLabel(spec.mlp)} on four lanes`,
+        activationWgsl4(spec.mlp.activation),
+        activationGradWgsl4(spec.mlp.activation),
+        vjp4Wgsl(spec.mlp, false, step),
+        vjp4Wgsl(spec.mlp, true, step, rows.stepLocal),
+      ].join('\n'),
+      ROWS: wgsl,
+      LANDING: landingWgsl({ lane: true }),
+      WG: ADJOINT_LANES_WORKGROUP,
+    });
+  },
+});

@@ -30,10 +30,6 @@
 //
 // Specialised by src/kernels/adjoint-lanes.ts.
 
-${PARAMS_STRUCT}
-
-${SAMPLE_STRUCT}
-
 ${STATUS_CONSTS}
 
 const D: u32 = ${D}u;
@@ -44,6 +40,8 @@ const S: u32 = ${S}u;
 // Floats of the `state` buffer per invocation: four lanes' [z, a], then the step row when it is not private.
 const STATE_STRIDE: u32 = ${STATE_STRIDE}u;
 
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/adjoint-lanes.ts), numbered in its order.
 ${BINDINGS}
 
 ${CONTROLLER}

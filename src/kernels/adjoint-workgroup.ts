@@ -14,12 +14,12 @@
  * and sweep.
  */
 import adjointWorkgroupSource from './adjoint-workgroup.wgsl?raw';
-import type { Tableau } from '../methods/tableau';
-import { adjointBindingsWgsl, landingWgsl, thetaStageEval } from './adjoint';
+import { type AdjointSpec, adjointBindings, landingWgsl, thetaStageEval } from './adjoint';
 import { gradFromOutput } from './adjoint-lanes';
 import { fillTemplate } from '../wgsl/layout';
-import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
-import { SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { defineKernel } from '../wgsl/kernel';
+import { type MlpSpec, activationWgsl, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
+import { rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { activationGradWgsl } from '../mlp/vjp';
 
 /** Invocations per workgroup (one sample). */
@@ -104,7 +104,7 @@ export function wgVjpWgsl(spec: MlpSpec, wg = ADJOINT_WORKGROUP_SIZE): string {
   const L = layers.length;
   const fromX = gradFromOutput(spec.activation);
   const { segments, slice } = workgroupSlices(spec.layers, wg);
-  const out: string[] = [`// VJPs of MLP ${mlpKey(spec)}, shared by the ${wg} invocations of a workgroup`];
+  const out: string[] = [`// VJPs of MLP ${mlpLabel(spec)}, shared by the ${wg} invocations of a workgroup`];
   out.push(activationWgsl(spec.activation), activationGradWgsl(spec.activation));
   // x_l: input of layer l (x_0 = [z, t]); u_l: pre-activation of layer l; d_l: cotangent of u_l (d_{L-1} = a).
   out.push(`var<workgroup> wx0: array<f32, ${layers[0].inWidth}>;`);
@@ -184,24 +184,25 @@ export function wgVjpWgsl(spec: MlpSpec, wg = ADJOINT_WORKGROUP_SIZE): string {
   return out.join('\n');
 }
 
-export function adjointWorkgroupKey(spec: { mlp: MlpSpec; tableau: Tableau }): string {
-  return `adjoint-workgroup|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${ADJOINT_WORKGROUP_SIZE}`;
-}
-
-/** The workgroup kernel's WGSL for an MLP and a tableau; `paramsStruct` is the adjoint's uniform struct. */
-export function adjointWorkgroupWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, paramsStruct: string): string {
-  const D = stateDim(spec.mlp);
-  const stages = thetaStageEval(spec.tableau, 'wg_vjp');
-  return fillTemplate(adjointWorkgroupSource, {
-    PARAMS_STRUCT: paramsStruct,
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    D,
-    BINDINGS: adjointBindingsWgsl(mlpOffsets(spec.mlp.layers).count, 'Per sample: its [z, a] between dispatches.', 'Per sample: the parameter adjoint a_θ (P values).'),
-    VJP: wgVjpWgsl(spec.mlp),
-    RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, stages),
-    FIRST_STAGE: stages(0, 'smp.t_hi'),
-    LANDING: landingWgsl({ lane: false, writer: 'tid == 0u' }),
-    WG: ADJOINT_WORKGROUP_SIZE,
-  });
-}
+/**
+ * The workgroup kernel: one sample per workgroup. `state` holds per sample
+ * its [z, a] between dispatches; `acc` the parameter adjoint a_θ (P values).
+ */
+export const adjointWorkgroupKernel = defineKernel({
+  name: 'adjoint-workgroup',
+  bindings: (spec: AdjointSpec) => adjointBindings(spec.mlp),
+  entryPoints: ['adjoint'],
+  wgsl: (spec: AdjointSpec, decls) => {
+    const stages = thetaStageEval(spec.tableau, 'wg_vjp');
+    return fillTemplate(adjointWorkgroupSource, {
+      STATUS_CONSTS: statusWgsl(),
+      D: stateDim(spec.mlp),
+      BINDINGS: decls,
+      VJP: wgVjpWgsl(spec.mlp),
+      RK_CORE: rkCoreWgsl(spec.tableau, 2 * stateDim(spec.mlp), stages),
+      FIRST_STAGE: stages(0, 'smp.t_hi'),
+      LANDING: landingWgsl({ lane: false, writer: 'tid == 0u' }),
+      WG: ADJOINT_WORKGROUP_SIZE,
+    });
+  },
+});

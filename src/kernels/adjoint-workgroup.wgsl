@@ -31,16 +31,14 @@
 //
 // Specialised by src/kernels/adjoint-workgroup.ts.
 
-${PARAMS_STRUCT}
-
-${SAMPLE_STRUCT}
-
 ${STATUS_CONSTS}
 
 const D: u32 = ${D}u;
 // Invocations per workgroup (one sample).
 const WG: u32 = ${WG}u;
 
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/adjoint-workgroup.ts), numbered in its order.
 ${BINDINGS}
 
 var<private> tid: u32;

@@ -1,61 +1,31 @@
 /**
- * The adjoint kernel (adjoint.wgsl) and the parameter-gradient
- * reduction (reduce.wgsl): compile-time spec (MLP shape + tableau),
- * generated WGSL, uniform layouts and bind group layouts.
+ * The one-sample adjoint kernel (adjoint.wgsl): its compile-time spec (MLP
+ * shape + tableau), the uniform all three adjoint kernels share, and the
+ * WGSL pieces the lane and workgroup kernels share with it.
  */
 import adjointSource from './adjoint.wgsl?raw';
-import reduceSource from './reduce.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
-import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from '../wgsl/layout';
-import { type MlpSpec, mlpKey, mlpOffsets, stateDim, thetaBindingWgsl } from '../mlp/mlp';
-import { CONTROLLER_FIELDS, SAMPLE, type StageEval, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage } from '../wgsl/kernel';
+import { type MlpSpec, mlpOffsets, stateDim } from '../mlp/mlp';
+import { CONTROLLER_FIELDS, type StageEval, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
 import { LOCAL_ACCUMULATOR_MAX, accumulatorRef, accumulatorWgsl, vjpWgsl } from '../mlp/vjp';
 
 /** Invocations per workgroup of the adjoint kernel (one sample each). */
 export const ADJOINT_WORKGROUP = 64;
-/** Invocations per workgroup of the reduction (one parameter each). */
-export const REDUCE_WORKGROUP = 64;
-/** Rows (samples) each invocation of the first reduction pass adds up. */
-export const REDUCE_ROWS = 256;
 
 /** Per-chunk values of the adjoint kernel. */
 export const ADJOINT_PARAMS = new StructLayout('AdjointParams', [...GRADIENT_FIELDS, ...CONTROLLER_FIELDS] as const);
 export type AdjointParamsValues = Parameters<typeof ADJOINT_PARAMS.pack>[0];
 
-/** Values of the reduction: rows to add, parameters per row, number of partial rows. */
-export const REDUCE_PARAMS = new StructLayout('ReduceParams', [
-  ['rows', 'u32'],
-  ['n_params', 'u32'],
-  ['parts', 'u32'],
-] as const);
-
-/** Bindings of the adjoint module: the gradient-kernel order with one buffer of its own, the state [z, a] and f there. */
-const ADJOINT_BINDINGS = gradientBindings(1);
-/** Bindings of the reduction module: Params, acc, partial sums, output. */
-const REDUCE_BINDINGS: readonly GPUBufferBindingType[] = ['uniform', 'read-only-storage', 'storage', 'storage'];
-
 /**
- * The adjoint kernels' binding declarations, in `gradientBindings(1)`'s
- * order, for an MLP of `params` parameters; `state` and `acc` describe the two buffers whose layout differs
- * between the one-sample, lane and workgroup kernels.
+ * The bindings of an adjoint kernel: the gradient-kernel order with one
+ * per-sample buffer of its own, `state`, whose layout differs between the
+ * one-sample, lane and workgroup kernels.
  */
-export function adjointBindingsWgsl(params: number, state: string, acc: string): string {
-  return [
-    '@group(0) @binding(0) var<uniform> P: AdjointParams;',
-    thetaBindingWgsl(params),
-    '// Forward outputs and loss cotangents, [T][total][D].',
-    '@group(0) @binding(2) var<storage, read> ysol: array<f32>;',
-    '@group(0) @binding(3) var<storage, read> tout: array<f32>;',
-    '@group(0) @binding(4) var<storage, read> cot: array<f32>;',
-    '@group(0) @binding(5) var<storage, read_write> samples: array<Sample>;',
-    `// ${state}`,
-    '@group(0) @binding(6) var<storage, read_write> state: array<f32>;',
-    `// ${acc}`,
-    '@group(0) @binding(7) var<storage, read_write> acc: array<f32>;',
-    '// dL/dy0, [total][D].',
-    '@group(0) @binding(8) var<storage, read_write> gy0: array<f32>;',
-  ].join('\n');
+export function adjointBindings(mlp: MlpSpec) {
+  return gradientBindings(ADJOINT_PARAMS, mlpOffsets(mlp.layers).count, { state: storage('read_write') });
 }
 
 /**
@@ -100,22 +70,10 @@ export function landingWgsl(opts: { lane: boolean; writer?: string }): string {
   ].join('\n');
 }
 
-export function adjointLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'adjoint', ADJOINT_BINDINGS);
-}
-
-export function reduceLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'reduce', REDUCE_BINDINGS);
-}
-
 /** The compile-time spec of an adjoint kernel. */
 export interface AdjointSpec {
   readonly mlp: MlpSpec;
   readonly tableau: Tableau;
-}
-
-export function adjointKey(spec: AdjointSpec): string {
-  return `adjoint|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${ADJOINT_WORKGROUP}`;
 }
 
 /**
@@ -179,36 +137,28 @@ export function thetaStageEval(tab: Tableau, vjp: string): StageEval {
   return (i, time) => (tab.b[i] === 0 ? `rhs_eval(${time});` : `${vjp}(${time}, ${f32Literal(tab.b[i])}, true);`);
 }
 
-export function adjointWgsl(spec: AdjointSpec): string {
-  const D = stateDim(spec.mlp);
-  const rows = adjointRows(spec.mlp);
-  const { wgsl, step } = rowsWgsl(spec, rows);
-  return fillTemplate(adjointSource, {
-    PARAMS_STRUCT: ADJOINT_PARAMS.wgsl(),
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    D,
-    STATE_FLOATS: rows.stateFloats,
-    BINDINGS: adjointBindingsWgsl(
-      mlpOffsets(spec.mlp.layers).count,
-      'Per sample (STATE_FLOATS): the current [z, a] (2D), then f at that point (2D), then the step row when it does not fit in private memory.',
-      'Per sample: the parameter adjoint a_θ (P values).',
-    ),
-    VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
-    RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp')),
-    ROWS: wgsl,
-    WG: ADJOINT_WORKGROUP,
-  });
-}
-
-export function reduceKey(): string {
-  return `reduce|wg${REDUCE_WORKGROUP}|rows${REDUCE_ROWS}`;
-}
-
-export function reduceWgsl(): string {
-  return fillTemplate(reduceSource, {
-    PARAMS_STRUCT: REDUCE_PARAMS.wgsl(),
-    ROWS: REDUCE_ROWS,
-    WG: REDUCE_WORKGROUP,
-  });
-}
+/**
+ * The one-sample adjoint kernel. `state` holds per sample (STATE_FLOATS) the
+ * current [z, a] (2D), then f at that point (2D), then the step row when it
+ * does not fit in private memory; `acc` the parameter adjoint a_θ (P values).
+ */
+export const adjointKernel = defineKernel({
+  name: 'adjoint',
+  bindings: (spec: AdjointSpec) => adjointBindings(spec.mlp),
+  entryPoints: ['adjoint'],
+  wgsl: (spec: AdjointSpec, decls) => {
+    const D = stateDim(spec.mlp);
+    const rows = adjointRows(spec.mlp);
+    const { wgsl, step } = rowsWgsl(spec, rows);
+    return fillTemplate(adjointSource, {
+      BINDINGS: decls,
+      STATUS_CONSTS: statusWgsl(),
+      D,
+      STATE_FLOATS: rows.stateFloats,
+      VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
+      RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp')),
+      ROWS: wgsl,
+      WG: ADJOINT_WORKGROUP,
+    });
+  },
+});

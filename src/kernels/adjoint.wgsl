@@ -25,16 +25,14 @@
 //
 // Specialised by src/kernels/adjoint.ts.
 
-${PARAMS_STRUCT}
-
-${SAMPLE_STRUCT}
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/adjoint.ts), numbered in its order.
+${BINDINGS}
 
 ${STATUS_CONSTS}
 
 const D: u32 = ${D}u;
 const STATE_FLOATS: u32 = ${STATE_FLOATS}u;
-
-${BINDINGS}
 
 var<private> acc_base: u32;
 var<private> state_base: u32;

@@ -8,7 +8,8 @@
 import backpropSource from './backprop.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
 import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
-import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from '../mlp/mlp';
+import { defineKernel, storage } from '../wgsl/kernel';
+import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
 import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
 import { vjpWgsl } from '../mlp/vjp';
@@ -25,8 +26,17 @@ export const BACKPROP_PARAMS = new StructLayout('BackpropParams', [
 ] as const);
 export type BackpropParamsValues = Parameters<typeof BACKPROP_PARAMS.pack>[0];
 
-/** Bindings: the gradient-kernel order with two buffers of its own, the work areas and the checkpoint tapes. */
-export const BACKPROP_BINDINGS = gradientBindings(2);
+/**
+ * The bindings: the gradient-kernel order with two per-sample buffers of its
+ * own, the work areas and the checkpoint tapes (floats kept as their bits:
+ * u32 storage never flushes or canonicalises).
+ */
+function backpropBindings(mlp: MlpSpec) {
+  return gradientBindings(BACKPROP_PARAMS, mlpOffsets(mlp.layers).count, {
+    work: storage('read_write', 'u32'),
+    tape: storage('read_write', 'u32'),
+  });
+}
 
 /** Words (u32) of one checkpoint, one tape record and one work area, for state width D. */
 export function backpropWords(D: number): { checkpoint: number; record: number; work: number } {
@@ -36,10 +46,6 @@ export function backpropWords(D: number): { checkpoint: number; record: number; 
 export interface BackpropSpec {
   readonly mlp: MlpSpec;
   readonly tableau: Tableau;
-}
-
-export function backpropKey(spec: BackpropSpec): string {
-  return `backprop|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${BACKPROP_WORKGROUP}`;
 }
 
 function horner(poly: readonly number[], x: string): string {
@@ -110,25 +116,28 @@ function ckptWgsl(D: number): string {
   ].join('\n');
 }
 
-export function backpropWgsl(spec: BackpropSpec): string {
-  const D = stateDim(spec.mlp);
-  const words = backpropWords(D);
-  return fillTemplate(backpropSource, {
-    PARAMS_STRUCT: BACKPROP_PARAMS.wgsl(),
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    D,
-    D2: 2 * D,
-    THETA_BINDING: thetaBindingWgsl(mlpOffsets(spec.mlp.layers).count),
-    CK: words.checkpoint,
-    SR: words.record,
-    WORK: words.work,
-    VJP: vjpWgsl(spec.mlp, { input: 'vjp_in', output: 'vjp_out', negate: false }),
-    MLP: mlpWgsl(spec.mlp, { fn: 'rhs_eval', input: 'rhs_in', output: 'rhs_out', declare: false, activation: false }),
-    RK_CORE: rkCoreWgsl(spec.tableau, D),
-    KBAR: kbarWgsl(spec.tableau),
-    CKPT: ckptWgsl(D),
-    WG: BACKPROP_WORKGROUP,
-  });
-}
-
+/** The discrete-backprop kernel (entry point `backprop`). */
+export const backpropKernel = defineKernel({
+  name: 'backprop',
+  bindings: (spec: BackpropSpec) => backpropBindings(spec.mlp),
+  entryPoints: ['backprop'],
+  wgsl: (spec: BackpropSpec, decls) => {
+    const D = stateDim(spec.mlp);
+    const words = backpropWords(D);
+    return fillTemplate(backpropSource, {
+      BINDINGS: decls,
+      STATUS_CONSTS: statusWgsl(),
+      D,
+      D2: 2 * D,
+      CK: words.checkpoint,
+      SR: words.record,
+      WORK: words.work,
+      VJP: vjpWgsl(spec.mlp, { input: 'vjp_in', output: 'vjp_out', negate: false }),
+      MLP: mlpWgsl(spec.mlp, { fn: 'rhs_eval', input: 'rhs_in', output: 'rhs_out', declare: false, activation: false }),
+      RK_CORE: rkCoreWgsl(spec.tableau, D),
+      KBAR: kbarWgsl(spec.tableau),
+      CKPT: ckptWgsl(D),
+      WG: BACKPROP_WORKGROUP,
+    });
+  },
+});

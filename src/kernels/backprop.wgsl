@@ -24,9 +24,9 @@
 //
 // Specialised by src/kernels/backprop.ts.
 
-${PARAMS_STRUCT}
-
-${SAMPLE_STRUCT}
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/backprop.ts), numbered in its order.
+${BINDINGS}
 
 ${STATUS_CONSTS}
 
@@ -42,18 +42,6 @@ const PHASE_RECORD: u32 = 1u;
 const PHASE_REPLAY: u32 = 2u;
 const PHASE_REVERSE: u32 = 3u;
 const PHASE_FINISHED: u32 = 4u;
-
-@group(0) @binding(0) var<uniform> P: BackpropParams;
-${THETA_BINDING}
-@group(0) @binding(2) var<storage, read> y0: array<f32>;
-@group(0) @binding(3) var<storage, read> tout: array<f32>;
-@group(0) @binding(4) var<storage, read> cot: array<f32>;
-@group(0) @binding(5) var<storage, read_write> samples: array<Sample>;
-// Floats are kept as their bits: u32 storage never flushes or canonicalises.
-@group(0) @binding(6) var<storage, read_write> work: array<u32>;
-@group(0) @binding(7) var<storage, read_write> tape: array<u32>;
-@group(0) @binding(8) var<storage, read_write> acc: array<f32>;
-@group(0) @binding(9) var<storage, read_write> gy0: array<f32>;
 
 var<private> acc_base: u32;
 var<private> vjp_gt: f32;
@@ -125,7 +113,7 @@ fn begin_replay(b: u32, j: u32) {
 fn init_record(b: u32, g: u32) {
   reset_controller(P.t0);
   for (var d = 0u; d < D; d++) {
-    y[d] = y0[g * D + d];
+    y[d] = ysol[g * D + d];
     ybar[d] = 0.0;
   }
   phase = PHASE_RECORD;

@@ -5,7 +5,8 @@
  * and the trainer's health words.
  */
 import gateSource from './gate.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, storageStruct, uniform } from '../wgsl/kernel';
 import { SUMMARY } from './summary';
 
 export const GATE_PARAMS = new StructLayout('GateParams', [
@@ -43,26 +44,22 @@ export const HEALTH = new StructLayout('Health', [
 ] as const);
 export type HealthValues = ReturnType<typeof HEALTH.unpack>;
 
-export function gateKey(): string {
-  return 'gate';
-}
-
-export function gateLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'gate', [
-    'uniform',
-    'read-only-storage',
-    'read-only-storage',
-    'storage',
-    'read-only-storage',
-    'storage',
-    'storage',
-  ]);
-}
-
-export function gateWgsl(): string {
-  return fillTemplate(gateSource, {
-    HEALTH_STRUCT: HEALTH.wgsl(),
-    SUMMARY_STRUCT: SUMMARY.wgsl(),
-    GATE_PARAMS_STRUCT: GATE_PARAMS.wgsl(),
-  });
-}
+/** The gate: one invocation of entry point `gate`. */
+export const gateKernel = defineKernel({
+  name: 'gate',
+  bindings: () => ({
+    G: uniform(GATE_PARAMS),
+    /** The reports of the deferred forward and gradient solves. */
+    forward: storageStruct('read', SUMMARY),
+    backward: storageStruct('read', SUMMARY),
+    health: storageStruct('read_write', HEALTH),
+    /** Workgroup counts of the optimizer's dispatches, one per parameter tensor. */
+    counts: storage('read', 'u32'),
+    /** The optimizer's indirect-dispatch arguments, three words per parameter tensor. */
+    args: storage('read_write', 'u32'),
+    /** Per iteration (a ring): the forward and the gradient solve's largest nfe of one sample. */
+    nfe_history: storage('read_write', 'u32'),
+  }),
+  entryPoints: ['gate'],
+  wgsl: (_spec: null, decls) => fillTemplate(gateSource, { BINDINGS: decls }),
+});

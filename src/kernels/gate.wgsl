@@ -12,22 +12,9 @@
 // last solves' step totals are kept there too, and each iteration's largest
 // function-evaluation counts go into a ring the host reads with the losses.
 
-${HEALTH_STRUCT}
-
-${SUMMARY_STRUCT}
-
-${GATE_PARAMS_STRUCT}
-
-@group(0) @binding(0) var<uniform> G: GateParams;
-@group(0) @binding(1) var<storage, read> forward: Summary;
-@group(0) @binding(2) var<storage, read> backward: Summary;
-@group(0) @binding(3) var<storage, read_write> health: Health;
-// Workgroup counts of the optimizer's dispatches, one per parameter tensor.
-@group(0) @binding(4) var<storage, read> counts: array<u32>;
-// The optimizer's indirect-dispatch arguments, three words per parameter tensor.
-@group(0) @binding(5) var<storage, read_write> args: array<u32>;
-// Per iteration (a ring): the forward and the gradient solve's largest nfe of one sample.
-@group(0) @binding(6) var<storage, read_write> nfe_history: array<u32>;
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/gate.ts), numbered in its order.
+${BINDINGS}
 
 fn failing(s: Summary) -> u32 {
   return s.running + s.failed;

@@ -9,8 +9,9 @@
  */
 import integrateSource from './integrate.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
-import { type ExplicitLayout, StructLayout, explicitLayout, f32Literal, fillTemplate } from '../wgsl/layout';
-import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from '../mlp/mlp';
+import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
+import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
 import { CONTROLLER_FIELDS, SAMPLE, SOLVER_FIELDS, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 
 /** Invocations per workgroup of the integration kernel (one sample each). */
@@ -20,27 +21,6 @@ export const CONTROL_WORKGROUP = 256;
 
 /** Entry points of the integration module. */
 export type IntegrateEntry = 'integrate' | 'batch_init' | 'batch_attempt' | 'batch_control' | 'batch_commit';
-
-/**
- * The bind group layout every entry point of the integration module shares:
- * 0 Params (uniform), 1 θ, 2 y0, 3 output times (read-only storage), 4 outputs,
- * 5 per-sample state, 6 current y, 7 K buffer (storage).
- */
-export const INTEGRATE_BINDINGS: readonly GPUBufferBindingType[] = [
-  'uniform',
-  'read-only-storage',
-  'read-only-storage',
-  'read-only-storage',
-  'storage',
-  'storage',
-  'storage',
-  'storage',
-];
-
-/** The layout of the integration module on `device` (cached per device). */
-export function integrateLayouts(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'integrate', INTEGRATE_BINDINGS);
-}
 
 /** Per-solve values of the integration kernel (a uniform buffer). */
 export const PARAMS = new StructLayout('Params', [
@@ -56,11 +36,6 @@ export type ParamsValues = Parameters<typeof PARAMS.pack>[0];
 export interface IntegrateSpec {
   readonly mlp: MlpSpec;
   readonly tableau: Tableau;
-}
-
-/** Cache key: every input of `integrateWgsl`, and the entry point. */
-export function integrateKey(spec: IntegrateSpec, entry: IntegrateEntry): string {
-  return `integrate|${mlpKey(spec.mlp)}|${spec.tableau.name}|wg${INTEGRATE_WORKGROUP}|cwg${CONTROL_WORKGROUP}|${entry}`;
 }
 
 function denseWgsl(tab: Tableau): string {
@@ -81,23 +56,44 @@ function denseWgsl(tab: Tableau): string {
   return L.join('\n');
 }
 
-/** The WGSL of the integration kernel for a spec (entry point `integrate`). */
-export function integrateWgsl(spec: IntegrateSpec): string {
-  const tab = spec.tableau;
-  const D = stateDim(spec.mlp);
-  return fillTemplate(integrateSource, {
-    PARAMS_STRUCT: PARAMS.wgsl(),
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    D,
-    THETA_BINDING: thetaBindingWgsl(mlpOffsets(spec.mlp.layers).count),
-    MLP: mlpWgsl(spec.mlp, { fn: 'rhs_eval', input: 'rhs_in', output: 'rhs_out', declare: false }),
-    RK_CORE: rkCoreWgsl(tab, D),
-    DENSE: denseWgsl(tab),
-    WG: INTEGRATE_WORKGROUP,
-    CWG: CONTROL_WORKGROUP,
-  });
-}
+/**
+ * The integration kernel and the batch-shared step control: every entry point
+ * shares one bind group.
+ */
+export const integrateKernel = defineKernel({
+  name: 'integrate',
+  bindings: (spec: IntegrateSpec) => ({
+    P: uniform(PARAMS),
+    theta: storage('read', 'f32', mlpOffsets(spec.mlp.layers).count),
+    y0: storage('read'),
+    /** Output times [n_out]. */
+    tout: storage('read'),
+    /** Outputs [n_out][batch][D]. */
+    out: storage('read_write'),
+    samples: storage('read_write', SAMPLE),
+    /** Each sample's current solution point [batch][D]. */
+    ycur: storage('read_write'),
+    /**
+     * Per-sample mode: f(t, y) at the current point (B×D). Batch mode: every
+     * stage of the current attempt and y_{n+1} (B×(NK+1)×D).
+     */
+    kbuf: storage('read_write'),
+  }),
+  entryPoints: ['integrate', 'batch_init', 'batch_attempt', 'batch_control', 'batch_commit'] satisfies IntegrateEntry[],
+  wgsl: (spec: IntegrateSpec, decls) => {
+    const D = stateDim(spec.mlp);
+    return fillTemplate(integrateSource, {
+      BINDINGS: decls,
+      STATUS_CONSTS: statusWgsl(),
+      D,
+      MLP: mlpWgsl(spec.mlp, { fn: 'rhs_eval', input: 'rhs_in', output: 'rhs_out', declare: false }),
+      RK_CORE: rkCoreWgsl(spec.tableau, D),
+      DENSE: denseWgsl(spec.tableau),
+      WG: INTEGRATE_WORKGROUP,
+      CWG: CONTROL_WORKGROUP,
+    });
+  },
+});
 
 /** Workgroups needed for `batch` samples. */
 export function integrateWorkgroups(batch: number): number {

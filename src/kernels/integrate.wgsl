@@ -16,24 +16,13 @@
 // Specialised by src/kernels/integrate.ts: every template marker is filled from
 // the kernel spec (state width, tableau, MLP shape, workgroup size).
 
-${PARAMS_STRUCT}
-
-${SAMPLE_STRUCT}
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/integrate.ts), numbered in its order.
+${BINDINGS}
 
 ${STATUS_CONSTS}
 
 const D: u32 = ${D}u;
-
-@group(0) @binding(0) var<uniform> P: Params;
-${THETA_BINDING}
-@group(0) @binding(2) var<storage, read> y0: array<f32>;
-@group(0) @binding(3) var<storage, read> tout: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> samples: array<Sample>;
-@group(0) @binding(6) var<storage, read_write> ycur: array<f32>;
-// Per-sample mode: f(t, y) at the current point (B×D). Batch mode: every
-// stage of the current attempt and y_{n+1} (B×(NK+1)×D).
-@group(0) @binding(7) var<storage, read_write> kbuf: array<f32>;
 
 ${MLP}
 

@@ -4,8 +4,8 @@
  * the pair of widths; batch and buffer offsets are uniforms.
  */
 import linearSource from './linear.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
-import { thetaBindingWgsl } from '../mlp/mlp';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
 /** Invocations per workgroup of every linear entry point. */
 export const LINEAR_WORKGROUP = 64;
@@ -27,39 +27,33 @@ export const LINEAR_PARAMS = new StructLayout('LinearParams', [
 ] as const);
 export type LinearParamsValues = Parameters<typeof LINEAR_PARAMS.pack>[0];
 
-/** Bindings: params, θ, x, y, dL/dy, dL/dx, dL/dθ. */
-const LINEAR_BINDINGS: readonly GPUBufferBindingType[] = [
-  'uniform',
-  'read-only-storage',
-  'read-only-storage',
-  'storage',
-  'read-only-storage',
-  'storage',
-  'storage',
-];
-
-export function linearLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'linear', LINEAR_BINDINGS);
-}
-
 /** Parameters of a Linear layer: weight [out][in] then bias [out]. */
 export function linearParameterCount(spec: LinearSpec): number {
   return spec.outFeatures * spec.inFeatures + spec.outFeatures;
 }
 
-export function linearKey(spec: LinearSpec, entry: LinearEntry): string {
-  return `linear|${spec.inFeatures}x${spec.outFeatures}|wg${LINEAR_WORKGROUP}|${entry}`;
-}
-
-export function linearWgsl(spec: LinearSpec): string {
-  return fillTemplate(linearSource, {
-    PARAMS_STRUCT: LINEAR_PARAMS.wgsl(),
-    IN: spec.inFeatures,
-    OUT: spec.outFeatures,
-    THETA_BINDING: thetaBindingWgsl(linearParameterCount(spec)),
-    WG: LINEAR_WORKGROUP,
-  });
-}
+/** The Linear layer's kernels for a pair of widths: every entry point shares one bind group. */
+export const linearKernel = defineKernel({
+  name: 'linear',
+  bindings: (spec: LinearSpec) => ({
+    P: uniform(LINEAR_PARAMS),
+    /** W [OUT][IN] then b [OUT]: exactly the layer's parameters (constant indices checked at compile time). */
+    theta: storage('read', 'f32', linearParameterCount(spec)),
+    /** Inputs [batch][IN], read from element P.x_offset on. */
+    x: storage('read'),
+    /** Outputs [batch][OUT] (forward). */
+    y: storage('read_write'),
+    /** dL/dy [batch][OUT] (backward). */
+    gy: storage('read'),
+    /** dL/dx [batch][IN], written from element P.gx_offset on. */
+    gx: storage('read_write'),
+    /** dL/dθ [OUT·IN + OUT]. */
+    gtheta: storage('read_write'),
+  }),
+  entryPoints: ['forward', 'backward_input', 'backward_params'],
+  wgsl: (spec: LinearSpec, decls) =>
+    fillTemplate(linearSource, { BINDINGS: decls, IN: spec.inFeatures, OUT: spec.outFeatures, WG: LINEAR_WORKGROUP }),
+});
 
 /** Workgroups of an entry point for a batch. */
 export function linearWorkgroups(spec: LinearSpec, entry: LinearEntry, batch: number): number {

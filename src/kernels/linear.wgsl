@@ -12,23 +12,12 @@
 //
 // Specialised by src/kernels/linear.ts (IN and OUT are compile-time).
 
-${PARAMS_STRUCT}
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/linear.ts), numbered in its order.
+${BINDINGS}
 
 const IN: u32 = ${IN}u;
 const OUT: u32 = ${OUT}u;
-
-@group(0) @binding(0) var<uniform> P: LinearParams;
-${THETA_BINDING}
-// Inputs [batch][IN], read from element P.x_offset on.
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-// Outputs [batch][OUT] (forward).
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-// dL/dy [batch][OUT] (backward).
-@group(0) @binding(4) var<storage, read> gy: array<f32>;
-// dL/dx [batch][IN], written from element P.gx_offset on.
-@group(0) @binding(5) var<storage, read_write> gx: array<f32>;
-// dL/dθ [OUT·IN + OUT].
-@group(0) @binding(6) var<storage, read_write> gtheta: array<f32>;
 
 @compute @workgroup_size(${WG})
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -6,7 +6,8 @@
  * The compile-time spec is the loss kind; sizes and offsets are uniforms.
  */
 import lossSource from './loss.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
 /** The losses: 'mse' (mean squared error), 'l1' (mean absolute error), 'cross-entropy' (softmax, class-index targets). */
 export type LossKind = 'mse' | 'l1' | 'cross-entropy';
@@ -28,24 +29,6 @@ export const LOSS_PARAMS = new StructLayout('LossParams', [
   ['scale', 'f32'],
 ] as const);
 export type LossParamsValues = Parameters<typeof LOSS_PARAMS.pack>[0];
-
-/** Bindings: params, predictions, targets, gradient, partial sums, value. */
-const LOSS_BINDINGS: readonly GPUBufferBindingType[] = [
-  'uniform',
-  'read-only-storage',
-  'read-only-storage',
-  'storage',
-  'storage',
-  'storage',
-];
-
-export function lossLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'loss', LOSS_BINDINGS);
-}
-
-export function lossKey(kind: LossKind): string {
-  return `loss|${kind}|wg${LOSS_WORKGROUP}`;
-}
 
 /**
  * `fn item(i) -> f32` for a loss kind.
@@ -94,13 +77,25 @@ function itemWgsl(kind: LossKind): string {
   }
 }
 
-export function lossWgsl(kind: LossKind): string {
-  return fillTemplate(lossSource, {
-    PARAMS_STRUCT: LOSS_PARAMS.wgsl(),
-    ITEM: itemWgsl(kind),
-    WG: LOSS_WORKGROUP,
-  });
-}
+/** The loss kernel of a kind: `items` (pass 1) and `total` (pass 2) share one bind group. */
+export const lossKernel = defineKernel({
+  name: 'loss',
+  bindings: () => ({
+    L: uniform(LOSS_PARAMS),
+    /** Predictions, read from element L.pred_offset on (so a loss can read one row of a solution). */
+    pred: storage('read'),
+    /** Targets: values (MSE, L1) or class indices stored as floats (cross-entropy). */
+    targets: storage('read'),
+    /** Gradient output, written from element L.grad_offset on. */
+    grad: storage('read_write'),
+    /** Partial sums of pass 1, one per workgroup. */
+    part: storage('read_write'),
+    /** The loss value (one float). */
+    value: storage('read_write'),
+  }),
+  entryPoints: ['items', 'total'],
+  wgsl: (kind: LossKind, decls) => fillTemplate(lossSource, { BINDINGS: decls, ITEM: itemWgsl(kind), WG: LOSS_WORKGROUP }),
+});
 
 /** Workgroups of pass 1 for n items. */
 export function lossWorkgroups(n: number): number {

@@ -12,17 +12,9 @@
 //
 // Specialised by src/kernels/loss.ts: the item function of the loss kind.
 
-${PARAMS_STRUCT}
-
-@group(0) @binding(0) var<uniform> L: LossParams;
-// Predictions, read from element L.pred_offset on (so a loss can read one row of a solution).
-@group(0) @binding(1) var<storage, read> pred: array<f32>;
-// Targets: values (MSE, L1) or class indices stored as floats (cross-entropy).
-@group(0) @binding(2) var<storage, read> targets: array<f32>;
-// Gradient output, written from element L.grad_offset on.
-@group(0) @binding(3) var<storage, read_write> grad: array<f32>;
-@group(0) @binding(4) var<storage, read_write> part: array<f32>;
-@group(0) @binding(5) var<storage, read_write> value: array<f32>;
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/loss.ts), numbered in its order.
+${BINDINGS}
 
 const WG: u32 = ${WG}u;
 var<workgroup> sums: array<f32, WG>;

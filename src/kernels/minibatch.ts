@@ -3,15 +3,17 @@
  * trajectory and random labelled points, drawn by a seeded PCG hash so a run
  * is reproducible. Everything but the workgroup size is a uniform.
  */
-import sampleSource from './minibatch.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
+import minibatchSource from './minibatch.wgsl?raw';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
-export type SampleEntry = 'windows' | 'points';
+/** The sampler's entry points: windows of a trajectory, or labelled points. */
+export type MinibatchEntry = 'windows' | 'points';
 
 /** Invocations per workgroup (one sample each). */
-export const SAMPLE_WORKGROUP = 64;
+export const MINIBATCH_WORKGROUP = 64;
 
-export const SAMPLE_PARAMS = new StructLayout('SampleParams', [
+export const MINIBATCH_PARAMS = new StructLayout('MinibatchParams', [
   ['seed', 'u32'],
   /** Which draw of the run this is (0, 1, 2, …). */
   ['draw', 'u32'],
@@ -25,32 +27,28 @@ export const SAMPLE_PARAMS = new StructLayout('SampleParams', [
   /** State dimension D of y0. */
   ['dim', 'u32'],
 ] as const);
-export type SampleParamsValues = Parameters<typeof SAMPLE_PARAMS.pack>[0];
+export type MinibatchParamsValues = Parameters<typeof MINIBATCH_PARAMS.pack>[0];
 
-/** Bindings: params, data, labels, y0, target, index. */
-const SAMPLE_BINDINGS: readonly GPUBufferBindingType[] = [
-  'uniform',
-  'read-only-storage',
-  'read-only-storage',
-  'storage',
-  'storage',
-  'storage',
-];
+/** The mini-batch sampler: both entry points share one bind group. */
+export const minibatchKernel = defineKernel({
+  name: 'minibatch',
+  bindings: () => ({
+    P: uniform(MINIBATCH_PARAMS),
+    /** The dataset: trajectory rows (windows) or points (points). */
+    data: storage('read'),
+    /** Labels of the points (points only). */
+    labels: storage('read'),
+    y0: storage('read_write'),
+    targets: storage('read_write'),
+    /** The index drawn for each sample, as a float. */
+    index: storage('read_write'),
+  }),
+  entryPoints: ['windows', 'points'] satisfies MinibatchEntry[],
+  wgsl: (_spec: null, decls) => fillTemplate(minibatchSource, { BINDINGS: decls, WG: MINIBATCH_WORKGROUP }),
+});
 
-export function sampleLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'sample', SAMPLE_BINDINGS);
-}
-
-export function sampleKey(entry: SampleEntry): string {
-  return `sample|wg${SAMPLE_WORKGROUP}|${entry}`;
-}
-
-export function sampleWgsl(): string {
-  return fillTemplate(sampleSource, { PARAMS_STRUCT: SAMPLE_PARAMS.wgsl(), WG: SAMPLE_WORKGROUP });
-}
-
-export function sampleWorkgroups(batch: number): number {
-  return Math.ceil(batch / SAMPLE_WORKGROUP);
+export function minibatchWorkgroups(batch: number): number {
+  return Math.ceil(batch / MINIBATCH_WORKGROUP);
 }
 
 /** The PCG hash of minibatch.wgsl, on the host (for tests and for predicting a draw). */

@@ -15,14 +15,9 @@
 //   targets[b] = labels[j].
 // Both write the index drawn to index[b] (as a float; exact below 2^24).
 
-${PARAMS_STRUCT}
-
-@group(0) @binding(0) var<uniform> P: SampleParams;
-@group(0) @binding(1) var<storage, read> data: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y0: array<f32>;
-@group(0) @binding(4) var<storage, read_write> targets: array<f32>;
-@group(0) @binding(5) var<storage, read_write> index: array<f32>;
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/minibatch.ts), numbered in its order.
+${BINDINGS}
 
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;

@@ -6,7 +6,8 @@
 import forwardSource from './mlp-forward.wgsl?raw';
 import { lanesFor, lanesWgsl } from '../mlp/lanes';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
-import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from '../mlp/mlp';
+import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
 export const EVAL_PARAMS = new StructLayout('EvalParams', [
   ['batch', 'u32'],
@@ -38,31 +39,39 @@ const ONE_SAMPLE = `fn evaluate(first: u32) {
   for (var d = 0u; d < D; d++) { out[first * D + d] = mlp_out[d]; }
 }`;
 
-/** The pipeline cache key: the MLP, K and the workgroup size. */
-export function forwardKey(spec: MlpSpec): string {
-  const { lanes, workgroupSize } = forwardShape(spec);
-  return `forward|${mlpKey(spec)}|K${lanes}|wg${workgroupSize}`;
+/** The compile-time spec of `MLP.forward`'s kernel: the MLP and how the kernel covers a batch. */
+export interface MlpForwardSpec extends ForwardShape {
+  readonly mlp: MlpSpec;
 }
 
-/**
- * The WGSL module of the forward kernel for this spec (entry point
- * `forward`); `shape` overrides the lane count and workgroup size (lanes 1:
- * the one-sample kernel, for comparisons).
- */
-export function forwardWgsl(spec: MlpSpec, shape: ForwardShape = forwardShape(spec)): string {
-  const { lanes, workgroupSize } = shape;
-  return fillTemplate(forwardSource, {
-    PARAMS_STRUCT: EVAL_PARAMS.wgsl(),
-    D: stateDim(spec),
-    LANES: lanes,
-    THETA_BINDING: thetaBindingWgsl(mlpOffsets(spec.layers).count),
-    EVALUATE: lanes === 1 ? `${mlpWgsl(spec)}\n\n${ONE_SAMPLE}` : lanesWgsl(spec, lanes),
-    WG: workgroupSize,
-  });
+/** The spec of the kernel for an MLP: its own shape (`forwardShape`) unless `shape` overrides it (lanes 1: the one-sample kernel, for comparisons). */
+export function mlpForwardSpec(mlp: MlpSpec, shape: ForwardShape = forwardShape(mlp)): MlpForwardSpec {
+  return { mlp, lanes: shape.lanes, workgroupSize: shape.workgroupSize };
 }
+
+/** `MLP.forward`'s kernel (entry point `forward`). */
+export const mlpForwardKernel = defineKernel({
+  name: 'mlp-forward',
+  bindings: (spec: MlpForwardSpec) => ({
+    P: uniform(EVAL_PARAMS),
+    theta: storage('read', 'f32', mlpOffsets(spec.mlp.layers).count),
+    /** States [batch][D]. */
+    z: storage('read'),
+    /** f(t, z) [batch][D]. */
+    out: storage('read_write'),
+  }),
+  entryPoints: ['forward'],
+  wgsl: (spec: MlpForwardSpec, decls) =>
+    fillTemplate(forwardSource, {
+      BINDINGS: decls,
+      D: stateDim(spec.mlp),
+      LANES: spec.lanes,
+      EVALUATE: spec.lanes === 1 ? `${mlpWgsl(spec.mlp)}\n\n${ONE_SAMPLE}` : lanesWgsl(spec.mlp, spec.lanes),
+      WG: spec.workgroupSize,
+    }),
+});
 
 /** Workgroups covering a batch of `batch` samples. */
-export function forwardWorkgroups(spec: MlpSpec, batch: number): number {
-  const { lanes, workgroupSize } = forwardShape(spec);
-  return Math.ceil(batch / (lanes * workgroupSize));
+export function forwardWorkgroups(spec: MlpForwardSpec, batch: number): number {
+  return Math.ceil(batch / (spec.lanes * spec.workgroupSize));
 }

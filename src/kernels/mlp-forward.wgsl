@@ -1,18 +1,15 @@
 // webode: evaluates the MLP vector field f(t, z) on a batch, LANES samples per
 // invocation. Used by `MLP.forward` (vector-field plots, checks) and by the
 // kernel benchmarks. Specialised by src/kernels/mlp-forward.ts: `evaluate` is the
-// K-lane MLP of src/kernels/lanes.ts, or, for widths whose lanes would not
-// fit WGSL's limits, one sample through the MLP of src/kernels/mlp.ts.
+// K-lane MLP of src/mlp/lanes.ts, or, for widths whose lanes would not
+// fit WGSL's limits, one sample through the MLP of src/mlp/mlp.ts.
 
-${PARAMS_STRUCT}
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/mlp-forward.ts), numbered in its order.
+${BINDINGS}
 
 const D: u32 = ${D}u;
 const LANES: u32 = ${LANES}u;
-
-@group(0) @binding(0) var<uniform> P: EvalParams;
-${THETA_BINDING}
-@group(0) @binding(2) var<storage, read> z: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 ${EVALUATE}
 

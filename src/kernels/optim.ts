@@ -6,7 +6,8 @@
  * step count). The compile-time spec is the optimizer kind.
  */
 import optimSource from './optim.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
 export type OptimizerKind = 'sgd' | 'adam';
 
@@ -74,28 +75,25 @@ const ADAM_UPDATE = `fn update(i: u32) {
   param[i] = p - O.step_size * m / (sqrt(v) / O.bc2_sqrt + O.eps);
 }`;
 
-/** Bindings: params, θ, gradient, state 1, state 2. */
-const OPTIM_BINDINGS: readonly GPUBufferBindingType[] = ['uniform', 'storage', 'read-only-storage', 'storage', 'storage'];
-
-export function optimLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'optim', OPTIM_BINDINGS);
-}
-
-export function optimKey(kind: OptimizerKind): string {
-  return `optim|${kind}|wg${OPTIM_WORKGROUP}`;
-}
-
 export function optimUniformSize(kind: OptimizerKind): number {
   return kind === 'sgd' ? SGD_PARAMS.byteSize : ADAM_PARAMS.byteSize;
 }
 
-export function optimWgsl(kind: OptimizerKind): string {
-  return fillTemplate(optimSource, {
-    PARAMS_STRUCT: kind === 'sgd' ? SGD_PARAMS.wgsl() : ADAM_PARAMS.wgsl(),
-    UPDATE: kind === 'sgd' ? SGD_UPDATE : ADAM_UPDATE,
-    WG: OPTIM_WORKGROUP,
-  });
-}
+/** One optimizer step over a parameter tensor: the spec is the optimizer kind. */
+export const optimKernel = defineKernel({
+  name: 'optim',
+  bindings: (kind: OptimizerKind) => ({
+    O: uniform(kind === 'sgd' ? SGD_PARAMS : ADAM_PARAMS),
+    param: storage('read_write'),
+    grad: storage('read'),
+    /** Optimizer state: SGD's momentum buffer; Adam's exp_avg and exp_avg_sq. */
+    s1: storage('read_write'),
+    s2: storage('read_write'),
+  }),
+  entryPoints: ['optimize'],
+  wgsl: (kind: OptimizerKind, decls) =>
+    fillTemplate(optimSource, { BINDINGS: decls, UPDATE: kind === 'sgd' ? SGD_UPDATE : ADAM_UPDATE, WG: OPTIM_WORKGROUP }),
+});
 
 export function optimWorkgroups(n: number): number {
   return Math.ceil(n / OPTIM_WORKGROUP);

@@ -7,14 +7,9 @@
 // Specialised by src/kernels/optim.ts: the optimizer's uniform struct and
 // update function.
 
-${PARAMS_STRUCT}
-
-@group(0) @binding(0) var<uniform> O: OptimParams;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read> grad: array<f32>;
-// Optimizer state: SGD's momentum buffer; Adam's exp_avg and exp_avg_sq.
-@group(0) @binding(3) var<storage, read_write> s1: array<f32>;
-@group(0) @binding(4) var<storage, read_write> s2: array<f32>;
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/optim.ts), numbered in its order.
+${BINDINGS}
 
 ${UPDATE}
 

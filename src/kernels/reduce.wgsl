@@ -8,12 +8,9 @@
 // WGSL has no float atomics; this fixed order makes the result identical on
 // every run.
 
-${PARAMS_STRUCT}
-
-@group(0) @binding(0) var<uniform> R: ReduceParams;
-@group(0) @binding(1) var<storage, read> acc: array<f32>;
-@group(0) @binding(2) var<storage, read_write> part: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/reduce.ts), numbered in its order.
+${BINDINGS}
 
 const ROWS: u32 = ${ROWS}u;
 

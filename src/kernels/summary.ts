@@ -5,6 +5,7 @@
  */
 import summarySource from './summary.wgsl?raw';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, storageStruct, uniform } from '../wgsl/kernel';
 import { SAMPLE, statusWgsl } from '../wgsl/rk';
 
 /** Invocations of the single summary workgroup. */
@@ -54,17 +55,31 @@ export function emptyReport(): ArrayBuffer {
   });
 }
 
-export function summaryKey(): string {
-  return `summary|wg${SUMMARY_WORKGROUP}|probe${PROBE_WORKGROUP}`;
-}
-
-export function summaryWgsl(): string {
-  return fillTemplate(summarySource, {
-    SUMMARY_PARAMS_STRUCT: SUMMARY_PARAMS.wgsl(),
-    SAMPLE_STRUCT: SAMPLE.wgsl(),
-    STATUS_CONSTS: statusWgsl(),
-    SUMMARY_STRUCT: SUMMARY.wgsl(),
-    WG: SUMMARY_WORKGROUP,
-    PROBE_WG: PROBE_WORKGROUP,
-  });
-}
+/**
+ * `summarize`, `probe` and `fold`: one bind group serves all three (each
+ * entry point reads only some of the bindings).
+ */
+export const summaryKernel = defineKernel({
+  name: 'summary',
+  bindings: () => ({
+    samples: storage('read', SAMPLE),
+    summary: storageStruct('read_write', SUMMARY),
+    S: uniform(SUMMARY_PARAMS),
+    /**
+     * Workgroup counts of the next chunk's solver dispatches
+     * (dispatchWorkgroupsIndirect): zero once no sample runs, so a chunk
+     * already in flight costs almost nothing.
+     */
+    indirect: storage('read_write', 'u32', 3),
+    /** The deferred solve's report (`fold` only). */
+    report: storageStruct('read_write', SUMMARY),
+  }),
+  entryPoints: ['summarize', 'probe', 'fold'],
+  wgsl: (_spec: null, decls) =>
+    fillTemplate(summarySource, {
+      BINDINGS: decls,
+      STATUS_CONSTS: statusWgsl(),
+      WG: SUMMARY_WORKGROUP,
+      PROBE_WG: PROBE_WORKGROUP,
+    }),
+});

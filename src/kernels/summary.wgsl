@@ -13,24 +13,13 @@
 // returns without reading anything back): totals add up over chunks of
 // samples, and the report keeps the first unfinished sample by global index.
 
-${SUMMARY_PARAMS_STRUCT}
-
-${SAMPLE_STRUCT}
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/summary.ts), numbered in its order.
+${BINDINGS}
 
 ${STATUS_CONSTS}
 
-${SUMMARY_STRUCT}
-
 const NO_SAMPLE: u32 = 0xffffffffu;
-
-@group(0) @binding(0) var<storage, read> samples: array<Sample>;
-@group(0) @binding(1) var<storage, read_write> summary: Summary;
-@group(0) @binding(2) var<uniform> S: SummaryParams;
-// Workgroup counts of the next chunk's solver dispatches (dispatchWorkgroupsIndirect):
-// zero once no sample runs, so a chunk already in flight costs almost nothing.
-@group(0) @binding(3) var<storage, read_write> indirect: array<u32, 3>;
-// The deferred solve's report (`fold` only).
-@group(0) @binding(4) var<storage, read_write> report: Summary;
 
 const WG: u32 = ${WG}u;
 // Fields reduced: running, failed, nfe (sum), nfe (max), accepted, rejected,

@@ -3,8 +3,9 @@
  * f(t_i, y_i) · (cotangent), summed over the batch by the reduction kernel.
  */
 import timeGradientSource from './time-gradient.wgsl?raw';
-import { type ExplicitLayout, StructLayout, explicitLayout, fillTemplate } from '../wgsl/layout';
-import { type MlpSpec, mlpKey, mlpOffsets, mlpWgsl, stateDim, thetaBindingWgsl } from '../mlp/mlp';
+import { StructLayout, fillTemplate } from '../wgsl/layout';
+import { defineKernel, storage, uniform } from '../wgsl/kernel';
+import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
 
 export const TIME_GRADIENT_WORKGROUP = 64;
 
@@ -13,28 +14,23 @@ export const TIME_GRADIENT_PARAMS = new StructLayout('TimeGradientParams', [
   ['n_out', 'u32'],
 ] as const);
 
-export function timeGradientKey(spec: MlpSpec): string {
-  return `time-gradient|${mlpKey(spec)}|wg${TIME_GRADIENT_WORKGROUP}`;
-}
-
-export function timeGradientLayout(device: GPUDevice): ExplicitLayout {
-  return explicitLayout(device, 'time gradient', [
-    'uniform',
-    'read-only-storage',
-    'read-only-storage',
-    'read-only-storage',
-    'read-only-storage',
-    'read-only-storage',
-    'storage',
-  ]);
-}
-
-export function timeGradientWgsl(spec: MlpSpec): string {
-  return fillTemplate(timeGradientSource, {
-    PARAMS_STRUCT: TIME_GRADIENT_PARAMS.wgsl(),
-    D: stateDim(spec),
-    THETA_BINDING: thetaBindingWgsl(mlpOffsets(spec.layers).count),
-    MLP: mlpWgsl(spec),
-    WG: TIME_GRADIENT_WORKGROUP,
-  });
-}
+/** Per-sample terms of dL/dt_i (entry point `time_gradient`); the spec is the MLP. */
+export const timeGradientKernel = defineKernel({
+  name: 'time-gradient',
+  bindings: (mlp: MlpSpec) => ({
+    P: uniform(TIME_GRADIENT_PARAMS),
+    theta: storage('read', 'f32', mlpOffsets(mlp.layers).count),
+    /** The forward solve's outputs, [n_out][batch][D]. */
+    ysol: storage('read'),
+    tout: storage('read'),
+    /** Loss cotangents dL/dy, [n_out][batch][D]. */
+    cot: storage('read'),
+    /** dL/dy0 from the backward solve, [batch][D]. */
+    gy0: storage('read'),
+    /** Per-sample terms, [batch][n_out]. */
+    terms: storage('read_write'),
+  }),
+  entryPoints: ['time_gradient'],
+  wgsl: (mlp: MlpSpec, decls) =>
+    fillTemplate(timeGradientSource, { BINDINGS: decls, D: stateDim(mlp), MLP: mlpWgsl(mlp), WG: TIME_GRADIENT_WORKGROUP }),
+});

@@ -9,20 +9,11 @@
 //
 // Specialised by src/kernels/time-gradient.ts.
 
-${PARAMS_STRUCT}
+// Bindings and the structs they use: declared from the bindings record of
+// the kernel's definition (src/kernels/time-gradient.ts), numbered in its order.
+${BINDINGS}
 
 const D: u32 = ${D}u;
-
-@group(0) @binding(0) var<uniform> P: TimeGradientParams;
-${THETA_BINDING}
-// Forward outputs and loss cotangents, [T][batch][D].
-@group(0) @binding(2) var<storage, read> ysol: array<f32>;
-@group(0) @binding(3) var<storage, read> tout: array<f32>;
-@group(0) @binding(4) var<storage, read> cot: array<f32>;
-// dL/dy0, [batch][D].
-@group(0) @binding(5) var<storage, read> gy0: array<f32>;
-// Per sample, T terms: [batch][T].
-@group(0) @binding(6) var<storage, read_write> terms: array<f32>;
 
 ${MLP}
 

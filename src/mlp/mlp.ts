@@ -3,7 +3,7 @@
  * x = z, or x = [z, t] when the time is an input. The generator writes one
  * straight-line function per network shape with every parameter offset a
  * compile-time constant; the shape (widths, activation, time input) is the
- * compile-time spec and its `key` names the pipelines built from it.
+ * compile-time spec, part of the spec of every kernel that evaluates the MLP.
  *
  * Parameter layout (PyTorch `nn.Linear`, layer by layer): weight [out, in]
  * row-major, then bias [out].
@@ -51,8 +51,8 @@ export function stateDim(spec: MlpSpec): number {
   return spec.layers[spec.layers.length - 1];
 }
 
-/** The cache key of an MLP spec. */
-export function mlpKey(spec: MlpSpec): string {
+/** A short text of an MLP spec, for the comments of generated WGSL (cache keys come from the kernel spec: `specKey`). */
+export function mlpLabel(spec: MlpSpec): string {
   return `mlp[${spec.layers.join('-')}|${spec.activation}|${spec.timeInput ? 't' : 'z'}]`;
 }
 
@@ -119,28 +119,17 @@ export interface MlpNames {
 const DEFAULT_NAMES: MlpNames = { fn: 'mlp_eval', input: 'mlp_in', output: 'mlp_out', declare: true };
 
 /**
- * The binding of the parameters θ (binding 1 of every kernel that reads
- * them): an array of exactly `count` floats rather than a runtime-sized one,
- * so a load at a constant index is checked when the shader is compiled instead
- * of being clamped against the buffer's length at run time, and a dynamic
- * index is clamped against a constant. The bound buffer holds at least
- * `count` floats (WebGPU checks it at dispatch).
- */
-export function thetaBindingWgsl(count: number): string {
-  return `@group(0) @binding(1) var<storage, read> theta: array<f32, ${count}>;`;
-}
-
-/**
  * The MLP evaluation: `fn mlp_eval(t: f32)` reads the private array `mlp_in`
  * (the state, D values) and writes `mlp_out` (D values); other names can be
  * chosen. The caller's shader binds the parameters as `theta`
- * (`thetaBindingWgsl`). Also emits `act`.
+ * (`theta: storage('read', 'f32', P)` in the kernel's bindings: exactly P
+ * floats, see `storage`). Also emits `act`.
  */
 export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string {
   const { layers } = mlpOffsets(spec.layers);
   const D = stateDim(spec);
   const lines: string[] = [];
-  lines.push(`// MLP ${mlpKey(spec)}`);
+  lines.push(`// MLP ${mlpLabel(spec)}`);
   if (names.declare) {
     lines.push(`var<private> ${names.input}: array<f32, ${D}>;`);
     lines.push(`var<private> ${names.output}: array<f32, ${D}>;`);

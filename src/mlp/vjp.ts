@@ -11,7 +11,7 @@
  * δ_{l-1} = (W_lᵀ δ_l) ⊙ σ'(u_{l-1}), ∂/∂W_l = δ_l x_lᵀ, ∂/∂b_l = δ_l, and
  * vᵀ∂f/∂x_0 = W_0ᵀ δ_0 (its last entry is vᵀ∂f/∂t with the time input).
  */
-import { type Activation, type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from './mlp';
+import { type Activation, type MlpSpec, activationWgsl, mlpLabel, mlpOffsets, stateDim } from './mlp';
 
 /**
  * σ'(u) given u and x = σ(u). Matches the clamping of `activationWgsl`: the
@@ -71,11 +71,6 @@ export function accumulatorWgsl(count: number, local: boolean): string {
   ].join('\n');
 }
 
-/** Key of the VJP code for an MLP spec. */
-export function vjpKey(spec: MlpSpec): string {
-  return `vjp${mlpKey(spec)}`;
-}
-
 /** Where `mlp_vjp` reads z and the cotangent v, writes f and the input gradient, and adds vᵀ∂f/∂θ. */
 export interface VjpIo {
   /** Private array holding z at [0, D) and v at [D, 2D). */
@@ -106,7 +101,7 @@ export function vjpWgsl(spec: MlpSpec, io: VjpIo): string {
   const { count } = mlpOffsets(spec.layers);
   const local = count <= LOCAL_ACCUMULATOR_MAX;
   const ref = io.row ?? accumulatorRef(local);
-  out.push(`// VJPs of MLP ${mlpKey(spec)}`);
+  out.push(`// VJPs of MLP ${mlpLabel(spec)}`);
   if (!io.row) out.push(accumulatorWgsl(count, local));
   out.push(activationWgsl(spec.activation));
   out.push(activationGradWgsl(spec.activation));

@@ -27,8 +27,8 @@
  * summary; chunk lengths double up to a cap, so a solve of N steps costs
  * O(log N) host waits.
  */
-import { bindBuffers } from '../wgsl/layout';
-import { SUMMARY, SUMMARY_PARAMS, type SummaryField, emptyReport, summaryKey, summaryWgsl } from '../kernels/summary';
+import { SUMMARY, SUMMARY_PARAMS, type SummaryField, emptyReport, summaryKernel } from '../kernels/summary';
+import type { BoundKernel } from '../runtime/kernel';
 import { SAMPLE } from '../wgsl/rk';
 import type { SampleFailure } from '../errors';
 import type { Runtime } from '../runtime/runtime';
@@ -46,9 +46,9 @@ export interface DriveSpec {
    * included); per-sample dispatches use `dispatchWorkgroupsIndirect(indirect, 0)`,
    * which the summary zeroes once no sample runs. With `scale` (deferred
    * solves), each per-sample dispatch allows `scale` times its usual step
-   * attempts. Returns the dispatches recorded.
+   * attempts.
    */
-  record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale?: number): number;
+  record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale?: number): void;
   /** The largest step-attempt scale of a unit (1: every unit is one ordinary dispatch). */
   readonly maxScale: number;
 }
@@ -56,18 +56,16 @@ export interface DriveSpec {
 /** The summary words after the run, by field. */
 export type SummaryValues = Readonly<Record<SummaryField, number>>;
 
-/** The summary kernel's buffers and bind group for one solve (or chunk of samples). */
+/** The summary kernel's buffers and bind group (summarize, probe and fold) for one solve (or chunk of samples). */
 interface SummaryRig {
-  readonly pipeline: GPUComputePipeline;
-  readonly group: GPUBindGroup;
+  readonly summarizer: BoundKernel<'summarize' | 'probe' | 'fold'>;
   readonly indirect: GPUBuffer;
   readonly summary: GPUBuffer;
-  readonly uniform: GPUBuffer;
   readonly owned: GPUBuffer[];
 }
 
-function summaryRig(rt: Runtime, spec: DriveSpec, offset: number): SummaryRig {
-  const pipeline = rt.pipeline(`${summaryKey()}|summarize`, 'summary', () => ({ code: summaryWgsl(), entryPoint: 'summarize' }));
+/** The rig of a solve; `report` is the deferred solve's report (`fold`), else a stand-in no entry point writes. */
+function summaryRig(rt: Runtime, spec: DriveSpec, offset: number, report?: GPUBuffer): SummaryRig {
   const owned: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(`${spec.label} ${label}`, bytes, usage);
@@ -79,19 +77,17 @@ function summaryRig(rt: Runtime, spec: DriveSpec, offset: number): SummaryRig {
   const indirect = make('indirect dispatch', 12, GPUBufferUsage.INDIRECT | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
   rt.device.queue.writeBuffer(indirect, 0, new Uint32Array([spec.workgroups, 1, 1]));
   const summary = make('summary', SUMMARY.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-  const group = bindBuffers(rt.device, `${spec.label} summary bind group`, pipeline.getBindGroupLayout(0), [
-    spec.samples,
-    summary,
-    uniform,
-    indirect,
-  ]);
-  return { pipeline, group, indirect, summary, uniform, owned };
-}
-
-function recordSummary(pass: GPUComputePassEncoder, rig: SummaryRig): void {
-  pass.setPipeline(rig.pipeline);
-  pass.setBindGroup(0, rig.group);
-  pass.dispatchWorkgroups(1);
+  const summarizer = rt.kernel(summaryKernel, null).bind(
+    {
+      samples: spec.samples,
+      summary,
+      S: uniform,
+      indirect,
+      report: report ?? make('report stand-in', SUMMARY.byteSize, GPUBufferUsage.STORAGE),
+    },
+    `${spec.label} summary bind group`,
+  );
+  return { summarizer, indirect, summary, owned };
 }
 
 /** Chunks of a batch-shared solve: the first has this many units, each next one twice as many, up to the cap. */
@@ -112,11 +108,10 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
     const submitChunk = (units: number, readback: GPUBuffer) => {
       const encoder = device.createCommandEncoder({ label: `${spec.label} chunk of ${units}` });
       const pass = encoder.beginComputePass({ label: spec.label });
-      const dispatches = spec.record(pass, units, rig.indirect);
-      recordSummary(pass, rig);
+      spec.record(pass, units, rig.indirect);
+      rig.summarizer.dispatch(pass, 'summarize', 1);
       pass.end();
       encoder.copyBufferToBuffer(rig.summary, 0, readback, 0, SUMMARY.byteSize);
-      rt.counters.dispatches += dispatches + 1;
       rt.submit([encoder.finish()]);
     };
 
@@ -180,31 +175,30 @@ export function deferredScale(k: number, maxScale: number): number {
 }
 
 /**
- * The bind groups of a solver kernel by step-attempt scale: `base` at scale
- * 1; at another scale, the same buffers (`buffers`, its uniform first) with
- * a uniform of its own, made by `make` (the caller owns and frees it) and
- * written from `params(scale)` on first use.
+ * A solver kernel's binds by step-attempt scale: `base` at scale 1; at
+ * another scale, `rebind` of a uniform of its own (the same buffers
+ * otherwise), made by `make` (the caller owns and frees it) and written from
+ * `params(scale)` on first use.
  */
-export function scaledBindGroups(
+export function scaledBinds<E extends string>(
   rt: Runtime,
   label: string,
-  layout: GPUBindGroupLayout,
-  buffers: readonly GPUBuffer[],
-  base: GPUBindGroup,
+  base: BoundKernel<E>,
+  rebind: (uniform: GPUBuffer, label: string) => BoundKernel<E>,
   params: (scale: number) => ArrayBuffer,
   make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer,
-): (scale: number) => GPUBindGroup {
-  const groups = new Map<number, GPUBindGroup>([[1, base]]);
+): (scale: number) => BoundKernel<E> {
+  const binds = new Map<number, BoundKernel<E>>([[1, base]]);
   return (scale) => {
-    let group = groups.get(scale);
-    if (!group) {
+    let bound = binds.get(scale);
+    if (!bound) {
       const bytes = params(scale);
       const uniform = make(`${label} params ×${scale}`, bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       rt.device.queue.writeBuffer(uniform, 0, bytes);
-      group = bindBuffers(rt.device, `${label} bind group ×${scale}`, layout, [uniform, ...buffers.slice(1)]);
-      groups.set(scale, group);
+      bound = rebind(uniform, `${label} bind group ×${scale}`);
+      binds.set(scale, bound);
     }
-    return group;
+    return bound;
   };
 }
 
@@ -226,47 +220,17 @@ export function deferredUnitsCovering(dispatches: number, maxScale: number): num
  */
 export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, report: GPUBuffer, offset = 0, firstUnit = 0): void {
   const device = rt.device;
-  const rig = summaryRig(rt, spec, offset);
-  const fold = rt.pipeline(`${summaryKey()}|fold`, 'summary fold', () => ({ code: summaryWgsl(), entryPoint: 'fold' }));
-  const probe = rt.pipeline(`${summaryKey()}|probe`, 'summary probe', () => ({ code: summaryWgsl(), entryPoint: 'probe' }));
-  const probeGroup = device.createBindGroup({
-    label: `${spec.label} probe bind group`,
-    layout: probe.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: spec.samples } },
-      { binding: 2, resource: { buffer: rig.uniform } },
-      { binding: 3, resource: { buffer: rig.indirect } },
-    ],
-  });
-  const foldGroup = device.createBindGroup({
-    label: `${spec.label} report bind group`,
-    layout: fold.getBindGroupLayout(0),
-    entries: [
-      { binding: 1, resource: { buffer: rig.summary } },
-      { binding: 2, resource: { buffer: rig.uniform } },
-      { binding: 4, resource: { buffer: report } },
-    ],
-  });
+  const rig = summaryRig(rt, spec, offset, report);
   try {
     const encoder = device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
     const pass = encoder.beginComputePass({ label: spec.label });
-    let dispatches = 0;
     for (let k = 0; k < units; k++) {
-      dispatches += spec.record(pass, 1, rig.indirect, deferredScale(firstUnit + k, spec.maxScale));
-      if (k < units - 1) {
-        pass.setPipeline(probe);
-        pass.setBindGroup(0, probeGroup);
-        pass.dispatchWorkgroups(1);
-        dispatches += 1;
-      }
+      spec.record(pass, 1, rig.indirect, deferredScale(firstUnit + k, spec.maxScale));
+      if (k < units - 1) rig.summarizer.dispatch(pass, 'probe', 1);
     }
-    recordSummary(pass, rig);
-    dispatches += 1;
-    pass.setPipeline(fold);
-    pass.setBindGroup(0, foldGroup);
-    pass.dispatchWorkgroups(1);
+    rig.summarizer.dispatch(pass, 'summarize', 1);
+    rig.summarizer.dispatch(pass, 'fold', 1);
     pass.end();
-    rt.counters.dispatches += dispatches + 1;
     rt.submit([encoder.finish()]);
   } finally {
     // Destroying a buffer that submitted work still uses is valid: it is freed once that work is done.
@@ -277,16 +241,16 @@ export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, repor
 /** One chunk of samples of a gradient solve (adjoint or backprop), run to completion. */
 export interface SampleChunk {
   readonly label: string;
-  readonly pipeline: GPUComputePipeline;
-  readonly bindGroup: GPUBindGroup;
+  /** The kernel's entry point. */
+  readonly entry: string;
   /** The per-sample state of the chunk (zeroed here first). */
   readonly samples: GPUBuffer;
   /** Other buffers zeroed before the chunk starts. */
   readonly clear: readonly GPUBuffer[];
   /** Recorded after the zeroing, before the chunk's first dispatch (e.g. seeding `samples`). */
   readonly prepare?: (encoder: GPUCommandEncoder) => void;
-  /** The bind group whose dispatches allow `scale` times the usual step attempts, up to maxScale. */
-  readonly scaled: (scale: number) => GPUBindGroup;
+  /** The kernel bound so that its dispatches allow `scale` times the usual step attempts (1 up to maxScale). */
+  readonly scaled: (scale: number) => BoundKernel<string>;
   readonly maxScale: number;
   /** Samples in the chunk and the global index of its first one. */
   readonly count: number;
@@ -333,10 +297,8 @@ function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
     maxScale: chunk.maxScale,
     workgroups: Math.ceil(chunk.count / chunk.workgroupSize),
     record: (pass, units, indirect, scale = 1) => {
-      pass.setPipeline(chunk.pipeline);
-      pass.setBindGroup(0, scale === 1 ? chunk.bindGroup : chunk.scaled(scale));
-      for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
-      return units;
+      const kernel = chunk.scaled(scale);
+      for (let i = 0; i < units; i++) kernel.dispatchIndirect(pass, chunk.entry, indirect, 0);
     },
   };
 }

@@ -14,22 +14,18 @@
 import { ArgumentError, OdeSolveError } from '../errors';
 import type { MLP } from '../field/mlp';
 import {
-  type IntegrateEntry,
   INTEGRATE_WORKGROUP,
-  integrateLayouts,
   kSlots,
   PARAMS,
   type ParamsValues,
   SAMPLE,
-  integrateKey,
-  integrateWgsl,
+  integrateKernel,
   integrateWorkgroups,
 } from '../kernels/integrate';
 import type { Tableau } from '../methods/tableau';
 import { mlpFlops } from '../mlp/mlp';
 import type { Runtime } from '../runtime/runtime';
 import { TENSOR_USAGE, Tensor } from '../runtime/tensor';
-import { bindBuffers } from '../wgsl/layout';
 import {
   type DriveSpec,
   createReport,
@@ -37,7 +33,7 @@ import {
   driveInRounds,
   driveToCompletion,
   reportCounts,
-  scaledBindGroups,
+  scaledBinds,
 } from './driver';
 import {
   type OdeintOptions,
@@ -169,9 +165,9 @@ interface SolveBuffers {
   readonly samples: GPUBuffer;
 }
 
-/** The kernel's bindings of one solve, in binding order. */
+/** The kernel's buffers of one solve, by binding name. */
 interface Bound extends SolveBuffers {
-  readonly all: readonly GPUBuffer[];
+  readonly all: Readonly<Record<'P' | 'theta' | 'y0' | 'tout' | 'out' | 'samples' | 'ycur' | 'kbuf', GPUBuffer>>;
 }
 
 /**
@@ -201,7 +197,7 @@ function allocate(p: Problem, make: (label: string, bytes: number, usage: GPUBuf
     }
     const ycur = make('solve y current', B * D * 4, GPUBufferUsage.STORAGE);
     const kbuf = make('solve stages', p.stageBytes, GPUBufferUsage.STORAGE);
-    return { y, samples, all: [uniform, p.f.params.buffer, y0Buffer, tout, y.buffer, samples, ycur, kbuf] };
+    return { y, samples, all: { P: uniform, theta: p.f.params.buffer, y0: y0Buffer, tout, out: y.buffer, samples, ycur, kbuf } };
   } catch (e) {
     y.destroy();
     if (samples) rt.destroyBuffer(samples);
@@ -219,49 +215,34 @@ function allocate(p: Problem, make: (label: string, bytes: number, usage: GPUBuf
 function integration(p: Problem, bound: Bound, make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer): DriveSpec {
   const { rt, tableau } = p;
   const spec = { mlp: p.f.spec, tableau };
-  const { pipeline: layout, bindGroup: bindGroupLayout } = integrateLayouts(rt.device);
-  const entry = (e: IntegrateEntry) =>
-    rt.pipeline(integrateKey(spec, e), `${e} ${tableau.name}`, () => ({ code: integrateWgsl(spec), entryPoint: e, layout }));
-  const bindGroup = bindBuffers(rt.device, 'integrate bind group', bindGroupLayout, bound.all);
+  const kernel = rt.kernel(integrateKernel, spec);
+  const integrate = kernel.bind(bound.all, 'integrate bind group');
   const workgroups = integrateWorkgroups(p.B);
-  const scaledGroup = scaledBindGroups(
+  const scaled = scaledBinds(
     rt,
     'integrate',
-    bindGroupLayout,
-    bound.all,
-    bindGroup,
+    integrate,
+    (P, label) => kernel.bind({ ...bound.all, P }, label),
     (scale) => PARAMS.pack({ ...p.params, steps_per_dispatch: scale * p.opts.stepsPerDispatch }),
     make,
   );
   let started = false;
-  const record = (pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale = 1): number => {
-    pass.setBindGroup(0, p.batchMode ? bindGroup : scaledGroup(scale));
+  const record = (pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale = 1): void => {
     if (!p.batchMode) {
-      pass.setPipeline(entry('integrate'));
-      for (let i = 0; i < units; i++) pass.dispatchWorkgroupsIndirect(indirect, 0);
-      return units;
+      const k = scaled(scale);
+      for (let i = 0; i < units; i++) k.dispatchIndirect(pass, 'integrate', indirect, 0);
+      return;
     }
-    let dispatches = 0;
     if (!started) {
-      pass.setPipeline(entry('batch_init'));
-      pass.dispatchWorkgroups(workgroups);
-      pass.setPipeline(entry('batch_control'));
-      pass.dispatchWorkgroups(1);
-      dispatches += 2;
+      integrate.dispatch(pass, 'batch_init', workgroups);
+      integrate.dispatch(pass, 'batch_control', 1);
       started = true;
     }
-    const attempt = entry('batch_attempt');
-    const control = entry('batch_control');
-    const commit = entry('batch_commit');
     for (let i = 0; i < units; i++) {
-      pass.setPipeline(attempt);
-      pass.dispatchWorkgroupsIndirect(indirect, 0);
-      pass.setPipeline(control);
-      pass.dispatchWorkgroups(1);
-      pass.setPipeline(commit);
-      pass.dispatchWorkgroupsIndirect(indirect, 0);
+      integrate.dispatchIndirect(pass, 'batch_attempt', indirect, 0);
+      integrate.dispatch(pass, 'batch_control', 1);
+      integrate.dispatchIndirect(pass, 'batch_commit', indirect, 0);
     }
-    return dispatches + 3 * units;
   };
   return {
     label: `odeint ${tableau.name}`,

@@ -2,7 +2,7 @@
  * Small pieces the training modules share: argument checks that throw
  * `ArgumentError` naming the argument, a cache of immutable uniform buffers
  * (one per distinct configuration, so recording the same kernel again costs
- * no upload), and the recording of one counted dispatch.
+ * no upload).
  */
 import { ArgumentError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
@@ -89,18 +89,4 @@ export class UniformCache {
     for (const b of this.buffers.values()) this.rt.destroyBuffer(b);
     this.buffers.clear();
   }
-}
-
-/** Records one dispatch into `pass` and counts it. */
-export function dispatch(
-  rt: Runtime,
-  pass: GPUComputePassEncoder,
-  pipeline: GPUComputePipeline,
-  bindGroup: GPUBindGroup,
-  workgroups: number,
-): void {
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(workgroups);
-  rt.counters.dispatches++;
 }

@@ -5,20 +5,13 @@
  * a pure function of (seed, draw number, sample), so a run is reproducible
  * and no generator state lives on the GPU.
  */
-import { bindBuffers } from '../wgsl/layout';
-import {
-  SAMPLE_PARAMS,
-  type SampleEntry,
-  sampleKey,
-  sampleLayout,
-  sampleWgsl,
-  sampleWorkgroups,
-} from '../kernels/minibatch';
+import { MINIBATCH_PARAMS, type MinibatchEntry, minibatchKernel, minibatchWorkgroups } from '../kernels/minibatch';
+import type { BoundKernel } from '../runtime/kernel';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
 import { validateTimes } from '../solver/options';
 import { Tensor } from '../runtime/tensor';
-import { checkInt, checkWorkgroups, dispatch, finiteFloat32, lengthOf } from './common';
+import { checkInt, checkWorkgroups, finiteFloat32, lengthOf } from './common';
 
 /** A mini-batch on the GPU, as `Trainer.step` takes it. */
 export interface Batch {
@@ -156,7 +149,7 @@ export class PointDataset {
 
 /** What a sampler kernel needs besides its own tensors. */
 interface DrawSpec {
-  readonly entry: SampleEntry;
+  readonly entry: MinibatchEntry;
   readonly data: Tensor;
   readonly labels: GPUBuffer;
   readonly range: number;
@@ -176,12 +169,12 @@ abstract class GpuSampler implements Sampler {
   protected readonly target: Tensor;
   protected readonly index: Tensor;
   private readonly uniform: GPUBuffer;
-  private readonly group: GPUBindGroup;
+  private readonly sampler: BoundKernel<MinibatchEntry>;
   private readonly spec: DrawSpec;
   private destroyed = false;
 
   protected constructor(rt: Runtime, spec: DrawSpec, batch: number, seed: number, targetShape: readonly number[]) {
-    checkWorkgroups(rt, 'options.batch', batch, sampleWorkgroups(batch), 'a batch');
+    checkWorkgroups(rt, 'options.batch', batch, minibatchWorkgroups(batch), 'a batch');
     this.runtime = rt;
     this.batchSize = batch;
     this.seed = seed;
@@ -189,15 +182,11 @@ abstract class GpuSampler implements Sampler {
     this.y0 = Tensor.zeros(rt, [batch, spec.dim], `${spec.entry} batch y0`);
     this.target = Tensor.zeros(rt, targetShape, `${spec.entry} batch target`);
     this.index = Tensor.zeros(rt, [batch], `${spec.entry} batch index`);
-    this.uniform = rt.createBuffer(`${spec.entry} sampler params`, SAMPLE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.group = bindBuffers(rt.device, `${spec.entry} sampler bind group`, sampleLayout(rt.device).bindGroup, [
-      this.uniform,
-      spec.data.buffer,
-      spec.labels,
-      this.y0.buffer,
-      this.target.buffer,
-      this.index.buffer,
-    ]);
+    this.uniform = rt.createBuffer(`${spec.entry} sampler params`, MINIBATCH_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.sampler = rt.kernel(minibatchKernel, null).bind(
+      { P: this.uniform, data: spec.data.buffer, labels: spec.labels, y0: this.y0.buffer, targets: this.target.buffer, index: this.index.buffer },
+      `${spec.entry} sampler bind group`,
+    );
   }
 
   protected abstract batch(): Batch;
@@ -216,7 +205,7 @@ abstract class GpuSampler implements Sampler {
     rt.device.queue.writeBuffer(
       this.uniform,
       0,
-      SAMPLE_PARAMS.pack({
+      MINIBATCH_PARAMS.pack({
         seed: this.seed,
         draw: this.draws,
         batch: this.batchSize,
@@ -226,12 +215,7 @@ abstract class GpuSampler implements Sampler {
         dim: s.dim,
       }),
     );
-    const pipeline = rt.pipeline(sampleKey(s.entry), `sample ${s.entry}`, () => ({
-      code: sampleWgsl(),
-      entryPoint: s.entry,
-      layout: sampleLayout(rt.device).pipeline,
-    }));
-    dispatch(rt, pass, pipeline, this.group, sampleWorkgroups(this.batchSize));
+    this.sampler.dispatch(pass, s.entry, minibatchWorkgroups(this.batchSize));
     this.draws++;
     return this.batch();
   }

@@ -7,20 +7,16 @@
  */
 import {
   LINEAR_PARAMS,
-  type LinearEntry,
   type LinearSpec,
-  linearKey,
-  linearLayout,
+  linearKernel,
   linearParameterCount,
-  linearWgsl,
   linearWorkgroups,
 } from '../kernels/linear';
-import { bindBuffers } from '../wgsl/layout';
 import { ArgumentError, DestroyedError } from '../errors';
 import { defaultParameters } from '../field/mlp';
 import type { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
-import { UniformCache, checkInt, checkWorkgroups, describeTensor, dispatch, finiteFloat32, lengthOf } from './common';
+import { UniformCache, checkInt, checkWorkgroups, describeTensor, finiteFloat32, lengthOf } from './common';
 
 /** Options of `new Linear(runtime, options)`. */
 export interface LinearOptions {
@@ -110,15 +106,6 @@ export class Linear {
     return this.params.read();
   }
 
-  private pipeline(entry: LinearEntry): GPUComputePipeline {
-    const layout = linearLayout(this.runtime.device).pipeline;
-    return this.runtime.pipeline(linearKey(this.spec, entry), `linear ${entry}`, () => ({
-      code: linearWgsl(this.spec),
-      entryPoint: entry,
-      layout,
-    }));
-  }
-
   private checkRows(name: string, t: Tensor, offset: number, rows: number, width: number): void {
     if (!(t instanceof Tensor)) throw new ArgumentError(name, t, 'a Tensor');
     if (!Number.isInteger(offset) || offset < 0 || offset + rows * width > t.size) {
@@ -141,16 +128,11 @@ export class Linear {
     const groups = linearWorkgroups(this.spec, 'forward', batch);
     checkWorkgroups(rt, 'batch', batch, groups, 'a batch whose outputs');
     const uniform = this.uniforms.get(LINEAR_PARAMS.pack({ batch, x_offset: xOffset, gx_offset: 0 }));
-    const group = bindBuffers(rt.device, 'linear forward bind group', linearLayout(rt.device).bindGroup, [
-      uniform,
-      theta.buffer,
-      args.x.buffer,
-      args.y.buffer,
-      this.unused,
-      this.unusedWritable(),
-      this.unusedWritable(1),
-    ]);
-    dispatch(rt, pass, this.pipeline('forward'), group, groups);
+    const linear = rt.kernel(linearKernel, this.spec).bind(
+      { P: uniform, theta: theta.buffer, x: args.x.buffer, y: args.y.buffer, gy: this.unused, gx: this.unusedWritable(), gtheta: this.unusedWritable(1) },
+      'linear forward bind group',
+    );
+    linear.dispatch(pass, 'forward', groups);
   }
 
   /** Records dL/dx = Wᵀ dL/dy and dL/dθ into `pass` (no submit). */
@@ -167,17 +149,12 @@ export class Linear {
     const groups = linearWorkgroups(this.spec, 'backward_input', batch);
     checkWorkgroups(rt, 'batch', batch, groups, 'a batch whose inputs');
     const uniform = this.uniforms.get(LINEAR_PARAMS.pack({ batch, x_offset: xOffset, gx_offset: gxOffset }));
-    const group = bindBuffers(rt.device, 'linear backward bind group', linearLayout(rt.device).bindGroup, [
-      uniform,
-      theta.buffer,
-      args.x.buffer,
-      this.unusedWritable(),
-      args.gy.buffer,
-      args.gx.buffer,
-      args.gtheta.buffer,
-    ]);
-    dispatch(rt, pass, this.pipeline('backward_input'), group, groups);
-    dispatch(rt, pass, this.pipeline('backward_params'), group, linearWorkgroups(this.spec, 'backward_params', batch));
+    const linear = rt.kernel(linearKernel, this.spec).bind(
+      { P: uniform, theta: theta.buffer, x: args.x.buffer, y: this.unusedWritable(), gy: args.gy.buffer, gx: args.gx.buffer, gtheta: args.gtheta.buffer },
+      'linear backward bind group',
+    );
+    linear.dispatch(pass, 'backward_input', groups);
+    linear.dispatch(pass, 'backward_params', linearWorkgroups(this.spec, 'backward_params', batch));
   }
 
   /** Distinct 16-byte writable stand-ins (two writable bindings may not share a buffer). */

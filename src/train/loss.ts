@@ -10,16 +10,13 @@ import {
   LOSS_PARAMS,
   LOSS_WORKGROUP,
   type LossKind,
-  lossKey,
-  lossLayout,
-  lossWgsl,
+  lossKernel,
   lossWorkgroups,
 } from '../kernels/loss';
-import { bindBuffers } from '../wgsl/layout';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
 import { TENSOR_USAGE, Tensor } from '../runtime/tensor';
-import { UniformCache, checkInt, checkWorkgroups, describeTensor, dispatch } from './common';
+import { UniformCache, checkInt, checkWorkgroups, describeTensor } from './common';
 
 /** What a recorded loss reads and writes. */
 export interface LossArgs {
@@ -116,23 +113,12 @@ export class Loss {
     const uniform = this.uniforms.get(
       LOSS_PARAMS.pack({ n: count, width, pred_offset: predOffset, grad_offset: gradOffset, parts, scale: 1 / count }),
     );
-    const layout = lossLayout(rt.device);
-    const group = bindBuffers(rt.device, `${this.kind} loss bind group`, layout.bindGroup, [
-      uniform,
-      args.pred.buffer,
-      args.target.buffer,
-      args.grad.buffer,
-      this.partials,
-      value.buffer,
-    ]);
-    const entry = (e: 'items' | 'total') =>
-      rt.pipeline(`${lossKey(this.kind)}|${e}`, `${this.kind} loss ${e}`, () => ({
-        code: lossWgsl(this.kind),
-        entryPoint: e,
-        layout: layout.pipeline,
-      }));
-    dispatch(rt, pass, entry('items'), group, parts);
-    dispatch(rt, pass, entry('total'), group, 1);
+    const loss = rt.kernel(lossKernel, this.kind).bind(
+      { L: uniform, pred: args.pred.buffer, targets: args.target.buffer, grad: args.grad.buffer, part: this.partials, value: value.buffer },
+      `${this.kind} loss bind group`,
+    );
+    loss.dispatch(pass, 'items', parts);
+    loss.dispatch(pass, 'total', 1);
   }
 
   /**

@@ -7,21 +7,12 @@
  * place on the GPU. The step count lives on the host, which computes Adam's
  * bias corrections in float64, so a step needs no readback.
  */
-import { bindBuffers } from '../wgsl/layout';
-import {
-  ADAM_PARAMS,
-  type OptimizerKind,
-  SGD_PARAMS,
-  optimKey,
-  optimLayout,
-  optimUniformSize,
-  optimWgsl,
-  optimWorkgroups,
-} from '../kernels/optim';
+import { ADAM_PARAMS, type OptimizerKind, SGD_PARAMS, optimKernel, optimUniformSize, optimWorkgroups } from '../kernels/optim';
+import type { BoundKernel } from '../runtime/kernel';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
-import { checkNumber, checkWorkgroups, dispatch } from './common';
+import { checkNumber, checkWorkgroups } from './common';
 
 /** Options of `new SGD(params, options)` (torch.optim.SGD's names, camelCase). */
 export interface SGDOptions {
@@ -55,7 +46,7 @@ interface Slot {
   readonly s1: GPUBuffer;
   readonly s2: GPUBuffer;
   readonly uniform: GPUBuffer;
-  readonly group: GPUBindGroup;
+  readonly update: BoundKernel<'optimize'>;
 }
 
 function checkParams(params: readonly Tensor[]): readonly Tensor[] {
@@ -91,15 +82,15 @@ export abstract class Optimizer {
     this.kind = kind;
     this.params = ps;
     for (const p of ps) checkWorkgroups(rt, 'params', p, optimWorkgroups(p.size), 'parameter tensors');
-    const layout = optimLayout(rt.device);
+    const kernel = rt.kernel(optimKernel, kind);
     this.slots = ps.map((param, i) => {
       const grad = Tensor.zeros(rt, param.shape, `${kind} gradient ${i}`);
       const stateBytes = (k: number) => (stateBuffers >= k ? param.size * 4 : 16);
       const s1 = rt.createBuffer(`${kind} state 1 of ${i}`, stateBytes(1), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
       const s2 = rt.createBuffer(`${kind} state 2 of ${i}`, stateBytes(2), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
       const uniform = rt.createBuffer(`${kind} params of ${i}`, optimUniformSize(kind), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-      const group = bindBuffers(rt.device, `${kind} bind group ${i}`, layout.bindGroup, [uniform, param.buffer, grad.buffer, s1, s2]);
-      return { param, grad, s1, s2, uniform, group };
+      const update = kernel.bind({ O: uniform, param: param.buffer, grad: grad.buffer, s1, s2 }, `${kind} bind group ${i}`);
+      return { param, grad, s1, s2, uniform, update };
     });
     this.grads = this.slots.map((s) => s.grad);
   }
@@ -134,21 +125,10 @@ export abstract class Optimizer {
     const rt = this.runtime;
     rt.check();
     const step = this.steps + 1;
-    const pipeline = rt.pipeline(optimKey(this.kind), `${this.kind} step`, () => ({
-      code: optimWgsl(this.kind),
-      entryPoint: 'optimize',
-      layout: optimLayout(rt.device).pipeline,
-    }));
     this.slots.forEach((s, i) => {
       rt.device.queue.writeBuffer(s.uniform, 0, this.uniformBytes(step, s.param.size));
-      if (gate) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, s.group);
-        pass.dispatchWorkgroupsIndirect(gate, 12 * i);
-        rt.counters.dispatches++;
-      } else {
-        dispatch(rt, pass, pipeline, s.group, optimWorkgroups(s.param.size));
-      }
+      if (gate) s.update.dispatchIndirect(pass, 'optimize', gate, 12 * i);
+      else s.update.dispatch(pass, 'optimize', optimWorkgroups(s.param.size));
     });
     this.steps = step;
   }

@@ -22,8 +22,7 @@
  * (`readLossHistory`), so a loss curve costs one wait per read, not one per
  * iteration.
  */
-import { GATE_PARAMS, HEALTH, type HealthValues, gateKey, gateLayout, gateWgsl } from '../kernels/gate';
-import { bindBuffers } from '../wgsl/layout';
+import { GATE_PARAMS, HEALTH, type HealthValues, gateKernel } from '../kernels/gate';
 import { type BackwardSummary, Gradients } from '../gradients/gradients';
 import { ArgumentError, DestroyedError, OdeSolveError, TrainingError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
@@ -376,21 +375,10 @@ export class Trainer {
         0,
         GATE_PARAMS.pack({ iteration: this.iteration + 1, tensors: this.optimizer.params.length, slot: this.iteration % LOSS_HISTORY }),
       );
-      const layout = gateLayout(rt.device);
-      const pipeline = rt.pipeline(gateKey(), 'training gate', () => ({ code: gateWgsl(), entryPoint: 'gate', layout: layout.pipeline }));
-      const group = bindBuffers(rt.device, 'training gate bind group', layout.bindGroup, [
-        this.gate.uniform,
-        forward,
-        backward,
-        this.gate.health,
-        this.gate.counts,
-        this.gate.args,
-        this.gate.nfe,
-      ]);
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(1);
-      rt.counters.dispatches++;
+      const { uniform: G, health, counts, args, nfe } = this.gate;
+      rt.kernel(gateKernel, null)
+        .bind({ G, forward, backward, health, counts, args, nfe_history: nfe }, 'training gate bind group')
+        .dispatch(pass, 'gate', 1);
       this.optimizer.record(pass, this.gate.args);
     } else {
       this.optimizer.record(pass);

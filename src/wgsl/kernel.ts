@@ -27,9 +27,16 @@ export function uniform(layout: StructLayout<string>): Binding {
 }
 
 /** Element of a storage array: a scalar type or a struct. */
-export type StorageElement = 'f32' | 'u32' | 'i32' | 'atomic<u32>' | 'atomic<i32>' | StructLayout<string>;
+export type StorageElement = 'f32' | 'u32' | 'i32' | 'vec4<f32>' | 'atomic<u32>' | 'atomic<i32>' | StructLayout<string>;
 
-/** A storage binding: `array<element>` (runtime-sized) or `array<element, length>` (fixed). */
+/**
+ * A storage binding: `array<element>` (runtime-sized) or `array<element,
+ * length>` (fixed). Every kernel that reads the parameters θ binds them with
+ * their fixed length P: a load at a constant index is then checked when the
+ * shader is compiled instead of being clamped against the buffer's length at
+ * run time, and a dynamic index is clamped against a constant (measurably
+ * faster). WebGPU checks at dispatch that the bound buffer is long enough.
+ */
 export function storage(access: 'read' | 'read_write', element: StorageElement = 'f32', length?: number): Binding {
   const name = typeof element === 'string' ? element : element.name;
   if (length !== undefined && !(Number.isInteger(length) && length > 0)) throw new Error(`storage array length ${length} is not a positive integer`);
@@ -38,6 +45,11 @@ export function storage(access: 'read' | 'read_write', element: StorageElement =
     type: length === undefined ? `array<${name}>` : `array<${name}, ${length}>`,
     structs: typeof element === 'string' ? [] : [element],
   };
+}
+
+/** A storage binding of one struct (not an array of it), e.g. a summary the host reads back. */
+export function storageStruct(access: 'read' | 'read_write', layout: StructLayout<string>): Binding {
+  return { access, type: layout.name, structs: [layout] };
 }
 
 /** A record of bindings: its key order is the binding order (0, 1, 2, …) and its keys are the WGSL names. */

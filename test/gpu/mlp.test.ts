@@ -14,7 +14,8 @@
  * wrong weight, offset, lane or activation shows up at 1e-2 or more.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EVAL_PARAMS, forwardShape, forwardWgsl, forwardWorkgroups } from '../../src/kernels/mlp-forward';
+import { EVAL_PARAMS, forwardShape, forwardWorkgroups, mlpForwardKernel, mlpForwardSpec } from '../../src/kernels/mlp-forward';
+import { kernelWgsl } from '../../src/wgsl/kernel';
 import { lanesFor } from '../../src/mlp/lanes';
 import { ACTIVATIONS, type Activation } from '../../src/mlp/mlp';
 import { type Harness, openHarness } from './browser';
@@ -110,8 +111,8 @@ it('the tail lanes write nothing past the batch', async () => {
   for (const B of BATCHES) {
     const p = makeProblem({ layers: [...spec.layers], B, seed: 5 });
     const args = {
-      code: forwardWgsl(spec),
-      workgroups: forwardWorkgroups(spec, B),
+      code: kernelWgsl(mlpForwardKernel, mlpForwardSpec(spec)),
+      workgroups: forwardWorkgroups(mlpForwardSpec(spec), B),
       uniform: Array.from(new Uint8Array(EVAL_PARAMS.pack({ batch: B, t: 0 }))),
       theta: Array.from(p.params),
       z: Array.from(p.y0),

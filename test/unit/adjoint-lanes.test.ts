@@ -8,18 +8,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { METHOD_NAMES, getTableau } from '../../src/methods/tableau';
-import { ADJOINT_PARAMS } from '../../src/kernels/adjoint';
 import {
   ADJOINT_LANES,
   LANES_VJP_FLOATS_MAX,
   adjointLanesFit,
-  adjointLanesKey,
-  adjointLanesWgsl,
+  adjointLanesKernel,
   gradFromOutput,
   laneRows,
   lanesVjpFunctionFloats,
 } from '../../src/kernels/adjoint-lanes';
 import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/mlp/mlp';
+import { kernelWgsl, specKey } from '../../src/wgsl/kernel';
 
 const spec = (layers: number[], timeInput = false): MlpSpec => ({ layers, activation: 'tanh', timeInput });
 
@@ -65,12 +64,12 @@ describe('generated WGSL', () => {
     for (const method of METHOD_NAMES) {
       for (const activation of ACTIVATIONS) {
         const s = { mlp: { layers: [2, 8, 2], activation, timeInput: method === 'dopri5' }, tableau: getTableau(method) };
-        const code = adjointLanesWgsl(s, ADJOINT_PARAMS.wgsl());
+        const code = kernelWgsl(adjointLanesKernel, s);
         expect(code).not.toMatch(/\$\{/);
         expect(code.match(/@compute/g)).toHaveLength(1);
         expect(code).toContain('fn adjoint(');
         expect(code).toContain(`const S: u32 = ${s.tableau.stages}u;`);
-        keys.add(adjointLanesKey(s));
+        keys.add(specKey(s));
       }
     }
     expect(keys.size).toBe(METHOD_NAMES.length * ACTIVATIONS.length);

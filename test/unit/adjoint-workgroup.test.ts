@@ -10,16 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { adjointKernelKind } from '../../src/gradients/adjoint';
 import { ArgumentError } from '../../src/errors';
 import { METHOD_NAMES, getTableau } from '../../src/methods/tableau';
-import { ADJOINT_PARAMS } from '../../src/kernels/adjoint';
 import {
   ADJOINT_WORKGROUP_SIZE,
   adjointWorkgroupFits,
-  adjointWorkgroupKey,
-  adjointWorkgroupWgsl,
+  adjointWorkgroupKernel,
   workgroupSlices,
   workgroupVectorFloats,
 } from '../../src/kernels/adjoint-workgroup';
 import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/mlp/mlp';
+import { kernelWgsl, specKey } from '../../src/wgsl/kernel';
 
 const spec = (layers: number[], timeInput = false): MlpSpec => ({ layers, activation: 'tanh', timeInput });
 
@@ -80,12 +79,12 @@ describe('generated WGSL', () => {
     for (const method of METHOD_NAMES) {
       for (const activation of ACTIVATIONS) {
         const s = { mlp: { layers: [2, 8, 8, 2], activation, timeInput: method === 'dopri5' }, tableau: getTableau(method) };
-        const code = adjointWorkgroupWgsl(s, ADJOINT_PARAMS.wgsl());
+        const code = kernelWgsl(adjointWorkgroupKernel, s);
         expect(code).not.toMatch(/\$\{/);
         expect(code.match(/@compute/g)).toHaveLength(1);
         expect(code).toContain('fn adjoint(');
         expect(code.match(/workgroupBarrier\(\)/g)).toHaveLength(6);
-        keys.add(adjointWorkgroupKey(s));
+        keys.add(specKey(s));
       }
     }
     expect(keys.size).toBe(METHOD_NAMES.length * ACTIVATIONS.length);

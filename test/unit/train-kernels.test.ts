@@ -1,7 +1,7 @@
 /**
  * Node-side checks of the training kernels' generators and host helpers:
  * every WGSL module fills its template completely and declares its entry
- * points; cache keys differ whenever the generated code differs; uniform
+ * points; specs (the cache keys' spec part) differ whenever the generated code differs; uniform
  * structs pack and unpack consistently; the host copy of the sampler's PCG
  * hash is deterministic, in range and seed-dependent; the demo's data
  * generators produce the documented data; and the float64 optimizer
@@ -10,10 +10,11 @@
 import { describe, expect, it } from 'vitest';
 import { CIRCLES, SPIRAL, circlesData, spiralData, spiralField } from '../../demo/experiments';
 import type { StructLayout } from '../../src/wgsl/layout';
-import { LINEAR_PARAMS, linearKey, linearWgsl } from '../../src/kernels/linear';
-import { LOSS_KINDS, LOSS_PARAMS, LOSS_WORKGROUP, lossKey, lossWgsl } from '../../src/kernels/loss';
-import { ADAM_PARAMS, SGD_PARAMS, optimKey, optimWgsl } from '../../src/kernels/optim';
-import { SAMPLE_PARAMS, pcgHash, sampleIndex, sampleWgsl } from '../../src/kernels/minibatch';
+import { LINEAR_PARAMS, linearKernel } from '../../src/kernels/linear';
+import { LOSS_KINDS, LOSS_PARAMS, LOSS_WORKGROUP, lossKernel } from '../../src/kernels/loss';
+import { ADAM_PARAMS, SGD_PARAMS, optimKernel } from '../../src/kernels/optim';
+import { MINIBATCH_PARAMS, minibatchKernel, pcgHash, sampleIndex } from '../../src/kernels/minibatch';
+import { kernelWgsl, specKey } from '../../src/wgsl/kernel';
 import { adamRef, sgdRef } from '../gpu/train-reference';
 
 /** Field i holds 0.5 + i (f32) or 3 + i (u32) at byte 4·i, as the WGSL struct of 4-byte scalars lays it out. */
@@ -30,26 +31,27 @@ function roundTrip<K extends string>(layout: StructLayout<K>): void {
 describe('generated WGSL', () => {
   it('fills every template marker and declares the entry points', () => {
     const modules: [string, string, string[]][] = [
-      ...LOSS_KINDS.map((k): [string, string, string[]] => [lossKey(k), lossWgsl(k), ['items', 'total']]),
-      [optimKey('sgd'), optimWgsl('sgd'), ['optimize']],
-      [optimKey('adam'), optimWgsl('adam'), ['optimize']],
-      [linearKey({ inFeatures: 3, outFeatures: 2 }, 'forward'), linearWgsl({ inFeatures: 3, outFeatures: 2 }), ['forward', 'backward_input', 'backward_params']],
-      ['sample', sampleWgsl(), ['windows', 'points']],
+      ...LOSS_KINDS.map((k): [string, string, string[]] => [`loss ${k}`, kernelWgsl(lossKernel, k), ['items', 'total']]),
+      ['sgd', kernelWgsl(optimKernel, 'sgd'), ['optimize']],
+      ['adam', kernelWgsl(optimKernel, 'adam'), ['optimize']],
+      ['linear', kernelWgsl(linearKernel, { inFeatures: 3, outFeatures: 2 }), ['forward', 'backward_input', 'backward_params']],
+      ['minibatch', kernelWgsl(minibatchKernel, null), ['windows', 'points']],
     ];
     for (const [key, code, entries] of modules) {
       expect(code, key).not.toContain('${');
       for (const e of entries) expect(code, key).toMatch(new RegExp(`fn ${e}\\(`));
     }
-    expect(lossWgsl('mse')).toContain(`@workgroup_size(${LOSS_WORKGROUP})`);
+    expect(kernelWgsl(lossKernel, 'mse')).toContain(`@workgroup_size(${LOSS_WORKGROUP})`);
   });
 
   it('gives distinct cache keys to distinct code', () => {
-    const keys = new Set([...LOSS_KINDS.map(lossKey), optimKey('sgd'), optimKey('adam')]);
+    const keys = new Set([...LOSS_KINDS.map(specKey), specKey('sgd'), specKey('adam')]);
     expect(keys.size).toBe(LOSS_KINDS.length + 2);
-    const codes = new Set(LOSS_KINDS.map(lossWgsl));
+    const codes = new Set(LOSS_KINDS.map((k) => kernelWgsl(lossKernel, k)));
     expect(codes.size).toBe(LOSS_KINDS.length);
-    expect(linearKey({ inFeatures: 3, outFeatures: 2 }, 'forward')).not.toBe(linearKey({ inFeatures: 2, outFeatures: 3 }, 'forward'));
-    expect(linearWgsl({ inFeatures: 3, outFeatures: 2 })).not.toBe(linearWgsl({ inFeatures: 2, outFeatures: 3 }));
+    expect(kernelWgsl(optimKernel, 'sgd')).not.toBe(kernelWgsl(optimKernel, 'adam'));
+    expect(specKey({ inFeatures: 3, outFeatures: 2 })).not.toBe(specKey({ inFeatures: 2, outFeatures: 3 }));
+    expect(kernelWgsl(linearKernel, { inFeatures: 3, outFeatures: 2 })).not.toBe(kernelWgsl(linearKernel, { inFeatures: 2, outFeatures: 3 }));
   });
 
   it('packs uniforms as the WGSL structs declare them', () => {
@@ -57,7 +59,7 @@ describe('generated WGSL', () => {
     roundTrip(SGD_PARAMS);
     roundTrip(ADAM_PARAMS);
     roundTrip(LINEAR_PARAMS);
-    roundTrip(SAMPLE_PARAMS);
+    roundTrip(MINIBATCH_PARAMS);
   });
 });
 
