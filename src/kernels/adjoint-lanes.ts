@@ -20,7 +20,8 @@ import adjointLanesSource from './adjoint-lanes.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
 import { adjointBindingsWgsl, adjointRows, landingWgsl } from './adjoint';
 import { f32Literal, fillTemplate } from '../wgsl/layout';
-import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
+import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
+import { type Activation, activationGradWgsl, activationWgsl, gradFromOutput } from '../mlp/activations';
 import { SAMPLE, controllerWgsl, statusWgsl } from '../wgsl/rk';
 import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
@@ -28,38 +29,6 @@ import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 export const ADJOINT_LANES = 4;
 /** Invocations per workgroup of the lane kernel. */
 export const ADJOINT_LANES_WORKGROUP = 64;
-
-/** σ'(u) on four lanes, given u and x = σ(u): lane by lane `act_grad` of src/kernels/vjp.ts. */
-export function activationGradWgsl4(act: Activation): string {
-  const v = (c: string) => `vec4<f32>(${c})`;
-  const body = (() => {
-    switch (act) {
-      case 'tanh':
-        // 1 − x², which is 0 where |u| ≥ 9.1 (tanh rounds to ±1 there), as act_grad's select gives.
-        return '1.0 - x * x';
-      case 'softplus':
-        return `1.0 / (1.0 + exp(-clamp(u, ${v('-88.0')}, ${v('88.0')})))`;
-      case 'relu':
-        return `select(${v('0.0')}, ${v('1.0')}, u > ${v('0.0')})`;
-      case 'sigmoid':
-        return 'x * (1.0 - x)';
-      case 'silu':
-        return `s * (1.0 + u * (1.0 - s))`;
-      case 'identity':
-        return v('1.0');
-    }
-  })();
-  const pre = act === 'silu' ? `let s = 1.0 / (1.0 + exp(-clamp(u, ${v('-88.0')}, ${v('88.0')}))); ` : '';
-  return `fn act_grad4(u: vec4<f32>, x: vec4<f32>) -> vec4<f32> { ${pre}return ${body}; }`;
-}
-
-/**
- * Activations whose derivative is a function of their output x alone
- * (tanh: 1 − x², sigmoid: x(1 − x)): their VJP keeps no pre-activations.
- */
-export function gradFromOutput(act: Activation): boolean {
-  return act === 'tanh' || act === 'sigmoid' || act === 'identity';
-}
 
 /**
  * Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the
@@ -305,8 +274,8 @@ export function adjointLanesWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, param
     TABLEAU: tableauWgsl(spec.tableau),
     VJP: [
       `// VJPs of MLP ${mlpKey(spec.mlp)} on four lanes`,
-      activationWgsl4(spec.mlp.activation),
-      activationGradWgsl4(spec.mlp.activation),
+      activationWgsl(spec.mlp.activation, 4),
+      activationGradWgsl(spec.mlp.activation, 4),
       vjp4Wgsl(spec.mlp, false, step),
       vjp4Wgsl(spec.mlp, true, step, rows.stepLocal),
     ].join('\n'),

@@ -16,11 +16,10 @@
 import adjointWorkgroupSource from './adjoint-workgroup.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
 import { adjointBindingsWgsl, landingWgsl, thetaStageEval } from './adjoint';
-import { gradFromOutput } from './adjoint-lanes';
 import { fillTemplate } from '../wgsl/layout';
-import { type MlpSpec, activationWgsl, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
+import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
+import { activationGradWgsl, activationWgsl, gradFromOutput } from '../mlp/activations';
 import { SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
-import { activationGradWgsl } from '../mlp/vjp';
 
 /** Invocations per workgroup (one sample). */
 export const ADJOINT_WORKGROUP_SIZE = 64;

@@ -10,7 +10,8 @@
  * arithmetic is the one-sample MLP's, in the same order, so both kernels give
  * the same float32 results.
  */
-import { type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpKey, mlpOffsets, stateDim } from './mlp';
+import { type MlpSpec, WGSL_FUNCTION_FLOATS, mlpKey, mlpOffsets, stateDim } from './mlp';
+import { activationWgsl } from './activations';
 
 /** Samples per invocation the forward kernel tries, the preferred first. */
 export const LANE_COUNTS: readonly number[] = [16, 8, 4];
@@ -48,7 +49,7 @@ export function lanesWgsl(spec: MlpSpec, lanes: number): string {
   const outLayer = layers[L - 1];
   // With a hidden layer, the last Linear is streamed into the loop of the layer before it.
   const stream = L >= 2;
-  const lines: string[] = [`// MLP ${mlpKey(spec)}, ${lanes} samples per invocation`, activationWgsl4(spec.activation)];
+  const lines: string[] = [`// MLP ${mlpKey(spec)}, ${lanes} samples per invocation`, activationWgsl(spec.activation, 4)];
   const push = (indent: number, line: string) => lines.push(`${'  '.repeat(indent)}${line}`);
 
   push(0, 'fn evaluate(first: u32) {');

@@ -9,10 +9,9 @@
  * row-major, then bias [out].
  */
 
-/** Activation functions between layers (none after the last layer). */
-export type Activation = 'tanh' | 'softplus' | 'relu' | 'sigmoid' | 'silu' | 'identity';
+import { type Activation, activationWgsl } from './activations';
 
-export const ACTIVATIONS: readonly Activation[] = ['tanh', 'softplus', 'relu', 'sigmoid', 'silu', 'identity'];
+export { ACTIVATIONS, type Activation } from './activations';
 
 /** WGSL's limit on the function-scope variables of one function (8,192 bytes), in floats. */
 export const WGSL_FUNCTION_FLOATS = 2048;
@@ -54,55 +53,6 @@ export function stateDim(spec: MlpSpec): number {
 /** The cache key of an MLP spec. */
 export function mlpKey(spec: MlpSpec): string {
   return `mlp[${spec.layers.join('-')}|${spec.activation}|${spec.timeInput ? 't' : 'z'}]`;
-}
-
-/**
- * WGSL of the activation σ(x). Arguments of exp/tanh are clamped where the
- * function has saturated in float32, so no intermediate overflows to Inf.
- * A NaN input stays NaN: min/max/clamp of a NaN are implementation-defined in
- * WGSL (some return the other operand), which would turn a NaN parameter into
- * a plausible finite value; `act` tests the bits and passes a NaN through so
- * the solver's non-finite checks see it.
- */
-export function activationWgsl(act: Activation): string {
-  return [
-    'fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
-    `fn act(x: f32) -> f32 { return select(${activationExpr(act, (c) => c)}, x, is_nan(x)); }`,
-  ].join('\n');
-}
-
-/**
- * The same activation on four lanes at once: `fn act4(x: vec4<f32>)`, lane by
- * lane the expression of `act` (same clamps, same NaN pass-through).
- */
-export function activationWgsl4(act: Activation): string {
-  return [
-    'fn is_nan4(x: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }',
-    `fn act4(x: vec4<f32>) -> vec4<f32> { return select(${activationExpr(act, (c) => `vec4<f32>(${c})`)}, x, is_nan4(x)); }`,
-  ].join('\n');
-}
-
-/**
- * The expression of σ(x); `splat` turns a constant into an operand of x's
- * type where WGSL does not broadcast it (clamp and max take one type).
- */
-function activationExpr(act: Activation, splat: (c: string) => string): string {
-  switch (act) {
-    case 'tanh':
-      // tanh(±9.1) rounds to ±1 in float32.
-      return `tanh(clamp(x, ${splat('-9.1')}, ${splat('9.1')}))`;
-    case 'softplus':
-      // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), exact for every x without overflow.
-      return `max(x, ${splat('0.0')}) + log(1.0 + exp(-abs(x)))`;
-    case 'relu':
-      return `max(x, ${splat('0.0')})`;
-    case 'sigmoid':
-      return `1.0 / (1.0 + exp(-clamp(x, ${splat('-88.0')}, ${splat('88.0')})))`;
-    case 'silu':
-      return `x / (1.0 + exp(-clamp(x, ${splat('-88.0')}, ${splat('88.0')})))`;
-    case 'identity':
-      return 'x';
-  }
 }
 
 /** Names the generated MLP function uses for itself and its input/output private arrays. */

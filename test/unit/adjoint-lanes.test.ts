@@ -15,11 +15,11 @@ import {
   adjointLanesFit,
   adjointLanesKey,
   adjointLanesWgsl,
-  gradFromOutput,
   laneRows,
   lanesVjpFunctionFloats,
 } from '../../src/kernels/adjoint-lanes';
 import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/mlp/mlp';
+import { gradFromOutput } from '../../src/mlp/activations';
 
 const spec = (layers: number[], timeInput = false): MlpSpec => ({ layers, activation: 'tanh', timeInput });
 
