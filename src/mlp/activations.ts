@@ -115,6 +115,17 @@ export const ACTIVATION_TABLE = {
     df: () => 1,
     kink: false,
   },
+  elu: {
+    // α = 1: x for x > 0, e^x − 1 otherwise. The exp argument is min(x, 0), so
+    // the branch select discards is never Inf either.
+    value: (c) => `select(exp(min(x, ${c('0.0')})) - 1.0, x, x > ${c('0.0')})`,
+    // From the output: 1 for x > 0, else e^u = x + 1. No pre-activations are
+    // kept, as for tanh; σ' is continuous at 0 (both sides 1), so no kink.
+    derivative: { from: 'output', expr: (c) => `select(x + 1.0, ${c('1.0')}, x > ${c('0.0')})` },
+    f: (x) => (x > 0 ? x : Math.expm1(x)),
+    df: (x) => (x > 0 ? 1 : Math.exp(x)),
+    kink: false,
+  },
 } as const satisfies Record<string, ActivationEntry>;
 
 /** Activation functions between layers (none after the last layer). */

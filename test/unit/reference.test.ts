@@ -249,12 +249,16 @@ describe('mlpForward', () => {
     expect(activate('silu', -2)).toBeCloseTo(-2 / (1 + Math.exp(2)), 15);
     expect(activate('relu', -3)).toBe(0);
     expect(activate('identity', -3)).toBe(-3);
+    expect(activate('elu', 2.5)).toBe(2.5);
+    expect(activate('elu', -1e-9)).toBeCloseTo(-1e-9 + 5e-19, 24);
+    expect(activate('elu', -2)).toBeCloseTo(Math.exp(-2) - 1, 15);
+    expect(activate('elu', -1000)).toBe(-1);
   });
 
   // Central differences (f(x+ε) − f(x−ε)) / 2ε, ε = 1e-5: truncation ε²·|f'''|/6 ≲ 1e-10 for these
   // functions, round-off ≈ 1e-16·|f|/ε ≲ 1e-10 at |x| ≤ 6; 1e-8 leaves a wide margin, while a
   // wrong derivative (a missing factor, a sign) is off by O(0.01–1). Points keep 1e-3 from 0,
-  // where relu's derivative jumps.
+  // where relu's derivative jumps (and elu's second derivative).
   it('has derivatives (the table\'s df) that match central finite differences of σ', () => {
     const xs = [-6, -3.1, -1.7, -0.6, -0.013, 0.009, 0.4, 1.2, 2.9, 5.5];
     const eps = 1e-5;
@@ -266,8 +270,10 @@ describe('mlpForward', () => {
     }
   });
 
-  it('marks relu alone as having a kink in its derivative', () => {
+  it('marks relu alone as having a kink in its derivative (elu is C¹ at 0: both one-sided slopes are 1)', () => {
     expect(ACTIVATIONS.filter((a) => ACTIVATION_TABLE[a].kink)).toEqual(['relu']);
+    expect(activateGrad('elu', 0)).toBe(1);
+    expect(activateGrad('elu', 1e-12)).toBe(1);
   });
 });
 
