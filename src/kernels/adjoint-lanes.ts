@@ -21,7 +21,8 @@ import type { Tableau } from '../methods/tableau';
 import { adjointBindingsWgsl, adjointRows, landingWgsl } from './adjoint';
 import { f32Literal, fillTemplate } from '../wgsl/layout';
 import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
-import { type Activation, activationGradWgsl, activationWgsl, gradFromOutput } from '../mlp/activations';
+import { type Activation, activationGradWgsl, activationWgsl } from '../mlp/activations';
+import { type LayerPlan, mlpPlan, vjpFloats } from '../mlp/plan';
 import { SAMPLE, controllerWgsl, statusWgsl } from '../wgsl/rk';
 import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
@@ -30,16 +31,9 @@ export const ADJOINT_LANES = 4;
 /** Invocations per workgroup of the lane kernel. */
 export const ADJOINT_LANES_WORKGROUP = 64;
 
-/**
- * Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the
- * input, every hidden layer's outputs (and pre-activations, unless
- * `gradFromOutput`), the cotangents of the hidden layers and of the output,
- * and the input gradient.
- */
+/** Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the plan's 'lanes' count (`vjpFloats`). */
 export function lanesVjpFunctionFloats(layers: readonly number[], timeInput: boolean, act: Activation = 'softplus'): number {
-  const D = layers[layers.length - 1];
-  const hidden = layers.slice(1, -1).reduce((s, w) => s + w, 0);
-  return 4 * (D + (timeInput ? 1 : 0) + (gradFromOutput(act) ? 2 : 3) * hidden + D + D);
+  return vjpFloats(mlpPlan({ layers, activation: act, timeInput }), 'lanes');
 }
 
 /**
@@ -57,7 +51,7 @@ export const LANES_MIN_BATCH = 8;
 
 /** Whether the lane kernel applies to an MLP (see `LANES_VJP_FLOATS_MAX`). */
 export function adjointLanesFit(spec: MlpSpec): boolean {
-  return lanesVjpFunctionFloats(spec.layers, spec.timeInput, spec.activation) <= LANES_VJP_FLOATS_MAX;
+  return vjpFloats(mlpPlan(spec), 'lanes') <= LANES_VJP_FLOATS_MAX;
 }
 
 /** Where the lane kernel keeps the invocation's two parameter rows (P floats each). */
@@ -113,16 +107,6 @@ function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (
 }
 
 /**
- * Layers with at most this many outputs (the last layer of a model with a
- * small state) are written out output by output rather than looped over:
- * every θ index is then a constant, and the backward sweep gives each input
- * its cotangent in one statement (σ' applied in it) instead of accumulating
- * it in memory across the outputs. Wider layers keep their loop (written out,
- * a 50-output layer made the kernel slower on SwiftShader, not faster).
- */
-export const LANES_UNROLL_OUTPUTS = 4;
-
-/**
  * `vjp4(t)` (theta = false) or `vjp4_theta(t, w)` (theta = true) for an MLP,
  * adding to the row element `row(index)`. The θ products of a layer with a
  * loop over its outputs are made in that loop unless `unrollTheta` (a private
@@ -130,21 +114,21 @@ export const LANES_UNROLL_OUTPUTS = 4;
  * statement per parameter at a constant index.
  */
 export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => string, unrollTheta = false): string {
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  const plan = mlpPlan(spec);
+  const { D, layers } = plan;
   const L = layers.length;
   // σ' from the layer's output alone: no pre-activations kept (act_grad4 ignores its u).
-  const fromX = gradFromOutput(spec.activation);
+  const fromX = !plan.keepPreActivations;
   const out: string[] = [];
   const push = (indent: number, line: string) => out.push(`${'  '.repeat(indent)}${line}`);
-  const looped = (Ly: (typeof layers)[number]) => Ly.outWidth > LANES_UNROLL_OUTPUTS;
+  const looped = (Ly: LayerPlan) => !Ly.writtenOut;
   /**
    * A layer's outputs, in a loop or (`writtenOut`, by default for narrow
    * layers) written out; `at(k)` is the θ index of weight row o, column k,
    * and `bias` that of bias o.
    */
   const overOutputs = (
-    Ly: (typeof layers)[number],
+    Ly: LayerPlan,
     body: (o: string, at: (k: number) => string, bias: string) => void,
     writtenOut = !looped(Ly),
   ) => {

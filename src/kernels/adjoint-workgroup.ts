@@ -18,7 +18,8 @@ import type { Tableau } from '../methods/tableau';
 import { adjointBindingsWgsl, landingWgsl, thetaStageEval } from './adjoint';
 import { fillTemplate } from '../wgsl/layout';
 import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
-import { activationGradWgsl, activationWgsl, gradFromOutput } from '../mlp/activations';
+import { activationGradWgsl, activationWgsl } from '../mlp/activations';
+import { mlpPlan, vjpFloats } from '../mlp/plan';
 import { SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 
 /** Invocations per workgroup (one sample). */
@@ -73,9 +74,7 @@ export function workgroupSlices(layers: readonly number[], wg = ADJOINT_WORKGROU
 
 /** Floats of the workgroup vectors: the input, the hidden layers' outputs (and pre-activations), their cotangents, a, f and the input gradient. */
 export function workgroupVectorFloats(spec: MlpSpec): number {
-  const D = stateDim(spec);
-  const hidden = spec.layers.slice(1, -1).reduce((s, w) => s + w, 0);
-  return spec.layers[0] + (gradFromOutput(spec.activation) ? 2 : 3) * hidden + 3 * D;
+  return vjpFloats(mlpPlan(spec), 'workgroup');
 }
 
 /** Whether the workgroup kernel applies to an MLP (its vectors and slices within the bounds above). */
@@ -98,10 +97,10 @@ function chunks(count: number, wg: number, index: string, body: (k: number) => s
  * (acc −= h·step, step ← 0) and `clear_step_row`.
  */
 export function wgVjpWgsl(spec: MlpSpec, wg = ADJOINT_WORKGROUP_SIZE): string {
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  const plan = mlpPlan(spec);
+  const { D, layers } = plan;
   const L = layers.length;
-  const fromX = gradFromOutput(spec.activation);
+  const fromX = !plan.keepPreActivations;
   const { segments, slice } = workgroupSlices(spec.layers, wg);
   const out: string[] = [`// VJPs of MLP ${mlpKey(spec)}, shared by the ${wg} invocations of a workgroup`];
   out.push(activationWgsl(spec.activation), activationGradWgsl(spec.activation));

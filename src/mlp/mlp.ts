@@ -9,41 +9,11 @@
  * row-major, then bias [out].
  */
 
-import { type Activation, activationWgsl } from './activations';
+import { activationWgsl } from './activations';
+import { type LayerPlan, type MlpSpec, mlpPlan } from './plan';
 
 export { ACTIVATIONS, type Activation } from './activations';
-
-/** WGSL's limit on the function-scope variables of one function (8,192 bytes), in floats. */
-export const WGSL_FUNCTION_FLOATS = 2048;
-
-/** The compile-time description of an MLP. */
-export interface MlpSpec {
-  /** Widths of the Linear layers: [input, hidden…, output]; input = output (+1 with timeInput). */
-  readonly layers: readonly number[];
-  readonly activation: Activation;
-  readonly timeInput: boolean;
-}
-
-/** Offsets of one Linear layer in the flat parameter vector. */
-export interface LinearOffsets {
-  readonly inWidth: number;
-  readonly outWidth: number;
-  readonly weight: number;
-  readonly bias: number;
-}
-
-/** Offsets of every layer, and the total parameter count. */
-export function mlpOffsets(layers: readonly number[]): { layers: LinearOffsets[]; count: number } {
-  const out: LinearOffsets[] = [];
-  let off = 0;
-  for (let l = 0; l + 1 < layers.length; l++) {
-    const inWidth = layers[l];
-    const outWidth = layers[l + 1];
-    out.push({ inWidth, outWidth, weight: off, bias: off + inWidth * outWidth });
-    off += inWidth * outWidth + outWidth;
-  }
-  return { layers: out, count: off };
-}
+export { type LinearOffsets, type MlpSpec, UNROLL_MAX_WIDTH, WGSL_FUNCTION_FLOATS, mlpOffsets } from './plan';
 
 /** State dimension D of an MLP spec (the output width). */
 export function stateDim(spec: MlpSpec): number {
@@ -87,8 +57,9 @@ export function thetaBindingWgsl(count: number): string {
  * (`thetaBindingWgsl`). Also emits `act`.
  */
 export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string {
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  const plan = mlpPlan(spec);
+  const { D, layers } = plan;
+  const out = layers[layers.length - 1];
   const lines: string[] = [];
   lines.push(`// MLP ${mlpKey(spec)}`);
   if (names.declare) {
@@ -97,37 +68,31 @@ export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string 
   }
   if (names.activation !== false) lines.push(activationWgsl(spec.activation));
   lines.push(`fn ${names.fn}(t: f32) {`);
-  const L = layers.length;
   // With a hidden layer, the last Linear is streamed into the loop of the
-  // layer before it: each hidden unit, once activated, is added to the D
-  // outputs at once, so the widest hidden layer never needs an array.
-  const stream = L >= 2;
-  const emitted = stream ? L - 1 : L;
-  for (let l = 0; l < emitted; l++) {
-    const Ly = layers[l];
+  // layer before it (`streamsOutput`): each hidden unit, once activated, is
+  // added to the D outputs at once, so the widest hidden layer never needs an
+  // array.
+  for (const Ly of layers.slice(0, plan.forwardLayers)) {
+    const l = Ly.index;
     const src = l === 0 ? names.input : `h${l - 1}`;
-    const nState = l === 0 && spec.timeInput ? Ly.inWidth - 1 : Ly.inWidth;
-    const streamed = stream && l === L - 2;
-    const dst = l === L - 1 ? names.output : `h${l}`;
-    if (streamed) {
-      const out = layers[L - 1];
+    const dst = Ly.last ? names.output : `h${l}`;
+    if (Ly.streamsOutput) {
       for (let d = 0; d < out.outWidth; d++) lines.push(`  ${names.output}[${d}] = theta[${out.bias + d}u];`);
-    } else if (l < L - 1) {
+    } else if (!Ly.last) {
       lines.push(`  var h${l}: array<f32, ${Ly.outWidth}>;`);
     }
     lines.push(`  for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
     lines.push(`    var acc = theta[${Ly.bias}u + o];`);
     lines.push(`    let w = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
-    lines.push(...innerProduct(src, nState));
-    if (l === 0 && spec.timeInput) lines.push(`    acc = fma(theta[w + ${nState}u], t, acc);`);
-    if (streamed) {
-      const out = layers[L - 1];
+    lines.push(...innerProduct(src, Ly));
+    if (l === 0 && spec.timeInput) lines.push(`    acc = fma(theta[w + ${Ly.vectorInputs}u], t, acc);`);
+    if (Ly.streamsOutput) {
       lines.push('    let a = act(acc);');
       for (let d = 0; d < out.outWidth; d++) {
         lines.push(`    ${names.output}[${d}] = fma(theta[${out.weight + d * out.inWidth}u + o], a, ${names.output}[${d}]);`);
       }
     } else {
-      lines.push(l === L - 1 ? `    ${dst}[o] = acc;` : `    ${dst}[o] = act(acc);`);
+      lines.push(Ly.last ? `    ${dst}[o] = acc;` : `    ${dst}[o] = act(acc);`);
     }
     lines.push('  }');
   }
@@ -135,22 +100,14 @@ export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string 
   return lines.join('\n');
 }
 
-/**
- * Inputs up to this width are summed with constant indices (unrolled):
- * a private-array read with a loop index becomes a gather on SIMD
- * implementations (SwiftShader runs invocations as vector lanes), which
- * costs more than the FMA itself; wider inputs keep the loop (long unrolled
- * bodies compile slowly and help less).
- */
-export const UNROLL_MAX_WIDTH = 64;
-
-/** `acc += Σ_i θ[w + i]·src[i]` for i < n, in index order (the same rounding either way). */
-function innerProduct(src: string, n: number): string[] {
-  if (n > UNROLL_MAX_WIDTH) return [`    for (var i = 0u; i < ${n}u; i++) { acc = fma(theta[w + i], ${src}[i], acc); }`];
+/** `acc += Σ_i θ[w + i]·src[i]` over the layer's vector inputs, in index order (the same rounding either way). */
+function innerProduct(src: string, Ly: LayerPlan): string[] {
+  const n = Ly.vectorInputs;
+  if (!Ly.unrolledInputs) return [`    for (var i = 0u; i < ${n}u; i++) { acc = fma(theta[w + i], ${src}[i], acc); }`];
   return Array.from({ length: n }, (_, i) => `    acc = fma(theta[w + ${i}u], ${src}[${i}], acc);`);
 }
 
 /** Floating-point operations of one MLP evaluation per sample (2·in·out per layer, activations excluded). */
 export function mlpFlops(spec: MlpSpec): number {
-  return mlpOffsets(spec.layers).layers.reduce((s, L) => s + 2 * L.inWidth * L.outWidth, 0);
+  return mlpPlan(spec).layers.reduce((s, L) => s + 2 * L.inWidth * L.outWidth, 0);
 }

@@ -11,7 +11,8 @@
  * δ_{l-1} = (W_lᵀ δ_l) ⊙ σ'(u_{l-1}), ∂/∂W_l = δ_l x_lᵀ, ∂/∂b_l = δ_l, and
  * vᵀ∂f/∂x_0 = W_0ᵀ δ_0 (its last entry is vᵀ∂f/∂t with the time input).
  */
-import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from './mlp';
+import { type MlpSpec, mlpKey } from './mlp';
+import { mlpPlan } from './plan';
 import { activationGradWgsl, activationWgsl } from './activations';
 
 /**
@@ -76,11 +77,10 @@ export interface VjpIo {
  * also `acc` (read_write storage) and the private `acc_base: u32`.
  */
 export function vjpWgsl(spec: MlpSpec, io: VjpIo): string {
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  // The one-sample VJP keeps every hidden layer's pre-activations, whatever the activation (`vjpFloats`'s 'scalar').
+  const { D, layers, params: count } = mlpPlan(spec);
   const L = layers.length;
   const out: string[] = [];
-  const { count } = mlpOffsets(spec.layers);
   const local = count <= LOCAL_ACCUMULATOR_MAX;
   const ref = io.row ?? accumulatorRef(local);
   out.push(`// VJPs of MLP ${mlpKey(spec)}`);
