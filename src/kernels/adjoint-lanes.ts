@@ -1,12 +1,14 @@
 /**
  * The adjoint kernel on four samples per invocation (adjoint-lanes.wgsl):
- * the MLP's vector–Jacobian products on vec4 lanes, the tableau as constant
- * arrays, the shared parameter rows, and when the kernel applies.
+ * the MLP's vector–Jacobian products on vec4 lanes, the shared parameter
+ * rows, and when the kernel applies. The stages, their error norm and the
+ * first step are rk_core's, generated on vec4 lanes by src/wgsl/rk.ts
+ * (`stagesWgsl`, `redoStagesWgsl`, `firstStepWgsl`).
  *
  * `vjp4(t)` and `vjp4_theta(t, w)` read [z, a] of four samples from
  * `rhs_in` (vec4 lanes) and write [f, −aᵀ∂f/∂z] to `rhs_out`;
  * `vjp4_theta` also adds Σ_lanes w_k·a_kᵀ∂f/∂θ to the step row. As in
- * src/kernels/lanes.ts, every inner product over a layer's inputs is unrolled,
+ * src/mlp/lanes.ts, every inner product over a layer's inputs is unrolled,
  * so the private-array indices there are compile-time constants (a private
  * read with a loop index is a gather on SIMD implementations such as
  * SwiftShader); the loops over a layer's outputs stay loops. The θ products
@@ -14,16 +16,16 @@
  * constant index (in the loop over outputs they were a gather and a scatter
  * per parameter: 11–12% more backward time on the spiral at B = 16,384 and
  * 65,536); into a row in storage they stay in that loop. Lane by lane the
- * forward and backward sweeps are the arithmetic of `mlp_vjp` (src/kernels/vjp.ts).
+ * forward and backward sweeps are the arithmetic of `mlp_vjp` (src/mlp/vjp.ts).
  */
 import adjointLanesSource from './adjoint-lanes.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
 import { adjointBindingsWgsl, adjointRows, landingWgsl } from './adjoint';
-import { f32Literal, fillTemplate } from '../wgsl/layout';
+import { fillTemplate } from '../wgsl/layout';
 import { type MlpSpec, mlpKey, mlpOffsets, stateDim } from '../mlp/mlp';
 import { type Activation, activationGradWgsl, activationWgsl } from '../mlp/activations';
 import { type LayerPlan, mlpPlan, vjpFloats } from '../mlp/plan';
-import { SAMPLE, controllerWgsl, statusWgsl } from '../wgsl/rk';
+import { type LaneStageEval, SAMPLE, controllerWgsl, firstStepWgsl, laneStagesWgsl, statusWgsl } from '../wgsl/rk';
 import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
 /** Samples per invocation of the lane kernel. */
@@ -73,17 +75,15 @@ export function laneRows(spec: MlpSpec): LaneRows {
   return { stepLocal, accLocal, stateFloatsPerSample: perSample, stateStride: ADJOINT_LANES * perSample };
 }
 
-/** The tableau as WGSL constants: A (S×S, zero above the diagonal), B, C and BERR. */
-function tableauWgsl(tab: Tableau): string {
-  const S = tab.stages;
-  const arr = (xs: readonly number[]) => `array<f32, ${S}>(${Array.from({ length: S }, (_, j) => f32Literal(xs[j] ?? 0)).join(', ')})`;
-  return [
-    `const A = array<array<f32, ${S}>, ${S}>(${tab.a.map((r) => arr(r)).join(', ')});`,
-    `const B = ${arr(tab.b)};`,
-    `const C = ${arr(tab.c)};`,
-    `const BERR = ${arr(tab.bErr)};`,
-  ].join('\n');
-}
+/**
+ * The lane kernel's stage evaluation: stages with b_i ≠ 0 add
+ * Σ_lanes (−h_k b_i)·a_kᵀ∂f/∂θ to the step row in the sweep that evaluates
+ * them (`vjp4_theta`, zero weight outside `run`); the others call `vjp4`.
+ */
+const laneStageEval: LaneStageEval = {
+  theta: (time, b) => `vjp4_theta(${time}, select(vec4<f32>(0.0), -h * ${b}, run));`,
+  plain: (time) => `vjp4(${time});`,
+};
 
 /** The two rows and `acc_load`, `acc_store`, `commit_step_row` (acc += step row, step row ← 0), `clear_step_row`. */
 function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (idx: string) => string } {
@@ -255,7 +255,7 @@ export function adjointLanesWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, param
       'Per invocation: the parameter adjoint a_θ of its four samples (P values).',
     ),
     CONTROLLER: controllerWgsl(spec.tableau),
-    TABLEAU: tableauWgsl(spec.tableau),
+    STAGES: laneStagesWgsl(spec.tableau, laneStageEval),
     VJP: [
       `// VJPs of MLP ${mlpKey(spec.mlp)} on four lanes`,
       activationWgsl(spec.mlp.activation, 4),
@@ -265,6 +265,7 @@ export function adjointLanesWgsl(spec: { mlp: MlpSpec; tableau: Tableau }, param
     ].join('\n'),
     ROWS: wgsl,
     LANDING: landingWgsl({ lane: true }),
+    FIRST_STEP: firstStepWgsl(4, 'vjp4'),
     WG: ADJOINT_LANES_WORKGROUP,
   });
 }
