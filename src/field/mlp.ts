@@ -10,7 +10,8 @@
  * flattened in order loads unchanged.
  */
 import { EVAL_PARAMS, forwardWorkgroups, mlpForwardKernel, mlpForwardSpec } from '../kernels/mlp-forward';
-import { type Activation, ACTIVATIONS, type MlpSpec, WGSL_FUNCTION_FLOATS, mlpOffsets } from '../mlp/mlp';
+import { type Activation, ACTIVATIONS, type MlpSpec, mlpOffsets } from '../mlp/mlp';
+import { WGSL_FUNCTION_FLOATS, mlpPlan, vjpFloats } from '../mlp/plan';
 import { ArgumentError, DestroyedError } from '../errors';
 import { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
@@ -65,8 +66,8 @@ export const MAX_FUNCTION_FLOATS = WGSL_FUNCTION_FLOATS;
 
 /** Floats of function-scope memory the VJP of an MLP with these Linear widths uses. */
 export function vjpFunctionFloats(layers: readonly number[]): number {
-  const hidden = layers.slice(1, -1).reduce((s, w) => s + w, 0);
-  return layers[0] + 3 * hidden + layers[layers.length - 1];
+  // The one-sample VJP keeps the pre-activations whatever the activation, so the count needs the widths alone.
+  return vjpFloats(mlpPlan({ layers, activation: 'identity', timeInput: false }), 'scalar');
 }
 
 /** Checks an MLP description and returns its spec; throws `ArgumentError` naming the bad field. */

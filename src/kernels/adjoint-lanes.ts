@@ -1,12 +1,14 @@
 /**
  * The adjoint kernel on four samples per invocation (adjoint-lanes.wgsl):
- * the MLP's vector–Jacobian products on vec4 lanes, the tableau as constant
- * arrays, the shared parameter rows, and when the kernel applies.
+ * the MLP's vector–Jacobian products on vec4 lanes, the shared parameter
+ * rows, and when the kernel applies. The stages, their error norm and the
+ * first step are rk_core's, generated on vec4 lanes by src/wgsl/rk.ts
+ * (`stagesWgsl`, `redoStagesWgsl`, `firstStepWgsl`).
  *
  * `vjp4(t)` and `vjp4_theta(t, w)` read [z, a] of four samples from
  * `rhs_in` (vec4 lanes) and write [f, −aᵀ∂f/∂z] to `rhs_out`;
  * `vjp4_theta` also adds Σ_lanes w_k·a_kᵀ∂f/∂θ to the step row. As in
- * src/kernels/lanes.ts, every inner product over a layer's inputs is unrolled,
+ * src/mlp/lanes.ts, every inner product over a layer's inputs is unrolled,
  * so the private-array indices there are compile-time constants (a private
  * read with a loop index is a gather on SIMD implementations such as
  * SwiftShader); the loops over a layer's outputs stay loops. The θ products
@@ -14,15 +16,17 @@
  * constant index (in the loop over outputs they were a gather and a scatter
  * per parameter: 11–12% more backward time on the spiral at B = 16,384 and
  * 65,536); into a row in storage they stay in that loop. Lane by lane the
- * forward and backward sweeps are the arithmetic of `mlp_vjp` (src/kernels/vjp.ts).
+ * forward and backward sweeps are the arithmetic of `mlp_vjp` (src/mlp/vjp.ts).
  */
 import adjointLanesSource from './adjoint-lanes.wgsl?raw';
 import type { Tableau } from '../methods/tableau';
 import { type AdjointSpec, adjointBindings, adjointRows, landingWgsl } from './adjoint';
-import { f32Literal, fillTemplate } from '../wgsl/layout';
+import { fillTemplate } from '../wgsl/layout';
 import { defineKernel } from '../wgsl/kernel';
-import { type Activation, type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
-import { controllerWgsl, statusWgsl } from '../wgsl/rk';
+import { type MlpSpec, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
+import { type Activation, activationGradWgsl, activationWgsl } from '../mlp/activations';
+import { type LayerPlan, mlpPlan, vjpFloats } from '../mlp/plan';
+import { type LaneStageEval, controllerWgsl, firstStepWgsl, laneStagesWgsl, statusWgsl } from '../wgsl/rk';
 import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
 /** Samples per invocation of the lane kernel. */
@@ -30,48 +34,9 @@ export const ADJOINT_LANES = 4;
 /** Invocations per workgroup of the lane kernel. */
 export const ADJOINT_LANES_WORKGROUP = 64;
 
-/** σ'(u) on four lanes, given u and x = σ(u): lane by lane `act_grad` of src/kernels/vjp.ts. */
-export function activationGradWgsl4(act: Activation): string {
-  const v = (c: string) => `vec4<f32>(${c})`;
-  const body = (() => {
-    switch (act) {
-      case 'tanh':
-        // 1 − x², which is 0 where |u| ≥ 9.1 (tanh rounds to ±1 there), as act_grad's select gives.
-        return '1.0 - x * x';
-      case 'softplus':
-        return `1.0 / (1.0 + exp(-clamp(u, ${v('-88.0')}, ${v('88.0')})))`;
-      case 'relu':
-        return `select(${v('0.0')}, ${v('1.0')}, u > ${v('0.0')})`;
-      case 'sigmoid':
-        return 'x * (1.0 - x)';
-      case 'silu':
-        return `s * (1.0 + u * (1.0 - s))`;
-      case 'identity':
-        return v('1.0');
-    }
-  })();
-  const pre = act === 'silu' ? `let s = 1.0 / (1.0 + exp(-clamp(u, ${v('-88.0')}, ${v('88.0')}))); ` : '';
-  return `fn act_grad4(u: vec4<f32>, x: vec4<f32>) -> vec4<f32> { ${pre}return ${body}; }`;
-}
-
-/**
- * Activations whose derivative is a function of their output x alone
- * (tanh: 1 − x², sigmoid: x(1 − x)): their VJP keeps no pre-activations.
- */
-export function gradFromOutput(act: Activation): boolean {
-  return act === 'tanh' || act === 'sigmoid' || act === 'identity';
-}
-
-/**
- * Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the
- * input, every hidden layer's outputs (and pre-activations, unless
- * `gradFromOutput`), the cotangents of the hidden layers and of the output,
- * and the input gradient.
- */
+/** Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the plan's 'lanes' count (`vjpFloats`). */
 export function lanesVjpFunctionFloats(layers: readonly number[], timeInput: boolean, act: Activation = 'softplus'): number {
-  const D = layers[layers.length - 1];
-  const hidden = layers.slice(1, -1).reduce((s, w) => s + w, 0);
-  return 4 * (D + (timeInput ? 1 : 0) + (gradFromOutput(act) ? 2 : 3) * hidden + D + D);
+  return vjpFloats(mlpPlan({ layers, activation: act, timeInput }), 'lanes');
 }
 
 /**
@@ -89,7 +54,7 @@ export const LANES_MIN_BATCH = 8;
 
 /** Whether the lane kernel applies to an MLP (see `LANES_VJP_FLOATS_MAX`). */
 export function adjointLanesFit(spec: MlpSpec): boolean {
-  return lanesVjpFunctionFloats(spec.layers, spec.timeInput, spec.activation) <= LANES_VJP_FLOATS_MAX;
+  return vjpFloats(mlpPlan(spec), 'lanes') <= LANES_VJP_FLOATS_MAX;
 }
 
 /** Where the lane kernel keeps the invocation's two parameter rows (P floats each). */
@@ -111,17 +76,15 @@ export function laneRows(spec: MlpSpec): LaneRows {
   return { stepLocal, accLocal, stateFloatsPerSample: perSample, stateStride: ADJOINT_LANES * perSample };
 }
 
-/** The tableau as WGSL constants: A (S×S, zero above the diagonal), B, C and BERR. */
-function tableauWgsl(tab: Tableau): string {
-  const S = tab.stages;
-  const arr = (xs: readonly number[]) => `array<f32, ${S}>(${Array.from({ length: S }, (_, j) => f32Literal(xs[j] ?? 0)).join(', ')})`;
-  return [
-    `const A = array<array<f32, ${S}>, ${S}>(${tab.a.map((r) => arr(r)).join(', ')});`,
-    `const B = ${arr(tab.b)};`,
-    `const C = ${arr(tab.c)};`,
-    `const BERR = ${arr(tab.bErr)};`,
-  ].join('\n');
-}
+/**
+ * The lane kernel's stage evaluation: stages with b_i ≠ 0 add
+ * Σ_lanes (−h_k b_i)·a_kᵀ∂f/∂θ to the step row in the sweep that evaluates
+ * them (`vjp4_theta`, zero weight outside `run`); the others call `vjp4`.
+ */
+const laneStageEval: LaneStageEval = {
+  theta: (time, b) => `vjp4_theta(${time}, select(vec4<f32>(0.0), -h * ${b}, run));`,
+  plain: (time) => `vjp4(${time});`,
+};
 
 /** The two rows and `acc_load`, `acc_store`, `commit_step_row` (acc += step row, step row ← 0), `clear_step_row`. */
 function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (idx: string) => string } {
@@ -145,16 +108,6 @@ function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (
 }
 
 /**
- * Layers with at most this many outputs (the last layer of a model with a
- * small state) are written out output by output rather than looped over:
- * every θ index is then a constant, and the backward sweep gives each input
- * its cotangent in one statement (σ' applied in it) instead of accumulating
- * it in memory across the outputs. Wider layers keep their loop (written out,
- * a 50-output layer made the kernel slower on SwiftShader, not faster).
- */
-export const LANES_UNROLL_OUTPUTS = 4;
-
-/**
  * `vjp4(t)` (theta = false) or `vjp4_theta(t, w)` (theta = true) for an MLP,
  * adding to the row element `row(index)`. The θ products of a layer with a
  * loop over its outputs are made in that loop unless `unrollTheta` (a private
@@ -162,21 +115,21 @@ export const LANES_UNROLL_OUTPUTS = 4;
  * statement per parameter at a constant index.
  */
 export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => string, unrollTheta = false): string {
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  const plan = mlpPlan(spec);
+  const { D, layers } = plan;
   const L = layers.length;
   // σ' from the layer's output alone: no pre-activations kept (act_grad4 ignores its u).
-  const fromX = gradFromOutput(spec.activation);
+  const fromX = !plan.keepPreActivations;
   const out: string[] = [];
   const push = (indent: number, line: string) => out.push(`${'  '.repeat(indent)}${line}`);
-  const looped = (Ly: (typeof layers)[number]) => Ly.outWidth > LANES_UNROLL_OUTPUTS;
+  const looped = (Ly: LayerPlan) => !Ly.writtenOut;
   /**
    * A layer's outputs, in a loop or (`writtenOut`, by default for narrow
    * layers) written out; `at(k)` is the θ index of weight row o, column k,
    * and `bias` that of bias o.
    */
   const overOutputs = (
-    Ly: (typeof layers)[number],
+    Ly: LayerPlan,
     body: (o: string, at: (k: number) => string, bias: string) => void,
     writtenOut = !looped(Ly),
   ) => {
@@ -301,16 +254,17 @@ export const adjointLanesKernel = defineKernel({
       STATE_STRIDE: rows.stateStride,
       BINDINGS: decls,
       CONTROLLER: controllerWgsl(spec.tableau),
-      TABLEAU: tableauWgsl(spec.tableau),
+      STAGES: laneStagesWgsl(spec.tableau, laneStageEval),
       VJP: [
         `// VJPs of MLP ${mlpLabel(spec.mlp)} on four lanes`,
-        activationWgsl4(spec.mlp.activation),
-        activationGradWgsl4(spec.mlp.activation),
+        activationWgsl(spec.mlp.activation, 4),
+        activationGradWgsl(spec.mlp.activation, 4),
         vjp4Wgsl(spec.mlp, false, step),
         vjp4Wgsl(spec.mlp, true, step, rows.stepLocal),
       ].join('\n'),
       ROWS: wgsl,
       LANDING: landingWgsl({ lane: true }),
+      FIRST_STEP: firstStepWgsl(4, 'vjp4'),
       WG: ADJOINT_LANES_WORKGROUP,
     });
   },

@@ -15,12 +15,12 @@
  */
 import adjointWorkgroupSource from './adjoint-workgroup.wgsl?raw';
 import { type AdjointSpec, adjointBindings, landingWgsl, thetaStageEval } from './adjoint';
-import { gradFromOutput } from './adjoint-lanes';
 import { fillTemplate } from '../wgsl/layout';
 import { defineKernel } from '../wgsl/kernel';
-import { type MlpSpec, activationWgsl, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
+import { type MlpSpec, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
+import { activationGradWgsl, activationWgsl } from '../mlp/activations';
+import { mlpPlan, vjpFloats } from '../mlp/plan';
 import { rkCoreWgsl, statusWgsl } from '../wgsl/rk';
-import { activationGradWgsl } from '../mlp/vjp';
 
 /** Invocations per workgroup (one sample). */
 export const ADJOINT_WORKGROUP_SIZE = 64;
@@ -74,9 +74,7 @@ export function workgroupSlices(layers: readonly number[], wg = ADJOINT_WORKGROU
 
 /** Floats of the workgroup vectors: the input, the hidden layers' outputs (and pre-activations), their cotangents, a, f and the input gradient. */
 export function workgroupVectorFloats(spec: MlpSpec): number {
-  const D = stateDim(spec);
-  const hidden = spec.layers.slice(1, -1).reduce((s, w) => s + w, 0);
-  return spec.layers[0] + (gradFromOutput(spec.activation) ? 2 : 3) * hidden + 3 * D;
+  return vjpFloats(mlpPlan(spec), 'workgroup');
 }
 
 /** Whether the workgroup kernel applies to an MLP (its vectors and slices within the bounds above). */
@@ -99,10 +97,10 @@ function chunks(count: number, wg: number, index: string, body: (k: number) => s
  * (acc −= h·step, step ← 0) and `clear_step_row`.
  */
 export function wgVjpWgsl(spec: MlpSpec, wg = ADJOINT_WORKGROUP_SIZE): string {
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  const plan = mlpPlan(spec);
+  const { D, layers } = plan;
   const L = layers.length;
-  const fromX = gradFromOutput(spec.activation);
+  const fromX = !plan.keepPreActivations;
   const { segments, slice } = workgroupSlices(spec.layers, wg);
   const out: string[] = [`// VJPs of MLP ${mlpLabel(spec)}, shared by the ${wg} invocations of a workgroup`];
   out.push(activationWgsl(spec.activation), activationGradWgsl(spec.activation));

@@ -10,25 +10,21 @@
  * arithmetic is the one-sample MLP's, in the same order, so both kernels give
  * the same float32 results.
  */
-import { type MlpSpec, WGSL_FUNCTION_FLOATS, activationWgsl4, mlpLabel, mlpOffsets, stateDim } from './mlp';
+import { type MlpSpec, mlpLabel } from './mlp';
+import { WGSL_FUNCTION_FLOATS, forwardLaneFloats, mlpPlan } from './plan';
+import { activationWgsl } from './activations';
 
 /** Samples per invocation the forward kernel tries, the preferred first. */
 export const LANE_COUNTS: readonly number[] = [16, 8, 4];
 
 /**
- * Floats of function-scope variables the K-lane evaluation declares: per
- * lane, the state, every hidden layer but the streamed last one, the output
- * and one accumulator.
+ * The largest lane count whose arrays (`forwardLaneFloats`) fit WGSL's limit,
+ * or 1 (one sample per invocation) when none does. They depend on the widths
+ * alone.
  */
-export function lanesFunctionFloats(layers: readonly number[], lanes: number): number {
-  const D = layers[layers.length - 1];
-  const stored = layers.slice(1, -2).reduce((s, w) => s + w, 0);
-  return lanes * (2 * D + stored + 1);
-}
-
-/** The largest lane count whose arrays fit WGSL's limit, or 1 (one sample per invocation) when none does. */
 export function lanesFor(layers: readonly number[]): number {
-  return LANE_COUNTS.find((k) => lanesFunctionFloats(layers, k) <= WGSL_FUNCTION_FLOATS) ?? 1;
+  const plan = mlpPlan({ layers, activation: 'identity', timeInput: false });
+  return LANE_COUNTS.find((k) => forwardLaneFloats(plan, k) <= WGSL_FUNCTION_FLOATS) ?? 1;
 }
 
 const COMPONENTS = ['x', 'y', 'z', 'w'];
@@ -41,14 +37,12 @@ const COMPONENTS = ['x', 'y', 'z', 'w'];
  */
 export function lanesWgsl(spec: MlpSpec, lanes: number): string {
   if (!LANE_COUNTS.includes(lanes)) throw new Error(`lane count ${lanes} is not one of ${LANE_COUNTS.join(', ')}`);
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  const plan = mlpPlan(spec);
+  const { D, layers } = plan;
   const groups = Array.from({ length: lanes / 4 }, (_, q) => q);
-  const L = layers.length;
-  const outLayer = layers[L - 1];
-  // With a hidden layer, the last Linear is streamed into the loop of the layer before it.
-  const stream = L >= 2;
-  const lines: string[] = [`// MLP ${mlpLabel(spec)}, ${lanes} samples per invocation`, activationWgsl4(spec.activation)];
+  const outLayer = layers[layers.length - 1];
+  // With a hidden layer, the last Linear is streamed into the loop of the layer before it (`streamsOutput`).
+  const lines: string[] = [`// MLP ${mlpLabel(spec)}, ${lanes} samples per invocation`, activationWgsl(spec.activation, 4)];
   const push = (indent: number, line: string) => lines.push(`${'  '.repeat(indent)}${line}`);
 
   push(0, 'fn evaluate(first: u32) {');
@@ -68,16 +62,16 @@ export function lanesWgsl(spec: MlpSpec, lanes: number): string {
   push(1, '}');
   for (const q of groups) push(1, `var y${q}: array<vec4<f32>, ${D}>;`);
 
-  for (let l = 0; l < (stream ? L - 1 : L); l++) {
-    const Ly = layers[l];
+  for (const Ly of layers.slice(0, plan.forwardLayers)) {
+    const l = Ly.index;
     const src = l === 0 ? 'x' : `h${l - 1}_`;
-    const nState = l === 0 && spec.timeInput ? Ly.inWidth - 1 : Ly.inWidth;
-    const streamed = stream && l === L - 2;
+    const nState = Ly.vectorInputs;
+    const streamed = Ly.streamsOutput;
     if (streamed) {
       for (let d = 0; d < D; d++) {
         push(1, `{ let b = vec4<f32>(theta[${outLayer.bias + d}u]); ${groups.map((q) => `y${q}[${d}] = b;`).join(' ')} }`);
       }
-    } else if (l < L - 1) {
+    } else if (!Ly.last) {
       for (const q of groups) push(1, `var h${l}_${q}: array<vec4<f32>, ${Ly.outWidth}>;`);
     }
     push(1, `for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
@@ -96,7 +90,7 @@ export function lanesWgsl(spec: MlpSpec, lanes: number): string {
         const v = `vec4<f32>(theta[${outLayer.weight + d * outLayer.inWidth}u + o])`;
         push(2, `{ let v = ${v}; ${groups.map((q) => `y${q}[${d}] = fma(v, a${q}, y${q}[${d}]);`).join(' ')} }`);
       }
-    } else if (l === L - 1) {
+    } else if (Ly.last) {
       for (const q of groups) push(2, `y${q}[o] = acc${q};`);
     } else {
       for (const q of groups) push(2, `h${l}_${q}[o] = act4(acc${q});`);

@@ -9,42 +9,11 @@
  * row-major, then bias [out].
  */
 
-/** Activation functions between layers (none after the last layer). */
-export type Activation = 'tanh' | 'softplus' | 'relu' | 'sigmoid' | 'silu' | 'identity';
+import { activationWgsl } from './activations';
+import { type LayerPlan, type MlpSpec, mlpPlan } from './plan';
 
-export const ACTIVATIONS: readonly Activation[] = ['tanh', 'softplus', 'relu', 'sigmoid', 'silu', 'identity'];
-
-/** WGSL's limit on the function-scope variables of one function (8,192 bytes), in floats. */
-export const WGSL_FUNCTION_FLOATS = 2048;
-
-/** The compile-time description of an MLP. */
-export interface MlpSpec {
-  /** Widths of the Linear layers: [input, hidden…, output]; input = output (+1 with timeInput). */
-  readonly layers: readonly number[];
-  readonly activation: Activation;
-  readonly timeInput: boolean;
-}
-
-/** Offsets of one Linear layer in the flat parameter vector. */
-export interface LinearOffsets {
-  readonly inWidth: number;
-  readonly outWidth: number;
-  readonly weight: number;
-  readonly bias: number;
-}
-
-/** Offsets of every layer, and the total parameter count. */
-export function mlpOffsets(layers: readonly number[]): { layers: LinearOffsets[]; count: number } {
-  const out: LinearOffsets[] = [];
-  let off = 0;
-  for (let l = 0; l + 1 < layers.length; l++) {
-    const inWidth = layers[l];
-    const outWidth = layers[l + 1];
-    out.push({ inWidth, outWidth, weight: off, bias: off + inWidth * outWidth });
-    off += inWidth * outWidth + outWidth;
-  }
-  return { layers: out, count: off };
-}
+export { ACTIVATIONS, type Activation } from './activations';
+export { type LinearOffsets, type MlpSpec, UNROLL_MAX_WIDTH, WGSL_FUNCTION_FLOATS, mlpOffsets } from './plan';
 
 /** State dimension D of an MLP spec (the output width). */
 export function stateDim(spec: MlpSpec): number {
@@ -54,55 +23,6 @@ export function stateDim(spec: MlpSpec): number {
 /** A short text of an MLP spec, for the comments of generated WGSL (cache keys come from the kernel spec: `specKey`). */
 export function mlpLabel(spec: MlpSpec): string {
   return `mlp[${spec.layers.join('-')}|${spec.activation}|${spec.timeInput ? 't' : 'z'}]`;
-}
-
-/**
- * WGSL of the activation σ(x). Arguments of exp/tanh are clamped where the
- * function has saturated in float32, so no intermediate overflows to Inf.
- * A NaN input stays NaN: min/max/clamp of a NaN are implementation-defined in
- * WGSL (some return the other operand), which would turn a NaN parameter into
- * a plausible finite value; `act` tests the bits and passes a NaN through so
- * the solver's non-finite checks see it.
- */
-export function activationWgsl(act: Activation): string {
-  return [
-    'fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }',
-    `fn act(x: f32) -> f32 { return select(${activationExpr(act, (c) => c)}, x, is_nan(x)); }`,
-  ].join('\n');
-}
-
-/**
- * The same activation on four lanes at once: `fn act4(x: vec4<f32>)`, lane by
- * lane the expression of `act` (same clamps, same NaN pass-through).
- */
-export function activationWgsl4(act: Activation): string {
-  return [
-    'fn is_nan4(x: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }',
-    `fn act4(x: vec4<f32>) -> vec4<f32> { return select(${activationExpr(act, (c) => `vec4<f32>(${c})`)}, x, is_nan4(x)); }`,
-  ].join('\n');
-}
-
-/**
- * The expression of σ(x); `splat` turns a constant into an operand of x's
- * type where WGSL does not broadcast it (clamp and max take one type).
- */
-function activationExpr(act: Activation, splat: (c: string) => string): string {
-  switch (act) {
-    case 'tanh':
-      // tanh(±9.1) rounds to ±1 in float32.
-      return `tanh(clamp(x, ${splat('-9.1')}, ${splat('9.1')}))`;
-    case 'softplus':
-      // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), exact for every x without overflow.
-      return `max(x, ${splat('0.0')}) + log(1.0 + exp(-abs(x)))`;
-    case 'relu':
-      return `max(x, ${splat('0.0')})`;
-    case 'sigmoid':
-      return `1.0 / (1.0 + exp(-clamp(x, ${splat('-88.0')}, ${splat('88.0')})))`;
-    case 'silu':
-      return `x / (1.0 + exp(-clamp(x, ${splat('-88.0')}, ${splat('88.0')})))`;
-    case 'identity':
-      return 'x';
-  }
 }
 
 /** Names the generated MLP function uses for itself and its input/output private arrays. */
@@ -126,8 +46,9 @@ const DEFAULT_NAMES: MlpNames = { fn: 'mlp_eval', input: 'mlp_in', output: 'mlp_
  * floats, see `storage`). Also emits `act`.
  */
 export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string {
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  const plan = mlpPlan(spec);
+  const { D, layers } = plan;
+  const out = layers[layers.length - 1];
   const lines: string[] = [];
   lines.push(`// MLP ${mlpLabel(spec)}`);
   if (names.declare) {
@@ -136,37 +57,31 @@ export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string 
   }
   if (names.activation !== false) lines.push(activationWgsl(spec.activation));
   lines.push(`fn ${names.fn}(t: f32) {`);
-  const L = layers.length;
   // With a hidden layer, the last Linear is streamed into the loop of the
-  // layer before it: each hidden unit, once activated, is added to the D
-  // outputs at once, so the widest hidden layer never needs an array.
-  const stream = L >= 2;
-  const emitted = stream ? L - 1 : L;
-  for (let l = 0; l < emitted; l++) {
-    const Ly = layers[l];
+  // layer before it (`streamsOutput`): each hidden unit, once activated, is
+  // added to the D outputs at once, so the widest hidden layer never needs an
+  // array.
+  for (const Ly of layers.slice(0, plan.forwardLayers)) {
+    const l = Ly.index;
     const src = l === 0 ? names.input : `h${l - 1}`;
-    const nState = l === 0 && spec.timeInput ? Ly.inWidth - 1 : Ly.inWidth;
-    const streamed = stream && l === L - 2;
-    const dst = l === L - 1 ? names.output : `h${l}`;
-    if (streamed) {
-      const out = layers[L - 1];
+    const dst = Ly.last ? names.output : `h${l}`;
+    if (Ly.streamsOutput) {
       for (let d = 0; d < out.outWidth; d++) lines.push(`  ${names.output}[${d}] = theta[${out.bias + d}u];`);
-    } else if (l < L - 1) {
+    } else if (!Ly.last) {
       lines.push(`  var h${l}: array<f32, ${Ly.outWidth}>;`);
     }
     lines.push(`  for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
     lines.push(`    var acc = theta[${Ly.bias}u + o];`);
     lines.push(`    let w = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
-    lines.push(...innerProduct(src, nState));
-    if (l === 0 && spec.timeInput) lines.push(`    acc = fma(theta[w + ${nState}u], t, acc);`);
-    if (streamed) {
-      const out = layers[L - 1];
+    lines.push(...innerProduct(src, Ly));
+    if (l === 0 && spec.timeInput) lines.push(`    acc = fma(theta[w + ${Ly.vectorInputs}u], t, acc);`);
+    if (Ly.streamsOutput) {
       lines.push('    let a = act(acc);');
       for (let d = 0; d < out.outWidth; d++) {
         lines.push(`    ${names.output}[${d}] = fma(theta[${out.weight + d * out.inWidth}u + o], a, ${names.output}[${d}]);`);
       }
     } else {
-      lines.push(l === L - 1 ? `    ${dst}[o] = acc;` : `    ${dst}[o] = act(acc);`);
+      lines.push(Ly.last ? `    ${dst}[o] = acc;` : `    ${dst}[o] = act(acc);`);
     }
     lines.push('  }');
   }
@@ -174,22 +89,14 @@ export function mlpWgsl(spec: MlpSpec, names: MlpNames = DEFAULT_NAMES): string 
   return lines.join('\n');
 }
 
-/**
- * Inputs up to this width are summed with constant indices (unrolled):
- * a private-array read with a loop index becomes a gather on SIMD
- * implementations (SwiftShader runs invocations as vector lanes), which
- * costs more than the FMA itself; wider inputs keep the loop (long unrolled
- * bodies compile slowly and help less).
- */
-export const UNROLL_MAX_WIDTH = 64;
-
-/** `acc += Σ_i θ[w + i]·src[i]` for i < n, in index order (the same rounding either way). */
-function innerProduct(src: string, n: number): string[] {
-  if (n > UNROLL_MAX_WIDTH) return [`    for (var i = 0u; i < ${n}u; i++) { acc = fma(theta[w + i], ${src}[i], acc); }`];
+/** `acc += Σ_i θ[w + i]·src[i]` over the layer's vector inputs, in index order (the same rounding either way). */
+function innerProduct(src: string, Ly: LayerPlan): string[] {
+  const n = Ly.vectorInputs;
+  if (!Ly.unrolledInputs) return [`    for (var i = 0u; i < ${n}u; i++) { acc = fma(theta[w + i], ${src}[i], acc); }`];
   return Array.from({ length: n }, (_, i) => `    acc = fma(theta[w + ${i}u], ${src}[${i}], acc);`);
 }
 
 /** Floating-point operations of one MLP evaluation per sample (2·in·out per layer, activations excluded). */
 export function mlpFlops(spec: MlpSpec): number {
-  return mlpOffsets(spec.layers).layers.reduce((s, L) => s + 2 * L.inWidth * L.outWidth, 0);
+  return mlpPlan(spec).layers.reduce((s, L) => s + 2 * L.inWidth * L.outWidth, 0);
 }

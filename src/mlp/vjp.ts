@@ -11,31 +11,9 @@
  * δ_{l-1} = (W_lᵀ δ_l) ⊙ σ'(u_{l-1}), ∂/∂W_l = δ_l x_lᵀ, ∂/∂b_l = δ_l, and
  * vᵀ∂f/∂x_0 = W_0ᵀ δ_0 (its last entry is vᵀ∂f/∂t with the time input).
  */
-import { type Activation, type MlpSpec, activationWgsl, mlpLabel, mlpOffsets, stateDim } from './mlp';
-
-/**
- * σ'(u) given u and x = σ(u). Matches the clamping of `activationWgsl`: the
- * derivative is taken of the function the forward kernel computes.
- */
-export function activationGradWgsl(act: Activation): string {
-  switch (act) {
-    case 'tanh':
-      return 'fn act_grad(u: f32, x: f32) -> f32 { return select(0.0, 1.0 - x * x, abs(u) < 9.1); }';
-    case 'softplus':
-      // d/du log(1 + e^u) = sigmoid(u)
-      return 'fn act_grad(u: f32, x: f32) -> f32 { return 1.0 / (1.0 + exp(-clamp(u, -88.0, 88.0))); }';
-    case 'relu':
-      return 'fn act_grad(u: f32, x: f32) -> f32 { return select(0.0, 1.0, u > 0.0); }';
-    case 'sigmoid':
-      return 'fn act_grad(u: f32, x: f32) -> f32 { return x * (1.0 - x); }';
-    case 'silu': {
-      // silu(u) = u·s(u); silu'(u) = s(u)·(1 + u·(1 − s(u)))
-      return 'fn act_grad(u: f32, x: f32) -> f32 { let s = 1.0 / (1.0 + exp(-clamp(u, -88.0, 88.0))); return s * (1.0 + u * (1.0 - s)); }';
-    }
-    case 'identity':
-      return 'fn act_grad(u: f32, x: f32) -> f32 { return 1.0; }';
-  }
-}
+import { type MlpSpec, mlpLabel } from './mlp';
+import { mlpPlan } from './plan';
+import { activationGradWgsl, activationWgsl } from './activations';
 
 /**
  * Parameter counts up to which a sample's parameter-adjoint row is kept in
@@ -94,11 +72,10 @@ export interface VjpIo {
  * also `acc` (read_write storage) and the private `acc_base: u32`.
  */
 export function vjpWgsl(spec: MlpSpec, io: VjpIo): string {
-  const { layers } = mlpOffsets(spec.layers);
-  const D = stateDim(spec);
+  // The one-sample VJP keeps every hidden layer's pre-activations, whatever the activation (`vjpFloats`'s 'scalar').
+  const { D, layers, params: count } = mlpPlan(spec);
   const L = layers.length;
   const out: string[] = [];
-  const { count } = mlpOffsets(spec.layers);
   const local = count <= LOCAL_ACCUMULATOR_MAX;
   const ref = io.row ?? accumulatorRef(local);
   out.push(`// VJPs of MLP ${mlpLabel(spec)}`);

@@ -113,33 +113,26 @@ export type StageEval = (stage: number, time: string) => string;
 
 const plainStage: StageEval = (_stage, time) => `rhs_eval(${time});`;
 
-/** `fn rk_stages(t, h) -> f32` for a tableau (see src/wgsl/rk_core.wgsl). */
-export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): string {
-  const L: string[] = ['fn rk_stages(t: f32, h: f32) -> f32 {'];
-  const solution = () => {
-    const { lets, sum } = scaledSum(tab.b, 'hb');
-    if (lets) L.push(`  ${lets}`);
-    L.push(`  for (var d = 0u; d < N; d++) { ynew[d] = y[d] + (${sum}); }`);
-  };
-  for (let i = 1; i < tab.stages; i++) {
-    if (tab.fsal && i === tab.stages - 1) {
-      solution();
-      L.push('  rhs_in = ynew;');
-      L.push(`  ${stageEval(i, 't + h')}`);
-    } else {
-      const { lets, sum } = scaledSum(tab.a[i], `ha${i}`);
-      if (lets) L.push(`  ${lets}`);
-      L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + (${sum}); }`);
-      const c = tab.c[i];
-      L.push(`  ${stageEval(i, c === 1 ? 't + h' : `t + ${f32Literal(c)} * h`)}`);
-    }
-    L.push(`  K[${i}] = rhs_out;`);
-  }
-  if (!tab.fsal) solution();
-  if (tab.adaptive && tab.bErr.some((c) => c !== 0)) {
+/** The input of stage i ≥ 1 into `rhs_in`: y + Σ_j (h·a_ij)·K[j]. */
+function stageInput(tab: Tableau, i: number, L: string[]): void {
+  const { lets, sum } = scaledSum(tab.a[i], `ha${i}`);
+  if (lets) L.push(`  ${lets}`);
+  L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + (${sum}); }`);
+}
+
+/** The time of stage i: t + c_i·h. */
+function stageTime(tab: Tableau, i: number): string {
+  const c = tab.c[i];
+  return c === 1 ? 't + h' : `t + ${f32Literal(c)} * h`;
+}
+
+/** ynew = y + Σ_j (h·b_j)·K[j], then Σ_d (e_d / (atol + rtol·max(|y_d|, |ynew_d|)))² returned, e = Σ_j (h·b̂err_j)·K[j]. */
+function solutionAndError(tab: Tableau, L: string[], solutionDone: boolean, c: (v: string) => string): void {
+  if (!solutionDone) solution(tab, L);
+  if (tab.adaptive && tab.bErr.some((x) => x !== 0)) {
     const { lets, sum } = scaledSum(tab.bErr, 'he');
     L.push(`  ${lets}`);
-    L.push('  var e2 = 0.0;');
+    L.push(`  var e2 = ${c('0.0')};`);
     L.push('  for (var d = 0u; d < N; d++) {');
     L.push(`    let e = ${sum};`);
     L.push('    let q = e / (P.atol + P.rtol * max(abs(y[d]), abs(ynew[d])));');
@@ -147,9 +140,190 @@ export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): str
     L.push('  }');
     L.push('  return e2;');
   } else {
-    L.push('  return 0.0;');
+    L.push(`  return ${c('0.0')};`);
   }
+}
+
+function solution(tab: Tableau, L: string[]): void {
+  const { lets, sum } = scaledSum(tab.b, 'hb');
+  if (lets) L.push(`  ${lets}`);
+  L.push(`  for (var d = 0u; d < N; d++) { ynew[d] = y[d] + (${sum}); }`);
+}
+
+/**
+ * The stages of one attempt, their solution and embedded error norm, from a
+ * tableau (see src/wgsl/rk_core.wgsl): `fn rk_stages(t: f32, h: f32) -> f32`
+ * fills K[1..] (K[0] is carried over from the last step) and ynew, and
+ * returns Σ_d (e_d / (atol + rtol·max(|y_d|, |ynew_d|)))² of the embedded
+ * error estimate e = h Σ (b_i − b̂_i) K_i (0 for fixed-step methods).
+ */
+export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): string {
+  const L: string[] = ['fn rk_stages(t: f32, h: f32) -> f32 {'];
+  for (let i = 1; i < tab.stages; i++) {
+    if (tab.fsal && i === tab.stages - 1) {
+      solution(tab, L);
+      L.push('  rhs_in = ynew;');
+    } else {
+      stageInput(tab, i, L);
+    }
+    L.push(`  ${stageEval(i, stageTime(tab, i))}`);
+    L.push(`  K[${i}] = rhs_out;`);
+  }
+  solutionAndError(tab, L, tab.fsal, (v) => v);
   L.push('}');
+  return L.join('\n');
+}
+
+/**
+ * How the lane form evaluates a stage at the vec4 time `time`, leaving f in
+ * `rhs_out`: `theta` for stages with b_i ≠ 0 (`b` is the WGSL of b_i; the
+ * evaluation may also read the attempt's `h` and `run`), `plain` for the
+ * others.
+ */
+export interface LaneStageEval {
+  readonly theta: (time: string, b: string) => string;
+  readonly plain: (time: string) => string;
+}
+
+/**
+ * The same stages on four lanes (the lane adjoint kernel), each lane with its
+ * own t and h, lanes outside `run` evaluating zeros:
+ *  - `attempt_stages(t, h, run)`: every stage, the first too (the lane
+ *    adjoint's θ product needs its sweep, and a lane that has just landed on
+ *    an output time needs it at its new state), then ynew and the error norm,
+ *    written by the same code as rk_stages';
+ *  - `redo_stages(t, h, run)`: the stages with b_i ≠ 0 again, for the lanes in
+ *    `run` alone (the lane adjoint's θ products when only some lanes accept).
+ * The stages are a loop over i with the tableau as constant arrays, not
+ * written out as in rk_stages: each evaluation inlines the whole vec4 VJP, and
+ * written out (seven call sites of it, twelve with redo_stages) the lane
+ * kernel's backward took 3.3× as long on SwiftShader (spiral [2, 50, 2],
+ * B = 16,384), and still about 1.24× with the inputs written out in a switch
+ * on i. The input of stage i is the same sum, y + Σ_j (h·a_ij)·K[j] over the
+ * non-zero a_ij in j order, as rk_stages' `scaledSum`.
+ */
+export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval): string {
+  const S = tab.stages;
+  const arr = (xs: readonly number[]) => `array<f32, ${S}>(${Array.from({ length: S }, (_, j) => f32Literal(xs[j] ?? 0)).join(', ')})`;
+  const L: string[] = [
+    `const A = array<array<f32, ${S}>, ${S}>(${tab.a.map((r) => arr(r)).join(', ')});`,
+    `const B = ${arr(tab.b)};`,
+    `const C = ${arr(tab.c)};`,
+  ];
+  // y + Σ_j (h·a_ij)·K[j], summed over a loop on j (the zero a_ij skipped).
+  L.push(
+    'fn stage_input(i: u32, h: vec4<f32>, run: vec4<bool>) {',
+    '  for (var d = 0u; d < N; d++) {',
+    '    var s = vec4<f32>(0.0);',
+    '    for (var j = 0u; j < i; j++) {',
+    '      if (A[i][j] != 0.0) { s += (h * A[i][j]) * K[j][d]; }',
+    '    }',
+    '    rhs_in[d] = select(vec4<f32>(0.0), y[d] + s, run);',
+    '  }',
+    '}',
+  );
+  L.push(
+    'fn attempt_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>) -> vec4<f32> {',
+    '  for (var i = 0u; i < S; i++) {',
+    '    stage_input(i, h, run);',
+    '    let ts = t + C[i] * h;',
+    `    if (B[i] != 0.0) { ${stageEval.theta('ts', 'B[i]')} } else { ${stageEval.plain('ts')} }`,
+    '    K[i] = rhs_out;',
+    '  }',
+  );
+  solutionAndError(tab, L, false, (v) => `vec4<f32>(${v})`);
+  L.push('}');
+  L.push(
+    'fn redo_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>) {',
+    '  for (var i = 0u; i < S; i++) {',
+    '    if (B[i] == 0.0) { continue; }',
+    '    stage_input(i, h, run);',
+    `    ${stageEval.theta('t + C[i] * h', 'B[i]')}`,
+    '  }',
+    '}',
+  );
+  return L.join('\n');
+}
+
+/**
+ * The value type of the RK code: one sample per invocation (`f32`, the
+ * state in `y: array<f32, N>`) or four samples as the lanes of `vec4<f32>`
+ * values (the lane adjoint kernel, `y: array<vec4<f32>, N>`, each lane with
+ * its own time and step).
+ */
+export type RkLanes = 1 | 4;
+
+/** The float type of a state element, and a constant of that type. */
+function valueType(lanes: RkLanes): { T: string; c: (v: string) => string } {
+  return lanes === 1 ? { T: 'f32', c: (v) => v } : { T: 'vec4<f32>', c: (v) => `vec4<f32>(${v})` };
+}
+
+/**
+ * Hairer's initial step (Hairer, Nørsett & Wanner, Solving ODEs I, II.4) and
+ * the first-step rule, written once for one sample or four lanes:
+ *
+ * `initial_step(t0, t1)`: from (t0, y) towards t1, from the scaled norms of
+ * y, f0 = f(t0, y) and a finite-difference estimate of the second
+ * derivative; returns the signed step. One sample: f0 is K[0] (known) and
+ * the step costs one evaluation of `rhs_eval`. Four lanes
+ * (`initial_step(t0, t1, guess)`): f0 is evaluated first for the lanes in
+ * `guess` (the others evaluate zeros) into the private `f0`, each lane's two
+ * evaluations are counted by the includer's `count_initial_step(guess)`,
+ * and the evaluation is `eval` (the lane kernel's `vjp4`).
+ *
+ * `first_step(t0, t1, hint)`: the first step of a segment: the option
+ * firstStep if set, else `hint` where positive (a reverse solve's: the step
+ * size its forward solve ended with), else the initial-step heuristic. Four
+ * lanes take `start` too, the lanes that need a first step.
+ */
+export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval'): string {
+  const v = lanes === 4;
+  const { T, c } = valueType(lanes);
+  const f0 = v ? 'f0[d]' : 'K[0][d]';
+  const and = v ? '&' : '&&';
+  const input = (e: string) => (v ? `select(vec4<f32>(0.0), ${e}, guess)` : e);
+  const L: string[] = [];
+  if (v) L.push('// f(t0, y) of the lanes taking the initial-step heuristic.', `var<private> f0: array<${T}, N>;`);
+  L.push(`fn initial_step(t0: f32, t1: f32${v ? ', guess: vec4<bool>' : ''}) -> ${T} {`);
+  L.push('  let span = abs(t1 - t0);');
+  if (v) L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = ${input('y[d]')}; }`, `  ${evalFn}(vec4<f32>(t0));`, '  f0 = rhs_out;');
+  L.push(
+    `  var d0 = ${c('0.0')};`,
+    `  var d1 = ${c('0.0')};`,
+    '  for (var d = 0u; d < N; d++) {',
+    '    let sc = P.atol + abs(y[d]) * P.rtol;',
+    '    d0 += (y[d] / sc) * (y[d] / sc);',
+    `    d1 += (${f0} / sc) * (${f0} / sc);`,
+    '  }',
+    '  d0 = sqrt(d0 / f32(N));',
+    '  d1 = sqrt(d1 / f32(N));',
+    `  var h0 = select(${c('1e-6')}, 0.01 * d0 / d1, (d0 >= ${c('1e-5')}) ${and} (d1 >= ${c('1e-5')}));`,
+    `  h0 = min(h0, ${c('span')});`,
+    `  for (var d = 0u; d < N; d++) { rhs_in[d] = ${input(`y[d] + P.dir * h0 * ${f0}`)}; }`,
+    `  ${evalFn}(${c('t0')} + P.dir * h0);`,
+    v ? '  count_initial_step(guess);' : '  smp.n_fe += 1u;',
+    `  var d2 = ${c('0.0')};`,
+    '  for (var d = 0u; d < N; d++) {',
+    '    let sc = P.atol + abs(y[d]) * P.rtol;',
+    `    let q = (rhs_out[d] - ${f0}) / sc;`,
+    '    d2 += q * q;',
+    '  }',
+    '  d2 = sqrt(d2 / f32(N)) / h0;',
+    '  let dm = max(d1, d2);',
+    `  let h1 = select(max(${c('1e-6')}, h0 * 1e-3), pow(0.01 / dm, ${c('1.0 / ERROR_ORDER')}), (dm > ${c('1e-15')}) ${and} ${v ? 'finite4' : 'finite'}(dm));`,
+    `  return P.dir * min(min(100.0 * h0, h1), ${c('span')});`,
+    '}',
+  );
+  L.push(
+    `fn first_step(t0: f32, t1: f32, hint: ${T}${v ? ', start: vec4<bool>' : ''}) -> ${T} {`,
+    `  if (!ADAPTIVE) { return ${c('P.h_fixed')}; }`,
+    `  if (P.first_step > 0.0) { return ${c('P.dir * min(P.first_step, abs(t1 - t0))')}; }`,
+    `  let guess = ${v ? 'start & ' : ''}!(hint > ${c('0.0')});`,
+    `  let given = P.dir * min(hint, ${c('abs(t1 - t0)')});`,
+    '  if (!any(guess)) { return given; }',
+    `  return ${v ? 'select(given, initial_step(t0, t1, guess), guess)' : 'initial_step(t0, t1)'};`,
+    '}',
+  );
   return L.join('\n');
 }
 
@@ -179,5 +353,6 @@ export function rkCoreWgsl(tab: Tableau, n: number, stageEval?: StageEval): stri
     FSAL: String(tab.fsal),
     EVALS_PER_ATTEMPT: tab.stages - 1,
     STAGES: stagesWgsl(tab, stageEval),
+    FIRST_STEP: firstStepWgsl(1),
   });
 }

@@ -26,7 +26,7 @@
  * are good to ~1e-6 (adjoint-helpers.ts). A wrong derivative of an activation,
  * a wrong weight offset or a missing time column changes these by O(1).
  *
- * ReLU: its derivative jumps at 0, where finite differences of a trajectory
+ * ReLU (the table's only activation with `kink`): its derivative jumps at 0, where finite differences of a trajectory
  * that crosses the kink are only first-order accurate. The ReLU samples are
  * chosen (seeded) so that every hidden pre-activation stays at least 0.05 from
  * 0 along the reference trajectory (checked at 41 points of the 0.2 span, over
@@ -34,7 +34,7 @@
  * around the test point and the same tolerance applies.
  */
 import { expect, it } from 'vitest';
-import { ACTIVATIONS } from '../../src/mlp/mlp';
+import { ACTIVATIONS, ACTIVATION_TABLE } from '../../src/mlp/activations';
 import { makeRng } from '../reference/mlp';
 import { solveAccurate } from '../reference/solve';
 import { cotangents, fdGradTheta, fdGradY0, gradientOk, logError, sampleCotangents } from './adjoint-helpers';
@@ -105,15 +105,16 @@ for (const activation of ACTIVATIONS) {
     it(`${activation}, timeInput ${timeInput}: dL/dy0 and dL/dθ match finite differences, with each adjoint kernel (lanes, one sample per invocation, one per workgroup)`, async () => {
       const seed = 20 + ACTIVATIONS.indexOf(activation) * 2 + (timeInput ? 1 : 0);
       const p = makeProblem({ layers: timeInput ? [3, 8, 2] : [2, 8, 2], activation, timeInput, B, seed, y0Scale: 2 });
-      await checkKernels(p, activation === 'relu' ? awayFromKinks(p, seed) : p.y0, seed, `${activation} timeInput ${timeInput}`);
+      await checkKernels(p, ACTIVATION_TABLE[activation].kink ? awayFromKinks(p, seed) : p.y0, seed, `${activation} timeInput ${timeInput}`);
     });
   }
 }
 
 // Two hidden layers wider than 4 ([3, 6, 5, 2] with the time input): the
 // hidden-to-hidden backward of each kernel (the lane kernel sums each input's
-// cotangent over the outputs), for the activations without a kink.
-for (const activation of ACTIVATIONS.filter((a) => a !== 'relu')) {
+// cotangent over the outputs), for the activations without a kink (the
+// table's `kink` flag).
+for (const activation of ACTIVATIONS.filter((a) => !ACTIVATION_TABLE[a].kink)) {
   it(`two hidden layers, ${activation}, timeInput true: dL/dy0 and dL/dθ match finite differences, with each adjoint kernel`, async () => {
     const seed = 40 + ACTIVATIONS.indexOf(activation);
     const p = makeProblem({ layers: [3, 6, 5, 2], activation, timeInput: true, B, seed, y0Scale: 2 });

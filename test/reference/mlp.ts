@@ -5,37 +5,28 @@
  * Conventions
  *  - `layers` = [D, H_1, …, H_{n-1}, D_out]: layers[0] is the STATE dimension D. With `timeInput`
  *    the input is x = [z, t] (t appended last), so the first Linear has D + 1 inputs.
- *    (Note: src/kernels/mlp.ts's MlpSpec.layers lists Linear widths instead, i.e. its layers[0] is
+ *    (Note: src/mlp/mlp.ts's MlpSpec.layers lists Linear widths instead, i.e. its layers[0] is
  *    D + 1 with a time input; convert with `linearWidths` below.)
  *  - Parameters are flat, PyTorch nn.Linear order layer by layer: weight [out, in] row-major, then bias [out].
  *  - No activation after the last layer.
  */
+import { ACTIVATION_TABLE, type Activation } from '../../src/mlp/activations';
 
-export type ReferenceActivation = 'tanh' | 'softplus' | 'relu' | 'sigmoid' | 'silu' | 'identity';
+export type ReferenceActivation = Activation;
 
-/** σ(x) in float64. softplus and sigmoid are written so that no intermediate overflows. */
+/**
+ * σ(x) in float64: the activation table's `f` (src/mlp/activations.ts), which
+ * is written from the mathematics in float64, apart from the WGSL the kernels
+ * emit; σ'(x) is its `df`, checked against finite differences in
+ * test/unit/reference.test.ts.
+ */
 export function activate(act: ReferenceActivation, x: number): number {
-  switch (act) {
-    case 'tanh':
-      return Math.tanh(x);
-    case 'softplus':
-      // log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}): exact maths (no PyTorch threshold at x > 20).
-      return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    case 'relu':
-      return x > 0 ? x : 0;
-    case 'sigmoid':
-      return sigmoid(x);
-    case 'silu':
-      return x * sigmoid(x);
-    case 'identity':
-      return x;
-  }
+  return ACTIVATION_TABLE[act].f(x);
 }
 
-function sigmoid(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
+/** σ'(x) in float64 (the table's `df`). */
+export function activateGrad(act: ReferenceActivation, x: number): number {
+  return ACTIVATION_TABLE[act].df(x);
 }
 
 /** Widths of the Linear layers: [D (+1 with timeInput), H_1, …, D_out]. */

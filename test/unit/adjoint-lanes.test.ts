@@ -13,12 +13,12 @@ import {
   LANES_VJP_FLOATS_MAX,
   adjointLanesFit,
   adjointLanesKernel,
-  gradFromOutput,
   laneRows,
   lanesVjpFunctionFloats,
 } from '../../src/kernels/adjoint-lanes';
 import { ACTIVATIONS, type MlpSpec, mlpOffsets } from '../../src/mlp/mlp';
 import { kernelWgsl, specKey } from '../../src/wgsl/kernel';
+import { gradFromOutput } from '../../src/mlp/activations';
 
 const spec = (layers: number[], timeInput = false): MlpSpec => ({ layers, activation: 'tanh', timeInput });
 
@@ -26,7 +26,7 @@ describe('which MLPs the lane kernel serves', () => {
   it('counts the vec4 arrays of vjp4_theta: input, two or three per hidden unit, cotangents of output and input', () => {
     // [2, 50, 2] softplus: 4 · (2 + 3·50 + 2 + 2); tanh keeps no pre-activations: 4 · (2 + 2·50 + 2 + 2)
     expect(lanesVjpFunctionFloats([2, 50, 2], false, 'softplus')).toBe(4 * 156);
-    expect(lanesVjpFunctionFloats([2, 50, 2], true, 'softplus')).toBe(4 * 157);
+    expect(lanesVjpFunctionFloats([3, 50, 2], true, 'softplus')).toBe(4 * 157);
     expect(lanesVjpFunctionFloats([2, 50, 2], false, 'tanh')).toBe(4 * 106);
     expect(lanesVjpFunctionFloats([4, 64, 64, 4], false, 'tanh')).toBe(4 * (4 + 2 * 128 + 8));
     expect(gradFromOutput('tanh') && gradFromOutput('sigmoid') && gradFromOutput('identity')).toBe(true);

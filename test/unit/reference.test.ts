@@ -6,7 +6,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { METHOD_NAMES, TABLEAUX, type MethodName } from '../../src/methods/tableau';
-import { initParams, makeRng, mlpForward, mlpParamCount, activate } from '../reference/mlp';
+import { initParams, makeRng, mlpForward, mlpParamCount, activate, activateGrad } from '../reference/mlp';
+import { ACTIVATIONS, ACTIVATION_TABLE } from '../../src/mlp/activations';
 import { expm, solveAccurate, solveFixed, type Rhs } from '../reference/solve';
 
 const maxAbsDiff = (x: readonly (readonly number[])[], y: readonly (readonly number[])[]): number =>
@@ -248,6 +249,31 @@ describe('mlpForward', () => {
     expect(activate('silu', -2)).toBeCloseTo(-2 / (1 + Math.exp(2)), 15);
     expect(activate('relu', -3)).toBe(0);
     expect(activate('identity', -3)).toBe(-3);
+    expect(activate('elu', 2.5)).toBe(2.5);
+    expect(activate('elu', -1e-9)).toBeCloseTo(-1e-9 + 5e-19, 24);
+    expect(activate('elu', -2)).toBeCloseTo(Math.exp(-2) - 1, 15);
+    expect(activate('elu', -1000)).toBe(-1);
+  });
+
+  // Central differences (f(x+ε) − f(x−ε)) / 2ε, ε = 1e-5: truncation ε²·|f'''|/6 ≲ 1e-10 for these
+  // functions, round-off ≈ 1e-16·|f|/ε ≲ 1e-10 at |x| ≤ 6; 1e-8 leaves a wide margin, while a
+  // wrong derivative (a missing factor, a sign) is off by O(0.01–1). Points keep 1e-3 from 0,
+  // where relu's derivative jumps (and elu's second derivative).
+  it('has derivatives (the table\'s df) that match central finite differences of σ', () => {
+    const xs = [-6, -3.1, -1.7, -0.6, -0.013, 0.009, 0.4, 1.2, 2.9, 5.5];
+    const eps = 1e-5;
+    for (const act of ACTIVATIONS) {
+      for (const x of xs) {
+        const fd = (activate(act, x + eps) - activate(act, x - eps)) / (2 * eps);
+        expect(Math.abs(activateGrad(act, x) - fd), `${act}'(${x})`).toBeLessThan(1e-8);
+      }
+    }
+  });
+
+  it('marks relu alone as having a kink in its derivative (elu is C¹ at 0: both one-sided slopes are 1)', () => {
+    expect(ACTIVATIONS.filter((a) => ACTIVATION_TABLE[a].kink)).toEqual(['relu']);
+    expect(activateGrad('elu', 0)).toBe(1);
+    expect(activateGrad('elu', 1e-12)).toBe(1);
   });
 });
 
