@@ -70,7 +70,7 @@ for (const activation of ACTIVATIONS) {
 }
 
 it('widths at the limits compile and match: K shrinks with the hidden widths, then one sample per invocation', async () => {
-  // [layers, K]: at the limits of each lane count (lanesFunctionFloats ≤ 2,048) and of validateMlpOptions.
+  // [layers, K]: at the limits of each lane count (forwardLaneFloats of src/mlp/plan.ts ≤ 2,048) and of validateMlpOptions.
   const cases: [number[], number][] = [
     [[2, 681, 2], 16], // the widest single hidden layer MLP accepts; streamed, so no array
     [[2, 123, 5, 2], 16], // exactly 2,048 floats at K = 16
