@@ -50,7 +50,7 @@ try {
   const t = await page.evaluate((n) => window.ab.run(n), rounds);
   print(
     renderTable(
-      { columns: ['MLP', 'B', 'solve', `A ms (${sha})`, 'B ms (tree)', 'B/A', 'per-round B/A'], rows: t.rows, notes: t.notes },
+      { columns: ['MLP', 'B', 'solve', `A ms (${sha})`, 'B ms (tree)', 'B/A', 'per-round B/A', 'range'], rows: t.rows, notes: t.notes },
       `webode A/B, ${new Date().toISOString()}: A = ${ref} (${sha}), B = the working tree`,
       3,
     ),
