@@ -102,7 +102,9 @@ async function main() {
     const a = results.adapter ?? {};
     const adapter = [a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
     const svg = resolve(here, 'work-precision.svg');
-    writeFileSync(svg, workPrecisionSvg(precision, `${results.date}; ${adapter}; ${results.machine?.cpuModel ?? ''} × ${results.machine?.cpuCount ?? '?'}`));
+    const load = `load average ${results.loadAverage.before[0].toFixed(1)} before, ${results.loadAverage.after[0].toFixed(1)} after`;
+    const machine = `${results.machine?.cpuModel ?? 'unknown CPU'} × ${results.machine?.cpuCount ?? '?'}`;
+    writeFileSync(svg, workPrecisionSvg(precision, `${results.date}; ${adapter}; ${machine}; ${load}`));
     print(`work-precision figure: ${svg}\n`);
   }
   const text = out.replace(/\.json$/, '.txt');
