@@ -14,6 +14,7 @@ import { type KernelsMeasured, kernelsSection, measureKernels } from './kernels'
 import { type Limits, limitsSection, measureLimits, recheckSection } from './limits';
 import { memorySection } from './memory';
 import { peerSection } from './peer';
+import { precisionSection } from './precision';
 import { profileSection } from './profile';
 import { solvesSection } from './solves';
 import type { SectionResult } from './table';
@@ -63,6 +64,7 @@ const sections: Record<string, (s: State) => Promise<SectionResult>> = {
   },
   memory: (s) => memorySection(s.rt, needLimits(s)),
   peer: (s) => peerSection(s.rt, needLimits(s), s.training?.[0] ?? null),
+  precision: (s) => precisionSection(s.rt),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
 };
 

@@ -10,6 +10,9 @@
  *   node bench/run.mjs                 all sections -> bench/results.json
  *   node bench/run.mjs limits solves   some sections (limits always first) -> bench/results.partial.{json,txt}
  *
+ * The work-precision section (table 7) also writes its figure,
+ * bench/work-precision.svg (bench/plot.mjs), from the data the page returns.
+ *
  * Exits non-zero when a section throws or the GPU reports any error while it
  * runs: a figure measured next to a validation error is not a figure.
  */
@@ -17,6 +20,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { workPrecisionSvg } from './plot.mjs';
 import { logger, openPage, printer, renderTable } from './serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -93,6 +97,16 @@ async function main() {
   results.loadAverage = { before: loadBefore, after: os.loadavg() };
   const out = resolve(here, wanted.length ? 'results.partial.json' : 'results.json');
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  const precision = results.sections.precision?.result?.data;
+  if (precision) {
+    const a = results.adapter ?? {};
+    const adapter = [a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+    const svg = resolve(here, 'work-precision.svg');
+    const load = `load average ${results.loadAverage.before[0].toFixed(1)} before, ${results.loadAverage.after[0].toFixed(1)} after`;
+    const machine = `${results.machine?.cpuModel ?? 'unknown CPU'} × ${results.machine?.cpuCount ?? '?'}`;
+    writeFileSync(svg, workPrecisionSvg(precision, `${results.date}; ${adapter}; ${machine}; ${load}`));
+    print(`work-precision figure: ${svg}\n`);
+  }
   const text = out.replace(/\.json$/, '.txt');
   const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
   print(
