@@ -10,6 +10,10 @@
  *   node bench/run.mjs                 all sections -> bench/results.json
  *   node bench/run.mjs limits solves   some sections (limits always first) -> bench/results.partial.{json,txt}
  *
+ * A section with a peer outside the browser (peer-torchdiffeq) first returns
+ * the problems for it (`window.bench.peerRequest`); this script runs the peer
+ * (bench/torchdiffeq-process.mjs) and passes its answer to the section.
+ *
  * Exits non-zero when a section throws or the GPU reports any error while it
  * runs: a figure measured next to a validation error is not a figure.
  */
@@ -18,6 +22,15 @@ import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { logger, openPage, printer, renderTable } from './serve.mjs';
+import { runTorchdiffeq } from './torchdiffeq-process.mjs';
+
+/**
+ * Peers that run outside the browser, by the name a section's
+ * `window.bench.peerRequest` gives: each takes the page's request and
+ * resolves to an answer for `window.bench.run`, or says why it has none
+ * (a missing peer never fails the run). They run while the page is idle.
+ */
+const hostPeers = { torchdiffeq: runTorchdiffeq };
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Everything printed to stdout, kept for bench/results.txt. */
@@ -73,7 +86,15 @@ async function main() {
     for (const w of wanted) if (!all.includes(w)) throw new Error(`unknown section ${w}; sections: ${all.join(', ')}`);
     for (const name of order) {
       log(`section ${name} …`);
-      const reply = await page.evaluate((n) => window.bench.run(n), name);
+      const ask = await page.evaluate((n) => window.bench.peerRequest(n), name);
+      let answer;
+      if (ask) {
+        const t0 = performance.now();
+        log(`section ${name}: running ${ask.peer} …`);
+        answer = await hostPeers[ask.peer](ask.request, log);
+        log(`section ${name}: ${ask.peer} ${answer.available ? 'answered' : `unavailable: ${answer.reason}`} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+      const reply = await page.evaluate((n, a) => window.bench.run(n, a), name, answer);
       log(`section ${name} took ${(reply.ms / 1000).toFixed(1)} s`);
       results.sections[name] = reply;
       if (reply.error) {

@@ -3,7 +3,7 @@
 Reads a JSON request (path as the first argument, or stdin) describing Neural ODE
 problems exactly as webode solves them, runs each in torchdiffeq on the CPU and
 writes a JSON answer to stdout: timings, function-evaluation counts, the forward
-outputs and the gradients. bench/torchdiffeq.mjs starts this script and passes the
+outputs and the gradients. bench/torchdiffeq-process.mjs starts this script and passes the
 answer back to the benchmark page, which prints it next to webode's figures.
 
 Request:
