@@ -7,7 +7,7 @@ outputs and the gradients. bench/torchdiffeq-process.mjs starts this script and 
 answer back to the benchmark page, which prints it next to webode's figures.
 
 Request:
-  {"threads": 2, "warmup": 1, "repeats": 7, "minRepeats": 3, "budgetMs": 3000,
+  {"threads": 2, "warmup": 1, "repeats": 7, "minRepeats": 3, "budgetMs": 3000, "longMs": 5000, "mediumMs": 1500,
    "problems": [{"name", "layers": [2, 50, 2], "activation": "tanh",
                  "params": [...],      # flat, nn.Linear order: weight [out, in] row-major, then bias, layer by layer
                  "y0": [...],          # [batch, dim] row-major
@@ -22,9 +22,10 @@ Answer:
 or {"available": false, "reason": "…"} when torch or torchdiffeq cannot be imported.
 
 One run is one `odeint_adjoint` forward solve plus `loss.backward()` (the adjoint
-solve), in float32, timed separately with time.perf_counter; after `warmup` untimed
-runs, runs repeat up to `repeats` times, stopping after `minRepeats` once `budgetMs`
-has been spent (the page's rule for short runs). Everything is torchdiffeq's
+solve), in float32, timed separately with time.perf_counter. After `warmup` untimed
+runs: if the last of them took over `longMs`, one timed run; over `mediumMs`, two;
+otherwise up to `repeats`, stopping after `minRepeats` once `budgetMs` has been spent
+(bench/timing.ts adaptiveRepeat, the page's rule). Everything is torchdiffeq's
 defaults apart from method and tolerances.
 """
 
@@ -130,11 +131,15 @@ def run_problem(p, policy):
         t2 = time.perf_counter()
         return (t1 - t0) * 1e3, (t2 - t1) * 1e3, nfe_forward, func.calls - nfe_forward, y.detach(), loss.item(), y0r
 
-    for _ in range(policy["warmup"]):
-        once()
+    # The first run is the warm-up; long runs then get fewer repeats (the page's adaptiveRepeat rule).
+    first = once()
+    for _ in range(policy["warmup"] - 1):
+        first = once()
+    first_ms = first[0] + first[1]
+    repeats = 1 if first_ms > policy["longMs"] else 2 if first_ms > policy["mediumMs"] else policy["repeats"]
     fwd, bwd, tot = [], [], []
     start = time.perf_counter()
-    while len(fwd) < policy["repeats"]:
+    while len(fwd) < repeats:
         f_ms, b_ms, nfe_f, nfe_b, y, loss, y0r = once()
         fwd.append(f_ms)
         bwd.append(b_ms)
@@ -160,7 +165,8 @@ def main():
     request = json.load(open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin)
     threads = int(request.get("threads", 2))
     torch.set_num_threads(threads)
-    policy = {k: request.get(k, d) for k, d in (("warmup", 1), ("repeats", 7), ("minRepeats", 3), ("budgetMs", 3000))}
+    defaults = (("warmup", 1), ("repeats", 7), ("minRepeats", 3), ("budgetMs", 3000), ("longMs", 5000), ("mediumMs", 1500))
+    policy = {k: request.get(k, d) for k, d in defaults}
     answers = []
     for p in request["problems"]:
         answers.append(run_problem(p, policy))
