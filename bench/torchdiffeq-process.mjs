@@ -7,7 +7,8 @@
  *   WEBODE_TORCHDIFFEQ  the folder holding the `torchdiffeq` package
  *                       (default: ../shared/peers/torchdiffeq from the repository root)
  *   WEBODE_PYTHON       the interpreter (default /usr/bin/python3, where Debian's python3-torch lives)
- *   WEBODE_TORCHDIFFEQ_THREADS  PyTorch's threads instead of the page's (2)
+ *   WEBODE_TORCHDIFFEQ_THREADS  PyTorch's thread counts instead of the page's (2,1): comma-separated, the first
+ *                               is the one checked against webode
  *
  * The answer also carries the load average before and after the peer ran:
  * PyTorch's OpenMP threads wait by spinning, so on a busy 2-core machine two
@@ -46,7 +47,7 @@ export async function runTorchdiffeq(request, log = () => {}) {
   const dir = mkdtempSync(join(os.tmpdir(), 'webode-torchdiffeq-'));
   const file = join(dir, 'request.json');
   const threads = process.env.WEBODE_TORCHDIFFEQ_THREADS;
-  writeFileSync(file, JSON.stringify(threads ? { ...request, threads: Number(threads) } : request));
+  writeFileSync(file, JSON.stringify(threads ? { ...request, threads: threads.split(',').map(Number) } : request));
   const loadBefore = os.loadavg();
   try {
     const { code, signal, stdout, stderr, error } = await new Promise((done) => {

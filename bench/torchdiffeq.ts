@@ -1,6 +1,6 @@
 /**
  * Table 7, section `peer-torchdiffeq`: a live peer in the same run —
- * torchdiffeq on the CPU (PyTorch, 2 threads) solving the same problems as
+ * torchdiffeq on the CPU (PyTorch, 2 threads, and 1) solving the same problems as
  * webode, forward (`odeint_adjoint`, dopri5) plus backward (its adjoint), with
  * the same parameters, initial states, output times, tolerances and loss.
  *
@@ -25,8 +25,13 @@ import { ATOL, RTOL, SPIRAL, WIDE, type Model, fbData, linspace, makeModel, mode
 import { type SectionResult, ms, ratio, sig } from './table';
 import { type Sample, progress } from './timing';
 
-/** Threads torchdiffeq (PyTorch's intra-op pool) may use: the machine's 2 cores, as the issue timed it. */
-export const TORCHDIFFEQ_THREADS = 2;
+/**
+ * PyTorch's thread counts (torch.set_num_threads), one torchdiffeq run each:
+ * the machine's 2 cores, as the issue timed it — the figure checked against
+ * webode — and 1, because PyTorch's OpenMP threads spin while they wait and
+ * on a busy 2-core machine two threads were measured up to 20× slower than one.
+ */
+export const TORCHDIFFEQ_THREADS = [2, 1] as const;
 
 /** The workloads: a spiral training step's solve, and the two larger batches the issue timed. */
 const WORKLOADS: readonly { name: string; model: Model; batch: number; t: number[] }[] = [
@@ -54,7 +59,7 @@ export interface PeerProblem {
 }
 
 export interface TorchdiffeqRequest {
-  readonly threads: number;
+  readonly threads: readonly number[];
   readonly warmup: number;
   readonly repeats: number;
   readonly minRepeats: number;
@@ -72,9 +77,10 @@ interface PeerAnswerProblem {
   readonly nfeForward: number;
   readonly nfeBackward: number;
   readonly loss: number;
-  readonly y: number[];
-  readonly gy0: number[];
-  readonly gtheta: number[];
+  /** Outputs and gradients: in the first thread count's run only. */
+  readonly y?: number[];
+  readonly gy0?: number[];
+  readonly gtheta?: number[];
 }
 
 /** What bench/torchdiffeq-process.mjs returns: the script's answer, or why there is none. */
@@ -84,12 +90,12 @@ export type TorchdiffeqAnswer =
       readonly torchdiffeq: string;
       readonly torch: string;
       readonly python: string;
-      readonly threads: number;
       readonly path: string;
       readonly interpreter: string;
       /** os.loadavg() (1, 5, 15 min) when the peer started and ended. */
       readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
-      readonly problems: readonly PeerAnswerProblem[];
+      /** One per thread count, in the request's order. */
+      readonly runs: readonly { readonly threads: number; readonly problems: readonly PeerAnswerProblem[] }[];
     }
   | { readonly available: false; readonly reason: string; readonly path?: string };
 
@@ -118,7 +124,7 @@ export async function torchdiffeqRequest(rt: Runtime): Promise<TorchdiffeqReques
   }
   // The page's rule (timing.ts adaptiveRepeat): after a warm-up, one run if it took over 5 s, two over
   // 1.5 s, otherwise 3–7 runs within 3 s.
-  return { threads: TORCHDIFFEQ_THREADS, warmup: 1, repeats: 7, minRepeats: 3, budgetMs: 3_000, longMs: 5_000, mediumMs: 1_500, problems };
+  return { threads: [...TORCHDIFFEQ_THREADS], warmup: 1, repeats: 7, minRepeats: 3, budgetMs: 3_000, longMs: 5_000, mediumMs: 1_500, problems };
 }
 
 const ADJOINT = { label: 'adjoint', options: {} } as const;
@@ -145,10 +151,12 @@ export async function torchdiffeqSection(
       const webodeNfe = `${r.forward.summary.maxNfe} + ${b.summary.maxNfe}`;
       const webode = [ms(b.total.median), `${ms(r.forward.wall.median)} / ${ms(b.wall.median)}`, webodeNfe];
       progress(`peer-torchdiffeq: ${p.name}: webode ${ms(b.total.median)}`);
-      const theirs = peer.available ? peer.problems[i] : undefined;
-      if (!theirs || theirs.name !== p.name) {
+      const runs = peer.available ? peer.runs : [];
+      const theirs = runs[0]?.problems[i];
+      const others = runs.slice(1).map((run) => ({ threads: run.threads, ms: run.problems[i]?.totalMs.median ?? NaN }));
+      if (!theirs || theirs.name !== p.name || !theirs.y || !theirs.gy0 || !theirs.gtheta) {
         const reason = peer.available ? `no answer for ${p.name}` : peer.reason;
-        rows.push([p.name, ...webode, `torchdiffeq unavailable: ${reason}`, '', '', '', '', '', '']);
+        rows.push([p.name, ...webode, `torchdiffeq unavailable: ${reason}`, '', '', '', '', '', '', '']);
         data.push({ problem: p.name, webode: fbData(r), torchdiffeq: null, reason });
         continue;
       }
@@ -168,6 +176,7 @@ export async function torchdiffeqSection(
         `${ms(theirs.forwardMs.median)} / ${ms(theirs.backwardMs.median)}`,
         `${theirs.nfeForward} + ${theirs.nfeBackward}`,
         ratio(theirs.totalMs.median / b.total.median),
+        others.map((o) => `${ms(o.ms)} (${ratio(o.ms / b.total.median)})`).join(', '),
         `${sig(maxAbs, 2)} (${sig(units, 2)} tol)`,
         `${sig(gy0, 2)} / ${sig(gth, 2)}`,
         ok ? 'ok' : 'DISAGREE',
@@ -176,7 +185,9 @@ export async function torchdiffeqSection(
         problem: p.name,
         webode: fbData(r),
         torchdiffeq: { ...theirs, y: undefined, gy0: undefined, gtheta: undefined },
+        torchdiffeqThreads: runs[0].threads,
         speedUp: theirs.totalMs.median / b.total.median,
+        others: runs.slice(1).map((run) => ({ threads: run.threads, torchdiffeq: run.problems[i], speedUp: (run.problems[i]?.totalMs.median ?? NaN) / b.total.median })),
         forwardMaxAbs: maxAbs,
         forwardToleranceUnits: units,
         gradientRelDiff: { y0: gy0, theta: gth },
@@ -186,11 +197,14 @@ export async function torchdiffeqSection(
       f.destroy();
     }
   }
+  // Thread counts as run (WEBODE_TORCHDIFFEQ_THREADS may change the request's).
+  const threads = peer.available ? peer.runs.map((r) => r.threads) : [...request.threads];
+  const plural = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
   const who = peer.available
-    ? `torchdiffeq ${peer.torchdiffeq}, PyTorch ${peer.torch} on the CPU, float32, torch.set_num_threads(${peer.threads}), Python ${peer.python} (${peer.interpreter}), from ${peer.path}; load average ${load(peer.loadAverage.before)} when it started, ${load(peer.loadAverage.after)} when it ended (PyTorch's OpenMP threads spin while waiting, so a busy machine slows it more than it slows one thread)`
+    ? `torchdiffeq ${peer.torchdiffeq}, PyTorch ${peer.torch} on the CPU, float32, torch.set_num_threads(${peer.runs.map((r) => r.threads).join(', then ')}), Python ${peer.python} (${peer.interpreter}), from ${peer.path}; load average ${load(peer.loadAverage.before)} when it started, ${load(peer.loadAverage.after)} when it ended (PyTorch's OpenMP threads spin while waiting, so a busy machine slows two threads far more than one)`
     : `torchdiffeq unavailable: ${peer.reason}`;
   return {
-    data: { peer: peer.available ? { ...peer, problems: undefined } : peer, rows: data },
+    data: { peer: peer.available ? { ...peer, runs: peer.runs.map((r) => r.threads) } : peer, rows: data },
     tables: [
       {
         id: '7',
@@ -200,10 +214,11 @@ export async function torchdiffeqSection(
           'webode',
           'webode fwd / bwd',
           'webode nfe',
-          'torchdiffeq',
+          `torchdiffeq, ${plural(threads[0])}`,
           'torchdiffeq fwd / bwd',
           'torchdiffeq nfe',
           'webode speed-up',
+          threads.length > 1 ? `torchdiffeq, ${threads.slice(1).map(plural).join(', ')} (speed-up)` : '',
           'fwd max|Δ|',
           'grad rel Δ y0 / θ',
           '',
@@ -211,7 +226,7 @@ export async function torchdiffeqSection(
         rows,
         notes: [
           who + '.',
-          'Both sides: one forward solve then one backward (webode: odeint, then sol.backward with the adjoint; torchdiffeq: odeint_adjoint, then loss.backward()), median of the sums over several runs after a warm-up; the same parameters (PyTorch-default initialisation from webode\'s fixed seed, nn.Linear order), y0, t and loss. torchdiffeq runs first, while the browser is idle. webode speed-up = torchdiffeq / webode; above 1× webode is faster.',
+          'Both sides: one forward solve then one backward (webode: odeint, then sol.backward with the adjoint; torchdiffeq: odeint_adjoint, then loss.backward()), median of the sums over several runs after a warm-up; the same parameters (PyTorch-default initialisation from webode\'s fixed seed, nn.Linear order), y0, t and loss. torchdiffeq runs first, while the browser is idle, once per thread count. webode speed-up = torchdiffeq / webode (above 1× webode is faster), against the first thread count, whose outputs and gradients are the ones checked; the torchdiffeq column after it gives the other thread counts\' figures and speed-ups.',
           'nfe = forward + backward evaluations of f: webode\'s of its most expensive sample (per-sample step control), torchdiffeq\'s counted calls of f (one per stage for the whole batch).',
           "torchdiffeq's defaults differ from webode's: one step size for the whole batch from one RMS error norm over every sample (webode: per sample), an I controller (safety 0.9, factors 0.2…10; webode: PI), and an adjoint whose error norm also covers the parameter-gradient accumulators.",
           `fwd max|Δ|: largest |webode − torchdiffeq| over every forward output, and the largest |Δ| / (atol + rtol·|y|). Two dopri5 solves with different step sequences each stay within a small multiple of atol + rtol·|y| of the true solution; float32 round-off is about 1e-7·|y| per step. The row is marked DISAGREE above ${CHECK.dopri5Units} such units (≈ ${sig(CHECK.dopri5Units * (ATOL + RTOL))} at |y| = 1), or when a gradient differs norm-wise (max|Δ| / max|torchdiffeq|) by more than ${CHECK.gradient.toExponential()}.`,

@@ -7,7 +7,7 @@ outputs and the gradients. bench/torchdiffeq-process.mjs starts this script and 
 answer back to the benchmark page, which prints it next to webode's figures.
 
 Request:
-  {"threads": 2, "warmup": 1, "repeats": 7, "minRepeats": 3, "budgetMs": 3000, "longMs": 5000, "mediumMs": 1500,
+  {"threads": [2, 1], "warmup": 1, "repeats": 7, "minRepeats": 3, "budgetMs": 3000, "longMs": 5000, "mediumMs": 1500,
    "problems": [{"name", "layers": [2, 50, 2], "activation": "tanh",
                  "params": [...],      # flat, nn.Linear order: weight [out, in] row-major, then bias, layer by layer
                  "y0": [...],          # [batch, dim] row-major
@@ -15,17 +15,20 @@ Request:
                  "loss": "mean_square"}]}   # L = mean(y**2) over every output [T, batch, dim]
 
 Answer:
-  {"available": true, "torchdiffeq": "0.2.5", "torch": "…", "python": "…", "threads": 2,
-   "problems": [{"name", "forwardMs", "backwardMs", "totalMs",     # each {median, min, max, runs}
-                 "nfeForward", "nfeBackward",                      # calls of f in the last run
-                 "loss", "y": [...], "gy0": [...], "gtheta": [...]}]}
+  {"available": true, "torchdiffeq": "0.2.5", "torch": "…", "python": "…",
+   "runs": [{"threads": 2,                                         # one per entry of the request's "threads"
+             "problems": [{"name", "forwardMs", "backwardMs", "totalMs",   # each {median, min, max, runs}
+                           "nfeForward", "nfeBackward",                    # calls of f in the last run
+                           "loss", "y": [...], "gy0": [...], "gtheta": [...]}]}]}   # y, gy0, gtheta: first run only
 or {"available": false, "reason": "…"} when torch or torchdiffeq cannot be imported.
 
 One run is one `odeint_adjoint` forward solve plus `loss.backward()` (the adjoint
 solve), in float32, timed separately with time.perf_counter. After `warmup` untimed
 runs: if the last of them took over `longMs`, one timed run; over `mediumMs`, two;
 otherwise up to `repeats`, stopping after `minRepeats` once `budgetMs` has been spent
-(bench/timing.ts adaptiveRepeat, the page's rule). Everything is torchdiffeq's
+(bench/timing.ts adaptiveRepeat, the page's rule). The whole set runs once per
+entry of "threads" (torch.set_num_threads): PyTorch's OpenMP threads spin while they
+wait, so on a busy machine two threads can be far slower than one. Everything is torchdiffeq's
 defaults apart from method and tolerances.
 """
 
@@ -163,22 +166,27 @@ def run_problem(p, policy):
 
 def main():
     request = json.load(open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin)
-    threads = int(request.get("threads", 2))
-    torch.set_num_threads(threads)
     defaults = (("warmup", 1), ("repeats", 7), ("minRepeats", 3), ("budgetMs", 3000), ("longMs", 5000), ("mediumMs", 1500))
     policy = {k: request.get(k, d) for k, d in defaults}
-    answers = []
-    for p in request["problems"]:
-        answers.append(run_problem(p, policy))
-        print(f"torchdiffeq: {p['name']}: {answers[-1]['totalMs']['median']:.1f} ms", file=sys.stderr, flush=True)
+    runs = []
+    # Every problem once per thread count; outputs and gradients only from the first.
+    for i, threads in enumerate(request.get("threads", [2])):
+        torch.set_num_threads(int(threads))
+        answers = []
+        for p in request["problems"]:
+            a = run_problem(p, policy)
+            if i > 0:
+                del a["y"], a["gy0"], a["gtheta"]
+            answers.append(a)
+            print(f"torchdiffeq: {threads} thread(s): {p['name']}: {a['totalMs']['median']:.1f} ms", file=sys.stderr, flush=True)
+        runs.append({"threads": torch.get_num_threads(), "problems": answers})
     json.dump(
         {
             "available": True,
             "torchdiffeq": torchdiffeq.__version__,
             "torch": torch.__version__,
             "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-            "problems": answers,
+            "runs": runs,
         },
         sys.stdout,
     )
