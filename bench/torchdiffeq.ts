@@ -15,8 +15,9 @@
  *   3. `torchdiffeqSection` (page): times webode on the kept problems and
  *      prints both, with the speed-up and a check that the forward outputs
  *      (and the gradients) agree.
- * Running the peer first means webode's timing sees the same idle machine the
- * peer saw, and the webode outputs never leave the page.
+ * The peer runs between the two page steps, so neither competes with the
+ * other for the cores (other work on the machine still can: the notes print
+ * the load average), and webode's outputs never leave the page.
  */
 import { MLP, type Runtime } from '../src/index';
 import type { Limits } from './limits';
