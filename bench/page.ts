@@ -5,6 +5,11 @@
  * state through this module (the limits measured first are the roofline the
  * later sections divide by).
  *
+ * A section whose peer runs outside the browser (torchdiffeq, a Python
+ * process) has a request step as well: `window.bench.peerRequest(section)`
+ * returns what the peer must solve, run.mjs runs the peer, and passes its
+ * answer to `window.bench.run(section, answer)`.
+ *
  * Each section runs inside WebGPU error scopes and also collects uncaptured
  * errors, and returns them: a figure measured while the GPU reported an error
  * is not a figure, so the orchestrator fails the run on any.
@@ -18,6 +23,7 @@ import { precisionSection } from './precision';
 import { profileSection } from './profile';
 import { solvesSection } from './solves';
 import type { SectionResult } from './table';
+import { type TorchdiffeqAnswer, type TorchdiffeqRequest, torchdiffeqRequest, torchdiffeqSection } from './torchdiffeq';
 import { type TrainingRun, trainingSection } from './training';
 
 interface State {
@@ -27,6 +33,8 @@ interface State {
   kernels?: KernelsMeasured;
   /** Table 4's runs: the peer compares its spiral training iteration with TF.js's. */
   training?: TrainingRun[];
+  /** The problems sent to torchdiffeq, solved again by webode in section 'peer-torchdiffeq'. */
+  torchdiffeq?: TorchdiffeqRequest;
 }
 
 let state: State | null = null;
@@ -44,7 +52,8 @@ function needLimits(s: State): Limits {
   return s.limits;
 }
 
-const sections: Record<string, (s: State) => Promise<SectionResult>> = {
+/** `input`: the answer of the section's host-side peer, if it has one (see `peerRequests`). */
+const sections: Record<string, (s: State, input?: unknown) => Promise<SectionResult>> = {
   async limits(s) {
     const m = await measureLimits(s.rt);
     s.limits = m.limits;
@@ -65,7 +74,16 @@ const sections: Record<string, (s: State) => Promise<SectionResult>> = {
   memory: (s) => memorySection(s.rt, needLimits(s)),
   peer: (s) => peerSection(s.rt, needLimits(s), s.training?.[0] ?? null),
   precision: (s) => precisionSection(s.rt),
+  'peer-torchdiffeq': (s, answer) => torchdiffeqSection(s.rt, needLimits(s), s.torchdiffeq, answer as TorchdiffeqAnswer | undefined),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
+};
+
+/** Sections with a peer outside the browser: what run.mjs must give that peer (`peer` names it). */
+const peerRequests: Record<string, (s: State) => Promise<{ peer: string; request: unknown }>> = {
+  async 'peer-torchdiffeq'(s) {
+    s.torchdiffeq = await torchdiffeqRequest(s.rt);
+    return { peer: 'torchdiffeq', request: s.torchdiffeq };
+  },
 };
 
 export interface SectionReply {
@@ -80,7 +98,8 @@ declare global {
     bench: {
       info(): Promise<unknown>;
       sections: readonly string[];
-      run(name: string): Promise<SectionReply>;
+      peerRequest(name: string): Promise<{ peer: string; request: unknown } | null>;
+      run(name: string, peerAnswer?: unknown): Promise<SectionReply>;
     };
     benchReady: boolean;
   }
@@ -104,7 +123,11 @@ window.bench = {
       features: [...rt.device.features].sort(),
     };
   },
-  async run(name) {
+  async peerRequest(name) {
+    const make = peerRequests[name];
+    return make ? make(await init()) : null;
+  },
+  async run(name, peerAnswer) {
     const fn = sections[name];
     if (!fn) throw new Error(`unknown bench section ${name}`);
     const s = await init();
@@ -117,7 +140,7 @@ window.bench = {
     let result: SectionResult | null = null;
     let error: string | null = null;
     try {
-      result = await fn(s);
+      result = await fn(s, peerAnswer);
     } catch (e) {
       error = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e);
     }

@@ -353,7 +353,7 @@ function windows(y: Float64Array, D: number, n: number, length: number, seed: nu
 // ---------------------------------------------------------------- the comparison
 
 /** Norm-wise relative difference: max |a − b| / max |b|. */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;
   let den = 0;
   for (let i = 0; i < b.length; i++) {
@@ -375,7 +375,7 @@ function flatTheta(layers: readonly number[], grads: readonly Float32Array[]): F
 }
 
 /** Tolerances of the checks, and why. */
-const CHECK = {
+export const CHECK = {
   /** One MLP evaluation: float32 sums in a different order, a few ulps of the largest output. */
   mlp: 1e-5,
   /** RK4 on the same grid: the same arithmetic up to summation order, over 100 steps. */

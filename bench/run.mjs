@@ -12,6 +12,9 @@
  *
  * The work-precision section (table 7) also writes its figure,
  * bench/work-precision.svg (bench/plot.mjs), from the data the page returns.
+ * A section with a peer outside the browser (peer-torchdiffeq) first returns
+ * the problems for it (`window.bench.peerRequest`); this script runs the peer
+ * (bench/torchdiffeq-process.mjs) and passes its answer to the section.
  *
  * Exits non-zero when a section throws or the GPU reports any error while it
  * runs: a figure measured next to a validation error is not a figure.
@@ -22,6 +25,15 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { workPrecisionSvg } from './plot.mjs';
 import { logger, openPage, printer, renderTable } from './serve.mjs';
+import { runTorchdiffeq } from './torchdiffeq-process.mjs';
+
+/**
+ * Peers that run outside the browser, by the name a section's
+ * `window.bench.peerRequest` gives: each takes the page's request and
+ * resolves to an answer for `window.bench.run`, or says why it has none
+ * (a missing peer never fails the run). They run while the page is idle.
+ */
+const hostPeers = { torchdiffeq: runTorchdiffeq };
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Everything printed to stdout, kept for bench/results.txt. */
@@ -77,7 +89,15 @@ async function main() {
     for (const w of wanted) if (!all.includes(w)) throw new Error(`unknown section ${w}; sections: ${all.join(', ')}`);
     for (const name of order) {
       log(`section ${name} …`);
-      const reply = await page.evaluate((n) => window.bench.run(n), name);
+      const ask = await page.evaluate((n) => window.bench.peerRequest(n), name);
+      let answer;
+      if (ask) {
+        const t0 = performance.now();
+        log(`section ${name}: running ${ask.peer} …`);
+        answer = await hostPeers[ask.peer](ask.request, log);
+        log(`section ${name}: ${ask.peer} ${answer.available ? 'answered' : `unavailable: ${answer.reason}`} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+      const reply = await page.evaluate((n, a) => window.bench.run(n, a), name, answer);
       log(`section ${name} took ${(reply.ms / 1000).toFixed(1)} s`);
       results.sections[name] = reply;
       if (reply.error) {

@@ -564,7 +564,7 @@ async function references(rt: Runtime): Promise<{ table: Table; data: unknown }>
       ],
       rows,
       notes: [
-        "torchdiffeq figures are the issue's: 0.2.5 on PyTorch 1.13 CPU, float32, 2 threads, odeint_adjoint forward plus backward, median wall time; its nfe counts forward and backward of its batch-shared steps.",
+        "torchdiffeq figures are the issue's: 0.2.5 on PyTorch 1.13 CPU, float32, 2 threads, odeint_adjoint forward plus backward, median wall time; its nfe counts forward and backward of its batch-shared steps. Table 8 (section peer-torchdiffeq) runs torchdiffeq live on the same parameters.",
         "webode: odeint then sol.backward (default per-sample step control, adjoint), median over rounds of the sum; its nfe is the largest forward count of one sample plus the largest backward count of one sample. Speed-up = torchdiffeq / webode; above 1× webode is faster.",
         'Parameters are PyTorch-default initialisations from a fixed seed, not the trained models torchdiffeq was timed on, so step counts differ (compare the nfe). Batch-shared step control, torchdiffeq\'s, is compared with per-sample in table 3b.',
       ],
