@@ -1,6 +1,7 @@
 // Tests: `unit` runs pure logic in Node; `gpu` drives real WebGPU in headless
 // Chromium through puppeteer (one browser and one Vite server for the run,
-// started by test/gpu/global-setup.ts), one file at a time.
+// started by test/gpu/global-setup.ts), one file at a time; `node` runs
+// webode in Node on Dawn (the webgpu package), no browser.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -11,6 +12,14 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
         },
       },
       {

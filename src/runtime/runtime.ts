@@ -16,6 +16,12 @@ import { Kernel } from './kernel';
 export interface RuntimeOptions {
   /** Use this device instead of requesting one (webode never destroys a device it did not create). */
   device?: GPUDevice;
+  /**
+   * The WebGPU entry point to request the adapter from. Default
+   * `navigator.gpu`; in Node, Dawn's: `create([])` from the `webgpu` package
+   * (after `Object.assign(globalThis, globals)` from the same package).
+   */
+  gpu?: GPU;
   /** Adapter preference when webode requests the adapter itself. */
   powerPreference?: GPUPowerPreference;
   /** Print every generated WGSL module to the console when it is compiled. */
@@ -90,13 +96,13 @@ export function adapterLimits(adapter: GPUAdapter): Record<string, number> {
 }
 
 /**
- * Creates a runtime on a new device (from `navigator.gpu`) or on a device the
+ * Creates a runtime on a new device (from `options.gpu`, default `navigator.gpu`) or on a device the
  * caller already has. Rejects with `WebGPUUnavailableError` when WebGPU is
  * missing or no adapter can be found.
  */
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   if (typeof options !== 'object' || options === null) {
-    throw new ArgumentError('options', options, 'an object { device?, powerPreference?, debugShaders?, onUncapturedError? }');
+    throw new ArgumentError('options', options, 'an object { device?, gpu?, powerPreference?, debugShaders?, onUncapturedError? }');
   }
   if (options.onUncapturedError !== undefined && typeof options.onUncapturedError !== 'function') {
     throw new ArgumentError('options.onUncapturedError', options.onUncapturedError, 'a function (error: GPUError) => void');
@@ -106,8 +112,15 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     if (!isDevice) throw new ArgumentError('options.device', options.device, 'a GPUDevice');
     return new Runtime(options.device, null, false, options);
   }
-  const gpu: GPU | undefined = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
-  if (!gpu) throw new WebGPUUnavailableError(`navigator.gpu is not available. ${ENABLE_WEBGPU_HINT}`);
+  if (options.gpu !== undefined && typeof (options.gpu as Partial<GPU> | null)?.requestAdapter !== 'function') {
+    throw new ArgumentError('options.gpu', options.gpu, "a WebGPU GPU object (navigator.gpu, or Dawn's create([]) in Node)");
+  }
+  const gpu: GPU | undefined = options.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
+  if (!gpu) {
+    throw new WebGPUUnavailableError(
+      `navigator.gpu is not available. ${ENABLE_WEBGPU_HINT}; in Node, pass createRuntime({ gpu }) with Dawn's GPU from the webgpu package`,
+    );
+  }
   let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
@@ -116,7 +129,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   }
   if (!adapter) {
     throw new WebGPUUnavailableError(
-      `no WebGPU adapter was found (navigator.gpu.requestAdapter() returned null: WebGPU is disabled or the GPU is blocklisted). ${ENABLE_WEBGPU_HINT}`,
+      `no WebGPU adapter was found (requestAdapter() returned null: WebGPU is disabled or the GPU is blocklisted). ${ENABLE_WEBGPU_HINT}`,
     );
   }
   // Ask for the adapter's own storage limits: batches and wide layers need them.
@@ -127,7 +140,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   } catch (e) {
     throw new WebGPUUnavailableError(`the WebGPU adapter refused a device: ${String(e)}. ${ENABLE_WEBGPU_HINT}`);
   }
-  return new Runtime(device, adapter.info ?? null, true, options);
+  return new Runtime(device, adapter.info ?? null, true, options, gpu);
 }
 
 /** A GPU device with webode's caches, counters and error handling. */
@@ -157,7 +170,15 @@ export class Runtime {
   private readonly buffers = new Map<GPUBuffer, number>();
   private readonly errorListener: (ev: GPUUncapturedErrorEvent) => void;
 
-  constructor(device: GPUDevice, adapterInfo: GPUAdapterInfo | null, ownsDevice: boolean, options: RuntimeOptions) {
+  /**
+   * The GPU object the device came from, held for the runtime's lifetime: in
+   * Node, Dawn's instance must outlive its devices (a `createRuntime({ gpu:
+   * create([]) })` whose GPU object was collected crashed the process).
+   */
+  private readonly gpu: GPU | null;
+
+  constructor(device: GPUDevice, adapterInfo: GPUAdapterInfo | null, ownsDevice: boolean, options: RuntimeOptions, gpu: GPU | null = null) {
+    this.gpu = gpu;
     this.device = device;
     this.limits = device.limits;
     this.adapterInfo = adapterInfo;
