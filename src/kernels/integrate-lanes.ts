@@ -22,6 +22,17 @@ export const INTEGRATE_LANES = 4;
 export const INTEGRATE_LANES_WORKGROUP = 64;
 
 /**
+ * Batches from which the lane kernel is the default (where the MLP fits).
+ * Interleaved A/B on SwiftShader (dopri5, rtol 1e-6, atol 1e-7, 11 outputs on
+ * [0, 1], median of 7 rounds, lanes / one sample per invocation): [2, 50, 2]
+ * 0.61 at B = 1,024, 0.59 at 16,384, 0.65 at 64, 0.72 at 256, but 0.95 at
+ * 16 and 1.1–1.5 at B ≤ 8 (fewer invocations than the implementation's SIMD
+ * width wants); [4, 64, 64, 4] 0.86 at 8, 0.36 at 1,024, 0.28 at 16,384;
+ * [2, 512, 2] 0.50 at 1,024; [4, 256, 256, 4] 0.28 at 256.
+ */
+export const INTEGRATE_LANES_MIN_BATCH = 64;
+
+/**
  * Whether the lane kernel applies: the four-lane MLP's function arrays
  * (`forwardLaneFloats`) and the module's private vec4 state (y, ynew, the
  * stage slots, the MLP's input and output, f0 of the initial step) each fit

@@ -22,7 +22,7 @@ import {
   integrateKernel,
   integrateWorkgroups,
 } from '../kernels/integrate';
-import { integrateLanesFit, integrateLanesKernel, integrateLanesWorkgroups } from '../kernels/integrate-lanes';
+import { INTEGRATE_LANES_MIN_BATCH, integrateLanesFit, integrateLanesKernel, integrateLanesWorkgroups } from '../kernels/integrate-lanes';
 import type { Tableau } from '../methods/tableau';
 import { mlpFlops } from '../mlp/mlp';
 import type { Runtime } from '../runtime/runtime';
@@ -132,7 +132,7 @@ function checkProblem(f: MLP, y0: ArrayLike<number> | Tensor, t: ArrayLike<numbe
   const times = validateTimes(t);
   const T = times.length;
   const { tableau, ...asked } = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec) });
-  const opts: ResolvedOdeintOptions = { ...asked, kernel: integrateKernelKind(f.spec, tableau, asked) };
+  const opts: ResolvedOdeintOptions = { ...asked, kernel: integrateKernelKind(f.spec, tableau, B, asked) };
   if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');
   checkDispatch(rt, 'y0', y0, B, INTEGRATE_WORKGROUP);
   const batchMode = opts.stepControl === 'batch';
@@ -163,12 +163,16 @@ function checkProblem(f: MLP, y0: ArrayLike<number> | Tensor, t: ArrayLike<numbe
 }
 
 /**
- * The integration kernel of a solve: the option, else 'invocation'. Batch
- * step control always uses the one-sample kernel's batch entry points.
+ * The integration kernel of a solve: the option; else 'lanes' from
+ * INTEGRATE_LANES_MIN_BATCH = 64 samples where the MLP fits the lane kernel
+ * (measured faster from there: see that constant), 'invocation' below or
+ * where it does not fit. Batch step control always uses the one-sample
+ * kernel's batch entry points.
  */
-export function integrateKernelKind(spec: MLP['spec'], tableau: Tableau, opts: ResolvedOdeintOptions): IntegrateKernel {
+export function integrateKernelKind(spec: MLP['spec'], tableau: Tableau, batch: number, opts: ResolvedOdeintOptions): IntegrateKernel {
   if (opts.stepControl === 'batch') return 'invocation';
-  const kind = opts.kernel ?? 'invocation';
+  if (opts.kernel === undefined) return batch >= INTEGRATE_LANES_MIN_BATCH && integrateLanesFit(spec, tableau) ? 'lanes' : 'invocation';
+  const kind = opts.kernel;
   if (kind === 'lanes' && !integrateLanesFit(spec, tableau)) {
     throw new ArgumentError('options.kernel', kind, "'invocation' for this MLP (its 4-lane arrays exceed WGSL's 8 KiB of function memory)");
   }

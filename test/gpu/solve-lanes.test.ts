@@ -73,7 +73,15 @@ async function both(p: Problem, t: number[], options: OdeintOptions): Promise<{ 
 
 describe('lane kernel: the same solve as the one-sample kernel', () => {
   const t = Array.from({ length: 11 }, (_, i) => i / 10);
-  const CASES: { name: string; problem: (B: number) => Problem; options: OdeintOptions }[] = [
+  const CASES: { name: string; problem: (B: number) => Problem; options: OdeintOptions; rejects?: boolean }[] = [
+    {
+      // A first step of 1: the small states (relative tolerance ≈ 1e-3 through atol) accept
+      // attempts their larger neighbours reject, so lanes of one invocation accept and reject side by side.
+      name: '[3, 16, 2] softplus +t, dopri5, firstStep 1',
+      problem: (B) => mixed(makeProblem({ layers: [3, 16, 2], activation: 'softplus', timeInput: true, B, seed: 61, paramScale: 3 })),
+      options: { method: 'dopri5', rtol: 1e-6, atol: 1e-7, firstStep: 1 },
+      rejects: true,
+    },
     { name: 'spiral, dopri5', problem: spiral, options: { method: 'dopri5', rtol: 1e-6, atol: 1e-7 } },
     {
       name: '[2, 50, 2] tanh, dopri5',
@@ -108,6 +116,11 @@ describe('lane kernel: the same solve as the one-sample kernel', () => {
         console.log(`[measure] lanes ${c.name} B = ${B}: accepted ${Math.min(...s.accepted)}–${Math.max(...s.accepted)}, rejected ${Math.min(...s.rejected)}–${Math.max(...s.rejected)}, nfe ${Math.min(...s.nfe)}–${Math.max(...s.nfe)}`);
         // Not vacuous: the lanes of one invocation take different numbers of steps.
         if (c.options.method !== 'rk4') expect(Math.max(...s.accepted)).toBeGreaterThan(Math.min(...s.accepted) + 2);
+        if (c.rejects) {
+          const rejecting = s.rejected.filter((n) => n > 0).length;
+          expect(rejecting).toBeGreaterThan(0);
+          expect(rejecting).toBeLessThan(B);
+        }
         const fixed = c.options.method === 'rk4';
         const { got, want } = gather(p, decode(lanes.y!), t, allSamples(B), (z0) =>
           fixed ? solveFixed(p.rhs, TABLEAUX.rk4, z0, t, c.options.stepSize!) : solveAccurate(p.rhs, z0, t),
