@@ -75,8 +75,8 @@ describe('lane kernel: the same solve as the one-sample kernel', () => {
   const t = Array.from({ length: 11 }, (_, i) => i / 10);
   const CASES: { name: string; problem: (B: number) => Problem; options: OdeintOptions; rejects?: boolean }[] = [
     {
-      // A first step of 1: the small states (relative tolerance ≈ 1e-3 through atol) accept
-      // attempts their larger neighbours reject, so lanes of one invocation accept and reject side by side.
+      // A first step of 1 with states of different sizes: the samples reject different numbers
+      // of attempts, so lanes of one invocation accept and reject side by side.
       name: '[3, 16, 2] softplus +t, dopri5, firstStep 1',
       problem: (B) => mixed(makeProblem({ layers: [3, 16, 2], activation: 'softplus', timeInput: true, B, seed: 61, paramScale: 3 })),
       options: { method: 'dopri5', rtol: 1e-6, atol: 1e-7, firstStep: 1 },
@@ -116,11 +116,9 @@ describe('lane kernel: the same solve as the one-sample kernel', () => {
         console.log(`[measure] lanes ${c.name} B = ${B}: accepted ${Math.min(...s.accepted)}–${Math.max(...s.accepted)}, rejected ${Math.min(...s.rejected)}–${Math.max(...s.rejected)}, nfe ${Math.min(...s.nfe)}–${Math.max(...s.nfe)}`);
         // Not vacuous: the lanes of one invocation take different numbers of steps.
         if (c.options.method !== 'rk4') expect(Math.max(...s.accepted)).toBeGreaterThan(Math.min(...s.accepted) + 2);
-        if (c.rejects) {
-          const rejecting = s.rejected.filter((n) => n > 0).length;
-          expect(rejecting).toBeGreaterThan(0);
-          expect(rejecting).toBeLessThan(B);
-        }
+        // Lanes in lockstep with different rejection counts: in some attempt one lane rejected
+        // while another accepted (measured: 1–3 rejections per sample at B = 7, 1–4 at 37).
+        if (c.rejects) expect(Math.max(...s.rejected)).toBeGreaterThan(Math.min(...s.rejected));
         const fixed = c.options.method === 'rk4';
         const { got, want } = gather(p, decode(lanes.y!), t, allSamples(B), (z0) =>
           fixed ? solveFixed(p.rhs, TABLEAUX.rk4, z0, t, c.options.stepSize!) : solveAccurate(p.rhs, z0, t),
