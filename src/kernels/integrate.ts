@@ -38,8 +38,14 @@ export interface IntegrateSpec {
   readonly tableau: Tableau;
 }
 
-function denseWgsl(tab: Tableau): string {
-  const L: string[] = ['fn dense_write(th: f32, h: f32, row: u32, b: u32) {'];
+/**
+ * `dense_write(th, h, row, b)`: the dense output y + h Σ w_i(θ) K_i of sample
+ * b into output row `row`. `lane` (the lane kernel): `dense_write(k, …)` of
+ * lane k of the vec4 state, the same arithmetic.
+ */
+export function denseWgsl(tab: Tableau, lane = false): string {
+  const at = lane ? '[k]' : '';
+  const L: string[] = [`fn dense_write(${lane ? 'k: u32, ' : ''}th: f32, h: f32, row: u32, b: u32) {`];
   const weights: string[] = [];
   tab.dense.forEach((poly, i) => {
     if (poly.every((c) => c === 0)) return;
@@ -48,10 +54,10 @@ function denseWgsl(tab: Tableau): string {
     for (let m = poly.length - 2; m >= 0; m--) expr = `${f32Literal(poly[m])} + th * (${expr})`;
     // h is folded into each weight so the sum cannot overflow (see scaledSum).
     L.push(`  let w${i} = h * th * (${expr});`);
-    weights.push(`w${i} * K[${i}][d]`);
+    weights.push(`w${i} * K[${i}][d]${at}`);
   });
   L.push('  let o = (row * P.batch + b) * D;');
-  L.push(`  for (var d = 0u; d < D; d++) { out[o + d] = y[d] + (${weights.join(' + ') || '0.0'}); }`);
+  L.push(`  for (var d = 0u; d < D; d++) { out[o + d] = y[d]${at} + (${weights.join(' + ') || '0.0'}); }`);
   L.push('}');
   return L.join('\n');
 }
@@ -62,23 +68,7 @@ function denseWgsl(tab: Tableau): string {
  */
 export const integrateKernel = defineKernel({
   name: 'integrate',
-  bindings: (spec: IntegrateSpec) => ({
-    P: uniform(PARAMS),
-    theta: storage('read', 'f32', mlpOffsets(spec.mlp.layers).count),
-    y0: storage('read'),
-    /** Output times [n_out]. */
-    tout: storage('read'),
-    /** Outputs [n_out][batch][D]. */
-    out: storage('read_write'),
-    samples: storage('read_write', SAMPLE),
-    /** Each sample's current solution point [batch][D]. */
-    ycur: storage('read_write'),
-    /**
-     * Per-sample mode: f(t, y) at the current point (B×D). Batch mode: every
-     * stage of the current attempt and y_{n+1} (B×(NK+1)×D).
-     */
-    kbuf: storage('read_write'),
-  }),
+  bindings: (spec: IntegrateSpec) => integrateBindings(spec),
   entryPoints: ['integrate', 'batch_init', 'batch_attempt', 'batch_control', 'batch_commit'] satisfies IntegrateEntry[],
   wgsl: (spec: IntegrateSpec, decls) => {
     const D = stateDim(spec.mlp);
@@ -94,6 +84,27 @@ export const integrateKernel = defineKernel({
     });
   },
 });
+
+/** The bindings of the integration kernels (this one and the lane kernel, src/kernels/integrate-lanes.ts). */
+export function integrateBindings(spec: IntegrateSpec) {
+  return {
+    P: uniform(PARAMS),
+    theta: storage('read', 'f32', mlpOffsets(spec.mlp.layers).count),
+    y0: storage('read'),
+    /** Output times [n_out]. */
+    tout: storage('read'),
+    /** Outputs [n_out][batch][D]. */
+    out: storage('read_write'),
+    samples: storage('read_write', SAMPLE),
+    /** Each sample's current solution point [batch][D]. */
+    ycur: storage('read_write'),
+    /**
+     * Per-sample mode: f(t, y) at the current point (B×D). Batch mode: every
+     * stage of the current attempt and y_{n+1} (B×(NK+1)×D).
+     */
+    kbuf: storage('read_write'),
+  };
+}
 
 /** Workgroups needed for `batch` samples. */
 export function integrateWorkgroups(batch: number): number {

@@ -38,9 +38,8 @@ const COMPONENTS = ['x', 'y', 'z', 'w'];
 export function lanesWgsl(spec: MlpSpec, lanes: number): string {
   if (!LANE_COUNTS.includes(lanes)) throw new Error(`lane count ${lanes} is not one of ${LANE_COUNTS.join(', ')}`);
   const plan = mlpPlan(spec);
-  const { D, layers } = plan;
+  const { D } = plan;
   const groups = Array.from({ length: lanes / 4 }, (_, q) => q);
-  const outLayer = layers[layers.length - 1];
   // With a hidden layer, the last Linear is streamed into the loop of the layer before it (`streamsOutput`).
   const lines: string[] = [`// MLP ${mlpLabel(spec)}, ${lanes} samples per invocation`, activationWgsl(spec.activation, 4)];
   const push = (indent: number, line: string) => lines.push(`${'  '.repeat(indent)}${line}`);
@@ -62,41 +61,7 @@ export function lanesWgsl(spec: MlpSpec, lanes: number): string {
   push(1, '}');
   for (const q of groups) push(1, `var y${q}: array<vec4<f32>, ${D}>;`);
 
-  for (const Ly of layers.slice(0, plan.forwardLayers)) {
-    const l = Ly.index;
-    const src = l === 0 ? 'x' : `h${l - 1}_`;
-    const nState = Ly.vectorInputs;
-    const streamed = Ly.streamsOutput;
-    if (streamed) {
-      for (let d = 0; d < D; d++) {
-        push(1, `{ let b = vec4<f32>(theta[${outLayer.bias + d}u]); ${groups.map((q) => `y${q}[${d}] = b;`).join(' ')} }`);
-      }
-    } else if (!Ly.last) {
-      for (const q of groups) push(1, `var h${l}_${q}: array<vec4<f32>, ${Ly.outWidth}>;`);
-    }
-    push(1, `for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
-    push(2, `let b = vec4<f32>(theta[${Ly.bias}u + o]);`);
-    for (const q of groups) push(2, `var acc${q} = b;`);
-    push(2, `let w = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
-    for (let i = 0; i < nState; i++) {
-      push(2, `{ let v = vec4<f32>(theta[w + ${i}u]); ${groups.map((q) => `acc${q} = fma(v, ${src}${q}[${i}], acc${q});`).join(' ')} }`);
-    }
-    if (l === 0 && spec.timeInput) {
-      push(2, `{ let v = vec4<f32>(theta[w + ${nState}u]); ${groups.map((q) => `acc${q} = fma(v, tv, acc${q});`).join(' ')} }`);
-    }
-    if (streamed) {
-      for (const q of groups) push(2, `let a${q} = act4(acc${q});`);
-      for (let d = 0; d < D; d++) {
-        const v = `vec4<f32>(theta[${outLayer.weight + d * outLayer.inWidth}u + o])`;
-        push(2, `{ let v = ${v}; ${groups.map((q) => `y${q}[${d}] = fma(v, a${q}, y${q}[${d}]);`).join(' ')} }`);
-      }
-    } else if (Ly.last) {
-      for (const q of groups) push(2, `y${q}[o] = acc${q};`);
-    } else {
-      for (const q of groups) push(2, `h${l}_${q}[o] = act4(acc${q});`);
-    }
-    push(1, '}');
-  }
+  layerSweep(plan, groups, (q) => `x${q}`, (q) => `y${q}`, 'tv', push);
 
   push(1, 'for (var d = 0u; d < D; d++) {');
   for (const q of groups) {
@@ -107,5 +72,73 @@ export function lanesWgsl(spec: MlpSpec, lanes: number): string {
   }
   push(1, '}');
   push(0, '}');
+  return lines.join('\n');
+}
+
+/**
+ * The layers of one forward evaluation on vec4 groups: group q reads its state
+ * from the array `input(q)` and leaves f in `output(q)`; `time` is the vec4
+ * time input (read only with `timeInput`). Lane by lane, `mlpWgsl`'s
+ * arithmetic in its order.
+ */
+function layerSweep(
+  plan: ReturnType<typeof mlpPlan>,
+  groups: readonly number[],
+  input: (q: number) => string,
+  output: (q: number) => string,
+  time: string,
+  push: (indent: number, line: string) => void,
+): void {
+  const { D, layers, spec } = plan;
+  const outLayer = layers[layers.length - 1];
+  for (const Ly of layers.slice(0, plan.forwardLayers)) {
+    const l = Ly.index;
+    const src = (q: number) => (l === 0 ? input(q) : `h${l - 1}_${q}`);
+    const nState = Ly.vectorInputs;
+    const streamed = Ly.streamsOutput;
+    if (streamed) {
+      for (let d = 0; d < D; d++) {
+        push(1, `{ let b = vec4<f32>(theta[${outLayer.bias + d}u]); ${groups.map((q) => `${output(q)}[${d}] = b;`).join(' ')} }`);
+      }
+    } else if (!Ly.last) {
+      for (const q of groups) push(1, `var h${l}_${q}: array<vec4<f32>, ${Ly.outWidth}>;`);
+    }
+    push(1, `for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
+    push(2, `let b = vec4<f32>(theta[${Ly.bias}u + o]);`);
+    for (const q of groups) push(2, `var acc${q} = b;`);
+    push(2, `let w = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    for (let i = 0; i < nState; i++) {
+      push(2, `{ let v = vec4<f32>(theta[w + ${i}u]); ${groups.map((q) => `acc${q} = fma(v, ${src(q)}[${i}], acc${q});`).join(' ')} }`);
+    }
+    if (l === 0 && spec.timeInput) {
+      push(2, `{ let v = vec4<f32>(theta[w + ${nState}u]); ${groups.map((q) => `acc${q} = fma(v, ${time}, acc${q});`).join(' ')} }`);
+    }
+    if (streamed) {
+      for (const q of groups) push(2, `let a${q} = act4(acc${q});`);
+      for (let d = 0; d < D; d++) {
+        const v = `vec4<f32>(theta[${outLayer.weight + d * outLayer.inWidth}u + o])`;
+        push(2, `{ let v = ${v}; ${groups.map((q) => `${output(q)}[${d}] = fma(v, a${q}, ${output(q)}[${d}]);`).join(' ')} }`);
+      }
+    } else if (Ly.last) {
+      for (const q of groups) push(2, `${output(q)}[o] = acc${q};`);
+    } else {
+      for (const q of groups) push(2, `h${l}_${q}[o] = act4(acc${q});`);
+    }
+    push(1, '}');
+  }
+}
+
+/**
+ * `fn ${fn}(t: vec4<f32>)`: f(t, z) of four samples, the lanes of one vec4
+ * group, from the private `rhs_in: array<vec4<f32>, D>` into `rhs_out` (the
+ * lane forward solver's vector field; `act4` is emitted by the includer).
+ * Lane by lane the arithmetic of `mlpWgsl`'s `rhs_eval`.
+ */
+export function laneRhsWgsl(spec: MlpSpec, fn = 'rhs4'): string {
+  const plan = mlpPlan(spec);
+  const lines: string[] = [`// MLP ${mlpLabel(spec)} on four lanes`, `fn ${fn}(t: vec4<f32>) {`];
+  const push = (indent: number, line: string) => lines.push(`${'  '.repeat(indent)}${line}`);
+  layerSweep(plan, [0], () => 'rhs_in', () => 'rhs_out', 't', push);
+  lines.push('}');
   return lines.join('\n');
 }

@@ -22,6 +22,7 @@ import {
   integrateKernel,
   integrateWorkgroups,
 } from '../kernels/integrate';
+import { INTEGRATE_LANES_MIN_BATCH, integrateLanesFit, integrateLanesKernel, integrateLanesWorkgroups } from '../kernels/integrate-lanes';
 import type { Tableau } from '../methods/tableau';
 import { mlpFlops } from '../mlp/mlp';
 import type { Runtime } from '../runtime/runtime';
@@ -36,6 +37,7 @@ import {
   scaledBinds,
 } from './driver';
 import {
+  type IntegrateKernel,
   type OdeintOptions,
   type ResolvedOdeintOptions,
   checkDispatch,
@@ -129,7 +131,8 @@ function checkProblem(f: MLP, y0: ArrayLike<number> | Tensor, t: ArrayLike<numbe
   const B = y0Len / D;
   const times = validateTimes(t);
   const T = times.length;
-  const { tableau, ...opts } = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec) });
+  const { tableau, ...asked } = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec) });
+  const opts: ResolvedOdeintOptions = { ...asked, kernel: integrateKernelKind(f.spec, tableau, B, asked) };
   if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');
   checkDispatch(rt, 'y0', y0, B, INTEGRATE_WORKGROUP);
   const batchMode = opts.stepControl === 'batch';
@@ -157,6 +160,23 @@ function checkProblem(f: MLP, y0: ArrayLike<number> | Tensor, t: ArrayLike<numbe
     t_end: times[T - 1],
   };
   return { f, rt, y0, B, D, times, opts, tableau, batchMode, stageBytes, params };
+}
+
+/**
+ * The integration kernel of a solve: the option; else 'lanes' from
+ * INTEGRATE_LANES_MIN_BATCH = 64 samples where the MLP fits the lane kernel
+ * (measured faster from there: see that constant), 'invocation' below or
+ * where it does not fit. Batch step control always uses the one-sample
+ * kernel's batch entry points.
+ */
+export function integrateKernelKind(spec: MLP['spec'], tableau: Tableau, batch: number, opts: ResolvedOdeintOptions): IntegrateKernel {
+  if (opts.stepControl === 'batch') return 'invocation';
+  if (opts.kernel === undefined) return batch >= INTEGRATE_LANES_MIN_BATCH && integrateLanesFit(spec, tableau) ? 'lanes' : 'invocation';
+  const kind = opts.kernel;
+  if (kind === 'lanes' && !integrateLanesFit(spec, tableau)) {
+    throw new ArgumentError('options.kernel', kind, "'invocation' for this MLP (its 4-lane arrays exceed WGSL's 8 KiB of function memory)");
+  }
+  return kind;
 }
 
 /** The buffers of a solve the Solution keeps: the outputs and the per-sample state. */
@@ -215,6 +235,7 @@ function allocate(p: Problem, make: (label: string, bytes: number, usage: GPUBuf
 function integration(p: Problem, bound: Bound, make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer): DriveSpec {
   const { rt, tableau } = p;
   const spec = { mlp: p.f.spec, tableau };
+  if (p.opts.kernel === 'lanes') return laneIntegration(p, bound, make);
   const kernel = rt.kernel(integrateKernel, spec);
   const integrate = kernel.bind(bound.all, 'integrate bind group');
   const workgroups = integrateWorkgroups(p.B);
@@ -251,6 +272,31 @@ function integration(p: Problem, bound: Bound, make: (label: string, bytes: numb
     workgroups,
     record,
     maxScale: p.batchMode ? 1 : p.opts.dispatchGrowth,
+  };
+}
+
+/** How the driver records a solve on the lane kernel (per-sample step control): as the one-sample kernel's, four samples per invocation. */
+function laneIntegration(p: Problem, bound: Bound, make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer): DriveSpec {
+  const { rt, tableau } = p;
+  const kernel = rt.kernel(integrateLanesKernel, { mlp: p.f.spec, tableau });
+  const scaled = scaledBinds(
+    rt,
+    'integrate lanes',
+    kernel.bind(bound.all, 'integrate lanes bind group'),
+    (P, label) => kernel.bind({ ...bound.all, P }, label),
+    (scale) => PARAMS.pack({ ...p.params, steps_per_dispatch: scale * p.opts.stepsPerDispatch }),
+    make,
+  );
+  return {
+    label: `odeint ${tableau.name} lanes`,
+    batch: p.B,
+    samples: bound.samples,
+    workgroups: integrateLanesWorkgroups(p.B),
+    record: (pass, units, indirect, scale = 1) => {
+      const k = scaled(scale);
+      for (let i = 0; i < units; i++) k.dispatchIndirect(pass, 'integrate', indirect, 0);
+    },
+    maxScale: p.opts.dispatchGrowth,
   };
 }
 

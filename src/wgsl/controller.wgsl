@@ -7,7 +7,7 @@
 // kernels, the batch controller, the adjoint and its lane kernel all take the
 // same decisions. The including module declares `P` (with rtol, atol, dir,
 // h_fixed, max_steps and the controller's beta1, beta2, safety, factor_min,
-// factor_max), `Sample` and the STATUS_* constants.
+// factor_max, n_out), `Sample`, `tout` and the STATUS_* constants.
 
 const ADAPTIVE: bool = ${ADAPTIVE};
 // Order q of the error estimate plus one: the exponent of the rejection
@@ -130,6 +130,18 @@ fn reset_controller(t0: f32) {
   smp.n_rejected = 0u;
   smp.n_fe = 0u;
   smp.flags = 0u;
+}
+
+// Advances out_idx past every output time the last accepted step reached and
+// marks the sample done after the last one (forward solves: the one-sample
+// and the lane integration kernels).
+fn advance_outputs() {
+  loop {
+    if (smp.out_idx >= P.n_out) { break; }
+    if (P.dir * (tout[smp.out_idx] - smp.t_hi) > 0.0) { break; }
+    smp.out_idx += 1u;
+  }
+  if (smp.out_idx >= P.n_out) { smp.status = STATUS_DONE; }
 }
 
 // Fails a sample that is still running after max_steps attempts.

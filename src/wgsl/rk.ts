@@ -201,8 +201,12 @@ export interface LaneStageEval {
  * B = 16,384), and still about 1.24× with the inputs written out in a switch
  * on i. The input of stage i is the same sum, y + Σ_j (h·a_ij)·K[j] over the
  * non-zero a_ij in j order, as rk_stages' `scaledSum`.
+ *
+ * `carryFirst` (the lane forward kernel): K[0] is carried over from the last
+ * step as in rk_stages, so `attempt_stages` starts at stage 1, and there is no
+ * `redo_stages`.
  */
-export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval): string {
+export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval, carryFirst = false): string {
   const S = tab.stages;
   const arr = (xs: readonly number[]) => `array<f32, ${S}>(${Array.from({ length: S }, (_, j) => f32Literal(xs[j] ?? 0)).join(', ')})`;
   const L: string[] = [
@@ -224,7 +228,7 @@ export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval): string {
   );
   L.push(
     'fn attempt_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>) -> vec4<f32> {',
-    '  for (var i = 0u; i < S; i++) {',
+    `  for (var i = ${carryFirst ? 1 : 0}u; i < S; i++) {`,
     '    stage_input(i, h, run);',
     '    let ts = t + C[i] * h;',
     `    if (B[i] != 0.0) { ${stageEval.theta('ts', 'B[i]')} } else { ${stageEval.plain('ts')} }`,
@@ -233,6 +237,7 @@ export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval): string {
   );
   solutionAndError(tab, L, false, (v) => `vec4<f32>(${v})`);
   L.push('}');
+  if (carryFirst) return L.join('\n');
   L.push(
     'fn redo_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>) {',
     '  for (var i = 0u; i < S; i++) {',

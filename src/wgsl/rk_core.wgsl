@@ -49,17 +49,6 @@ ${STAGES}
 // src/wgsl/rk.ts (firstStepWgsl), which writes the same for vec4 lanes.
 ${FIRST_STEP}
 
-// Advances out_idx past every output time the last accepted step reached and
-// marks the sample done after the last one (forward solves).
-fn advance_outputs() {
-  loop {
-    if (smp.out_idx >= P.n_out) { break; }
-    if (P.dir * (tout[smp.out_idx] - smp.t_hi) > 0.0) { break; }
-    smp.out_idx += 1u;
-  }
-  if (smp.out_idx >= P.n_out) { smp.status = STATUS_DONE; }
-}
-
 // One step attempt of the controller state `smp` towards seg_end: the plan,
 // the stages, the error norm and the decision. On acceptance the caller
 // still holds y (the old point), ynew and every stage, for its outputs.

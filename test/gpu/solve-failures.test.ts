@@ -268,6 +268,8 @@ describe('bad arguments: ArgumentError naming the argument, before any GPU work'
     { name: 'maxSteps 0', argument: 'options.maxSteps', options: { maxSteps: 0 } },
     { name: 'maxSteps 2.5', argument: 'options.maxSteps', options: { maxSteps: 2.5 } },
     { name: 'stepsPerDispatch 0', argument: 'options.stepsPerDispatch', options: { stepsPerDispatch: 0 } },
+    { name: 'unknown kernel', argument: 'options.kernel', options: { kernel: 'warp' as never } },
+    { name: "kernel 'lanes' with batch step control", argument: 'options.kernel', options: { kernel: 'lanes', stepControl: 'batch' } },
     { name: 'firstStep with a fixed method', argument: 'options.firstStep', options: { method: 'rk4', stepSize: 0.1, firstStep: 0.1 } },
   ];
   for (const c of CASES) {

@@ -181,6 +181,8 @@ describe('resolveOptions (odeint options)', () => {
     { name: 'stepsPerDispatch 2.5', options: { stepsPerDispatch: 2.5 }, argument: 'options.stepsPerDispatch' },
     { name: 'stepsPerDispatch -1', options: { stepsPerDispatch: -1 }, argument: 'options.stepsPerDispatch' },
     { name: 'stepControl unknown', options: { stepControl: 'global' }, argument: 'options.stepControl' },
+    { name: 'kernel unknown', options: { kernel: 'warp' }, argument: 'options.kernel' },
+    { name: "kernel 'lanes' with batch step control", options: { kernel: 'lanes', stepControl: 'batch' }, argument: 'options.kernel' },
   ];
   for (const c of CASES) {
     it(`${c.name}: ArgumentError on ${c.argument}`, () => {

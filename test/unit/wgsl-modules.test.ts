@@ -27,6 +27,7 @@ import { TABLEAUX, type Tableau } from '../../src/methods/tableau';
 import { ACTIVATIONS, type MlpSpec } from '../../src/mlp/mlp';
 import { type KernelDef, kernelWgsl } from '../../src/wgsl/kernel';
 import { integrateKernel } from '../../src/kernels/integrate';
+import { integrateLanesKernel } from '../../src/kernels/integrate-lanes';
 import { summaryKernel } from '../../src/kernels/summary';
 import { mlpForwardKernel, mlpForwardSpec } from '../../src/kernels/mlp-forward';
 import { adjointKernel } from '../../src/kernels/adjoint';
@@ -76,6 +77,7 @@ function cases(): Case[] {
       const spec = { mlp, tableau };
       const label = `${m} ${tableau.name}`;
       add(integrateKernel, spec, label);
+      add(integrateLanesKernel, spec, label);
       add(adjointKernel, spec, label);
       if (adjointLanesFit(mlp)) add(adjointLanesKernel, spec, label);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, spec, label);
@@ -160,6 +162,7 @@ describe('generated WGSL modules', () => {
         'backprop',
         'gate',
         'integrate',
+        'integrate-lanes',
         'linear',
         'loss',
         'minibatch',

@@ -1,0 +1,79 @@
+/**
+ * The per-sample integration kernel on four samples per invocation
+ * (integrate-lanes.wgsl): the bindings and per-sample state of
+ * src/kernels/integrate.ts, the MLP on vec4 lanes (src/mlp/lanes.ts), the
+ * stages and first step of src/wgsl/rk.ts on vec4 lanes, and the shared
+ * controller. Lane by lane it takes the one-sample kernel's steps.
+ */
+import integrateLanesSource from './integrate-lanes.wgsl?raw';
+import { fillTemplate } from '../wgsl/layout';
+import { defineKernel } from '../wgsl/kernel';
+import { type MlpSpec, stateDim } from '../mlp/mlp';
+import { WGSL_FUNCTION_FLOATS, forwardLaneFloats, mlpPlan } from '../mlp/plan';
+import type { Tableau } from '../methods/tableau';
+import { activationWgsl } from '../mlp/activations';
+import { laneRhsWgsl } from '../mlp/lanes';
+import { controllerWgsl, firstStepWgsl, kSlots, laneStagesWgsl, statusWgsl } from '../wgsl/rk';
+import { type IntegrateSpec, denseWgsl, integrateBindings } from './integrate';
+
+/** Samples per invocation of the lane integration kernel. */
+export const INTEGRATE_LANES = 4;
+/** Invocations per workgroup of the lane integration kernel. */
+export const INTEGRATE_LANES_WORKGROUP = 64;
+
+/**
+ * Batches from which the lane kernel is the default (where the MLP fits).
+ * Interleaved A/B on SwiftShader (dopri5, rtol 1e-6, atol 1e-7, 11 outputs on
+ * [0, 1], median of 7 rounds, lanes / one sample per invocation): [2, 50, 2]
+ * 0.61 at B = 1,024, 0.59 at 16,384, 0.65 at 64, 0.72 at 256, but 0.95 at
+ * 16 and 1.1–1.5 at B ≤ 8 (fewer invocations than the implementation's SIMD
+ * width wants); [4, 64, 64, 4] 0.86 at 8, 0.36 at 1,024, 0.28 at 16,384;
+ * [2, 512, 2] 0.50 at 1,024; [4, 256, 256, 4] 0.28 at 256.
+ */
+export const INTEGRATE_LANES_MIN_BATCH = 64;
+
+/**
+ * Whether the lane kernel applies: the four-lane MLP's function arrays
+ * (`forwardLaneFloats`) and the module's private vec4 state (y, ynew, the
+ * stage slots, the MLP's input and output, f0 of the initial step) each fit
+ * WGSL's 8 KiB.
+ */
+export function integrateLanesFit(spec: MlpSpec, tableau: Tableau): boolean {
+  const D = stateDim(spec);
+  const privateFloats = INTEGRATE_LANES * D * (kSlots(tableau) + 5);
+  return forwardLaneFloats(mlpPlan(spec), INTEGRATE_LANES) <= WGSL_FUNCTION_FLOATS && privateFloats <= WGSL_FUNCTION_FLOATS;
+}
+
+/** Every stage of the lane kernel evaluates the MLP alone (no θ products). */
+const rhsStage = { theta: (time: string) => `rhs4(${time});`, plain: (time: string) => `rhs4(${time});` };
+
+/** The lane integration kernel (per-sample step control). */
+export const integrateLanesKernel = defineKernel({
+  name: 'integrate-lanes',
+  bindings: (spec: IntegrateSpec) => integrateBindings(spec),
+  entryPoints: ['integrate'],
+  wgsl: (spec: IntegrateSpec, decls) => {
+    const tab = spec.tableau;
+    return fillTemplate(integrateLanesSource, {
+      BINDINGS: decls,
+      STATUS_CONSTS: statusWgsl(),
+      D: stateDim(spec.mlp),
+      S: tab.stages,
+      NK: kSlots(tab),
+      FSAL: String(tab.fsal),
+      EVALS_PER_ATTEMPT: tab.stages - 1,
+      CONTROLLER: controllerWgsl(tab),
+      ACT: activationWgsl(spec.mlp.activation, 4),
+      MLP: laneRhsWgsl(spec.mlp, 'rhs4'),
+      STAGES: laneStagesWgsl(tab, rhsStage, true),
+      FIRST_STEP: firstStepWgsl(4, 'rhs4'),
+      DENSE: denseWgsl(tab, true),
+      WG: INTEGRATE_LANES_WORKGROUP,
+    });
+  },
+});
+
+/** Workgroups of the lane kernel for `batch` samples. */
+export function integrateLanesWorkgroups(batch: number): number {
+  return Math.ceil(batch / (INTEGRATE_LANES * INTEGRATE_LANES_WORKGROUP));
+}

@@ -1,0 +1,41 @@
+/**
+ * Node-side checks of the lane integration kernel's selection
+ * (`integrateKernelKind`): the default by batch size and fit, the option, and
+ * the MLPs it refuses. Its numbers are tested in the browser
+ * (test/gpu/solve-lanes.test.ts, bit for bit against the one-sample kernel).
+ */
+import { describe, expect, it } from 'vitest';
+import { ArgumentError } from '../../src/errors';
+import { TABLEAUX } from '../../src/methods/tableau';
+import { INTEGRATE_LANES_MIN_BATCH, integrateLanesFit } from '../../src/kernels/integrate-lanes';
+import { integrateKernelKind } from '../../src/solver/odeint';
+import { type OdeintOptions, resolveOptions } from '../../src/solver/options';
+import type { MlpSpec } from '../../src/mlp/mlp';
+
+const SPIRAL: MlpSpec = { layers: [2, 50, 2], activation: 'tanh', timeInput: false };
+/** A hidden layer that is kept (not streamed) and too wide for four lanes: 4·(2·4 + 600 + 1) floats > 2,048. */
+const WIDE: MlpSpec = { layers: [4, 600, 600, 4], activation: 'tanh', timeInput: false };
+
+function kind(spec: MlpSpec, batch: number, options: OdeintOptions = {}) {
+  const { tableau, ...opts } = resolveOptions(options, { batch, flopsPerEvaluation: 200 });
+  return integrateKernelKind(spec, tableau, batch, opts);
+}
+
+describe('integration kernel choice', () => {
+  it(`default: 'lanes' from ${INTEGRATE_LANES_MIN_BATCH} samples where the MLP fits, 'invocation' otherwise`, () => {
+    expect(kind(SPIRAL, INTEGRATE_LANES_MIN_BATCH - 1)).toBe('invocation');
+    expect(kind(SPIRAL, INTEGRATE_LANES_MIN_BATCH)).toBe('lanes');
+    expect(kind(SPIRAL, 16_384, { method: 'rk4', stepSize: 0.1 })).toBe('lanes');
+    expect(kind(SPIRAL, 16_384, { stepControl: 'batch' })).toBe('invocation');
+    expect(integrateLanesFit(WIDE, TABLEAUX.dopri5)).toBe(false);
+    expect(kind(WIDE, 16_384)).toBe('invocation');
+    expect(integrateLanesFit({ layers: [2, 512, 2], activation: 'silu', timeInput: false }, TABLEAUX.dopri5)).toBe(true);
+    expect(integrateLanesFit({ layers: [4, 256, 256, 4], activation: 'tanh', timeInput: false }, TABLEAUX.dopri5)).toBe(true);
+  });
+
+  it('the option wins; lanes on an MLP that does not fit is an ArgumentError', () => {
+    expect(kind(SPIRAL, 1, { kernel: 'lanes' })).toBe('lanes');
+    expect(kind(SPIRAL, 16_384, { kernel: 'invocation' })).toBe('invocation');
+    expect(() => kind(WIDE, 8, { kernel: 'lanes' })).toThrow(ArgumentError);
+  });
+});
