@@ -55,10 +55,6 @@ var<private> rhs_out: array<vec4<f32>, N>;
 var<private> acc_base: u32;
 var<private> state_base: u32;
 
-fn finite4(x: vec4<f32>) -> vec4<bool> {
-  return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) != vec4<u32>(0x7f800000u);
-}
-
 ${VJP}
 
 // The accumulator and step rows.

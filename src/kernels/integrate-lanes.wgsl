@@ -44,10 +44,6 @@ var<private> K: array<array<vec4<f32>, N>, NK>;
 var<private> rhs_in: array<vec4<f32>, N>;
 var<private> rhs_out: array<vec4<f32>, N>;
 
-fn finite4(x: vec4<f32>) -> vec4<bool> {
-  return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) != vec4<u32>(0x7f800000u);
-}
-
 ${ACT}
 ${MLP}
 

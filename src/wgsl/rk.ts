@@ -288,7 +288,16 @@ export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval'): string {
   const and = v ? '&' : '&&';
   const input = (e: string) => (v ? `select(vec4<f32>(0.0), ${e}, guess)` : e);
   const L: string[] = [];
-  if (v) L.push('// f(t0, y) of the lanes taking the initial-step heuristic.', `var<private> f0: array<${T}, N>;`);
+  if (v) {
+    L.push(
+      '// Per lane: x is finite (the vec4 twin of the controller\'s `finite`; every lane kernel includes this code).',
+      'fn finite4(x: vec4<f32>) -> vec4<bool> {',
+      '  return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) != vec4<u32>(0x7f800000u);',
+      '}',
+      '// f(t0, y) of the lanes taking the initial-step heuristic.',
+      `var<private> f0: array<${T}, N>;`,
+    );
+  }
   L.push(`fn initial_step(t0: f32, t1: f32${v ? ', guess: vec4<bool>' : ''}) -> ${T} {`);
   L.push('  let span = abs(t1 - t0);');
   if (v) L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = ${input('y[d]')}; }`, `  ${evalFn}(vec4<f32>(t0));`, '  f0 = rhs_out;');
