@@ -48,9 +48,9 @@ export {
 } from './errors';
 export type { FailureKind, SampleFailure } from './errors';
 
-/** Training: losses on the GPU (gradients written into the cotangent buffer). */
-export { Loss, LOSS_KINDS } from './train/loss';
-export type { LossKind, LossArgs } from './train/loss';
+/** Training: losses on the GPU (gradients written into the cotangent buffer), masked losses for irregularly observed series. */
+export { Loss, LOSS_KINDS, MASKED_LOSS_KINDS } from './train/loss';
+export type { LossKind, MaskedLossKind, LossArgs, LossOptions } from './train/loss';
 /** Training: optimizers as WGSL kernels (PyTorch's SGD and Adam formulas). */
 export { Optimizer, SGD, Adam } from './train/optim';
 export type { SGDOptions, AdamOptions } from './train/optim';

@@ -1,7 +1,10 @@
 /**
  * The loss kernels (loss.wgsl): mean squared error, mean absolute
  * error (L1) and softmax cross-entropy, each writing dL/dprediction into a
- * gradient buffer and reducing its value on the GPU in a fixed order.
+ * gradient buffer and reducing its value on the GPU in a fixed order; and the
+ * masked losses of irregularly observed series (masked MSE, Gaussian negative
+ * log-likelihood with a fixed observation std), a second definition over the
+ * same template with a mask binding.
  *
  * The compile-time spec is the loss kind; sizes and offsets are uniforms.
  */
@@ -9,9 +12,31 @@ import lossSource from './loss.wgsl?raw';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
-/** The losses: 'mse' (mean squared error), 'l1' (mean absolute error), 'cross-entropy' (softmax, class-index targets). */
-export type LossKind = 'mse' | 'l1' | 'cross-entropy';
-export const LOSS_KINDS: readonly LossKind[] = ['mse', 'l1', 'cross-entropy'];
+/**
+ * The losses: 'mse' (mean squared error), 'l1' (mean absolute error),
+ * 'cross-entropy' (softmax, class-index targets), and the masked losses
+ * 'masked-mse' and 'gaussian-nll' (see `MaskedLossKind`).
+ */
+export type LossKind = 'mse' | 'l1' | 'cross-entropy' | MaskedLossKind;
+export const LOSS_KINDS: readonly LossKind[] = ['mse', 'l1', 'cross-entropy', 'masked-mse', 'gaussian-nll'];
+
+/**
+ * The masked losses, over values with a mask m (1 observed, 0 missing; any
+ * weight ≥ 0 works): 'masked-mse' Σ m (p − y)², 'gaussian-nll'
+ * Σ m [(p − y)²/(2σ²) + log σ + ½ log 2π] with a fixed observation std σ,
+ * each times a scale. A missing value contributes nothing to the value and
+ * gets gradient 0, whatever its prediction or target holds.
+ */
+export type MaskedLossKind = 'masked-mse' | 'gaussian-nll';
+export const MASKED_LOSS_KINDS: readonly MaskedLossKind[] = ['masked-mse', 'gaussian-nll'];
+
+/** The kinds of `lossKernel` (no mask). */
+export const UNMASKED_LOSS_KINDS: readonly Exclude<LossKind, MaskedLossKind>[] = ['mse', 'l1', 'cross-entropy'];
+
+/** True for the kinds that take a mask. */
+export function isMaskedLoss(kind: LossKind): kind is MaskedLossKind {
+  return (MASKED_LOSS_KINDS as readonly string[]).includes(kind);
+}
 
 /** Invocations per workgroup of both passes (a power of two: the tree reduction halves it). */
 export const LOSS_WORKGROUP = 256;
@@ -41,7 +66,7 @@ export type LossParamsValues = Parameters<typeof LOSS_PARAMS.pack>[0];
  *   softmax(l) (the datasets check labels on upload, so this only happens
  *   with a target tensor the caller filled).
  */
-function itemWgsl(kind: LossKind): string {
+function itemWgsl(kind: Exclude<LossKind, MaskedLossKind>): string {
   switch (kind) {
     case 'mse':
       return `fn item(i: u32) -> f32 {
@@ -94,7 +119,65 @@ export const lossKernel = defineKernel({
     value: storage('read_write'),
   }),
   entryPoints: ['items', 'total'],
-  wgsl: (kind: LossKind, decls) => fillTemplate(lossSource, { BINDINGS: decls, ITEM: itemWgsl(kind), WG: LOSS_WORKGROUP }),
+  wgsl: (kind: Exclude<LossKind, MaskedLossKind>, decls) => fillTemplate(lossSource, { BINDINGS: decls, ITEM: itemWgsl(kind), WG: LOSS_WORKGROUP }),
+});
+
+export const MASKED_LOSS_PARAMS = new StructLayout('MaskedLossParams', [
+  /** Values (the mask and the targets have as many, from element 0). */
+  ['n', 'u32'],
+  ['pred_offset', 'u32'],
+  ['grad_offset', 'u32'],
+  /** Partial sums written by pass 1 (its workgroup count). */
+  ['parts', 'u32'],
+  /** The factor of the sum: 1/(observed values) for a mean over them, 1/B for a per-series sum averaged over series. */
+  ['scale', 'f32'],
+  /** 1/σ² of the Gaussian likelihood (1 for masked MSE). */
+  ['inv_var', 'f32'],
+  /** log σ + ½ log 2π, the constant of each Gaussian term (0 for masked MSE). */
+  ['log_norm', 'f32'],
+] as const);
+export type MaskedLossParamsValues = Parameters<typeof MASKED_LOSS_PARAMS.pack>[0];
+
+/**
+ * `fn item(i) -> f32` of a masked loss: with m = mask[i] and d = p − y,
+ * - masked MSE: term m d², gradient 2 m d · scale;
+ * - Gaussian NLL: term m (½ d²/σ² + log σ + ½ log 2π), gradient m d/σ² · scale.
+ * A value with m = 0 returns 0 and writes gradient 0 without reading its
+ * prediction (padding may hold anything, NaN included).
+ */
+function maskedItemWgsl(kind: MaskedLossKind): string {
+  const body =
+    kind === 'masked-mse'
+      ? `grad[L.grad_offset + i] = 2.0 * m * d * L.scale;
+  return m * d * d;`
+      : `grad[L.grad_offset + i] = m * d * L.inv_var * L.scale;
+  return m * (0.5 * d * d * L.inv_var + L.log_norm);`;
+  return `fn item(i: u32) -> f32 {
+  let m = mask[i];
+  if (m == 0.0) {
+    grad[L.grad_offset + i] = 0.0;
+    return 0.0;
+  }
+  let d = pred[L.pred_offset + i] - targets[i];
+  ${body}
+}`;
+}
+
+/** The masked loss kernel of a kind: the loss template with a mask binding; `items` and `total` as `lossKernel`'s. */
+export const maskedLossKernel = defineKernel({
+  name: 'masked-loss',
+  bindings: () => ({
+    L: uniform(MASKED_LOSS_PARAMS),
+    pred: storage('read'),
+    targets: storage('read'),
+    /** The mask, one weight per target value (0 = missing). */
+    mask: storage('read'),
+    grad: storage('read_write'),
+    part: storage('read_write'),
+    value: storage('read_write'),
+  }),
+  entryPoints: ['items', 'total'],
+  wgsl: (kind: MaskedLossKind, decls) => fillTemplate(lossSource, { BINDINGS: decls, ITEM: maskedItemWgsl(kind), WG: LOSS_WORKGROUP }),
 });
 
 /** Workgroups of pass 1 for n items. */

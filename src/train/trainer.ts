@@ -154,6 +154,9 @@ export class Trainer {
     if (!(model instanceof NeuralODE)) throw new ArgumentError('model', model, 'a NeuralODE');
     if (!(optimizer instanceof Optimizer)) throw new ArgumentError('optimizer', optimizer, 'an SGD or Adam optimizer');
     if (!(loss instanceof Loss)) throw new ArgumentError('loss', loss, 'a Loss');
+    if (loss.kind === 'masked-mse' || loss.kind === 'gaussian-nll') {
+      throw new ArgumentError('loss', `a ${loss.kind} loss`, 'an unmasked loss (mse, l1, cross-entropy); masked losses train a LatentODE with LatentTrainer');
+    }
     const params = model.parameters;
     if (optimizer.params.length !== params.length || params.some((p) => !optimizer.params.includes(p))) {
       throw new ArgumentError(

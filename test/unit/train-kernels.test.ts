@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { CIRCLES, SPIRAL, circlesData, spiralData, spiralField } from '../../demo/experiments';
 import type { StructLayout } from '../../src/wgsl/layout';
 import { LINEAR_PARAMS, linearKernel } from '../../src/kernels/linear';
-import { LOSS_KINDS, LOSS_PARAMS, LOSS_WORKGROUP, lossKernel } from '../../src/kernels/loss';
+import { LOSS_KINDS, LOSS_PARAMS, LOSS_WORKGROUP, MASKED_LOSS_KINDS, MASKED_LOSS_PARAMS, UNMASKED_LOSS_KINDS, lossKernel, maskedLossKernel } from '../../src/kernels/loss';
 import { ADAM_PARAMS, SGD_PARAMS, optimKernel } from '../../src/kernels/optim';
 import { MINIBATCH_PARAMS, minibatchKernel, pcgHash, sampleIndex } from '../../src/kernels/minibatch';
 import { kernelWgsl, specKey } from '../../src/wgsl/kernel';
@@ -31,7 +31,8 @@ function roundTrip<K extends string>(layout: StructLayout<K>): void {
 describe('generated WGSL', () => {
   it('fills every template marker and declares the entry points', () => {
     const modules: [string, string, string[]][] = [
-      ...LOSS_KINDS.map((k): [string, string, string[]] => [`loss ${k}`, kernelWgsl(lossKernel, k), ['items', 'total']]),
+      ...UNMASKED_LOSS_KINDS.map((k): [string, string, string[]] => [`loss ${k}`, kernelWgsl(lossKernel, k), ['items', 'total']]),
+      ...MASKED_LOSS_KINDS.map((k): [string, string, string[]] => [`masked loss ${k}`, kernelWgsl(maskedLossKernel, k), ['items', 'total']]),
       ['sgd', kernelWgsl(optimKernel, 'sgd'), ['optimize']],
       ['adam', kernelWgsl(optimKernel, 'adam'), ['optimize']],
       ['linear', kernelWgsl(linearKernel, { inFeatures: 3, outFeatures: 2 }), ['forward', 'backward_input', 'backward_params']],
@@ -47,7 +48,10 @@ describe('generated WGSL', () => {
   it('gives distinct cache keys to distinct code', () => {
     const keys = new Set([...LOSS_KINDS.map(specKey), specKey('sgd'), specKey('adam')]);
     expect(keys.size).toBe(LOSS_KINDS.length + 2);
-    const codes = new Set(LOSS_KINDS.map((k) => kernelWgsl(lossKernel, k)));
+    const codes = new Set([
+      ...UNMASKED_LOSS_KINDS.map((k) => kernelWgsl(lossKernel, k)),
+      ...MASKED_LOSS_KINDS.map((k) => kernelWgsl(maskedLossKernel, k)),
+    ]);
     expect(codes.size).toBe(LOSS_KINDS.length);
     expect(kernelWgsl(optimKernel, 'sgd')).not.toBe(kernelWgsl(optimKernel, 'adam'));
     expect(specKey({ inFeatures: 3, outFeatures: 2 })).not.toBe(specKey({ inFeatures: 2, outFeatures: 3 }));
@@ -56,6 +60,7 @@ describe('generated WGSL', () => {
 
   it('packs uniforms as the WGSL structs declare them', () => {
     roundTrip(LOSS_PARAMS);
+    roundTrip(MASKED_LOSS_PARAMS);
     roundTrip(SGD_PARAMS);
     roundTrip(ADAM_PARAMS);
     roundTrip(LINEAR_PARAMS);

@@ -37,7 +37,7 @@ import { backpropKernel } from '../../src/kernels/backprop';
 import { reduceKernel } from '../../src/kernels/reduce';
 import { timeGradientKernel } from '../../src/kernels/time-gradient';
 import { linearKernel } from '../../src/kernels/linear';
-import { LOSS_KINDS, lossKernel } from '../../src/kernels/loss';
+import { MASKED_LOSS_KINDS, UNMASKED_LOSS_KINDS, lossKernel, maskedLossKernel } from '../../src/kernels/loss';
 import { optimKernel } from '../../src/kernels/optim';
 import { minibatchKernel } from '../../src/kernels/minibatch';
 import { gateKernel } from '../../src/kernels/gate';
@@ -84,7 +84,8 @@ function cases(): Case[] {
       add(backpropKernel, spec, label);
     }
   }
-  for (const kind of LOSS_KINDS) add(lossKernel, kind, kind);
+  for (const kind of UNMASKED_LOSS_KINDS) add(lossKernel, kind, kind);
+  for (const kind of MASKED_LOSS_KINDS) add(maskedLossKernel, kind, kind);
   for (const kind of ['sgd', 'adam'] as const) add(optimKernel, kind, kind);
   for (const [inFeatures, outFeatures] of [[3, 2], [2, 10], [64, 1]]) add(linearKernel, { inFeatures, outFeatures }, `${inFeatures}→${outFeatures}`);
   for (const def of [minibatchKernel, gateKernel, summaryKernel, seedKernel, reduceKernel] as AnyKernel[]) add(def, null, '');
@@ -165,6 +166,7 @@ describe('generated WGSL modules', () => {
         'integrate-lanes',
         'linear',
         'loss',
+        'masked-loss',
         'minibatch',
         'mlp-forward',
         'optim',
