@@ -76,3 +76,7 @@ export {
   MODEL_FORMAT_VERSION,
 } from './train/serialize';
 export type { ModelJSON, StateDictOptions } from './train/serialize';
+
+/** Series: irregularly sampled time series (padded, masked, per-series times) and their generators. */
+export { padSeries, periodicSeries, spiralSeries, PAD_STEP } from './series/datasets';
+export type { SeriesBatch, SeriesDataset, RaggedSeries, PeriodicOptions, SpiralOptions } from './series/datasets';
