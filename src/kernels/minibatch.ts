@@ -6,6 +6,7 @@
 import minibatchSource from './minibatch.wgsl?raw';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage, uniform } from '../wgsl/kernel';
+import { PCG_WGSL } from '../wgsl/pcg';
 
 /** The sampler's entry points: windows of a trajectory, or labelled points. */
 export type MinibatchEntry = 'windows' | 'points';
@@ -44,14 +45,14 @@ export const minibatchKernel = defineKernel({
     index: storage('read_write'),
   }),
   entryPoints: ['windows', 'points'] satisfies MinibatchEntry[],
-  wgsl: (_spec: null, decls) => fillTemplate(minibatchSource, { BINDINGS: decls, WG: MINIBATCH_WORKGROUP }),
+  wgsl: (_spec: null, decls) => fillTemplate(minibatchSource, { BINDINGS: decls, PCG: PCG_WGSL, WG: MINIBATCH_WORKGROUP }),
 });
 
 export function minibatchWorkgroups(batch: number): number {
   return Math.ceil(batch / MINIBATCH_WORKGROUP);
 }
 
-/** The PCG hash of minibatch.wgsl, on the host (for tests and for predicting a draw). */
+/** The PCG hash of src/wgsl/pcg.ts, on the host (for tests and for predicting a draw). */
 export function pcgHash(v: number): number {
   const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
   const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;

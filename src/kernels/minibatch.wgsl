@@ -19,11 +19,8 @@
 // the kernel's definition (src/kernels/minibatch.ts), numbered in its order.
 ${BINDINGS}
 
-fn pcg(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
+// The PCG hash (src/wgsl/pcg.ts).
+${PCG}
 
 fn draw(b: u32) -> u32 {
   return pcg(pcg(pcg(P.seed) + P.draw) + b) % P.range;

@@ -42,6 +42,7 @@ import { optimKernel } from '../../src/kernels/optim';
 import { minibatchKernel } from '../../src/kernels/minibatch';
 import { gateKernel } from '../../src/kernels/gate';
 import { seedKernel } from '../../src/kernels/seed';
+import { latentKernel } from '../../src/kernels/latent';
 
 /** MLP shapes checked with every method: one and two hidden layers, with and without the time input. */
 const MLPS: MlpSpec[] = [
@@ -88,7 +89,7 @@ function cases(): Case[] {
   for (const kind of MASKED_LOSS_KINDS) add(maskedLossKernel, kind, kind);
   for (const kind of ['sgd', 'adam'] as const) add(optimKernel, kind, kind);
   for (const [inFeatures, outFeatures] of [[3, 2], [2, 10], [64, 1]]) add(linearKernel, { inFeatures, outFeatures }, `${inFeatures}→${outFeatures}`);
-  for (const def of [minibatchKernel, gateKernel, summaryKernel, seedKernel, reduceKernel] as AnyKernel[]) add(def, null, '');
+  for (const def of [minibatchKernel, gateKernel, summaryKernel, seedKernel, reduceKernel, latentKernel] as AnyKernel[]) add(def, null, '');
   return out;
 }
 
@@ -164,6 +165,7 @@ describe('generated WGSL modules', () => {
         'gate',
         'integrate',
         'integrate-lanes',
+        'latent',
         'linear',
         'loss',
         'masked-loss',
