@@ -1,5 +1,5 @@
 /**
- * Table 9: the recurrent cells (src/series/cells.ts) over a sequence: a GRU
+ * Table 10: the recurrent cells (src/series/cells.ts) over a sequence: a GRU
  * and a tanh RNN with H = 25 hidden units, T = 100 steps, a batch of 64
  * samples and I = 2 inputs (a planar series), one forward over the whole
  * sequence and one backpropagation through time from dL/dh at every step
@@ -72,7 +72,7 @@ async function measure(rt: Runtime, kind: 'gru' | 'rnn'): Promise<SeriesRun> {
 
 export function seriesTable(runs: readonly SeriesRun[]): Table {
   return {
-    id: '9',
+    id: '10',
     title: `Recurrent cells over a sequence (H = ${H}, T = ${T}, B = ${B}, I = ${I})`,
     columns: ['cell', 'parameters', 'forward', 'BPTT', 'host waits', 'dispatches'],
     rows: runs.map((r) => [r.cell.toUpperCase(), int(r.parameters), ms(r.forward.median), ms(r.backward.median), int(r.hostWaits), int(r.dispatches)]),
