@@ -35,10 +35,11 @@ export function torchdiffeqLocation() {
 const TIMEOUT_MS = 600_000;
 
 /**
- * Runs the request `{ threads, problems, … }` (see bench/torchdiffeq_peer.py)
- * and resolves to the script's answer; never rejects.
+ * Runs the request `{ threads, problems, … }` (see bench/torchdiffeq_peer.py,
+ * or the script named: bench/latent_peer.py for the section `latent`) and
+ * resolves to the script's answer; never rejects.
  */
-export async function runTorchdiffeq(request, log = () => {}) {
+export async function runTorchdiffeq(request, log = () => {}, script = 'torchdiffeq_peer.py', timeoutMs = TIMEOUT_MS) {
   const { path, python } = torchdiffeqLocation();
   const unavailable = (reason) => ({ available: false, reason, path, interpreter: python });
   if (!existsSync(join(path, 'torchdiffeq', '__init__.py'))) return unavailable(`no torchdiffeq package in ${path} (set WEBODE_TORCHDIFFEQ)`);
@@ -51,10 +52,10 @@ export async function runTorchdiffeq(request, log = () => {}) {
   const loadBefore = os.loadavg();
   try {
     const { code, signal, stdout, stderr, error } = await new Promise((done) => {
-      const child = spawn(python, [resolve(here, 'torchdiffeq_peer.py'), file], {
+      const child = spawn(python, [resolve(here, script), file], {
         env: { ...process.env, PYTHONPATH: [path, process.env.PYTHONPATH].filter(Boolean).join(':') },
         stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: TIMEOUT_MS,
+        timeout: timeoutMs,
       });
       const out = [];
       let err = '';
@@ -70,7 +71,7 @@ export async function runTorchdiffeq(request, log = () => {}) {
     if (error) return unavailable(`cannot start ${python}: ${error.message}`);
     if (code !== 0) {
       const last = stderr.trim().split('\n').filter(Boolean).pop() ?? '';
-      return unavailable(`${python} exited with ${signal ?? code}${signal === 'SIGTERM' ? ` (over ${TIMEOUT_MS / 1000} s?)` : ''}: ${last}`);
+      return unavailable(`${python} exited with ${signal ?? code}${signal === 'SIGTERM' ? ` (over ${timeoutMs / 1000} s?)` : ''}: ${last}`);
     }
     try {
       return { ...JSON.parse(stdout), path, interpreter: python, loadAverage: { before: loadBefore, after: os.loadavg() } };

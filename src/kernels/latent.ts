@@ -8,6 +8,7 @@ import latentSource from './latent.wgsl?raw';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage, uniform } from '../wgsl/kernel';
 import { PCG_WGSL } from '../wgsl/pcg';
+import { pcgHash } from './minibatch';
 
 /** The entry points. */
 export type LatentEntry = 'noise' | 'reparam' | 'kl' | 'reparam_backward';
@@ -59,4 +60,17 @@ export const latentKernel = defineKernel({
 /** Workgroups covering n invocations. */
 export function latentWorkgroups(n: number): number {
   return Math.ceil(n / LATENT_WORKGROUP);
+}
+
+/**
+ * ε_i of draw `draw` under `seed` as the `noise` entry point computes it
+ * (in float64 here; the GPU's float32 Box–Muller agrees to ~1e-6): lets a
+ * peer or a test use the same noise as a training run.
+ */
+export function latentNoise(seed: number, draw: number, i: number): number {
+  const base = pcgHash((pcgHash(seed) + draw) >>> 0);
+  const unit = (h: number) => ((h >>> 8) + 0.5) / 16777216;
+  const u1 = unit(pcgHash((base + 2 * i) >>> 0));
+  const u2 = unit(pcgHash((base + 2 * i + 1) >>> 0));
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }

@@ -39,7 +39,8 @@ fn noise(@builtin(global_invocation_id) gid: vec3<u32>) {
   let base = pcg(pcg(P.seed) + P.draw);
   let u1 = unit(pcg(base + 2u * i));
   let u2 = unit(pcg(base + 2u * i + 1u));
-  eps[i] = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+  // cos(2π u2) = −cos(2π u2 − π): WGSL bounds cos's error (2^-11 absolute) on [−π, π] only.
+  eps[i] = -sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2 - 3.141592653589793);
 }
 
 @compute @workgroup_size(WG)

@@ -1,10 +1,12 @@
 /**
  * The series generators (src/series/datasets.ts): padding layout, masks,
  * windows, determinism by seed, and values against the closed forms they
- * are generated from (Rubanova et al.'s periodic toy, torchdiffeq's spirals).
+ * are generated from (Rubanova et al.'s periodic toy, torchdiffeq's spirals);
+ * the latent ODE's noise formula (latentNoise) as a seeded standard normal.
  */
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/errors';
+import { latentNoise } from '../../src/kernels/latent';
 import { PAD_STEP, type SeriesBatch, padSeries, periodicSeries, spiralSeries } from '../../src/series/datasets';
 
 /** Checks the invariants of a padded batch; returns its observations as [b, t, values]. */
@@ -108,5 +110,27 @@ describe('series datasets', () => {
       expect(Math.max(cc, cw)).toBeCloseTo(1, 6);
     }
     for (const [, t] of rows(ds.extrapolation)) expect(t).toBeGreaterThan(ds.split);
+  });
+});
+
+describe('latent noise', () => {
+  it('is a seeded standard normal: mean, variance and tails of 100,000 draws, reproducible, seed- and draw-dependent', () => {
+    const n = 100_000;
+    let s = 0;
+    let s2 = 0;
+    let beyond2 = 0;
+    for (let i = 0; i < n; i++) {
+      const e = latentNoise(3, 1, i);
+      s += e;
+      s2 += e * e;
+      if (Math.abs(e) > 2) beyond2++;
+    }
+    expect(Math.abs(s / n)).toBeLessThan(0.02);
+    expect(Math.abs(s2 / n - 1)).toBeLessThan(0.02);
+    // P(|ε| > 2) = 0.0455.
+    expect(Math.abs(beyond2 / n - 0.0455)).toBeLessThan(0.004);
+    expect(latentNoise(3, 1, 7)).toBe(latentNoise(3, 1, 7));
+    expect(latentNoise(3, 2, 7)).not.toBe(latentNoise(3, 1, 7));
+    expect(latentNoise(4, 1, 7)).not.toBe(latentNoise(3, 1, 7));
   });
 });
