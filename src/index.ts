@@ -88,3 +88,9 @@ export type { ModelJSON, StateDictOptions } from './train/serialize';
 /** Series: irregularly sampled time series (padded, masked, per-series times) and their generators. */
 export { padSeries, periodicSeries, spiralSeries, PAD_STEP } from './series/datasets';
 export type { SeriesBatch, SeriesDataset, RaggedSeries, PeriodicOptions, SpiralOptions } from './series/datasets';
+/** Series: the latent ODE (GRU encoder, latent MLP dynamics at per-series times, Linear decoder), its trainer and noise. */
+export { LatentODE, LatentData, checkSeriesTimes } from './series/latent';
+export type { LatentODEOptions, LatentEncoderKind, LatentPrediction, PredictOptions } from './series/latent';
+export { LatentTrainer, LATENT_HISTORY } from './series/latent-trainer';
+export type { LatentTrainerOptions, LatentLoss, LatentStepOptions, LatentStepResult, LatentHistory } from './series/latent-trainer';
+export { latentNoise } from './kernels/latent';

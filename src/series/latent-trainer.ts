@@ -1,0 +1,437 @@
+/**
+ * `LatentTrainer`: one training iteration of a `LatentODE` on the GPU, with
+ * no host wait —
+ *
+ *   GRU over the reversed observations → head → ε (PCG hash) → z0 = μ + σ ε
+ *   → deferred solve over the batch's time grid → decoder → masked Gaussian
+ *   NLL, dL/dx̂ → decoder VJP into the cotangent [U+1][B][L] → deferred adjoint
+ *   solve → dL/dz0 → reparameterisation and KL gradients → head VJP →
+ *   GRU backpropagation through time → gate → Adam on every tensor.
+ *
+ * As `Trainer`'s wait-free iterations: the gate kernel reads both solves'
+ * reports on the GPU and lets the optimizer update only if both succeeded;
+ * the objective's terms [loss, nll, kl, β] of every iteration go into a GPU
+ * ring, read (with the health words, one host wait) only when asked.
+ *
+ * KL annealing: iteration k (1-based) weighs the KL term by
+ * β_k = klWeight · min(1, k / klWarmup) (β = klWeight without warm-up).
+ */
+import { GATE_PARAMS, HEALTH, type HealthValues, gateKernel } from '../kernels/gate';
+import { LATENT_PARAMS, latentKernel, latentWorkgroups } from '../kernels/latent';
+import { ArgumentError, DestroyedError, OdeSolveError, TrainingError } from '../errors';
+import { Gradients } from '../gradients/gradients';
+import type { Runtime } from '../runtime/runtime';
+import { Tensor } from '../runtime/tensor';
+import { odeint } from '../solver/odeint';
+import { MAX_DISPATCH_BUDGET } from '../solver/options';
+import { Solution } from '../solver/solution';
+import { failureOfStatus } from '../solver/status';
+import { checkInt, checkNumber, finiteFloat32 } from '../train/common';
+import { Loss } from '../train/loss';
+import { Optimizer } from '../train/optim';
+import { LatentData, LatentODE } from './latent';
+
+/** Options of `new LatentTrainer(model, optimizer, options)`. */
+export interface LatentTrainerOptions {
+  /** Largest KL weight β. Default 1 (the ELBO). */
+  klWeight?: number;
+  /** Iterations over which β rises linearly from 0 to klWeight. Default 0 (no annealing). */
+  klWarmup?: number;
+  /** Seed of the z0 noise (iteration k draws with draw number k). Default 0. */
+  seed?: number;
+  /** Dispatch budget of each deferred solve. Default: `OdeintOptions.dispatchBudget`'s. */
+  dispatchBudget?: number;
+}
+
+/** The objective's terms of one iteration. */
+export interface LatentLoss {
+  /** nll + β·kl (what the optimizer descends). */
+  readonly loss: number;
+  /** (1/B) Σ_b −log p(x_b | z0_b) over the observed values. */
+  readonly nll: number;
+  /** (1/B) Σ_b KL(q(z0 | x_b) ‖ N(0, I)). */
+  readonly kl: number;
+  readonly beta: number;
+  /** The ELBO estimate −(nll + kl) per series. */
+  readonly elbo: number;
+}
+
+/** Options of `LatentTrainer.step`. */
+export interface LatentStepOptions {
+  /** Read the objective's terms back (one host wait; also reports a failed earlier iteration). Default false. */
+  readLoss?: boolean;
+  /** ε for this iteration, B·L values (instead of the seeded draw). */
+  eps?: ArrayLike<number>;
+}
+
+/** What one iteration did. */
+export interface LatentStepResult {
+  readonly iteration: number;
+  /** The objective before the update, when requested; null otherwise. */
+  readonly loss: LatentLoss | null;
+  /** Host waits this iteration issued. */
+  readonly hostWaits: number;
+}
+
+/** The objective's terms of a run of iterations (`readHistory`). */
+export interface LatentHistory {
+  readonly first: number;
+  readonly loss: Float32Array;
+  readonly nll: Float32Array;
+  readonly kl: Float32Array;
+  readonly beta: Float32Array;
+}
+
+/** Iterations the GPU ring of objective terms keeps. */
+export const LATENT_HISTORY = 4096;
+
+function destroyPartial(e: unknown): void {
+  if (!(e instanceof OdeSolveError)) return;
+  const partial: unknown = e.solution;
+  if (partial instanceof Solution || partial instanceof Gradients) partial.destroy();
+}
+
+function terms(v: Float32Array, at = 0): LatentLoss {
+  return { loss: v[at], nll: v[at + 1], kl: v[at + 2], beta: v[at + 3], elbo: -(v[at + 1] + v[at + 2]) };
+}
+
+/** Trains a `LatentODE` with an optimizer over `model.parameters`. */
+export class LatentTrainer {
+  readonly model: LatentODE;
+  readonly optimizer: Optimizer;
+  /** The masked Gaussian NLL (its std is the model's obsStd). */
+  readonly loss: Loss;
+  readonly klWeight: number;
+  readonly klWarmup: number;
+  readonly seed: number;
+  iteration = 0;
+  private readonly rt: Runtime;
+  private readonly dispatchBudget: number | undefined;
+  private readonly uniform: GPUBuffer;
+  private readonly gate: { uniform: GPUBuffer; health: GPUBuffer; counts: GPUBuffer; args: GPUBuffer; nfe: GPUBuffer };
+  private readonly history: Tensor;
+  private readonly stats: Tensor;
+  /** A read-only stand-in for dz0 in the passes that do not read it (it may not alias dhead). */
+  private readonly unused: Tensor;
+  private historyRead = 0;
+  private scratch: { key: string; tensors: Record<'head' | 'eps' | 'z0' | 'pred' | 'dpred' | 'cot' | 'dhead' | 'dh', Tensor> } | null = null;
+  private destroyed = false;
+
+  constructor(model: LatentODE, optimizer: Optimizer, options: LatentTrainerOptions = {}) {
+    if (!(model instanceof LatentODE)) throw new ArgumentError('model', model, 'a LatentODE');
+    if (!(optimizer instanceof Optimizer)) throw new ArgumentError('optimizer', optimizer, 'an SGD or Adam optimizer');
+    const params = model.parameters;
+    if (optimizer.params.length !== params.length || params.some((p) => !optimizer.params.includes(p))) {
+      throw new ArgumentError('optimizer', `an optimizer over ${optimizer.params.length} tensor(s)`, `an optimizer over the model's ${params.length} parameter tensors (model.parameters)`);
+    }
+    if (optimizer.runtime !== model.runtime) throw new ArgumentError('optimizer', optimizer, "an optimizer on the model's runtime");
+    if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
+    this.klWeight = checkNumber('options.klWeight', options.klWeight ?? 1, 0);
+    this.klWarmup = checkInt('options.klWarmup', options.klWarmup ?? 0, 0);
+    this.seed = checkInt('options.seed', options.seed ?? 0, 0);
+    const budget = options.dispatchBudget;
+    if (budget !== undefined && !(Number.isInteger(budget) && budget >= 1 && budget <= MAX_DISPATCH_BUDGET)) {
+      throw new ArgumentError('options.dispatchBudget', budget, `an integer in [1, ${MAX_DISPATCH_BUDGET}]`);
+    }
+    if ((model.backward.mode ?? 'adjoint') !== 'adjoint') throw new ArgumentError('model.backward.mode', model.backward.mode, "'adjoint' (the trainer is wait-free)");
+    this.dispatchBudget = budget;
+    this.model = model;
+    this.optimizer = optimizer;
+    const rt = (this.rt = model.runtime);
+    const owned: { destroy(): void }[] = [];
+    const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
+      const b = rt.createBuffer(`latent trainer ${label}`, bytes, usage);
+      owned.push({ destroy: () => rt.destroyBuffer(b) });
+      return b;
+    };
+    try {
+      this.loss = new Loss(rt, 'gaussian-nll', { std: model.obsStd });
+      owned.push(this.loss);
+      this.uniform = make('params', LATENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      const counts = optimizer.workgroupCounts;
+      this.gate = {
+        uniform: make('gate params', GATE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+        health: make('health', HEALTH.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
+        counts: make('update workgroups', 4 * counts.length, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST),
+        args: make('update dispatch arguments', 12 * counts.length, GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT),
+        nfe: make('nfe history', 8 * LATENT_HISTORY, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
+      };
+      rt.device.queue.writeBuffer(this.gate.counts, 0, Uint32Array.from(counts));
+      this.history = Tensor.zeros(rt, [LATENT_HISTORY, 4], 'latent objective history');
+      owned.push(this.history);
+      this.stats = Tensor.zeros(rt, [4], 'latent objective');
+      owned.push(this.stats);
+      this.unused = Tensor.zeros(rt, [4], 'latent trainer unused binding');
+    } catch (e) {
+      for (const o of owned) o.destroy();
+      throw e;
+    }
+  }
+
+  /** @internal The last iteration's ε [B·L] (null before the first). */
+  get lastEps(): Tensor | null {
+    return this.scratch?.tensors.eps ?? null;
+  }
+
+  /** β of iteration k (1-based). */
+  betaAt(k: number): number {
+    return this.klWarmup === 0 ? this.klWeight : this.klWeight * Math.min(1, k / this.klWarmup);
+  }
+
+  /** The latest objective terms [loss, nll, kl, β], on the GPU. */
+  get objective(): Tensor {
+    return this.stats;
+  }
+
+  /** Scratch tensors for a data shape, kept between iterations. */
+  private tensorsFor(data: LatentData) {
+    const { batch: B, gridLength: T, dim: D } = data;
+    const L = this.model.latentDim;
+    const H = this.model.encoderHidden;
+    const key = `${B},${T},${D}`;
+    if (this.scratch?.key === key) return this.scratch.tensors;
+    if (this.scratch) for (const t of Object.values(this.scratch.tensors)) t.destroy();
+    this.scratch = null;
+    const rt = this.rt;
+    const made: Tensor[] = [];
+    const z = (shape: number[], label: string) => {
+      const t = Tensor.zeros(rt, shape, `latent trainer ${label}`);
+      made.push(t);
+      return t;
+    };
+    try {
+      const tensors = {
+        head: z([B, 2 * L], 'head output'),
+        eps: z([B * L], 'noise'),
+        z0: z([B, L], 'z0'),
+        pred: z([T, B, D], 'decoded'),
+        dpred: z([T, B, D], 'decoded gradient'),
+        cot: z([T + 1, B, L], 'latent cotangent'),
+        dhead: z([B, 2 * L], 'head gradient'),
+        dh: z([B, H], 'encoder state gradient'),
+      };
+      this.scratch = { key, tensors };
+      return tensors;
+    } catch (e) {
+      for (const t of made) t.destroy();
+      throw e;
+    }
+  }
+
+  /**
+   * One iteration on uploaded series (`model.upload`): no host wait unless
+   * `readLoss` is set (then one, which also reports a failure of this or an
+   * earlier iteration as a `TrainingError`).
+   */
+  async step(data: LatentData, options: LatentStepOptions = {}): Promise<LatentStepResult> {
+    if (this.destroyed) throw new DestroyedError('LatentTrainer');
+    if (!(data instanceof LatentData)) throw new ArgumentError('data', data, 'LatentData (from model.upload)');
+    if (data.isDestroyed) throw new DestroyedError('LatentData');
+    if (data.dim !== this.model.obsDim) throw new ArgumentError('data', `series of dimension ${data.dim}`, `series of dimension ${this.model.obsDim}`);
+    const rt = this.rt;
+    rt.check();
+    const model = this.model;
+    const { batch: B, length: T, dim: D } = data;
+    /** Rows of the solve after its origin (the grid's observation times). */
+    const U = data.gridLength;
+    const L = model.latentDim;
+    const H = model.encoderHidden;
+    const eps = options.eps === undefined ? null : finiteFloat32('options.eps', options.eps, B * L);
+    const waits0 = rt.counters.hostWaits;
+    const s = this.tensorsFor(data);
+    const k = this.iteration + 1;
+    const beta = this.betaAt(k);
+    rt.device.queue.writeBuffer(this.uniform, 0, LATENT_PARAMS.pack({ batch: B, latent: L, samples: 1, seed: this.seed, draw: k, beta, scale: 1 / B }));
+    if (eps) s.eps.write(eps);
+    const posterior = rt.kernel(latentKernel, null);
+
+    // Encoder, head, z0.
+    const seq = model.encoder.forward({ x: data.encoderInput, steps: T, batch: B, mask: data.encoderMask });
+    const owned: { destroy(): void }[] = [seq];
+    try {
+      const bound = (dz0: Tensor) =>
+        posterior.bind(
+          { P: this.uniform, head: s.head.buffer, eps: s.eps.buffer, z0: s.z0.buffer, dz0: dz0.buffer, dhead: s.dhead.buffer, nll: this.loss.value.buffer, stats: this.stats.buffer },
+          'latent posterior bind group',
+        );
+      {
+        const encoder = rt.device.createCommandEncoder({ label: 'latent encode' });
+        const pass = encoder.beginComputePass({ label: 'latent encode' });
+        model.head.recordForward(pass, { x: seq.hidden, xOffset: (T - 1) * B * H, batch: B, y: s.head });
+        const post = bound(this.unused);
+        if (!eps) post.dispatch(pass, 'noise', latentWorkgroups(B * L));
+        post.dispatch(pass, 'reparam', latentWorkgroups(B * L));
+        pass.end();
+        rt.submit([encoder.finish()]);
+      }
+      const deferred = { deferred: true, dispatchBudget: this.dispatchBudget };
+      let sol: Solution;
+      try {
+        sol = await odeint(model.f, s.z0, data.grid, { ...model.solver, ...deferred });
+      } catch (e) {
+        destroyPartial(e);
+        throw e;
+      }
+      owned.push(sol);
+
+      // Decoder, likelihood, decoder VJP into the cotangent, KL and the objective.
+      {
+        const encoder = rt.device.createCommandEncoder({ label: 'latent likelihood' });
+        encoder.clearBuffer(s.cot.buffer, 0, B * L * 4);
+        const pass = encoder.beginComputePass({ label: 'latent likelihood' });
+        model.decoder.recordForward(pass, { x: sol.y, xOffset: B * L, batch: U * B, y: s.pred });
+        this.loss.record(pass, { pred: s.pred, target: data.values, mask: data.mask, grad: s.dpred, count: U * B * D, scale: 1 / B });
+        model.decoder.recordBackward(pass, {
+          x: sol.y,
+          xOffset: B * L,
+          batch: U * B,
+          gy: s.dpred,
+          gx: s.cot,
+          gxOffset: B * L,
+          gtheta: this.optimizer.gradFor(model.decoder.params),
+        });
+        bound(this.unused).dispatch(pass, 'kl', 1);
+        pass.end();
+        encoder.copyBufferToBuffer(this.stats.buffer, 0, this.history.buffer, (this.iteration % LATENT_HISTORY) * 16, 16);
+        rt.submit([encoder.finish()]);
+      }
+      const g = await sol.backward(s.cot, { ...model.backward, ...deferred }).catch((e: unknown) => {
+        destroyPartial(e);
+        throw e;
+      });
+      owned.push(g);
+
+      // dL/dz0 → dL/d(μ, log σ) → head VJP; the field's gradient.
+      {
+        const encoder = rt.device.createCommandEncoder({ label: 'latent posterior gradient' });
+        const pass = encoder.beginComputePass({ label: 'latent posterior gradient' });
+        bound(g.y0).dispatch(pass, 'reparam_backward', latentWorkgroups(B * L));
+        model.head.recordBackward(pass, {
+          x: seq.hidden,
+          xOffset: (T - 1) * B * H,
+          batch: B,
+          gy: s.dhead,
+          gx: s.dh,
+          gtheta: this.optimizer.gradFor(model.head.params),
+        });
+        pass.end();
+        encoder.copyBufferToBuffer(g.params.buffer, 0, this.optimizer.gradFor(model.f.params).buffer, 0, model.f.parameterCount * 4);
+        rt.submit([encoder.finish()]);
+      }
+      const eg = model.encoder.backward(seq, { gradLast: s.dh });
+      owned.push(eg);
+
+      // The encoder's gradient, the gate, the update.
+      {
+        const encoder = rt.device.createCommandEncoder({ label: 'latent update' });
+        encoder.copyBufferToBuffer(eg.params.buffer, 0, this.optimizer.gradFor(model.encoder.params).buffer, 0, model.encoder.parameterCount * 4);
+        const pass = encoder.beginComputePass({ label: 'latent update' });
+        const forward = sol.reportBuffer;
+        const backward = g.reportBuffer;
+        if (!forward || !backward) throw new Error('webode: internal error: a deferred solve without its report');
+        rt.device.queue.writeBuffer(
+          this.gate.uniform,
+          0,
+          GATE_PARAMS.pack({ iteration: k, tensors: this.optimizer.params.length, slot: this.iteration % LATENT_HISTORY }),
+        );
+        const { uniform: G, health, counts, args, nfe } = this.gate;
+        rt.kernel(gateKernel, null).bind({ G, forward, backward, health, counts, args, nfe_history: nfe }, 'latent gate bind group').dispatch(pass, 'gate', 1);
+        this.optimizer.record(pass, this.gate.args);
+        pass.end();
+        rt.submit([encoder.finish()]);
+      }
+      this.iteration = k;
+      let loss: LatentLoss | null = null;
+      if (options.readLoss) {
+        const r = await this.readWithHealth([{ buffer: this.stats.buffer, bytes: 16 }]);
+        loss = terms(new Float32Array(r.data[0]));
+      }
+      return { iteration: k, loss, hostWaits: rt.counters.hostWaits - waits0 };
+    } finally {
+      for (const o of owned.reverse()) o.destroy();
+    }
+  }
+
+  /**
+   * Reads buffers' first bytes and the health words in one host wait; on a
+   * failed iteration since the last read, clears the words, takes the skipped
+   * updates off the optimizer's step count and throws its `TrainingError`.
+   */
+  private async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
+    const rt = this.rt;
+    const offsets: number[] = [];
+    let size = 0;
+    for (const src of sources) {
+      offsets.push(size);
+      size += Math.ceil(src.bytes / 16) * 16;
+    }
+    const staging = rt.createBuffer('latent trainer readback', size + HEALTH.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    let out: ArrayBuffer;
+    try {
+      const encoder = rt.device.createCommandEncoder({ label: 'latent trainer readback' });
+      sources.forEach((src, k) => encoder.copyBufferToBuffer(src.buffer, 0, staging, offsets[k], src.bytes));
+      encoder.copyBufferToBuffer(this.gate.health, 0, staging, size, HEALTH.byteSize);
+      rt.submit([encoder.finish()]);
+      await rt.wait(staging.mapAsync(GPUMapMode.READ));
+      out = staging.getMappedRange().slice(0);
+      staging.unmap();
+    } finally {
+      rt.destroyBuffer(staging);
+    }
+    const health = HEALTH.unpack(new DataView(out, size));
+    if (health.bad_iteration !== 0) {
+      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
+      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
+      throw new TrainingError({
+        iteration: health.bad_iteration,
+        phase: health.bad_phase === 1 ? 'forward' : 'backward',
+        failure: { sample: health.bad_sample, kind: failureOfStatus(health.bad_status), t: health.bad_t },
+        failing: health.bad_failing,
+        skipped: health.skipped,
+      });
+    }
+    return { data: sources.map((src, k) => out.slice(offsets[k], offsets[k] + src.bytes)), health };
+  }
+
+  /** Reads the latest objective terms (one host wait; also reports a failed iteration). */
+  async readLoss(): Promise<LatentLoss> {
+    if (this.destroyed) throw new DestroyedError('LatentTrainer');
+    const r = await this.readWithHealth([{ buffer: this.stats.buffer, bytes: 16 }]);
+    return terms(new Float32Array(r.data[0]));
+  }
+
+  /** Reads the objective terms of the iterations since the last call (at most LATENT_HISTORY), in one host wait. */
+  async readHistory(): Promise<LatentHistory> {
+    if (this.destroyed) throw new DestroyedError('LatentTrainer');
+    const end = this.iteration;
+    const start = Math.max(this.historyRead, end - LATENT_HISTORY);
+    const n = end - start;
+    const out = { first: start + 1, loss: new Float32Array(n), nll: new Float32Array(n), kl: new Float32Array(n), beta: new Float32Array(n) };
+    if (n === 0) return out;
+    const r = await this.readWithHealth([{ buffer: this.history.buffer, bytes: LATENT_HISTORY * 16 }]);
+    this.historyRead = end;
+    const v = new Float32Array(r.data[0]);
+    for (let k = start; k < end; k++) {
+      const slot = (k % LATENT_HISTORY) * 4;
+      out.loss[k - start] = v[slot];
+      out.nll[k - start] = v[slot + 1];
+      out.kl[k - start] = v[slot + 2];
+      out.beta[k - start] = v[slot + 3];
+    }
+    return out;
+  }
+
+  /** Frees the trainer's buffers (not the model or the optimizer). Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.scratch) for (const t of Object.values(this.scratch.tensors)) t.destroy();
+    this.scratch = null;
+    this.loss.destroy();
+    this.history.destroy();
+    this.stats.destroy();
+    this.unused.destroy();
+    this.rt.destroyBuffer(this.uniform);
+    for (const b of Object.values(this.gate)) this.rt.destroyBuffer(b);
+  }
+}
