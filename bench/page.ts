@@ -21,6 +21,7 @@ import { memorySection } from './memory';
 import { peerSection } from './peer';
 import { precisionSection } from './precision';
 import { profileSection } from './profile';
+import { type LatentAnswer, latentRequest, latentSection } from './latent';
 import { seriesSection } from './series';
 import { solvesSection } from './solves';
 import type { SectionResult } from './table';
@@ -78,13 +79,20 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
   'peer-torchdiffeq': (s, answer) => torchdiffeqSection(s.rt, needLimits(s), s.torchdiffeq, answer as TorchdiffeqAnswer | undefined),
   series: (s) => seriesSection(s.rt, needLimits(s)),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
+  latent: (s, answer) => latentSection(s.rt, answer as LatentAnswer | undefined),
 };
+
+/** Sections left out of a full run (slow): run them by name, `node bench/run.mjs latent`. */
+const optIn = ['latent'];
 
 /** Sections with a peer outside the browser: what run.mjs must give that peer (`peer` names it). */
 const peerRequests: Record<string, (s: State) => Promise<{ peer: string; request: unknown }>> = {
   async 'peer-torchdiffeq'(s) {
     s.torchdiffeq = await torchdiffeqRequest(s.rt);
     return { peer: 'torchdiffeq', request: s.torchdiffeq };
+  },
+  async latent(s) {
+    return { peer: 'latent', request: await latentRequest(s.rt) };
   },
 };
 
@@ -100,6 +108,7 @@ declare global {
     bench: {
       info(): Promise<unknown>;
       sections: readonly string[];
+      optIn: readonly string[];
       peerRequest(name: string): Promise<{ peer: string; request: unknown } | null>;
       run(name: string, peerAnswer?: unknown): Promise<SectionReply>;
     };
@@ -109,6 +118,7 @@ declare global {
 
 window.bench = {
   sections: Object.keys(sections),
+  optIn,
   async info() {
     const { rt } = await init();
     const a = rt.adapterInfo;

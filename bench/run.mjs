@@ -9,6 +9,7 @@
  *
  *   node bench/run.mjs                 all sections -> bench/results.json
  *   node bench/run.mjs limits solves   some sections (limits always first) -> bench/results.partial.{json,txt}
+ *   node bench/run.mjs latent          an opt-in section (left out of a full run: slow)
  *
  * The work-precision section (table 7) also writes its figure,
  * bench/work-precision.svg (bench/plot.mjs), from the data the page returns.
@@ -33,7 +34,11 @@ import { runTorchdiffeq } from './torchdiffeq-process.mjs';
  * resolves to an answer for `window.bench.run`, or says why it has none
  * (a missing peer never fails the run). They run while the page is idle.
  */
-const hostPeers = { torchdiffeq: runTorchdiffeq };
+const hostPeers = {
+  torchdiffeq: runTorchdiffeq,
+  // 300 training iterations of a latent ODE: far longer than the solves of table 8.
+  latent: (request, log) => runTorchdiffeq(request, log, 'latent_peer.py', 1_800_000),
+};
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Everything printed to stdout, kept for bench/results.txt. */
@@ -85,7 +90,8 @@ async function main() {
     );
 
     const all = await page.evaluate(() => window.bench.sections);
-    const order = wanted.length ? all.filter((s) => s === 'limits' || wanted.includes(s)) : all;
+    const optIn = await page.evaluate(() => window.bench.optIn);
+    const order = wanted.length ? all.filter((s) => s === 'limits' || wanted.includes(s)) : all.filter((s) => !optIn.includes(s));
     for (const w of wanted) if (!all.includes(w)) throw new Error(`unknown section ${w}; sections: ${all.join(', ')}`);
     for (const name of order) {
       log(`section ${name} …`);
