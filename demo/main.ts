@@ -10,6 +10,7 @@
 import { METHOD_NAMES, type MethodName, type Runtime, WebGPUUnavailableError, createRuntime } from '../src/index';
 import { CIRCLES, CIRCLES_DEFAULTS, CirclesRun, SPIRAL_DEFAULTS, SpiralRun } from './experiments';
 import { CLASS_COLORS, LineChart, View } from './plots';
+import { SeriesDemo } from './series';
 
 /** What the page's tests read. */
 interface DemoState {
@@ -498,8 +499,10 @@ async function main(): Promise<void> {
   }
   const spiral = new SpiralDemo(rt);
   const circles = new CirclesDemo(rt);
+  const series = new SeriesDemo(rt, showError);
   await spiral.draw();
   await circles.draw();
+  await series.draw();
   state.ready = true;
 }
 
