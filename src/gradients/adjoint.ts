@@ -101,6 +101,9 @@ export async function backward(
   const rt = f.runtime;
   rt.check();
   if (sol.y.isDestroyed) throw new DestroyedError('Solution');
+  if (sol.sampleTimes) {
+    throw new ArgumentError('Solution.backward', 'a solve with per-sample output times', 'a solve with shared output times (gradients through per-sample times are not available yet)');
+  }
   const { batch: B, dim: D } = sol;
   const T = sol.t.length;
   const n = T * B * D;

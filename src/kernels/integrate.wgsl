@@ -22,7 +22,7 @@ ${BINDINGS}
 
 ${STATUS_CONSTS}
 
-const D: u32 = ${D}u;
+const D: u32 = ${D}u;${TIMES_DECL}
 
 ${MLP}
 
@@ -37,7 +37,7 @@ fn write_row(row: u32, b: u32) {
 }
 
 fn init_sample(b: u32) {
-  reset_controller(P.t0);
+  reset_controller(${T0});
   var ok = true;
   for (var d = 0u; d < D; d++) {
     y[d] = y0[b * D + d];
@@ -48,11 +48,11 @@ fn init_sample(b: u32) {
   if (!ok) { fail(STATUS_NONFINITE); return; }
   if (P.n_out == 1u) { smp.status = STATUS_DONE; return; }
   rhs_in = y;
-  rhs_eval(P.t0);
+  rhs_eval(${T0});
   smp.n_fe = 1u;
   K[0] = rhs_out;
   if (!all_finite_k0()) { fail(STATUS_NONFINITE); return; }
-  smp.h = first_step(P.t0, P.t_end, 0.0);
+  smp.h = first_step(${T0}, ${T_END}, 0.0);
   smp.status = STATUS_RUNNING;
 }
 
@@ -62,7 +62,7 @@ fn init_sample(b: u32) {
 // elsewhere. Needs y, ynew and every K slot (including f(t_new, ynew)).
 fn write_outputs(b: u32, lo: u32, hi: u32, t_old_hi: f32, t_old_lo: f32, h: f32, t_new: f32) {
   for (var i = lo; i < hi; i++) {
-    let to = tout[i];
+    let to = tout[${TOUT_BASE}i];
     if (to == t_new) {
       write_row(i, b);
     } else {
@@ -76,7 +76,7 @@ fn attempt(b: u32) {
   let t_old_hi = smp.t_hi;
   let t_old_lo = smp.t_lo;
   let out_lo = smp.out_idx;
-  let a = try_step(P.t_end);
+  let a = try_step(${T_END});
   if (a.accepted) {
     advance_outputs();
     end_derivative(smp.t_hi);
@@ -88,7 +88,7 @@ fn attempt(b: u32) {
 
 @compute @workgroup_size(${WG})
 fn integrate(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let b = gid.x;
+  let b = gid.x;${TIMES_ROW}
   if (b >= P.batch) { return; }
   smp = samples[b];
   if (smp.status >= STATUS_DONE) { return; }

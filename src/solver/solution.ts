@@ -55,8 +55,10 @@ export function countersSince(rt: Runtime, before: Readonly<Pick<Runtime['counte
 export class Solution {
   /** Outputs [T][B][D] on the GPU; `y[0]` is y0. */
   readonly y: Tensor;
-  /** The output times as given. */
+  /** The output times as given (shared), or sample 0's when the solve had per-sample times. */
   readonly t: Float64Array;
+  /** Per-sample output times ([B] rows of T) as given, or null when the batch shares `t`. */
+  readonly sampleTimes: readonly Float64Array[] | null;
   readonly batch: number;
   readonly dim: number;
   readonly f: MLP;
@@ -73,6 +75,7 @@ export class Solution {
   constructor(init: {
     y: Tensor;
     t: Float64Array;
+    sampleTimes?: readonly Float64Array[] | null;
     batch: number;
     dim: number;
     f: MLP;
@@ -83,6 +86,7 @@ export class Solution {
   }) {
     this.y = init.y;
     this.t = init.t;
+    this.sampleTimes = init.sampleTimes ?? null;
     this.batch = init.batch;
     this.dim = init.dim;
     this.f = init.f;

@@ -94,7 +94,8 @@ export interface SolveArgs {
   mlp: MLPOptions;
   params: WireArray;
   y0: WireArray;
-  t: number[];
+  /** Shared output times, or one row per sample. */
+  t: number[] | number[][];
   options: OdeintOptions;
   stats?: boolean;
 }
@@ -122,6 +123,7 @@ const ops = {
       try {
         f.setParameters(decode(args.params));
         const counted0 = { ...calls };
+        const dispatches0 = r.counters.dispatches;
         let sol: webode.Solution | null = null;
         let error: ErrorReport | null = null;
         const t0 = performance.now();
@@ -136,6 +138,7 @@ const ops = {
           mapAsync: calls.mapAsync - counted0.mapAsync,
           submit: calls.submit - counted0.submit,
           onSubmittedWorkDone: calls.onSubmittedWorkDone - counted0.onSubmittedWorkDone,
+          dispatches: r.counters.dispatches - dispatches0,
         };
         if (!sol) return { error, counted, ms, y: null, summary: null, stats: null };
         const y = encodeF32(await sol.y.read());

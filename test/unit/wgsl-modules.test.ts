@@ -77,6 +77,7 @@ function cases(): Case[] {
       const spec = { mlp, tableau };
       const label = `${m} ${tableau.name}`;
       add(integrateKernel, spec, label);
+      add(integrateKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       add(integrateLanesKernel, spec, label);
       add(adjointKernel, spec, label);
       if (adjointLanesFit(mlp)) add(adjointLanesKernel, spec, label);
