@@ -22,6 +22,7 @@ import { peerSection } from './peer';
 import { precisionSection } from './precision';
 import { profileSection } from './profile';
 import { solvesSection } from './solves';
+import { timesSection } from './times';
 import type { SectionResult } from './table';
 import { type TorchdiffeqAnswer, type TorchdiffeqRequest, torchdiffeqRequest, torchdiffeqSection } from './torchdiffeq';
 import { type TrainingRun, trainingSection } from './training';
@@ -75,6 +76,7 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
   peer: (s) => peerSection(s.rt, needLimits(s), s.training?.[0] ?? null),
   precision: (s) => precisionSection(s.rt),
   'peer-torchdiffeq': (s, answer) => torchdiffeqSection(s.rt, needLimits(s), s.torchdiffeq, answer as TorchdiffeqAnswer | undefined),
+  times: (s) => timesSection(s.rt),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
 };
 

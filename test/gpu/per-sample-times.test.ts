@@ -137,3 +137,21 @@ describe('argument errors before any GPU work', () => {
     });
   }
 });
+
+describe('gradients', () => {
+  it('backward of a solve with per-sample times: ArgumentError before any GPU work (not available yet)', async () => {
+    const t = rows(1);
+    const r = await harness().call('gradient', {
+      mlp: p.mlp,
+      params: encodeF32(p.params),
+      y0: encodeF32(p.y0),
+      t,
+      options: { method: 'dopri5', rtol: 1e-6, atol: 1e-7 },
+      dLdy: encodeF32(new Float32Array(FRACTIONS.length * B * p.D).fill(1)),
+    });
+    expect(r.error?.name).toBe('ArgumentError');
+    expect(r.error?.argument).toBe('Solution.backward');
+    expect(r.counted.submit).toBe(0);
+    expect(r.counted.mapAsync).toBe(0);
+  });
+});
