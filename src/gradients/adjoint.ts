@@ -101,9 +101,6 @@ export async function backward(
   const rt = f.runtime;
   rt.check();
   if (sol.y.isDestroyed) throw new DestroyedError('Solution');
-  if (sol.sampleTimes) {
-    throw new ArgumentError('Solution.backward', 'a solve with per-sample output times', 'a solve with shared output times (gradients through per-sample times are not available yet)');
-  }
   const { batch: B, dim: D } = sol;
   const T = sol.t.length;
   const n = T * B * D;
@@ -122,6 +119,9 @@ export async function backward(
   const budget = options.memoryBudget ?? Math.min(DEFAULT_GRADIENT_BUDGET, rt.limits.maxStorageBufferBindingSize);
   if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {
     throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
+  }
+  if (sol.sampleTimes && mode === 'backprop') {
+    throw new ArgumentError('options.mode', mode, "'adjoint' with per-sample output times (backprop mode does not support them yet)");
   }
   if (mode === 'backprop' && options.kernel !== undefined) {
     throw new ArgumentError('options.kernel', options.kernel, "unset in mode 'backprop'");
@@ -182,12 +182,17 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec) },
   );
   const dir = integrationDirection(sol.t, 'reverse');
-  const spec = { mlp: f.spec, tableau };
+  const spec = sol.sampleTimes ? { mlp: f.spec, tableau, perSampleTimes: true } : { mlp: f.spec, tableau };
   const D = stateDim(f.spec);
-  const kind = adjointKernelKind(f.spec, B, options.kernel);
+  if (sol.sampleTimes && options.kernel !== undefined && options.kernel !== 'invocation') {
+    throw new ArgumentError('options.kernel', options.kernel, "'invocation' or unset with per-sample output times");
+  }
+  const kind = sol.sampleTimes ? 'invocation' : adjointKernelKind(f.spec, B, options.kernel);
+  // Fixed steps: the budget of the row with the most grid steps.
+  const units = () => Math.max(...(sol.sampleTimes ?? [sol.t]).map((times) => deferredUnits({ ...opts, tableau }, times)));
   const shared = {
     label: `adjoint ${tableau.name}`,
-    deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
+    deferredUnits: opts.deferred ? units() : 0,
     maxScale: opts.dispatchGrowth,
     // Without firstStep, an adaptive reverse solve starts from each sample's last forward step.
     seedFirstStep: tableau.adaptive && opts.firstStep === 0,

@@ -133,6 +133,24 @@ function submitTimeGradient(
   const B = sol.batch;
   const T = sol.t.length;
   const parts = Math.ceil(B / REDUCE_ROWS);
+  if (sol.sampleTimes) {
+    // Per-sample times: each sample's terms are its own dL/dt[b][i], written straight into gt ([B][T]).
+    const uniform = rt.createBuffer('time gradient params', TIME_GRADIENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    try {
+      device.queue.writeBuffer(uniform, 0, TIME_GRADIENT_PARAMS.pack({ batch: B, n_out: T }));
+      const timeTerms = rt
+        .kernel(timeGradientKernel, { ...sol.f.spec, perSampleTimes: true })
+        .bind({ P: uniform, theta: sol.f.params.buffer, ysol: sol.y.buffer, tout, cot, gy0: gy0.buffer, terms: gt.buffer }, 'time gradient bind group');
+      const encoder = device.createCommandEncoder({ label: 'time gradient' });
+      const pass = encoder.beginComputePass({ label: 'time gradient' });
+      timeTerms.dispatch(pass, 'time_gradient', Math.ceil(B / TIME_GRADIENT_WORKGROUP));
+      pass.end();
+      rt.submit([encoder.finish()]);
+    } finally {
+      rt.destroyBuffer(uniform);
+    }
+    return;
+  }
   const owned = [
     rt.createBuffer('time gradient params', TIME_GRADIENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
     rt.createBuffer('time gradient terms', B * T * 4, GPUBufferUsage.STORAGE),
@@ -156,6 +174,15 @@ function submitTimeGradient(
   } finally {
     for (const b of owned) rt.destroyBuffer(b);
   }
+}
+
+/** The output times of a solve as the kernels read them: [T], or [B][T] with per-sample times. */
+export function outputTimes(sol: Solution): Float32Array {
+  const T = sol.t.length;
+  if (!sol.sampleTimes) return Float32Array.from(sol.t);
+  const out = new Float32Array(sol.batch * T);
+  sol.sampleTimes.forEach((row, b) => out.set(row, b * T));
+  return out;
 }
 
 /** The buffers of a gradient solve, and how to make one chunk of it. */
@@ -197,7 +224,7 @@ export async function runGradients(
   const before = { ...rt.counters };
   const gy0 = Tensor.zeros(rt, [sol.batch, sol.dim], 'gradient y0');
   const gth = Tensor.zeros(rt, [sol.f.parameterCount], 'gradient params');
-  const gt = Tensor.zeros(rt, [sol.t.length], 'gradient t');
+  const gt = Tensor.zeros(rt, sol.sampleTimes ? [sol.batch, sol.t.length] : [sol.t.length], 'gradient t');
   const owned: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(`${kernel.label} ${label}`, bytes, usage);
@@ -235,8 +262,8 @@ function prepareRun(
   const device = rt.device;
   const P = f.parameterCount;
   const uniform = make('params', kernel.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const tout = make('output times', sol.t.length * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-  device.queue.writeBuffer(tout, 0, Float32Array.from(sol.t));
+  const tout = make('output times', outputTimes(sol).byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+  device.queue.writeBuffer(tout, 0, outputTimes(sol));
   const clearable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   // One parameter row per invocation; per-sample buffers cover whole invocations.
   const lanes = kernel.samplesPerInvocation ?? 1;

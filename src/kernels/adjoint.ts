@@ -8,7 +8,7 @@ import type { Tableau } from '../methods/tableau';
 import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage } from '../wgsl/kernel';
 import { type MlpSpec, mlpOffsets, stateDim } from '../mlp/mlp';
-import { CONTROLLER_FIELDS, type StageEval, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { CONTROLLER_FIELDS, type StageEval, outputTimesWgsl, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
 import { LOCAL_ACCUMULATOR_MAX, accumulatorRef, accumulatorWgsl, vjpWgsl } from '../mlp/vjp';
 
@@ -74,6 +74,12 @@ export function landingWgsl(opts: { lane: boolean; writer?: string }): string {
 export interface AdjointSpec {
   readonly mlp: MlpSpec;
   readonly tableau: Tableau;
+  /**
+   * Output times per sample ([total][n_out]; sample g reads row g, see
+   * outputTimesWgsl in src/wgsl/rk.ts). Absent or false: shared times, the
+   * module exactly as without this field. The one-sample kernel only.
+   */
+  readonly perSampleTimes?: boolean;
 }
 
 /**
@@ -150,13 +156,17 @@ export const adjointKernel = defineKernel({
     const D = stateDim(spec.mlp);
     const rows = adjointRows(spec.mlp);
     const { wgsl, step } = rowsWgsl(spec, rows);
+    const times = outputTimesWgsl(spec.perSampleTimes === true);
     return fillTemplate(adjointSource, {
       BINDINGS: decls,
       STATUS_CONSTS: statusWgsl(),
       D,
       STATE_FLOATS: rows.stateFloats,
+      TIMES_DECL: times.decl,
+      TIMES_ROW: times.row('g'),
+      TOUT_BASE: times.base,
       VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
-      RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp')),
+      RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp'), spec.perSampleTimes === true),
       ROWS: wgsl,
       WG: ADJOINT_WORKGROUP,
     });

@@ -87,7 +87,8 @@ describe('generated WGSL', () => {
   it('with perSampleTimes off, every kernel module is the one generated without the flag', () => {
     let compared = 0;
     for (const mlp of MLPS) {
-      expect(kernelWgsl(timeGradientKernel, mlp)).toBe(kernelWgsl(timeGradientKernel, mlp));
+      expect(kernelWgsl(timeGradientKernel, { ...mlp, perSampleTimes: false })).toBe(kernelWgsl(timeGradientKernel, mlp));
+      expect(kernelWgsl(timeGradientKernel, mlp)).toContain('mlp_eval(tout[i]);');
       for (const tableau of Object.values(TABLEAUX)) {
         const spec = { mlp, tableau };
         const off = { ...spec, perSampleTimes: false };
@@ -103,22 +104,35 @@ describe('generated WGSL', () => {
         expect(shared).not.toMatch(/\btb\b/);
         expect(shared).toContain('try_step(P.t_end)');
         expect(shared).toContain('tout[smp.out_idx]');
+        const adjointShared = kernelWgsl(adjointKernel, spec);
+        expect(adjointShared).not.toMatch(/\btb\b/);
+        expect(adjointShared).toContain('try_step(tout[smp.out_idx])');
       }
     }
     expect(compared).toBe(MLPS.length * Object.keys(TABLEAUX).length);
   });
 
-  it('with perSampleTimes on, the integration module differs only where it reads output times', () => {
+  it('with perSampleTimes on, the integration, adjoint and time-gradient modules differ only where they read output times', () => {
+    const differ = (shared: string, own: string) => {
+      const a = shared.split('\n');
+      const b = own.split('\n');
+      const added = b.filter((l) => !a.includes(l));
+      const removed = a.filter((l) => !b.includes(l));
+      expect(added.length).toBeGreaterThan(0);
+      for (const l of [...added, ...removed]) expect(l).toMatch(/tout|\btb\b|P\.t0|P\.t_end|^\/\/ Per-sample/);
+    };
     for (const mlp of MLPS) {
+      differ(kernelWgsl(timeGradientKernel, mlp), kernelWgsl(timeGradientKernel, { ...mlp, perSampleTimes: true }));
+      expect(kernelWgsl(timeGradientKernel, { ...mlp, perSampleTimes: true })).toContain('mlp_eval(tout[b * P.n_out + i]);');
       for (const tableau of [TABLEAUX.dopri5, TABLEAUX.rk4]) {
-        const shared = kernelWgsl(integrateKernel, { mlp, tableau }).split('\n');
-        const own = kernelWgsl(integrateKernel, { mlp, tableau, perSampleTimes: true }).split('\n');
-        const added = own.filter((l) => !shared.includes(l));
-        const removed = shared.filter((l) => !own.includes(l));
-        expect(added.length).toBeGreaterThan(0);
-        for (const l of [...added, ...removed]) expect(l).toMatch(/tout|\btb\b|P\.t0|P\.t_end|^\/\/ Per-sample/);
-        expect(own.join('\n')).toContain('tout[tb + smp.out_idx]');
-        expect(own.join('\n')).toContain('try_step(tout[tb + P.n_out - 1u])');
+        const own = kernelWgsl(integrateKernel, { mlp, tableau, perSampleTimes: true });
+        differ(kernelWgsl(integrateKernel, { mlp, tableau }), own);
+        expect(own).toContain('tout[tb + smp.out_idx]');
+        expect(own).toContain('try_step(tout[tb + P.n_out - 1u])');
+        const adj = kernelWgsl(adjointKernel, { mlp, tableau, perSampleTimes: true });
+        differ(kernelWgsl(adjointKernel, { mlp, tableau }), adj);
+        expect(adj).toContain('tb = g * P.n_out;');
+        expect(adj).toContain('try_step(tout[tb + smp.out_idx])');
       }
     }
   });

@@ -73,6 +73,7 @@ function cases(): Case[] {
     add(mlpForwardKernel, mlpForwardSpec(mlp), `${m} lanes`);
     add(mlpForwardKernel, mlpForwardSpec(mlp, { lanes: 1, workgroupSize: 64 }), `${m} one sample`);
     add(timeGradientKernel, mlp, m);
+    add(timeGradientKernel, { ...mlp, perSampleTimes: true }, `${m} per-sample times`);
     for (const tableau of MLPS.includes(mlp) ? METHODS : [TABLEAUX.dopri5]) {
       const spec = { mlp, tableau };
       const label = `${m} ${tableau.name}`;
@@ -80,6 +81,7 @@ function cases(): Case[] {
       add(integrateKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       add(integrateLanesKernel, spec, label);
       add(adjointKernel, spec, label);
+      add(adjointKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       if (adjointLanesFit(mlp)) add(adjointLanesKernel, spec, label);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, spec, label);
       add(backpropKernel, spec, label);
