@@ -120,9 +120,6 @@ export async function backward(
   if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {
     throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
   }
-  if (sol.sampleTimes && mode === 'backprop') {
-    throw new ArgumentError('options.mode', mode, "'adjoint' with per-sample output times (backprop mode does not support them yet)");
-  }
   if (mode === 'backprop' && options.kernel !== undefined) {
     throw new ArgumentError('options.kernel', options.kernel, "unset in mode 'backprop'");
   }

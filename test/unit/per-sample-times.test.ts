@@ -112,7 +112,7 @@ describe('generated WGSL', () => {
     expect(compared).toBe(MLPS.length * Object.keys(TABLEAUX).length);
   });
 
-  it('with perSampleTimes on, the integration, adjoint and time-gradient modules differ only where they read output times', () => {
+  it('with perSampleTimes on, the integration, adjoint, backprop and time-gradient modules differ only where they read output times', () => {
     const differ = (shared: string, own: string) => {
       const a = shared.split('\n');
       const b = own.split('\n');
@@ -129,6 +129,10 @@ describe('generated WGSL', () => {
         differ(kernelWgsl(integrateKernel, { mlp, tableau }), own);
         expect(own).toContain('tout[tb + smp.out_idx]');
         expect(own).toContain('try_step(tout[tb + P.n_out - 1u])');
+        const bp = kernelWgsl(backpropKernel, { mlp, tableau, perSampleTimes: true });
+        differ(kernelWgsl(backpropKernel, { mlp, tableau }), bp);
+        expect(bp).toContain('tb = g * P.n_out;');
+        expect(bp).toContain('reset_controller(tout[tb]);');
         const adj = kernelWgsl(adjointKernel, { mlp, tableau, perSampleTimes: true });
         differ(kernelWgsl(adjointKernel, { mlp, tableau }), adj);
         expect(adj).toContain('tb = g * P.n_out;');

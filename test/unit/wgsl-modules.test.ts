@@ -85,6 +85,7 @@ function cases(): Case[] {
       if (adjointLanesFit(mlp)) add(adjointLanesKernel, spec, label);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, spec, label);
       add(backpropKernel, spec, label);
+      add(backpropKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
     }
   }
   for (const kind of LOSS_KINDS) add(lossKernel, kind, kind);
