@@ -279,10 +279,14 @@ function valueType(lanes: RkLanes): { T: string; c: (v: string) => string } {
  * `first_step(t0, t1, hint)`: the first step of a segment: the option
  * firstStep if set, else `hint` where positive (a reverse solve's: the step
  * size its forward solve ended with), else the initial-step heuristic. Four
- * lanes take `start` too, the lanes that need a first step.
+ * lanes take `start` too, the lanes that need a first step. `laneTimes`
+ * (four lanes with per-sample output times): t0 and t1 are vec4 values, each
+ * lane's own.
  */
-export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval'): string {
+export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval', laneTimes = false): string {
   const v = lanes === 4;
+  // The type of t0 and t1: shared by the lanes, or each lane's own (per-sample output times).
+  const tt = v && laneTimes ? 'vec4<f32>' : 'f32';
   const { T, c } = valueType(lanes);
   const f0 = v ? 'f0[d]' : 'K[0][d]';
   const and = v ? '&' : '&&';
@@ -298,7 +302,7 @@ export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval'): string {
       `var<private> f0: array<${T}, N>;`,
     );
   }
-  L.push(`fn initial_step(t0: f32, t1: f32${v ? ', guess: vec4<bool>' : ''}) -> ${T} {`);
+  L.push(`fn initial_step(t0: ${tt}, t1: ${tt}${v ? ', guess: vec4<bool>' : ''}) -> ${T} {`);
   L.push('  let span = abs(t1 - t0);');
   if (v) L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = ${input('y[d]')}; }`, `  ${evalFn}(vec4<f32>(t0));`, '  f0 = rhs_out;');
   L.push(
@@ -329,9 +333,9 @@ export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval'): string {
     '}',
   );
   L.push(
-    `fn first_step(t0: f32, t1: f32, hint: ${T}${v ? ', start: vec4<bool>' : ''}) -> ${T} {`,
+    `fn first_step(t0: ${tt}, t1: ${tt}, hint: ${T}${v ? ', start: vec4<bool>' : ''}) -> ${T} {`,
     `  if (!ADAPTIVE) { return ${c('P.h_fixed')}; }`,
-    `  if (P.first_step > 0.0) { return ${c('P.dir * min(P.first_step, abs(t1 - t0))')}; }`,
+    `  if (P.first_step > 0.0) { return ${tt === 'f32' ? c('P.dir * min(P.first_step, abs(t1 - t0))') : 'P.dir * min(vec4<f32>(P.first_step), abs(t1 - t0))'}; }`,
     `  let guess = ${v ? 'start & ' : ''}!(hint > ${c('0.0')});`,
     `  let given = P.dir * min(hint, ${c('abs(t1 - t0)')});`,
     '  if (!any(guess)) { return given; }',

@@ -133,6 +133,11 @@ describe('generated WGSL', () => {
         differ(kernelWgsl(backpropKernel, { mlp, tableau }), bp);
         expect(bp).toContain('tb = g * P.n_out;');
         expect(bp).toContain('reset_controller(tout[tb]);');
+        if (adjointWorkgroupFits(mlp)) {
+          const wg = kernelWgsl(adjointWorkgroupKernel, { mlp, tableau, perSampleTimes: true });
+          differ(kernelWgsl(adjointWorkgroupKernel, { mlp, tableau }), wg);
+          expect(wg).toContain('tb = g * P.n_out;');
+        }
         const adj = kernelWgsl(adjointKernel, { mlp, tableau, perSampleTimes: true });
         differ(kernelWgsl(adjointKernel, { mlp, tableau }), adj);
         expect(adj).toContain('tb = g * P.n_out;');

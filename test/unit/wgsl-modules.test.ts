@@ -84,6 +84,7 @@ function cases(): Case[] {
       add(adjointKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       if (adjointLanesFit(mlp)) add(adjointLanesKernel, spec, label);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, spec, label);
+      if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       add(backpropKernel, spec, label);
       add(backpropKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
     }
