@@ -181,12 +181,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   const dir = integrationDirection(sol.t, 'reverse');
   const spec = sol.sampleTimes ? { mlp: f.spec, tableau, perSampleTimes: true } : { mlp: f.spec, tableau };
   const D = stateDim(f.spec);
-  if (sol.sampleTimes && options.kernel === 'lanes') {
-    throw new ArgumentError('options.kernel', options.kernel, "'invocation', 'workgroup' or unset with per-sample output times");
-  }
-  const chosen = adjointKernelKind(f.spec, B, options.kernel);
-  // The lane kernel reads shared times: per-sample times take the one-sample kernel instead.
-  const kind = sol.sampleTimes && chosen === 'lanes' ? 'invocation' : chosen;
+  const kind = adjointKernelKind(f.spec, B, options.kernel);
   // Fixed steps: the budget of the row with the most grid steps.
   const units = () => Math.max(...(sol.sampleTimes ?? [sol.t]).map((times) => deferredUnits({ ...opts, tableau }, times)));
   const shared = {

@@ -113,13 +113,15 @@ describe('generated WGSL', () => {
   });
 
   it('with perSampleTimes on, the integration, adjoint, backprop and time-gradient modules differ only where they read output times', () => {
-    const differ = (shared: string, own: string) => {
+    const differ = (shared: string, own: string, also = /$^/) => {
       const a = shared.split('\n');
       const b = own.split('\n');
       const added = b.filter((l) => !a.includes(l));
       const removed = a.filter((l) => !b.includes(l));
       expect(added.length).toBeGreaterThan(0);
-      for (const l of [...added, ...removed]) expect(l).toMatch(/tout|\btb\b|P\.t0|P\.t_end|^\/\/ Per-sample/);
+      for (const l of [...added, ...removed]) {
+        if (!also.test(l)) expect(l).toMatch(/tout|\btb\b|P\.t0|P\.t_end|^\/\/ Per-sample/);
+      }
     };
     for (const mlp of MLPS) {
       differ(kernelWgsl(timeGradientKernel, mlp), kernelWgsl(timeGradientKernel, { ...mlp, perSampleTimes: true }));
@@ -133,6 +135,12 @@ describe('generated WGSL', () => {
         differ(kernelWgsl(backpropKernel, { mlp, tableau }), bp);
         expect(bp).toContain('tb = g * P.n_out;');
         expect(bp).toContain('reset_controller(tout[tb]);');
+        if (adjointLanesFit(mlp)) {
+          const lanes = kernelWgsl(adjointLanesKernel, { mlp, tableau, perSampleTimes: true });
+          // The lane kernel's per-lane times: lane_times, and first_step / initial_step taking vec4 times.
+          differ(kernelWgsl(adjointLanesKernel, { mlp, tableau }), lanes, /lane_times|^ {2}var t = vec4|^ {2}return t;$|t0: (vec4<f32>|f32), t1|P\.first_step/);
+          expect(lanes).toContain('first_step(lane_times(first, last), lane_times(first, last - 1u), hint, start)');
+        }
         if (adjointWorkgroupFits(mlp)) {
           const wg = kernelWgsl(adjointWorkgroupKernel, { mlp, tableau, perSampleTimes: true });
           differ(kernelWgsl(adjointWorkgroupKernel, { mlp, tableau }), wg);

@@ -83,6 +83,7 @@ function cases(): Case[] {
       add(adjointKernel, spec, label);
       add(adjointKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       if (adjointLanesFit(mlp)) add(adjointLanesKernel, spec, label);
+      if (adjointLanesFit(mlp)) add(adjointLanesKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, spec, label);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       add(backpropKernel, spec, label);
