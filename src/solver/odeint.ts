@@ -62,7 +62,8 @@ import { failuresOf } from './status';
  *   shared by the batch; or per sample, B rows of T times (`number[][]` or
  *   `Float32Array[]`), all in the same direction, sample b starting at
  *   `t[b][0]` and its output i at `t[b][i]` (one-sample kernel, per-sample
- *   step control)
+ *   step control), or a `Tensor` of shape [B, T] (read to the host first to
+ *   be checked: one host wait more)
  * @returns the `Solution` once every sample has finished; rejects with
  *   `OdeSolveError` (failing samples, times reached, the partial solution)
  *   on a numerical failure, and with `ArgumentError` on bad input before any GPU work.
@@ -70,12 +71,14 @@ import { failuresOf } from './status';
 export async function odeint(
   f: MLP,
   y0: ArrayLike<number> | Tensor,
-  t: ArrayLike<number> | readonly ArrayLike<number>[],
+  t: ArrayLike<number> | readonly ArrayLike<number>[] | Tensor,
   options: OdeintOptions = {},
 ): Promise<Solution> {
-  const problem = checkProblem(f, y0, t, options);
+  if (!f || typeof f !== 'object' || !('spec' in f)) throw new ArgumentError('f', f, 'an MLP');
   const rt = f.runtime;
+  // Counted from here: a Tensor of times is read first.
   const before = { ...rt.counters };
+  const problem = checkProblem(f, y0, t instanceof Tensor ? await timesTensorRows(f, t) : t, options);
   const scratch: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(label, bytes, usage);
@@ -100,6 +103,21 @@ export async function odeint(
   } finally {
     for (const b of scratch) rt.destroyBuffer(b);
   }
+}
+
+/**
+ * Per-sample times given as a Tensor [B, T]: its shape checked, then its
+ * values read to the host (one host wait), where they are checked as rows.
+ */
+async function timesTensorRows(f: MLP, t: Tensor): Promise<Float32Array[]> {
+  if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] < 1) {
+    throw new ArgumentError('t', t, `a Tensor of shape [B, T] (one row of output times per sample), got shape [${t.shape.join(', ')}]`);
+  }
+  f.runtime.check();
+  t.checkUsableOn(f.runtime, 't');
+  const [B, T] = t.shape;
+  const values = await t.read();
+  return Array.from({ length: B }, (_, b) => values.subarray(b * T, (b + 1) * T));
 }
 
 /** A problem checked before any GPU work. */

@@ -96,6 +96,8 @@ export interface SolveArgs {
   y0: WireArray;
   /** Shared output times, or one row per sample. */
   t: number[] | number[][];
+  /** solve: pass per-sample times as a GPU Tensor [B, T] (made before the solve is counted). */
+  tAsTensor?: boolean;
   options: OdeintOptions;
   stats?: boolean;
 }
@@ -122,17 +124,20 @@ const ops = {
       const f = new webode.MLP(r, args.mlp);
       try {
         f.setParameters(decode(args.params));
+        const rowsT = args.t as number[][];
+        const tensorT = args.tAsTensor ? webode.Tensor.fromArray(r, rowsT.flat(), [rowsT.length, rowsT[0].length], 'test times') : null;
         const counted0 = { ...calls };
         const dispatches0 = r.counters.dispatches;
         let sol: webode.Solution | null = null;
         let error: ErrorReport | null = null;
         const t0 = performance.now();
         try {
-          sol = await webode.odeint(f, decode(args.y0), args.t, args.options);
+          sol = await webode.odeint(f, decode(args.y0), tensorT ?? args.t, args.options);
         } catch (e) {
           error = report(e);
           if (e instanceof webode.OdeSolveError) sol = e.solution as webode.Solution;
         }
+        tensorT?.destroy();
         const ms = performance.now() - t0;
         const counted = {
           mapAsync: calls.mapAsync - counted0.mapAsync,
