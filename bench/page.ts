@@ -21,6 +21,7 @@ import { memorySection } from './memory';
 import { peerSection } from './peer';
 import { precisionSection } from './precision';
 import { profileSection } from './profile';
+import { seriesSection } from './series';
 import { solvesSection } from './solves';
 import { timesSection } from './times';
 import type { SectionResult } from './table';
@@ -77,6 +78,7 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
   precision: (s) => precisionSection(s.rt),
   'peer-torchdiffeq': (s, answer) => torchdiffeqSection(s.rt, needLimits(s), s.torchdiffeq, answer as TorchdiffeqAnswer | undefined),
   times: (s) => timesSection(s.rt),
+  series: (s) => seriesSection(s.rt, needLimits(s)),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
 };
 
