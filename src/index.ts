@@ -65,14 +65,16 @@ export { NeuralODE } from './train/model';
 export type { NeuralODEOptions, Prediction } from './train/model';
 export { Trainer, LOSS_HISTORY } from './train/trainer';
 export type { TrainerOptions, StepOptions, StepResult, LossHistory, Progress, FitOptions, FitResult } from './train/trainer';
-/** Training: saving and loading models as JSON, importing PyTorch state_dicts. */
+/** Training: saving and loading models as JSON, exporting and importing PyTorch state_dicts. */
 export {
   saveModel,
   loadModel,
   loadParameters,
   importStateDict,
+  exportStateDict,
+  STATE_DICT_META,
   ModelFormatError,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
 } from './train/serialize';
-export type { ModelJSON, StateDictOptions } from './train/serialize';
+export type { ModelJSON, StateDictOptions, StateDictJSON, StateDictMeta } from './train/serialize';
