@@ -64,7 +64,21 @@ export type { Batch, Sampler, WindowSamplerOptions, PointSamplerOptions } from '
 export { NeuralODE } from './train/model';
 export type { NeuralODEOptions, Prediction } from './train/model';
 export { Trainer, LOSS_HISTORY } from './train/trainer';
-export type { TrainerOptions, StepOptions, StepResult, LossHistory, Progress, FitOptions, FitResult } from './train/trainer';
+export type {
+  TrainerOptions,
+  StepOptions,
+  StepResult,
+  LossHistory,
+  Progress,
+  FitOptions,
+  FitResult,
+  TrainerCheckpoint,
+  ResumeOptions,
+  ResumedTraining,
+} from './train/trainer';
+/** Training: checkpoints (`trainer.checkpoint()`, `Trainer.resume`): optimizer state, sampler stream, loss ledger. */
+export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
+export type { OptimizerCheckpoint, SamplerCheckpoint, LedgerCheckpoint } from './train/checkpoint';
 /** Training: saving and loading models as JSON, exporting and importing PyTorch state_dicts. */
 export {
   saveModel,

@@ -61,15 +61,18 @@ const SOLVER_FIELDS = ['method', 'rtol', 'atol', 'stepSize', 'firstStep', 'maxSt
  */
 export async function saveModel(model: NeuralODE): Promise<ModelJSON> {
   if (!(model instanceof NeuralODE)) throw new ArgumentError('model', model, 'a NeuralODE');
+  const mlpParams = await model.f.readParameters();
+  const readoutParams = model.readout ? await model.readout.readParameters() : null;
+  return modelJson(model, mlpParams, readoutParams);
+}
+
+/** A model's JSON form from parameters already read (the readout's null when it has none). */
+export function modelJson(model: NeuralODE, mlpParams: Float32Array, readoutParams: Float32Array | null): ModelJSON {
   const f = model.f;
-  const mlpParams = Array.from(await f.readParameters());
-  const readout = model.readout
-    ? {
-        inFeatures: model.readout.inFeatures,
-        outFeatures: model.readout.outFeatures,
-        parameters: Array.from(await model.readout.readParameters()),
-      }
-    : null;
+  const readout =
+    model.readout && readoutParams
+      ? { inFeatures: model.readout.inFeatures, outFeatures: model.readout.outFeatures, parameters: Array.from(readoutParams) }
+      : null;
   const solver: OdeintOptions = {};
   for (const k of SOLVER_FIELDS) {
     const v = model.solver[k];
@@ -78,7 +81,7 @@ export async function saveModel(model: NeuralODE): Promise<ModelJSON> {
   return {
     format: MODEL_FORMAT,
     version: MODEL_FORMAT_VERSION,
-    mlp: { layers: [...f.layers], activation: f.activation, timeInput: f.timeInput, parameters: mlpParams },
+    mlp: { layers: [...f.layers], activation: f.activation, timeInput: f.timeInput, parameters: Array.from(mlpParams) },
     readout,
     inputDim: model.inputDim,
     t: Array.from(model.t),
@@ -91,11 +94,11 @@ export async function saveModel(model: NeuralODE): Promise<ModelJSON> {
 
 type Json = unknown;
 
-function fail(path: string, received: unknown, expected: string): never {
+export function fail(path: string, received: unknown, expected: string): never {
   throw new ModelFormatError(path, received, expected);
 }
 
-function parse(input: string | Json, what: string): Json {
+export function parse(input: string | Json, what: string): Json {
   if (typeof input !== 'string') return input;
   try {
     return JSON.parse(input);
@@ -108,12 +111,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function record(v: unknown, path: string): Record<string, unknown> {
+export function record(v: unknown, path: string): Record<string, unknown> {
   if (!isRecord(v)) fail(path, v, 'an object');
   return v;
 }
 
-function integer(v: unknown, path: string, min: number): number {
+export function integer(v: unknown, path: string, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(path, v, `an integer ≥ ${min}`);
   return v;
 }
@@ -124,7 +127,7 @@ function isFloat32(x: unknown): x is number {
 }
 
 /** A flat array of exactly n finite numbers. */
-function numbers(v: unknown, path: string, n: number, why: string): Float32Array {
+export function numbers(v: unknown, path: string, n: number, why: string): Float32Array {
   if (!Array.isArray(v)) fail(path, v, `an array of ${n} numbers (${why})`);
   if (v.length !== n) fail(path, v, `${n} numbers (${why}), not ${v.length}`);
   const out = new Float32Array(n);
