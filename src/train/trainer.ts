@@ -623,8 +623,8 @@ export class Trainer {
    * its next iterations are bit-identical to those the checkpointed trainer
    * would have run. The model, optimizer, loss and sampler are new objects on
    * `runtime`; the sampler needs `options.dataset`, the data uploaded again.
-   * Everything is checked before anything is created (a `ModelFormatError`
-   * names the JSON path at fault). No host wait.
+   * A malformed checkpoint throws a `ModelFormatError` naming the JSON path
+   * at fault, and leaves nothing allocated. No host wait.
    */
   static resume(runtime: Runtime, checkpoint: string | TrainerCheckpoint, options: ResumeOptions = {}): ResumedTraining {
     const c = record(parse(checkpoint, 'checkpoint'), 'checkpoint');
