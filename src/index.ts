@@ -54,6 +54,7 @@ export type { LossKind, LossArgs } from './train/loss';
 /** Training: optimizers as WGSL kernels (PyTorch's SGD and Adam formulas). */
 export { Optimizer, SGD, Adam } from './train/optim';
 export type { SGDOptions, AdamOptions } from './train/optim';
+export type { OptimizerKind } from './kernels/optim';
 /** Training: a trainable linear readout after the ODE block. */
 export { Linear } from './train/linear';
 export type { LinearOptions, LinearForwardArgs, LinearBackwardArgs } from './train/linear';

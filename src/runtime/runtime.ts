@@ -218,6 +218,8 @@ export class Runtime {
    * The kernel `def` specialised to `spec` on this device (cached by the
    * definition's name and the spec's canonical text): its pipelines compile
    * on first use; `bind` names the buffers; dispatches are counted.
+   *
+   * @internal
    */
   kernel<S, B extends string, E extends string>(def: KernelDef<S, B, E>, spec: S): Kernel<B, E> {
     const key = `${def.name}|${specKey(spec)}`;

@@ -158,6 +158,7 @@ export interface ResolvedOdeintOptions {
   readonly kernel?: IntegrateKernel;
   /** The controller as given (defaults filled in), and as the kernels use it. */
   readonly controller: Readonly<Required<ControllerOptions>>;
+  /** @internal The controller's values as the kernels read them. */
   readonly controllerValues: ControllerValues;
   readonly deferred: boolean;
   /** The dispatch budget asked for (deferred solves), or 0 for the default. */

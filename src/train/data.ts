@@ -31,6 +31,7 @@ export interface Batch {
 
 /** Something that hands out batches (`Trainer.fit` draws from it). */
 export interface Sampler {
+  /** The next batch (its tensors may be overwritten by the following call). */
   next(): Batch;
 }
 
@@ -82,6 +83,7 @@ export class TrajectoryDataset {
     return this.dataTensor;
   }
 
+  /** Frees the data on the GPU. Idempotent. */
   destroy(): void {
     this.dataTensor?.destroy();
     this.dataTensor = null;
@@ -129,16 +131,19 @@ export class PointDataset {
     this.labelTensor = Tensor.fromArray(runtime, lab, [N], 'point labels');
   }
 
+  /** The points [N][width] on the GPU. */
   get data(): Tensor {
     if (!this.dataTensor) throw new DestroyedError('PointDataset');
     return this.dataTensor;
   }
 
+  /** The labels [N] on the GPU (class indices as float32). */
   get labels(): Tensor {
     if (!this.labelTensor) throw new DestroyedError('PointDataset');
     return this.labelTensor;
   }
 
+  /** Frees the data on the GPU. Idempotent. */
   destroy(): void {
     this.dataTensor?.destroy();
     this.labelTensor?.destroy();
@@ -237,6 +242,7 @@ abstract class GpuSampler implements Sampler {
     this.draws = 0;
   }
 
+  /** Frees the batch tensors and the sampler's uniform (not the dataset). Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;

@@ -55,7 +55,9 @@ export interface LinearBackwardArgs {
 
 /** A Linear layer y = W x + b with its parameters on the GPU. */
 export class Linear {
+  /** The runtime the parameters live on. */
   readonly runtime: Runtime;
+  /** @internal The sizes the kernels are generated from. */
   readonly spec: LinearSpec;
   readonly parameterCount: number;
   private paramTensor: Tensor | null;
@@ -82,9 +84,11 @@ export class Linear {
     this.unused = runtime.createBuffer('linear unused binding', 16, GPUBufferUsage.STORAGE);
   }
 
+  /** Input width. */
   get inFeatures(): number {
     return this.spec.inFeatures;
   }
+  /** Output width. */
   get outFeatures(): number {
     return this.spec.outFeatures;
   }
@@ -205,6 +209,7 @@ export class Linear {
     this.spare.length = 0;
   }
 
+  /** True after `destroy()`. */
   get isDestroyed(): boolean {
     return this.paramTensor === null;
   }

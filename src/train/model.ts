@@ -80,6 +80,7 @@ export class NeuralODE {
     this.backward = { ...(options.backward ?? {}) };
   }
 
+  /** The runtime of the vector field. */
   get runtime() {
     return this.f.runtime;
   }
@@ -93,6 +94,7 @@ export class NeuralODE {
   get t(): Float64Array {
     return this.times;
   }
+  /** Sets the integration times (checked: finite, strictly monotonic). */
   set t(value: ArrayLike<number>) {
     this.times = validateTimes(value);
   }
