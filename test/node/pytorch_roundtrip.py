@@ -93,11 +93,17 @@ def main():
     mode, sd_path, problem_path = sys.argv[1:4]
     problem = json.load(open(problem_path))
     if mode == "load":
-        # The README's lines: build the nn.Sequential from the export, load it.
+        # The README's lines, as printed there: build the nn.Sequential from the export, load it.
         sd = json.load(open(sd_path))
         meta = sd.pop("webode")
-        net = sequential(meta["layers"], meta["torchActivation"])
+        act = getattr(nn, meta["torchActivation"])    # e.g. nn.Tanh
+        L = meta["layers"]
+        mods = []
+        for i in range(len(L) - 1):
+            mods += ([act()] if i > 0 else []) + [nn.Linear(L[i], L[i + 1])]
+        net = nn.Sequential(*mods)
         net.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})
+        assert [type(m).__name__ for m in net] == [m.split("(")[0] for m in meta["modules"]], (list(net), meta["modules"])
         time_input = meta["timeInput"]
     else:
         torch.manual_seed(problem["seed"])
