@@ -79,7 +79,7 @@ export type {
 } from './train/trainer';
 /** Training: checkpoints (`trainer.checkpoint()`, `Trainer.resume`): optimizer state, sampler stream, loss ledger. */
 export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
-export type { OptimizerCheckpoint, SamplerCheckpoint, LedgerCheckpoint } from './train/checkpoint';
+export type { OptimizerCheckpoint, SamplerCheckpoint, WindowSamplerCheckpoint, PointSamplerCheckpoint, LedgerCheckpoint } from './train/checkpoint';
 /** Training: saving and loading models as JSON, exporting and importing PyTorch state_dicts. */
 export {
   saveModel,

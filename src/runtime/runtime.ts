@@ -145,12 +145,15 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 
 /** A GPU device with webode's caches, counters and error handling. */
 export class Runtime {
+  /** The WebGPU device everything runs on. */
   readonly device: GPUDevice;
+  /** The device's limits (what webode checks sizes against). */
   readonly limits: GPUSupportedLimits;
   /** Adapter description when the runtime requested the adapter itself. */
   readonly adapterInfo: GPUAdapterInfo | null;
   /** Uncaptured WebGPU errors seen on this device (also passed to `onUncapturedError`). */
   readonly errors: GPUError[] = [];
+  /** Buffers, bytes, host waits, submits and dispatches so far. */
   readonly counters: RuntimeCounters = {
     hostWaits: 0,
     submits: 0,
@@ -159,6 +162,7 @@ export class Runtime {
     liveBytes: 0,
     liveBuffers: 0,
   };
+  /** Print every generated WGSL module (`RuntimeOptions.debugShaders`). */
   readonly debugShaders: boolean;
   private readonly ownsDevice: boolean;
   private readonly cache: DeviceCache;

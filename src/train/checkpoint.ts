@@ -24,6 +24,7 @@ export const CHECKPOINT_VERSION = 1;
 
 /** An optimizer in a checkpoint. */
 export interface OptimizerCheckpoint {
+  /** Which optimizer. */
   kind: 'sgd' | 'adam';
   /** The constructor's options, `lr` as it was at the checkpoint. */
   options: SGDOptions | AdamOptions;
@@ -34,9 +35,35 @@ export interface OptimizerCheckpoint {
 }
 
 /** A mini-batch sampler in a checkpoint: its options and the draws made (the next draw's number). */
-export type SamplerCheckpoint =
-  | { kind: 'windows'; batch: number; length: number; seed: number; draws: number }
-  | { kind: 'points'; batch: number; stateDim: number; seed: number; draws: number };
+export type SamplerCheckpoint = WindowSamplerCheckpoint | PointSamplerCheckpoint;
+
+/** A `WindowSampler` in a checkpoint. */
+export interface WindowSamplerCheckpoint {
+  /** Random windows of a trajectory. */
+  kind: 'windows';
+  /** Windows per batch. */
+  batch: number;
+  /** Points per window. */
+  length: number;
+  /** Seed of the draws. */
+  seed: number;
+  /** Draws made: the next draw's number. */
+  draws: number;
+}
+
+/** A `PointSampler` in a checkpoint. */
+export interface PointSamplerCheckpoint {
+  /** Random labelled points. */
+  kind: 'points';
+  /** Points per batch. */
+  batch: number;
+  /** State dimension of the padded points. */
+  stateDim: number;
+  /** Seed of the draws. */
+  seed: number;
+  /** Draws made: the next draw's number. */
+  draws: number;
+}
 
 /** The iterations done and the loss of each (null where it was not kept or not finite). */
 export interface LedgerCheckpoint {
@@ -44,6 +71,7 @@ export interface LedgerCheckpoint {
   iteration: number;
   /** The iteration of `losses[0]` (1 for the first). */
   first: number;
+  /** The losses of iterations first, first + 1, … */
   losses: (number | null)[];
 }
 

@@ -40,9 +40,11 @@ const GRID_TOLERANCE = 1e-5;
 
 /** A trajectory y(t_0 … t_{N−1}) of a D-dimensional state, on the GPU. */
 export class TrajectoryDataset {
+  /** The runtime the data is on. */
   readonly runtime: Runtime;
   /** The time grid (uniform). */
   readonly t: Float64Array;
+  /** State dimension D. */
   readonly dim: number;
   /** Number of time points N. */
   readonly length: number;
@@ -92,8 +94,11 @@ export class TrajectoryDataset {
 
 /** Labelled points x_n ∈ R^width with class labels 0 … classes−1, on the GPU. */
 export class PointDataset {
+  /** The runtime the data is on. */
   readonly runtime: Runtime;
+  /** Values per point. */
   readonly width: number;
+  /** Number of classes. */
   readonly classes: number;
   /** Number of points N. */
   readonly size: number;
@@ -165,8 +170,11 @@ interface DrawSpec {
 
 /** The GPU side shared by both samplers: output tensors, uniform, bind group. */
 abstract class GpuSampler implements Sampler {
+  /** The runtime the batches are drawn on. */
   readonly runtime: Runtime;
+  /** Samples per batch B. */
   readonly batchSize: number;
+  /** Seed of the draws (a draw is a function of the seed and its number). */
   readonly seed: number;
   /** Draws made so far; the next draw has this number. */
   draws = 0;
@@ -274,7 +282,9 @@ export interface WindowSamplerOptions {
  * ode_demo, which assumes an autonomous vector field.
  */
 export class WindowSampler extends GpuSampler {
+  /** The trajectory the windows come from. */
   readonly dataset: TrajectoryDataset;
+  /** Points per window L. */
   readonly length: number;
   private readonly times: Float64Array;
 
@@ -329,7 +339,9 @@ export interface PointSamplerOptions {
 
 /** Random labelled points: y0 = [x, 0 … 0] ([B][D]) and target = the labels ([B]). */
 export class PointSampler extends GpuSampler {
+  /** The points drawn from. */
   readonly dataset: PointDataset;
+  /** State dimension D of the padded points. */
   readonly stateDim: number;
 
   constructor(dataset: PointDataset, options: PointSamplerOptions) {

@@ -44,8 +44,11 @@ export interface Prediction {
 
 /** An ODE block with an optional linear readout. */
 export class NeuralODE {
+  /** The vector field (the ODE block). */
   readonly f: MLP;
+  /** The Linear readout after the ODE block, or null. */
   readonly readout: Linear | null;
+  /** Width of the points `predict` takes (zero-padded to the state dimension). */
   readonly inputDim: number;
   /** Forward solver options (mutable: a demo may change the method or tolerance between steps). */
   solver: OdeintOptions;

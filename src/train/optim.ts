@@ -63,7 +63,9 @@ function checkParams(params: readonly Tensor[]): readonly Tensor[] {
 
 /** The shared machinery of the optimizers: gradients, state, one dispatch per parameter tensor. */
 export abstract class Optimizer {
+  /** The runtime of the parameters. */
   readonly runtime: Runtime;
+  /** Which optimizer. */
   readonly kind: OptimizerKind;
   /** The parameter tensors, updated in place. */
   readonly params: readonly Tensor[];
@@ -210,10 +212,15 @@ export abstract class Optimizer {
 
 /** Stochastic gradient descent with momentum, as torch.optim.SGD. */
 export class SGD extends Optimizer {
+  /** Learning rate γ (may change between steps). */
   lr: number;
+  /** Momentum factor μ. */
   readonly momentum: number;
+  /** Dampening τ. */
   readonly dampening: number;
+  /** L2 penalty λ. */
   readonly weightDecay: number;
+  /** Nesterov momentum. */
   readonly nesterov: boolean;
 
   constructor(params: readonly Tensor[], options: SGDOptions) {
@@ -255,10 +262,15 @@ export class SGD extends Optimizer {
 
 /** Adam with L2 weight decay and bias correction, as torch.optim.Adam. */
 export class Adam extends Optimizer {
+  /** Learning rate γ (may change between steps). */
   lr: number;
+  /** β1, decay of the first moment. */
   readonly beta1: number;
+  /** β2, decay of the second moment. */
   readonly beta2: number;
+  /** ε added to the denominator. */
   readonly eps: number;
+  /** L2 penalty λ. */
   readonly weightDecay: number;
 
   constructor(params: readonly Tensor[], options: AdamOptions = {}) {

@@ -43,12 +43,35 @@ export class ModelFormatError extends ArgumentError {}
 
 /** The JSON form of a saved model (version 1). */
 export interface ModelJSON {
+  /** Always `MODEL_FORMAT`. */
   format: typeof MODEL_FORMAT;
+  /** The format version (`MODEL_FORMAT_VERSION` when written). */
   version: number;
-  mlp: { layers: number[]; activation: Activation; timeInput: boolean; parameters: number[] };
-  readout: { inFeatures: number; outFeatures: number; parameters: number[] } | null;
+  /** The vector field. */
+  mlp: {
+    /** Widths [input, hidden…, output]. */
+    layers: number[];
+    /** The activation between layers. */
+    activation: Activation;
+    /** t appended to the input. */
+    timeInput: boolean;
+    /** P numbers in nn.Linear order (`MLP.setParameters`). */
+    parameters: number[];
+  };
+  /** The readout, or null. */
+  readout: {
+    /** Input width (the state dimension). */
+    inFeatures: number;
+    /** Output width. */
+    outFeatures: number;
+    /** Weights [out][in] row-major, then biases. */
+    parameters: number[];
+  } | null;
+  /** Width of the points `predict` takes (≤ the state dimension; the rest is zero-padded). */
   inputDim: number;
+  /** Integration times for batches without their own. */
   t: number[];
+  /** Solver options. */
   solver: OdeintOptions;
 }
 
@@ -327,11 +350,19 @@ export interface StateDictMeta {
   /** The nn.Sequential of the vector field, module by module, e.g. ["Linear(2, 50)", "Tanh()", "Linear(50, 2)"]. */
   modules?: string[];
   /** Readout sizes (Linear, and a NeuralODE with a readout). */
-  readout?: { inFeatures: number; outFeatures: number } | null;
+  readout?: {
+    /** Input width. */
+    inFeatures: number;
+    /** Output width. */
+    outFeatures: number;
+  } | null;
 }
 
 /** An exported state_dict: parameter name → nested arrays, plus `webode` (the architecture). */
-export type StateDictJSON = { [STATE_DICT_META]: StateDictMeta } & Record<string, number[] | number[][] | StateDictMeta>;
+export type StateDictJSON = {
+  /** The architecture (`STATE_DICT_META`); pop it before `load_state_dict`. */
+  [STATE_DICT_META]: StateDictMeta;
+} & Record<string, number[] | number[][] | StateDictMeta>;
 
 /** Rows of a row-major [rows][cols] block of `p` from `at`. */
 function rows(p: Float32Array, at: number, rowsN: number, cols: number): number[][] {

@@ -91,15 +91,19 @@ export interface StepResult {
 
 /** What `Trainer.readLossHistory` returns: iterations first, first + 1, … */
 export interface LossHistory {
+  /** The iteration of `losses[0]`. */
   readonly first: number;
+  /** The loss of each iteration. */
   readonly losses: Float32Array;
   /** Largest function-evaluation count of one sample, per iteration, of the forward and the adjoint solve. */
   readonly forwardNfe: Uint32Array;
+  /** The same for the adjoint solve. */
   readonly backwardNfe: Uint32Array;
 }
 
 /** Progress reported by `Trainer.fit`. */
 export interface Progress {
+  /** The iteration just done. */
   readonly iteration: number;
   /** Loss of this iteration (read for the report). */
   readonly loss: number;
@@ -107,7 +111,9 @@ export interface Progress {
   readonly itPerSec: number;
   /** Function evaluations of this iteration's forward and backward solves (largest over the batch). */
   readonly forwardNfe: number;
+  /** The same for the backward solve. */
   readonly backwardNfe: number;
+  /** Milliseconds since `fit` started. */
   readonly elapsedMs: number;
 }
 
@@ -125,9 +131,11 @@ export interface FitOptions {
 
 /** The result of `Trainer.fit`. */
 export interface FitResult {
+  /** Iterations run. */
   readonly iterations: number;
   /** The last reported loss (NaN when nothing was reported). */
   readonly loss: number;
+  /** Milliseconds `fit` took. */
   readonly elapsedMs: number;
 }
 
@@ -136,7 +144,9 @@ export interface FitResult {
  * `JSON.stringify` it to store, `Trainer.resume` continues from it.
  */
 export interface TrainerCheckpoint {
+  /** Always `CHECKPOINT_FORMAT`. */
   format: typeof CHECKPOINT_FORMAT;
+  /** The format version (`CHECKPOINT_VERSION` when written). */
   version: number;
   /** Which trainer wrote it. */
   trainer: 'neural-ode';
@@ -144,10 +154,17 @@ export interface TrainerCheckpoint {
   model: ModelJSON;
   /** The model's gradient options (`NeuralODE.backward`). */
   backward: BackwardOptions;
+  /** The optimizer: options, step count, state. */
   optimizer: OptimizerCheckpoint;
+  /** The loss function. */
   loss: LossKind;
   /** The trainer's options. */
-  options: { waitFree: boolean; dispatchBudget?: number };
+  options: {
+    /** `TrainerOptions.waitFree`. */
+    waitFree: boolean;
+    /** `TrainerOptions.dispatchBudget`, when given. */
+    dispatchBudget?: number;
+  };
   /** The sampler's random stream, when `checkpoint` was given one. */
   sampler: SamplerCheckpoint | null;
   /** Iterations done and every iteration's loss. */
@@ -162,6 +179,7 @@ export interface ResumeOptions {
 
 /** What `Trainer.resume` returns. */
 export interface ResumedTraining {
+  /** The trainer, its iteration count the checkpoint's. */
   readonly trainer: Trainer;
   /** The sampler, its next draw the one after the checkpoint's last; null when the checkpoint has none. */
   readonly sampler: WindowSampler | PointSampler | null;
@@ -179,8 +197,11 @@ export const LOSS_HISTORY = 4096;
 
 /** Trains a `NeuralODE` with an optimizer and a loss, on the GPU. */
 export class Trainer {
+  /** The model trained. */
   readonly model: NeuralODE;
+  /** The optimizer updating the model's parameters. */
   readonly optimizer: Optimizer;
+  /** The loss function. */
   readonly loss: Loss;
   /** Iterations done. */
   iteration = 0;

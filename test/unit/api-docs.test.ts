@@ -1,7 +1,7 @@
 /**
  * The API reference: `npm run docs` (tools/docs/run.mjs, TypeDoc from
  * tools/docs/ with its own TypeScript 5) builds docs/api/ from src/index.ts
- * with no warning at all — every export and every method and accessor of an
+ * with no warning at all — every export and every property, method and accessor of an
  * exported class documented, no reference to an unexported type, no broken
  * {@link}. The same configuration run on a small file with an undocumented
  * export and a broken link must fail, so the checks are known to bite.
