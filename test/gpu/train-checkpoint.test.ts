@@ -23,8 +23,13 @@ const N = 3;
 const M = 2;
 
 type Opt = { kind: 'sgd'; lr: number; momentum: number } | { kind: 'adam'; lr: number };
+const OPTIMIZERS: Opt[] = [
+  { kind: 'sgd', lr: 0.05, momentum: 0.9 },
+  { kind: 'adam', lr: 1e-2 },
+];
 
-async function roundTrip(opt: Opt) {
+/** Both optimizers' runs, sharing the two runtimes (and so their compiled pipelines). */
+async function roundTrips(opts: Opt[]) {
   return harness().page.evaluate(
     async (args) => {
       const { webode } = webodeTest;
@@ -34,11 +39,11 @@ async function roundTrip(opt: Opt) {
         for (const s of t) y.push(Math.exp(-0.1 * s) * Math.cos(2 * s), -Math.exp(-0.1 * s) * Math.sin(2 * s));
         return { t, y };
       })();
-      const setup = (rt: W.Runtime) => {
+      type O = (typeof args.opts)[number];
+      const setup = (rt: W.Runtime, o: O) => {
         const data = new webode.TrajectoryDataset(rt, t, y, 2);
         const sampler = new webode.WindowSampler(data, { batch: 8, length: 4, seed: 5 });
         const model = new webode.NeuralODE(new webode.MLP(rt, { layers: [2, 16, 2], seed: 4 }), { solver: { rtol: 1e-4, atol: 1e-5 } });
-        const o = args.opt;
         const optimizer = o.kind === 'adam' ? new webode.Adam(model.parameters, { lr: o.lr }) : new webode.SGD(model.parameters, { lr: o.lr, momentum: o.momentum });
         return { sampler, trainer: new webode.Trainer(model, optimizer, new webode.Loss(rt, 'mse')) };
       };
@@ -48,51 +53,63 @@ async function roundTrip(opt: Opt) {
       const uncaptured: string[] = [];
       const onUncapturedError = (e: GPUError) => uncaptured.push(e.message);
 
+      // N iterations and a checkpoint of each, as JSON; then the runtime goes.
       const rtB = await webode.createRuntime({ onUncapturedError });
-      const b = setup(rtB);
-      await run(b.trainer, b.sampler, args.N);
-      const w0 = rtB.counters.hostWaits;
-      const json = JSON.stringify(await b.trainer.checkpoint(b.sampler));
-      const checkpointWaits = rtB.counters.hostWaits - w0;
+      const saved: { json: string; checkpointWaits: number }[] = [];
+      for (const o of args.opts) {
+        const b = setup(rtB, o);
+        await run(b.trainer, b.sampler, args.N);
+        const w0 = rtB.counters.hostWaits;
+        const json = JSON.stringify(await b.trainer.checkpoint(b.sampler));
+        saved.push({ json, checkpointWaits: rtB.counters.hostWaits - w0 });
+      }
       rtB.destroy();
 
       const rtC = await webode.createRuntime({ onUncapturedError });
-      const live0 = rtC.counters.liveBuffers;
-      let refused = null;
-      try {
-        const bad = JSON.parse(json);
-        bad.optimizer.state[0] = bad.optimizer.state[0].slice(1);
-        webode.Trainer.resume(rtC, bad, { dataset: new webode.TrajectoryDataset(rtC, t, y, 2) });
-      } catch (e) {
-        refused = { name: (e as Error).constructor.name, argument: (e as W.ArgumentError).argument };
+      const out = [];
+      for (let k = 0; k < args.opts.length; k++) {
+        const { json, checkpointWaits } = saved[k];
+        const live0 = rtC.counters.liveBuffers;
+        let refused = null;
+        try {
+          const bad = JSON.parse(json);
+          bad.optimizer.state[0] = bad.optimizer.state[0].slice(1);
+          webode.Trainer.resume(rtC, bad, { dataset: new webode.TrajectoryDataset(rtC, t, y, 2) });
+        } catch (e) {
+          refused = { name: (e as Error).constructor.name, argument: (e as W.ArgumentError).argument };
+        }
+        const leftAfterRefusal = rtC.counters.liveBuffers - live0;
+        const resumed = webode.Trainer.resume(rtC, JSON.parse(json), { dataset: new webode.TrajectoryDataset(rtC, t, y, 2) });
+        const w1 = rtC.counters.hostWaits;
+        if (!resumed.sampler) throw new Error('no sampler');
+        await run(resumed.trainer, resumed.sampler, args.M);
+        const resumedWaits = rtC.counters.hostWaits - w1;
+        const got = await resumed.trainer.checkpoint(resumed.sampler);
+        // The uninterrupted run, on the same device as the resumed one (which shares its compiled pipelines).
+        const a = setup(rtC, args.opts[k]);
+        await run(a.trainer, a.sampler, args.N + args.M);
+        const ref = await a.trainer.checkpoint(a.sampler);
+        out.push({ ref, got, checkpointWaits, resumedWaits, refused, leftAfterRefusal, bytes: json.length });
       }
-      const leftAfterRefusal = rtC.counters.liveBuffers - live0;
-      const resumed = webode.Trainer.resume(rtC, JSON.parse(json), { dataset: new webode.TrajectoryDataset(rtC, t, y, 2) });
-      const w1 = rtC.counters.hostWaits;
-      if (!resumed.sampler) throw new Error('no sampler');
-      await run(resumed.trainer, resumed.sampler, args.M);
-      const resumedWaits = rtC.counters.hostWaits - w1;
-      const got = await resumed.trainer.checkpoint(resumed.sampler);
-      // The uninterrupted run, on the same device as the resumed one (which shares its compiled pipelines).
-      const a = setup(rtC);
-      await run(a.trainer, a.sampler, args.N + args.M);
-      const ref = await a.trainer.checkpoint(a.sampler);
       rtC.destroy();
-      return { ref, got, checkpointWaits, resumedWaits, refused, leftAfterRefusal, uncaptured, bytes: json.length };
+      return { runs: out, uncaptured };
     },
-    { opt, N, M },
+    { opts, N, M },
   );
 }
 
+let results: Awaited<ReturnType<typeof roundTrips>> | null = null;
+
 describe('checkpoint, JSON round trip, resume on a new runtime', () => {
-  for (const opt of [{ kind: 'sgd', lr: 0.05, momentum: 0.9 }, { kind: 'adam', lr: 1e-2 }] as Opt[]) {
+  OPTIMIZERS.forEach((opt, k) => {
     it(`${opt.kind}: ${N} + checkpoint + ${M} iterations on a new runtime are bit-identical to ${N + M} uninterrupted`, async () => {
-      const r = await roundTrip(opt);
+      results ??= await roundTrips(OPTIMIZERS);
+      const r = results.runs[k];
       console.log(
         `[checkpoint ${opt.kind}] ${r.bytes} bytes of JSON; losses ${r.ref.ledger.losses.map((l) => l?.toExponential(4)).join(' ')}; ` +
           `host waits: checkpoint ${r.checkpointWaits}, ${M} resumed iterations ${r.resumedWaits}`,
       );
-      expect(r.uncaptured).toEqual([]);
+      expect(results.uncaptured).toEqual([]);
       expect(r.checkpointWaits).toBe(1);
       expect(r.resumedWaits).toBe(0);
       expect(r.refused).toEqual({ name: 'ModelFormatError', argument: 'checkpoint.optimizer.state[0]' });
@@ -106,5 +123,5 @@ describe('checkpoint, JSON round trip, resume on a new runtime', () => {
       expect(r.got.optimizer.state.length).toBe(opt.kind === 'adam' ? 2 : 1);
       expect(r.got.sampler).toEqual({ kind: 'windows', batch: 8, length: 4, seed: 5, draws: N + M });
     });
-  }
+  });
 });
