@@ -62,6 +62,7 @@ export type { LossKind, LossArgs } from './train/loss';
 /** Training: optimizers as WGSL kernels (PyTorch's SGD and Adam formulas). */
 export { Optimizer, SGD, Adam } from './train/optim';
 export type { SGDOptions, AdamOptions } from './train/optim';
+export type { OptimizerKind } from './kernels/optim';
 /** Training: a trainable linear readout after the ODE block. */
 export { Linear } from './train/linear';
 export type { LinearOptions, LinearForwardArgs, LinearBackwardArgs } from './train/linear';
@@ -72,15 +73,31 @@ export type { Batch, Sampler, WindowSamplerOptions, PointSamplerOptions } from '
 export { NeuralODE } from './train/model';
 export type { NeuralODEOptions, Prediction } from './train/model';
 export { Trainer, LOSS_HISTORY } from './train/trainer';
-export type { TrainerOptions, StepOptions, StepResult, LossHistory, Progress, FitOptions, FitResult } from './train/trainer';
-/** Training: saving and loading models as JSON, importing PyTorch state_dicts. */
+export type {
+  TrainerOptions,
+  StepOptions,
+  StepResult,
+  LossHistory,
+  Progress,
+  FitOptions,
+  FitResult,
+  TrainerCheckpoint,
+  ResumeOptions,
+  ResumedTraining,
+} from './train/trainer';
+/** Training: checkpoints (`trainer.checkpoint()`, `Trainer.resume`): optimizer state, sampler stream, loss ledger. */
+export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
+export type { OptimizerCheckpoint, SamplerCheckpoint, WindowSamplerCheckpoint, PointSamplerCheckpoint, LedgerCheckpoint } from './train/checkpoint';
+/** Training: saving and loading models as JSON, exporting and importing PyTorch state_dicts. */
 export {
   saveModel,
   loadModel,
   loadParameters,
   importStateDict,
+  exportStateDict,
+  STATE_DICT_META,
   ModelFormatError,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
 } from './train/serialize';
-export type { ModelJSON, StateDictOptions } from './train/serialize';
+export type { ModelJSON, StateDictOptions, StateDictJSON, StateDictMeta } from './train/serialize';

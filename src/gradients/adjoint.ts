@@ -28,7 +28,9 @@ import { Tensor } from '../runtime/tensor';
 export interface BackwardOptions {
   /** Method of the reverse solve. Default: the forward solve's. */
   method?: OdeintOptions['method'];
+  /** Relative tolerance of an adaptive reverse solve. Default: the forward solve's. */
   rtol?: number;
+  /** Absolute tolerance of an adaptive reverse solve. Default: the forward solve's. */
   atol?: number;
   /** Step size of a fixed-step reverse solve. Default: the forward solve's. */
   stepSize?: number;
@@ -38,7 +40,9 @@ export interface BackwardOptions {
    * initial-step heuristic where that is unknown), not the forward's option.
    */
   firstStep?: number;
+  /** Step attempts per sample before failing. Default: the forward solve's. */
   maxSteps?: number;
+  /** Step attempts per GPU dispatch, at most. Default: from the problem size. */
   stepsPerDispatch?: number;
   /** Step-size controller of an adaptive reverse solve. Default: the forward solve's. */
   controller?: ControllerOptions;

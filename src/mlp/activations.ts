@@ -47,6 +47,8 @@ export interface ActivationEntry {
   readonly df: (x: number) => number;
   /** σ' is discontinuous somewhere (finite differences across it are first-order). */
   readonly kink: boolean;
+  /** The PyTorch module computing σ (in `torch.nn`, default arguments), for state_dict export. */
+  readonly torch: string;
 }
 
 /** |x| beyond which exp(−x) would overflow float32 (e^88 ≈ 1.7e38 < 3.4e38) and the logistic has saturated. */
@@ -73,6 +75,7 @@ export const ACTIVATION_TABLE = {
     f: Math.tanh,
     df: (x) => 1 / Math.cosh(x) ** 2,
     kink: false,
+    torch: 'Tanh',
   },
   softplus: {
     // log(1 + e^x) = max(x, 0) + log(1 + e^−|x|), exact for every x without overflow.
@@ -83,6 +86,7 @@ export const ACTIVATION_TABLE = {
     f: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
     df: sigmoid64,
     kink: false,
+    torch: 'Softplus',
   },
   relu: {
     value: (c) => `max(x, ${c('0.0')})`,
@@ -90,6 +94,7 @@ export const ACTIVATION_TABLE = {
     f: (x) => (x > 0 ? x : 0),
     df: (x) => (x > 0 ? 1 : 0),
     kink: true,
+    torch: 'ReLU',
   },
   sigmoid: {
     value: (c) => logistic('x', c),
@@ -98,6 +103,7 @@ export const ACTIVATION_TABLE = {
     f: sigmoid64,
     df: (x) => sigmoid64(x) * sigmoid64(-x),
     kink: false,
+    torch: 'Sigmoid',
   },
   silu: {
     // u·s(u) written as u / (1 + e^−u).
@@ -107,6 +113,7 @@ export const ACTIVATION_TABLE = {
     f: (x) => x * sigmoid64(x),
     df: (x) => sigmoid64(x) + x * sigmoid64(x) * sigmoid64(-x),
     kink: false,
+    torch: 'SiLU',
   },
   identity: {
     value: () => 'x',
@@ -114,6 +121,7 @@ export const ACTIVATION_TABLE = {
     f: (x) => x,
     df: () => 1,
     kink: false,
+    torch: 'Identity',
   },
   elu: {
     // α = 1: x for x > 0, e^x − 1 otherwise. The exp argument is min(x, 0), so
@@ -125,6 +133,7 @@ export const ACTIVATION_TABLE = {
     f: (x) => (x > 0 ? x : Math.expm1(x)),
     df: (x) => (x > 0 ? 1 : Math.exp(x)),
     kink: false,
+    torch: 'ELU',
   },
 } as const satisfies Record<string, ActivationEntry>;
 

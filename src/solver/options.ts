@@ -146,19 +146,29 @@ export type IntegrateKernel = 'lanes' | 'invocation';
 
 /** Options after defaults are applied. */
 export interface ResolvedOdeintOptions {
+  /** The method. */
   readonly method: MethodName;
+  /** Relative tolerance (at least MIN_RTOL). */
   readonly rtol: number;
+  /** Absolute tolerance. */
   readonly atol: number;
+  /** Step size of a fixed-step method (0 for adaptive ones). */
   readonly stepSize: number;
+  /** First step of an adaptive method (0: automatic, per sample). */
   readonly firstStep: number;
+  /** Step attempts per sample before failing. */
   readonly maxSteps: number;
+  /** Step attempts per dispatch, at most. */
   readonly stepsPerDispatch: number;
+  /** Per-sample or batch-shared step control. */
   readonly stepControl: StepControl;
   /** The integration kernel asked for (undefined: chosen by `odeint`); a Solution's options hold the one used. */
   readonly kernel?: IntegrateKernel;
   /** The controller as given (defaults filled in), and as the kernels use it. */
   readonly controller: Readonly<Required<ControllerOptions>>;
+  /** @internal The controller's values as the kernels read them. */
   readonly controllerValues: ControllerValues;
+  /** Whether the solve returns without a host wait. */
   readonly deferred: boolean;
   /** The dispatch budget asked for (deferred solves), or 0 for the default. */
   readonly dispatchBudget: number;

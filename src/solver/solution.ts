@@ -24,11 +24,15 @@ export interface SolveSummary {
   readonly nfe: number;
   /** Largest function-evaluation count of one sample. */
   readonly maxNfe: number;
+  /** Accepted steps over all samples. */
   readonly accepted: number;
+  /** Rejected steps over all samples. */
   readonly rejected: number;
   /** Host waits, submits and dispatches this solve issued. */
   readonly hostWaits: number;
+  /** Command-buffer submits. */
   readonly submits: number;
+  /** Compute dispatches. */
   readonly dispatches: number;
 }
 
@@ -59,9 +63,13 @@ export class Solution {
   readonly t: Float64Array;
   /** Per-sample output times ([B] rows of T) as given, or null when the batch shares `t`. */
   readonly sampleTimes: readonly Float64Array[] | null;
+  /** Samples B. */
   readonly batch: number;
+  /** State dimension D. */
   readonly dim: number;
+  /** The vector field that was integrated. */
   readonly f: MLP;
+  /** The options the solve ran with (defaults filled in). */
   readonly options: ResolvedOdeintOptions;
   /** True for a deferred solve (see `OdeintOptions.deferred`). */
   readonly deferred: boolean;
