@@ -36,6 +36,11 @@ export type { AdjointKernel, BackwardOptions } from './gradients/adjoint';
 // Loads the gradient solve, which `Solution.backward` reaches through provideGradientSolve.
 import './gradients/adjoint';
 
+/** Continuous normalizing flows (FFJORD): log p(x) and sampling with the exact or Hutchinson trace, kinetic and Jacobian regularisers. */
+export { CNF, FlowDensity, FlowSamples, drawNoise } from './flows/cnf';
+export type { CNFOptions, LogProbOptions, SampleOptions, NoiseKind } from './flows/cnf';
+export type { TraceKind } from './mlp/trace';
+
 /** Errors. */
 export {
   WebodeError,

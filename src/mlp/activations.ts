@@ -47,6 +47,10 @@ export interface ActivationEntry {
   readonly df: (x: number) => number;
   /** σ' is discontinuous somewhere (finite differences across it are first-order). */
   readonly kink: boolean;
+  /** σ'' in float64 (the second derivatives a flow's gradients need; at a jump, either one-sided value). */
+  readonly d2f: (x: number) => number;
+  /** σ'' is continuous everywhere: flows (whose trace gradients need σ'') accept only these activations. */
+  readonly smoothSecond: boolean;
 }
 
 /** |x| beyond which exp(−x) would overflow float32 (e^88 ≈ 1.7e38 < 3.4e38) and the logistic has saturated. */
@@ -73,6 +77,8 @@ export const ACTIVATION_TABLE = {
     f: Math.tanh,
     df: (x) => 1 / Math.cosh(x) ** 2,
     kink: false,
+    d2f: (x) => -2 * Math.tanh(x) / Math.cosh(x) ** 2,
+    smoothSecond: true,
   },
   softplus: {
     // log(1 + e^x) = max(x, 0) + log(1 + e^−|x|), exact for every x without overflow.
@@ -83,6 +89,8 @@ export const ACTIVATION_TABLE = {
     f: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
     df: sigmoid64,
     kink: false,
+    d2f: (x) => sigmoid64(x) * sigmoid64(-x),
+    smoothSecond: true,
   },
   relu: {
     value: (c) => `max(x, ${c('0.0')})`,
@@ -90,6 +98,8 @@ export const ACTIVATION_TABLE = {
     f: (x) => (x > 0 ? x : 0),
     df: (x) => (x > 0 ? 1 : 0),
     kink: true,
+    d2f: () => 0,
+    smoothSecond: false,
   },
   sigmoid: {
     value: (c) => logistic('x', c),
@@ -98,6 +108,8 @@ export const ACTIVATION_TABLE = {
     f: sigmoid64,
     df: (x) => sigmoid64(x) * sigmoid64(-x),
     kink: false,
+    d2f: (x) => sigmoid64(x) * sigmoid64(-x) * (1 - 2 * sigmoid64(x)),
+    smoothSecond: true,
   },
   silu: {
     // u·s(u) written as u / (1 + e^−u).
@@ -107,6 +119,9 @@ export const ACTIVATION_TABLE = {
     f: (x) => x * sigmoid64(x),
     df: (x) => sigmoid64(x) + x * sigmoid64(x) * sigmoid64(-x),
     kink: false,
+    // silu'' = s·(1 − s)·(2 + u·(1 − 2s)).
+    d2f: (x) => sigmoid64(x) * sigmoid64(-x) * (2 + x * (1 - 2 * sigmoid64(x))),
+    smoothSecond: true,
   },
   identity: {
     value: () => 'x',
@@ -114,6 +129,8 @@ export const ACTIVATION_TABLE = {
     f: (x) => x,
     df: () => 1,
     kink: false,
+    d2f: () => 0,
+    smoothSecond: true,
   },
   elu: {
     // α = 1: x for x > 0, e^x − 1 otherwise. The exp argument is min(x, 0), so
@@ -125,6 +142,9 @@ export const ACTIVATION_TABLE = {
     f: (x) => (x > 0 ? x : Math.expm1(x)),
     df: (x) => (x > 0 ? 1 : Math.exp(x)),
     kink: false,
+    // σ'' jumps at 0 (e^0 = 1 from the left, 0 from the right).
+    d2f: (x) => (x > 0 ? 0 : Math.exp(x)),
+    smoothSecond: false,
   },
 } as const satisfies Record<string, ActivationEntry>;
 
