@@ -34,6 +34,8 @@ import {
 } from '../solver/options';
 import { type SolveSummary, countersSince } from '../solver/solution';
 import { type SolveStats, failuresOf, parseSamples } from '../solver/status';
+import type { Tableau } from '../methods/tableau';
+import { type FlowBackwardOptions, FlowGradients, flowBackward } from './cnf-backward';
 
 /** Options of `new CNF(f, options)`. */
 export interface CNFOptions {
@@ -88,15 +90,23 @@ class FlowSolve {
   readonly options: ResolvedOdeintOptions;
   readonly deferred: boolean;
   protected readonly ends: Tensor;
+  protected readonly aug: Tensor;
+  protected readonly flow: CNF;
+  protected readonly times: readonly number[];
+  protected readonly tableau: Tableau;
   private totals: SolveSummary;
-  private samples: GPUBuffer | null;
+  protected samples: GPUBuffer | null;
   private report: GPUBuffer | null;
   private checked: Promise<SolveSummary> | null = null;
-  private readonly rt: Runtime;
+  protected readonly rt: Runtime;
 
   /** @internal */
   constructor(init: FlowInit) {
     this.rt = init.rt;
+    this.flow = init.flow;
+    this.times = init.times;
+    this.tableau = init.tableau;
+    this.aug = init.aug;
     this.ends = init.ends;
     this.logp = init.logp;
     this.reg = init.reg;
@@ -142,7 +152,7 @@ class FlowSolve {
 
   /** Frees every output. Idempotent. */
   destroy(): void {
-    for (const t of [this.ends, this.logp, this.reg.kinetic, this.reg.jacobian, this.noise]) t?.destroy();
+    for (const t of [this.ends, this.aug, this.logp, this.reg.kinetic, this.reg.jacobian, this.noise]) t?.destroy();
     if (this.samples) this.rt.destroyBuffer(this.samples);
     if (this.report) this.rt.destroyBuffer(this.report);
     this.samples = null;
@@ -156,6 +166,28 @@ export class FlowDensity extends FlowSolve {
   get z(): Tensor {
     return this.ends;
   }
+
+  /**
+   * Gradients of L = Σ_b dLdlogp_b·logp_b + Σ_b (w_k·kinetic_b + w_j·jacobian_b)
+   * (w: the flow's regulariser weights) by the adjoint of the augmented
+   * system: dL/dθ [P] and dL/dx [B][D]. Per-sample adaptive reverse steps,
+   * the parameter adjoint outside the error norm (seminorm); the same ε as
+   * the forward solve. Options as `solution.backward`'s (adjoint mode, one
+   * sample per invocation). One host wait; none when deferred.
+   */
+  async backward(dLdlogp: ArrayLike<number> | Tensor, options: FlowBackwardOptions = {}): Promise<FlowGradients> {
+    return flowBackward(this, dLdlogp, options, {
+      rt: this.rt,
+      flow: this.flow,
+      times: this.times,
+      tableau: this.tableau,
+      aug: this.aug,
+      samples: () => {
+        if (!this.samples) throw new DestroyedError('flow result');
+        return this.samples;
+      },
+    });
+  }
 }
 
 /** The result of `flow.sample(z1)`: x = z(t0) [N][D] and its log p [N]. */
@@ -168,6 +200,10 @@ export class FlowSamples extends FlowSolve {
 
 interface FlowInit {
   rt: Runtime;
+  flow: CNF;
+  times: readonly number[];
+  tableau: Tableau;
+  aug: Tensor;
   ends: Tensor;
   logp: Tensor;
   reg: { kinetic: Tensor | null; jacobian: Tensor | null };
@@ -344,7 +380,9 @@ export class CNF {
       const tout = make('flow times', 8, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
       device.queue.writeBuffer(tout, 0, Float32Array.from(p.times));
       const aug0 = make('flow augmented y0', B * NA * 4, TENSOR_USAGE);
-      const out = make('flow augmented outputs', 2 * B * NA * 4, TENSOR_USAGE);
+      // Kept with the result: the adjoint lands on it at t1 and t0.
+      const aug = tensor(Tensor.zeros(rt, [2, B, NA], 'flow augmented outputs'));
+      const out = aug.buffer;
       const ycur = make('flow y current', B * NA * 4, GPUBufferUsage.STORAGE);
       const kbuf = make('flow stages', B * NA * 4, GPUBufferUsage.STORAGE);
       const densityUniform = make('flow density params', DENSITY_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
@@ -384,7 +422,7 @@ export class CNF {
         maxScale: p.opts.dispatchGrowth,
       };
       const Made = p.kind === 'density' ? FlowDensity : FlowSamples;
-      const init = { rt, ends, logp, reg: { kinetic: kin, jacobian: jac }, noise: p.eps instanceof Tensor ? null : noise, batch: B, options: p.opts, samples };
+      const init = { rt, flow: p.flow, times: p.times, tableau: p.tableau, aug, ends, logp, reg: { kinetic: kin, jacobian: jac }, noise: p.eps instanceof Tensor ? null : noise, batch: B, options: p.opts, samples };
       if (p.opts.deferred) {
         const report = createReport(rt, 'flow report');
         try {

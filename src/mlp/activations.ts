@@ -47,6 +47,11 @@ export interface ActivationEntry {
   readonly df: (x: number) => number;
   /** σ' is discontinuous somewhere (finite differences across it are first-order). */
   readonly kink: boolean;
+  /**
+   * σ'' as a WGSL expression over `u` and/or `x` = σ(u) (scalar f32), with
+   * `lets` before it as for `derivative`: the flows' gradient kernels need it.
+   */
+  readonly second: { readonly lets?: string; readonly expr: string };
   /** σ'' in float64 (the second derivatives a flow's gradients need; at a jump, either one-sided value). */
   readonly d2f: (x: number) => number;
   /** σ'' is continuous everywhere: flows (whose trace gradients need σ'') accept only these activations. */
@@ -77,6 +82,7 @@ export const ACTIVATION_TABLE = {
     f: Math.tanh,
     df: (x) => 1 / Math.cosh(x) ** 2,
     kink: false,
+    second: { expr: '-2.0 * x * (1.0 - x * x)' },
     d2f: (x) => -2 * Math.tanh(x) / Math.cosh(x) ** 2,
     smoothSecond: true,
   },
@@ -89,6 +95,7 @@ export const ACTIVATION_TABLE = {
     f: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
     df: sigmoid64,
     kink: false,
+    second: { lets: `let s = ${logistic('u', (v) => v)}; `, expr: 's * (1.0 - s)' },
     d2f: (x) => sigmoid64(x) * sigmoid64(-x),
     smoothSecond: true,
   },
@@ -98,6 +105,7 @@ export const ACTIVATION_TABLE = {
     f: (x) => (x > 0 ? x : 0),
     df: (x) => (x > 0 ? 1 : 0),
     kink: true,
+    second: { expr: '0.0' },
     d2f: () => 0,
     smoothSecond: false,
   },
@@ -108,6 +116,7 @@ export const ACTIVATION_TABLE = {
     f: sigmoid64,
     df: (x) => sigmoid64(x) * sigmoid64(-x),
     kink: false,
+    second: { expr: 'x * (1.0 - x) * (1.0 - 2.0 * x)' },
     d2f: (x) => sigmoid64(x) * sigmoid64(-x) * (1 - 2 * sigmoid64(x)),
     smoothSecond: true,
   },
@@ -120,6 +129,7 @@ export const ACTIVATION_TABLE = {
     df: (x) => sigmoid64(x) + x * sigmoid64(x) * sigmoid64(-x),
     kink: false,
     // silu'' = s·(1 − s)·(2 + u·(1 − 2s)).
+    second: { lets: `let s = ${logistic('u', (v) => v)}; `, expr: 's * (1.0 - s) * (2.0 + u * (1.0 - 2.0 * s))' },
     d2f: (x) => sigmoid64(x) * sigmoid64(-x) * (2 + x * (1 - 2 * sigmoid64(x))),
     smoothSecond: true,
   },
@@ -129,6 +139,7 @@ export const ACTIVATION_TABLE = {
     f: (x) => x,
     df: () => 1,
     kink: false,
+    second: { expr: '0.0' },
     d2f: () => 0,
     smoothSecond: true,
   },
@@ -143,6 +154,7 @@ export const ACTIVATION_TABLE = {
     df: (x) => (x > 0 ? 1 : Math.exp(x)),
     kink: false,
     // σ'' jumps at 0 (e^0 = 1 from the left, 0 from the right).
+    second: { expr: 'select(x + 1.0, 0.0, x > 0.0)' },
     d2f: (x) => (x > 0 ? 0 : Math.exp(x)),
     smoothSecond: false,
   },
@@ -180,6 +192,12 @@ export function activationWgsl(act: Activation, lanes: 1 | 4 = 1): string {
     'fn is_nan4(x: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }',
     `fn act4(x: vec4<f32>) -> vec4<f32> { return select(${value(lanes4)}, x, is_nan4(x)); }`,
   ].join('\n');
+}
+
+/** The WGSL of σ'' given u and x = σ(u): `fn act_grad2(u: f32, x: f32)` (flows' gradient kernels). */
+export function activationSecondWgsl(act: Activation): string {
+  const { lets, expr } = ACTIVATION_TABLE[act].second as ActivationEntry['second'];
+  return `fn act_grad2(u: f32, x: f32) -> f32 { ${lets ?? ''}return ${expr}; }`;
 }
 
 /**

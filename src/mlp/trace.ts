@@ -19,7 +19,7 @@
  * (the RK core's arrays, width `cnfStateWidth`), plus `act`, `act_grad` and,
  * for Hutchinson, the private per-sample `eps` the including kernel fills.
  */
-import { activationGradWgsl, activationWgsl } from './activations';
+import { activationGradWgsl, activationSecondWgsl, activationWgsl } from './activations';
 import { type MlpSpec, mlpPlan } from './plan';
 
 /** How dl/dt is computed. */
@@ -134,5 +134,116 @@ export function cnfFieldWgsl(spec: CnfFieldSpec): string {
       '}',
     );
   }
+  return L.join('\n');
+}
+
+/**
+ * The vector–Jacobian products of the augmented field for the adjoint solve
+ * (reverse over forward), as `fn mlp_vjp(t, w, accumulate)` in the adjoint
+ * kernel's convention: `rhs_in` holds [s, a] (2·NA), `rhs_out` receives
+ * [g(s), −aᵀ∂g/∂s] and, when `accumulate`, w·aᵀ∂g/∂θ is added to `row`.
+ *
+ * With a = [a_z, a_l, a_k, a_j], aᵀg = cᵀf + a_l·tr + a_j·jf with
+ * c = a_z + 2·a_k·f (the kinetic term's derivative is 2·a_k·fᵀ∂f). Per sweep
+ * direction v (e_k or ε), the tangent pass ṗ_l = W_l·ẋ_{l−1}, ẋ_l = σ'(u_l)⊙ṗ_l
+ * is run again and reversed from the seed ḡ = a_l·v + 2·a_j·(∂f/∂z)v on its
+ * output: ṗ̄_l gives W_l's term ṗ̄_l ẋ_{l−1}ᵀ, ẋ̄_{l−1} = W_lᵀṗ̄_l, and the
+ * σ'(u) factors send ẋ̄_l ⊙ ṗ_l ⊙ σ''(u_l) to the pre-activation u_l (ū_l,
+ * summed over the sweeps). One primal reverse sweep from c then carries
+ * δ_{l−1} = (W_lᵀδ_l) ⊙ σ'(u_{l−1}) + ū_{l−1} down to z, adding δ_l x_{l−1}ᵀ and
+ * δ_l to W_l's and b_l's rows. l, k and j do not enter g: their adjoints are
+ * constant (da/dt = 0).
+ */
+export function cnfVjpWgsl(spec: CnfFieldSpec, row: (index: string) => string): string {
+  const plan = mlpPlan(spec.mlp);
+  const { D, layers } = plan;
+  const A = cnfStateWidth(spec);
+  const reg = cnfRegIndex(spec);
+  const Lc = layers.length;
+  const hut = spec.trace === 'hutchinson';
+  const L: string[] = [];
+  L.push(activationWgsl(spec.mlp.activation), activationGradWgsl(spec.mlp.activation, 1), activationSecondWgsl(spec.mlp.activation));
+  if (hut) L.push('var<private> eps: array<f32, ' + D + '>;');
+  L.push('fn mlp_vjp(t: f32, w: f32, accumulate: bool) {');
+  // Forward: x, σ', σ'' of every hidden layer; f into rhs_out[0, D).
+  for (const Ly of layers) {
+    const l = Ly.index;
+    const src = l === 0 ? 'rhs_in' : `x${l - 1}`;
+    if (!Ly.last) {
+      for (const n of ['x', 's', 'q', 'ub', 'pd']) L.push(`  var ${n}${l}: array<f32, ${Ly.outWidth}>;`);
+    }
+    L.push(`  for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
+    L.push(`    let r = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    L.push(`    var acc = theta[${Ly.bias}u + o];`);
+    L.push(`    for (var i = 0u; i < ${Ly.vectorInputs}u; i++) { acc = fma(theta[r + i], ${src}[i], acc); }`);
+    if (l === 0 && spec.mlp.timeInput) L.push(`    acc = fma(theta[r + ${Ly.vectorInputs}u], t, acc);`);
+    if (Ly.last) L.push('    rhs_out[o] = acc;');
+    else L.push(`    x${l}[o] = act(acc);`, `    s${l}[o] = act_grad(acc, x${l}[o]);`, `    q${l}[o] = act_grad2(acc, x${l}[o]);`);
+    L.push('  }');
+  }
+  L.push(`  let a_l = rhs_in[${A + D}u];`);
+  L.push(`  var c: array<f32, ${D}>;`);
+  L.push(`  for (var d = 0u; d < ${D}u; d++) { c[d] = rhs_in[${A}u + d]${spec.kinetic ? ` + 2.0 * rhs_in[${A + reg.kinetic}u] * rhs_out[d]` : ''}; }`);
+  if (spec.jacobian) L.push(`  let a_j = rhs_in[${A + reg.jacobian}u];`, '  var jf = 0.0;');
+  L.push('  var tr = 0.0;');
+  for (const Ly of layers) L.push(`  var pbar${Ly.index}: array<f32, ${Ly.outWidth}>;`);
+  L.push(`  var jv: array<f32, ${D}>;`);
+  // The input tangent's component i < D of the sweep.
+  const vin = (i: string) => (hut ? `eps[${i}]` : `select(0.0, 1.0, ${i} == k)`);
+  L.push(hut ? '  {' : `  for (var k = 0u; k < ${D}u; k++) {`);
+  // Tangent forward.
+  for (const Ly of layers) {
+    const l = Ly.index;
+    L.push(`    for (var o = 0u; o < ${Ly.outWidth}u; o++) {`);
+    L.push(`      let r = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    if (l === 0) {
+      if (hut) L.push('      var p = 0.0;', `      for (var i = 0u; i < ${D}u; i++) { p = fma(theta[r + i], eps[i], p); }`);
+      else L.push('      let p = theta[r + k];');
+    } else {
+      L.push('      var p = 0.0;', `      for (var i = 0u; i < ${Ly.inWidth}u; i++) { p = fma(theta[r + i], s${l - 1}[i] * pd${l - 1}[i], p); }`);
+    }
+    L.push(Ly.last ? '      jv[o] = p;' : `      pd${l}[o] = p;`, '    }');
+  }
+  L.push(hut ? `    for (var d = 0u; d < ${D}u; d++) { tr = fma(eps[d], jv[d], tr); }` : '    tr += jv[k];');
+  if (spec.jacobian) L.push(`    for (var d = 0u; d < ${D}u; d++) { jf = fma(jv[d], jv[d], jf); }`);
+  // Seed on the output tangent, then reverse through the tangent pass.
+  L.push(`    for (var d = 0u; d < ${D}u; d++) { pbar${Lc - 1}[d] = a_l * ${vin('d')}${spec.jacobian ? ' + 2.0 * a_j * jv[d]' : ''}; }`);
+  for (let l = Lc - 1; l >= 0; l--) {
+    const Ly = layers[l];
+    L.push('    if (accumulate) {', `      for (var o = 0u; o < ${Ly.outWidth}u; o++) {`, `        let g = w * pbar${l}[o];`, `        let r = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    if (l === 0) {
+      if (hut) L.push(`        for (var i = 0u; i < ${D}u; i++) { ${row('r + i')} = fma(g, eps[i], ${row('r + i')}); }`);
+      else L.push(`        ${row('r + k')} += g;`);
+    } else {
+      L.push(`        for (var i = 0u; i < ${Ly.inWidth}u; i++) { ${row('r + i')} = fma(g, s${l - 1}[i] * pd${l - 1}[i], ${row('r + i')}); }`);
+    }
+    L.push('      }', '    }');
+    if (l > 0) {
+      L.push(`    for (var i = 0u; i < ${Ly.inWidth}u; i++) {`, '      var xb = 0.0;');
+      L.push(`      for (var o = 0u; o < ${Ly.outWidth}u; o++) { xb = fma(theta[${Ly.weight}u + o * ${Ly.inWidth}u + i], pbar${l}[o], xb); }`);
+      L.push(`      ub${l - 1}[i] = fma(xb * pd${l - 1}[i], q${l - 1}[i], ub${l - 1}[i]);`, `      pbar${l - 1}[i] = s${l - 1}[i] * xb;`, '    }');
+    }
+  }
+  L.push('  }');
+  // Primal reverse sweep from c, with the pre-activation terms ū.
+  L.push(`  var dl${Lc - 1}: array<f32, ${D}>;`, `  for (var d = 0u; d < ${D}u; d++) { dl${Lc - 1}[d] = c[d]; }`);
+  for (let l = Lc - 1; l >= 0; l--) {
+    const Ly = layers[l];
+    const xin = (i: string) => (l === 0 ? `rhs_in[${i}]` : `x${l - 1}[${i}]`);
+    L.push('  if (accumulate) {', `    for (var o = 0u; o < ${Ly.outWidth}u; o++) {`, `      let g = w * dl${l}[o];`, `      ${row(`${Ly.bias}u + o`)} += g;`, `      let r = ${Ly.weight}u + o * ${Ly.inWidth}u;`);
+    L.push(`      for (var i = 0u; i < ${Ly.vectorInputs}u; i++) { ${row('r + i')} = fma(g, ${xin('i')}, ${row('r + i')}); }`);
+    if (l === 0 && spec.mlp.timeInput) L.push(`      ${row(`r + ${Ly.vectorInputs}u`)} = fma(g, t, ${row(`r + ${Ly.vectorInputs}u`)});`);
+    L.push('    }', '  }');
+    const n = l > 0 ? Ly.inWidth : D;
+    if (l > 0) L.push(`  var dl${l - 1}: array<f32, ${n}>;`);
+    L.push(`  for (var i = 0u; i < ${n}u; i++) {`, '    var s = 0.0;');
+    L.push(`    for (var o = 0u; o < ${Ly.outWidth}u; o++) { s = fma(theta[${Ly.weight}u + o * ${Ly.inWidth}u + i], dl${l}[o], s); }`);
+    L.push(l > 0 ? `    dl${l - 1}[i] = fma(s, s${l - 1}[i], ub${l - 1}[i]);` : `    rhs_out[${A}u + i] = -s;`, '  }');
+  }
+  L.push(`  rhs_out[${D}u] = tr;`);
+  if (spec.kinetic) L.push('  var ke = 0.0;', `  for (var d = 0u; d < ${D}u; d++) { ke = fma(rhs_out[d], rhs_out[d], ke); }`, `  rhs_out[${reg.kinetic}u] = ke;`);
+  if (spec.jacobian) L.push(`  rhs_out[${reg.jacobian}u] = jf;`);
+  L.push(`  for (var i = ${A + D}u; i < ${2 * A}u; i++) { rhs_out[i] = 0.0; }`);
+  L.push('}');
   return L.join('\n');
 }

@@ -10,35 +10,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { drawNoise } from '../../src/flows/cnf';
-import { initParams, makeRng } from '../reference/mlp';
-import { type RefMlp, refLogProb } from '../reference/cnf';
+import { refLogProb } from '../reference/cnf';
+import { M2, M4, MH, REG, SOLVE, TOL, params, points, worst } from './cnf-helpers';
 import type { FlowArgs } from './harness';
 import { useHarness } from './solve-helpers';
 
 const harness = useHarness();
-
-/** The stated tolerance against float64: |gpu − ref| ≤ TOL · max(1, |ref|). */
-const TOL = 1e-4;
-const SOLVE = { method: 'dopri5', rtol: 1e-6, atol: 1e-6 } as const;
-
-function params(m: RefMlp, seed: number, scale = 1.5): number[] {
-  const D = m.layers[m.layers.length - 1];
-  // initParams takes [D, hidden…, D] and the time-input flag.
-  const p = initParams([D, ...m.layers.slice(1)], m.timeInput, seed);
-  return Array.from(p, (v) => v * scale);
-}
-
-function points(B: number, D: number, seed: number): number[] {
-  const rng = makeRng(seed);
-  return Array.from({ length: B * D }, () => 3 * rng() - 1.5);
-}
-
-function worst(got: readonly number[], want: readonly number[]): number {
-  expect(got.length).toBe(want.length);
-  let w = 0;
-  for (let i = 0; i < got.length; i++) w = Math.max(w, Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i])));
-  return w;
-}
 
 async function flow(args: FlowArgs) {
   const r = await harness().call('flow', args);
@@ -47,9 +24,9 @@ async function flow(args: FlowArgs) {
 }
 
 describe('log p and z(t1) against float64 (exact trace)', () => {
-  const cases: { name: string; m: RefMlp; reg: boolean }[] = [
-    { name: 'D = 2, time input, tanh [3, 16, 16, 2], kinetic + Jacobian regularisers', m: { layers: [3, 16, 16, 2], activation: 'tanh', timeInput: true }, reg: true },
-    { name: 'D = 4, no time input, softplus [4, 16, 4]', m: { layers: [4, 16, 4], activation: 'softplus', timeInput: false }, reg: false },
+  const cases: { name: string; m: typeof M2; reg: boolean }[] = [
+    { name: 'D = 2, time input, tanh [3, 8, 2], kinetic + Jacobian regularisers', m: M2, reg: true },
+    { name: 'D = 4, no time input, softplus [4, 8, 4]', m: M4, reg: false },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -57,7 +34,7 @@ describe('log p and z(t1) against float64 (exact trace)', () => {
       const B = 5;
       const th = params(c.m, 3);
       const x = points(B, D, 11);
-      const cnf = { t0: 0, t1: 0.5, trace: 'exact' as const, ...(c.reg ? { kinetic: 0.1, jacobian: 0.2 } : {}) };
+      const cnf = { t0: 0, t1: 0.5, trace: 'exact' as const, ...(c.reg ? REG : {}) };
       const r = await flow({ mlp: c.m, params: th, cnf, x, options: SOLVE });
       expect(r.error).toBeNull();
       expect(r.waits).toBe(1);
@@ -83,15 +60,15 @@ describe('log p and z(t1) against float64 (exact trace)', () => {
 });
 
 describe('Hutchinson trace', () => {
-  const m: RefMlp = { layers: [4, 16, 4], activation: 'tanh', timeInput: false };
-  const D = 4;
+  const m = MH;
+  const D = 2;
   const th = params(m, 5);
 
   it('with a given ε: log p, εᵀJε and ‖Jε‖² integrals against float64', async () => {
     const B = 4;
     const x = points(B, D, 2);
     const noise = Array.from(drawNoise(B * D, 9, 'gaussian'));
-    const r = await flow({ mlp: m, params: th, cnf: { t0: 0, t1: 0.5, trace: 'hutchinson', jacobian: 1 }, x, options: { ...SOLVE, noise } });
+    const r = await flow({ mlp: m, params: th, cnf: { t0: 0, t1: 0.5, trace: 'hutchinson', jacobian: 0.3 }, x, options: { ...SOLVE, noise } });
     expect(r.error).toBeNull();
     // The ε used is kept with the result (given as an array: uploaded once, as float32).
     expect(r.first!.noise).toEqual(Array.from(Float32Array.from(noise)));
@@ -107,7 +84,7 @@ describe('Hutchinson trace', () => {
     const n = 1024;
     const x0 = points(1, D, 4);
     const x = Array.from({ length: n }, () => x0).flat();
-    const r = await flow({ mlp: m, params: th, cnf: { t0: 0, t1: 0.5, trace: 'hutchinson' }, x, options: { ...SOLVE, seed: 17, noiseKind: 'rademacher' } });
+    const r = await flow({ mlp: m, params: th, cnf: { t0: 0, t1: 0.5, trace: 'hutchinson', jacobian: 0.3 }, x, options: { ...SOLVE, seed: 17, noiseKind: 'rademacher' } });
     expect(r.error).toBeNull();
     const noise = r.first!.noise!;
     expect(noise.every((v) => v === 1 || v === -1)).toBe(true);
@@ -126,12 +103,12 @@ describe('Hutchinson trace', () => {
 });
 
 describe('sampling and normalisation', () => {
-  const m: RefMlp = { layers: [3, 8, 2], activation: 'tanh', timeInput: true };
+  const m = M2;
   const th = params(m, 8);
 
   it('sample({ count, seed }) then logProb returns to the base points, with the same log p', async () => {
     const count = 16;
-    const r = await flow({ mlp: m, params: th, cnf: { t0: 0, t1: 0.5 }, x: { count, seed: 3 }, options: SOLVE, mode: 'sample' });
+    const r = await flow({ mlp: m, params: th, cnf: { t0: 0, t1: 0.5, ...REG }, x: { count, seed: 3 }, options: SOLVE, mode: 'sample' });
     expect(r.error).toBeNull();
     const base = Array.from(drawNoise(count * 2, 3, 'gaussian'));
     const eZ = worst(r.second!.z, base);
@@ -146,7 +123,7 @@ describe('sampling and normalisation', () => {
     const hgrid = 12 / (n - 1);
     const x: number[] = [];
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) x.push(-6 + i * hgrid, -6 + j * hgrid);
-    const r = await flow({ mlp: m, params: th, cnf: { t0: 0, t1: 0.5 }, x, options: { method: 'dopri5', rtol: 1e-5, atol: 1e-5 } });
+    const r = await flow({ mlp: m, params: th, cnf: { t0: 0, t1: 0.5, ...REG }, x, options: { method: 'dopri5', rtol: 1e-5, atol: 1e-5 } });
     expect(r.error).toBeNull();
     const mass = r.first!.logp.reduce((a, v) => a + Math.exp(v), 0) * hgrid * hgrid;
     console.log(`density mass over the grid: ${mass.toFixed(6)} (${n}² points)`);
@@ -155,12 +132,12 @@ describe('sampling and normalisation', () => {
 });
 
 describe('deferred mode, host waits and typed errors', () => {
-  const m: RefMlp = { layers: [2, 8, 2], activation: 'tanh', timeInput: false };
+  const m = M2;
   const th = params(m, 1);
 
   it('deferred logProb: no host wait, check() one, same result as waiting', async () => {
     const x = points(4, 2, 6);
-    const cnf = { t0: 0, t1: 0.5 };
+    const cnf = { t0: 0, t1: 0.5, ...REG };
     const a = await flow({ mlp: m, params: th, cnf, x, options: SOLVE });
     const b = await flow({ mlp: m, params: th, cnf, x, options: { ...SOLVE, deferred: true } });
     expect(a.error).toBeNull();
@@ -173,7 +150,7 @@ describe('deferred mode, host waits and typed errors', () => {
   }, 60_000);
 
   const bad: { name: string; args: Partial<FlowArgs>; argument: string }[] = [
-    { name: 'relu (σ\'\' not smooth)', args: { mlp: { layers: [2, 8, 2], activation: 'relu' } }, argument: 'f.activation' },
+    { name: 'relu (σ\'\' not smooth)', args: { mlp: { layers: [3, 8, 2], activation: 'relu', timeInput: true } }, argument: 'f.activation' },
     { name: 'x not a multiple of D', args: { x: [1, 2, 3] }, argument: 'x' },
     { name: "kernel 'lanes'", args: { options: { kernel: 'lanes' } }, argument: 'options.kernel' },
     { name: 'noise with the exact trace', args: { options: { noise: [1, 1] } }, argument: 'options.noise' },
@@ -188,7 +165,7 @@ describe('deferred mode, host waits and typed errors', () => {
       const D = 2;
       const r = await flow({
         mlp,
-        params: params({ layers: mlp.layers, activation: mlp.activation ?? 'tanh', timeInput: false }, 1),
+        params: params({ layers: mlp.layers, activation: mlp.activation ?? 'tanh', timeInput: mlp.timeInput ?? false }, 1),
         cnf: c.args.cnf ?? { t0: 0, t1: 0.5 },
         x: c.args.x ?? points(3, D, 1),
         options: c.args.options ?? SOLVE,
@@ -200,3 +177,4 @@ describe('deferred mode, host waits and typed errors', () => {
     });
   }
 });
+

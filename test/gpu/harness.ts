@@ -108,6 +108,8 @@ export interface FlowArgs {
   options: webode.LogProbOptions;
   /** 'logProb' (default); 'sample': sample(x) then logProb of the samples; 'roundTrip': logProb(x) then sample(z). */
   mode?: 'logProb' | 'sample' | 'roundTrip';
+  /** Then `backward(dLdlogp, options)` of the logProb result. */
+  backward?: { dLdlogp: number[]; options?: webode.FlowBackwardOptions };
 }
 
 /** A flow's outputs as plain arrays. */
@@ -135,6 +137,7 @@ const ops = {
       let second = null;
       let waits = NaN;
       let checkWaits = NaN;
+      let grad = null;
       let dispatches0 = r.counters.dispatches;
       try {
         const flow = new webode.CNF(f, args.cnf);
@@ -146,6 +149,14 @@ const ops = {
           const w1 = r.counters.hostWaits;
           await res.check();
           checkWaits = r.counters.hostWaits - w1;
+        }
+        if (args.backward && res instanceof webode.FlowDensity) {
+          const w2 = r.counters.hostWaits;
+          const g = await res.backward(args.backward.dLdlogp, args.backward.options);
+          const bwWaits = r.counters.hostWaits - w2;
+          if (args.backward.options?.deferred) await g.check();
+          grad = { params: Array.from(await g.params.read()), x: Array.from(await g.x.read()), waits: bwWaits, summary: g.summary };
+          g.destroy();
         }
         first = await readFlow(res);
         if (args.mode === 'sample' || args.mode === 'roundTrip') {
@@ -159,7 +170,7 @@ const ops = {
       }
       const dispatches = r.counters.dispatches - dispatches0;
       f.destroy();
-      return { error, first, second, waits, checkWaits, dispatches, live: r.counters.liveBuffers - live0 };
+      return { error, first, second, grad, waits, checkWaits, dispatches, live: r.counters.liveBuffers - live0 };
     });
   },
   async info() {

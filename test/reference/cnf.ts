@@ -100,3 +100,49 @@ export function refLogProb(m: RefMlp, theta: ArrayLike<number>, x: readonly numb
 }
 
 export { linearWidths };
+
+/**
+ * The loss L = Σ_b c_b·logp_b + Σ_b (wk·kinetic_b + wj·jacobian_b) in float64,
+ * and its gradient in θ and x by central differences (step h in every
+ * entry; the reference solves at 1e-12, so the truncation h² dominates).
+ */
+export function refLoss(
+  m: RefMlp,
+  theta: ArrayLike<number>,
+  x: readonly number[],
+  D: number,
+  c: readonly number[],
+  w: { kinetic: number; jacobian: number },
+  o: { t0: number; t1: number; noise?: readonly number[] },
+): number {
+  let L = 0;
+  for (let b = 0; b < c.length; b++) {
+    const r = refLogProb(m, theta, x.slice(b * D, b * D + D), { t0: o.t0, t1: o.t1, eps: o.noise?.slice(b * D, b * D + D) });
+    L += c[b] * r.logp + w.kinetic * r.kinetic + w.jacobian * r.jacobian;
+  }
+  return L;
+}
+
+export function fdGradients(
+  m: RefMlp,
+  theta: readonly number[],
+  x: readonly number[],
+  D: number,
+  c: readonly number[],
+  w: { kinetic: number; jacobian: number },
+  o: { t0: number; t1: number; noise?: readonly number[] },
+  h = 1e-4,
+): { params: number[]; x: number[] } {
+  const fd = (v: readonly number[], set: (v2: number[]) => number) =>
+    v.map((_, i) => {
+      const a = [...v];
+      const b = [...v];
+      a[i] += h;
+      b[i] -= h;
+      return (set(a) - set(b)) / (2 * h);
+    });
+  return {
+    params: fd(theta, (th) => refLoss(m, th, x, D, c, w, o)),
+    x: fd(x, (xs) => refLoss(m, theta, xs, D, c, w, o)),
+  };
+}

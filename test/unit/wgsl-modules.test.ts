@@ -44,6 +44,8 @@ import { gateKernel } from '../../src/kernels/gate';
 import { seedKernel } from '../../src/kernels/seed';
 import { cnfIntegrateKernel } from '../../src/kernels/cnf-integrate';
 import { cnfDensityKernel } from '../../src/kernels/cnf-density';
+import { cnfAdjointKernel } from '../../src/kernels/cnf-adjoint';
+import { cnfCotangentKernel } from '../../src/kernels/cnf-cotangent';
 import type { CnfFieldSpec } from '../../src/mlp/trace';
 
 /** MLP shapes checked with every method: one and two hidden layers, with and without the time input. */
@@ -99,6 +101,8 @@ function cases(): Case[] {
     const m = `[${field.mlp.layers.join(',')}] ${field.trace}${field.kinetic ? ' +kinetic' : ''}${field.jacobian ? ' +jacobian' : ''}`;
     for (const tableau of [TABLEAUX.dopri5, TABLEAUX.rk4]) add(cnfIntegrateKernel, { field, tableau }, `${m} ${tableau.name}`);
     add(cnfDensityKernel, field, m);
+    add(cnfCotangentKernel, field, m);
+    for (const tableau of [TABLEAUX.dopri5, TABLEAUX.rk4]) add(cnfAdjointKernel, { field, tableau }, `${m} ${tableau.name}`);
   }
   for (const kind of ['sgd', 'adam'] as const) add(optimKernel, kind, kind);
   for (const [inFeatures, outFeatures] of [[3, 2], [2, 10], [64, 1]]) add(linearKernel, { inFeatures, outFeatures }, `${inFeatures}→${outFeatures}`);
@@ -175,6 +179,8 @@ describe('generated WGSL modules', () => {
         'adjoint-lanes',
         'adjoint-workgroup',
         'backprop',
+        'cnf-adjoint',
+        'cnf-cotangent',
         'cnf-density',
         'cnf-integrate',
         'gate',
