@@ -19,7 +19,7 @@ import { cnfIntegrateKernel } from '../kernels/cnf-integrate';
 import { INTEGRATE_WORKGROUP, PARAMS, SAMPLE, integrateWorkgroups } from '../kernels/integrate';
 import { activationEntry } from '../mlp/activations';
 import { mlpFlops } from '../mlp/mlp';
-import { type CnfFieldSpec, type TraceKind, cnfFieldFloats, cnfStateWidth } from '../mlp/trace';
+import { type CnfFieldSpec, type TraceKind, cnfFieldFloats, cnfStateWidth, cnfVjpFloats } from '../mlp/trace';
 import { WGSL_FUNCTION_FLOATS } from '../mlp/plan';
 import type { Runtime } from '../runtime/runtime';
 import { TENSOR_USAGE, Tensor } from '../runtime/tensor';
@@ -254,9 +254,10 @@ export class CNF {
     this.trace = trace;
     this.weights = { kinetic: weight('kinetic'), jacobian: weight('jacobian') };
     this.field = { mlp: f.spec, trace, kinetic: this.weights.kinetic > 0, jacobian: this.weights.jacobian > 0 };
-    const floats = cnfFieldFloats(f.spec);
+    // The largest function a flow generates: its field (forward) or that field's VJP (backward).
+    const floats = Math.max(cnfFieldFloats(f.spec), cnfVjpFloats(f.spec));
     if (floats > WGSL_FUNCTION_FLOATS) {
-      throw new ArgumentError('f.layers', f.layers, `hidden widths whose flow field fits WGSL's function memory (2·Σ hidden + 2·widest + D ≤ ${WGSL_FUNCTION_FLOATS} floats; these need ${floats})`);
+      throw new ArgumentError('f.layers', f.layers, `hidden widths whose flow kernels fit WGSL's function memory (7·Σ hidden + 4·D ≤ ${WGSL_FUNCTION_FLOATS} floats; these need ${floats})`);
     }
     this.nextSeed = seed;
   }

@@ -53,6 +53,15 @@ export function cnfFieldFloats(spec: MlpSpec): number {
   return 2 * plan.hiddenUnits + 2 * widest + plan.D;
 }
 
+/**
+ * Floats of function-scope memory the flow's VJP (`cnfVjpWgsl`) declares: per
+ * hidden unit x, σ', σ'', ū, ṗ, ṗ̄ and δ; per output ṗ̄, δ, c and Jv.
+ */
+export function cnfVjpFloats(spec: MlpSpec): number {
+  const plan = mlpPlan(spec);
+  return 7 * plan.hiddenUnits + 4 * plan.D;
+}
+
 /** The WGSL of the augmented field (see the file header). */
 export function cnfFieldWgsl(spec: CnfFieldSpec): string {
   const plan = mlpPlan(spec.mlp);

@@ -61,6 +61,13 @@ describe('backward: dL/dθ and dL/dx against central differences of the float64 
     }, 60_000);
   }
 
+  it('dLdlogp of the wrong length: ArgumentError (dLdlogp)', async () => {
+    const r = await flow({ mlp: M2, params: params(M2, 1), cnf: { t0: 0, t1: 0.5, ...REG }, x: points(3, 2, 1), options: SOLVE, backward: { dLdlogp: [1, 2] } });
+    expect(r.error?.name).toBe('ArgumentError');
+    expect(r.error?.argument).toBe('dLdlogp');
+    expect(r.live).toBe(0);
+  }, 60_000);
+
   it('deferred logProb and backward: no host wait in backward, the same gradients as waiting', async () => {
     const th = params(M2, 21, 1);
     const x = points(3, 2, 5);

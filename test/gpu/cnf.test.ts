@@ -158,6 +158,7 @@ describe('deferred mode, host waits and typed errors', () => {
     { name: 'negative regulariser weight', args: { cnf: { kinetic: -1 } }, argument: 'options.kinetic' },
     { name: 't1 = t0', args: { cnf: { t0: 1, t1: 1 } }, argument: 'options.t1' },
     { name: 'rtol ≤ 0', args: { options: { rtol: 0 } }, argument: 'options.rtol' },
+    { name: 'hidden widths beyond WGSL function memory', args: { mlp: { layers: [3, 300, 2], activation: 'tanh', timeInput: true } }, argument: 'f.layers' },
   ];
   for (const c of bad) {
     it(`${c.name}: ArgumentError (${c.argument}) before any dispatch`, async () => {

@@ -145,26 +145,29 @@ const ops = {
         dispatches0 = r.counters.dispatches;
         const res = args.mode === 'sample' ? await flow.sample(args.x, args.options) : await flow.logProb(args.x as number[], args.options);
         waits = r.counters.hostWaits - w0;
-        if (res.deferred) {
-          const w1 = r.counters.hostWaits;
-          await res.check();
-          checkWaits = r.counters.hostWaits - w1;
+        try {
+          if (res.deferred) {
+            const w1 = r.counters.hostWaits;
+            await res.check();
+            checkWaits = r.counters.hostWaits - w1;
+          }
+          if (args.backward && res instanceof webode.FlowDensity) {
+            const w2 = r.counters.hostWaits;
+            const g = await res.backward(args.backward.dLdlogp, args.backward.options);
+            const bwWaits = r.counters.hostWaits - w2;
+            if (args.backward.options?.deferred) await g.check();
+            grad = { params: Array.from(await g.params.read()), x: Array.from(await g.x.read()), waits: bwWaits, summary: g.summary };
+            g.destroy();
+          }
+          first = await readFlow(res);
+          if (args.mode === 'sample' || args.mode === 'roundTrip') {
+            const back = args.mode === 'sample' ? await flow.logProb((res as webode.FlowSamples).x, args.options) : await flow.sample((res as webode.FlowDensity).z, args.options);
+            second = await readFlow(back);
+            back.destroy();
+          }
+        } finally {
+          res.destroy();
         }
-        if (args.backward && res instanceof webode.FlowDensity) {
-          const w2 = r.counters.hostWaits;
-          const g = await res.backward(args.backward.dLdlogp, args.backward.options);
-          const bwWaits = r.counters.hostWaits - w2;
-          if (args.backward.options?.deferred) await g.check();
-          grad = { params: Array.from(await g.params.read()), x: Array.from(await g.x.read()), waits: bwWaits, summary: g.summary };
-          g.destroy();
-        }
-        first = await readFlow(res);
-        if (args.mode === 'sample' || args.mode === 'roundTrip') {
-          const back = args.mode === 'sample' ? await flow.logProb((res as webode.FlowSamples).x, args.options) : await flow.sample((res as webode.FlowDensity).z, args.options);
-          second = await readFlow(back);
-          back.destroy();
-        }
-        res.destroy();
       } catch (e) {
         error = report(e);
       }

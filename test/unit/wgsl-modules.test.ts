@@ -96,6 +96,7 @@ function cases(): Case[] {
     { mlp: { layers: [4, 8, 4], activation: 'softplus', timeInput: false }, trace: 'exact', kinetic: true, jacobian: true },
     { mlp: { layers: [2, 8, 2], activation: 'silu', timeInput: false }, trace: 'hutchinson', kinetic: false, jacobian: true },
     { mlp: { layers: [3, 2], activation: 'identity', timeInput: true }, trace: 'hutchinson', kinetic: true, jacobian: false },
+    { mlp: { layers: [3, 64, 64, 2], activation: 'sigmoid', timeInput: true }, trace: 'exact', kinetic: true, jacobian: true },
   ];
   for (const field of fields) {
     const m = `[${field.mlp.layers.join(',')}] ${field.trace}${field.kinetic ? ' +kinetic' : ''}${field.jacobian ? ' +jacobian' : ''}`;
