@@ -302,7 +302,7 @@ export class CNF {
     const f = this.f;
     const rt = f.runtime;
     rt.check();
-    f.params; // throws DestroyedError after f.destroy()
+    if (f.isDestroyed) throw new DestroyedError('MLP');
     const D = this.dim;
     const B = checkRows(argument, points, D, rt);
     if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
