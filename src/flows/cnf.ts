@@ -62,7 +62,7 @@ export type NoiseKind = 'rademacher' | 'gaussian';
 
 /** Options of `flow.logProb`: the solve's options (`odeint`'s), and the noise of the Hutchinson trace. */
 export interface LogProbOptions extends OdeintOptions {
-  /** Hutchinson's ε per sample, [B][D], fixed over the solve. Default: drawn from a seeded generator. */
+  /** Hutchinson's ε per sample, [B][D], fixed over the solve. Default: drawn from a seeded generator. Checked but unused with the exact trace. */
   noise?: ArrayLike<number> | Tensor;
   /** Seed of the drawn noise. Default: the flow's next seed. */
   seed?: number;
@@ -314,18 +314,13 @@ export class CNF {
     const kindOfNoise = noiseKind ?? 'rademacher';
     if (kindOfNoise !== 'rademacher' && kindOfNoise !== 'gaussian') throw new ArgumentError('options.noiseKind', noiseKind, "'rademacher' or 'gaussian'");
     if (seed !== undefined && !Number.isInteger(seed)) throw new ArgumentError('options.seed', seed, 'an integer');
-    let eps: ArrayLike<number> | Tensor | null = null;
-    if (this.trace === 'hutchinson') {
-      if (noise !== undefined) {
-        const n = checkRows('options.noise', noise, D, rt);
-        if (n !== B) throw new ArgumentError('options.noise', noise, `${B}×${D} values (one ε per sample)`);
-        eps = noise;
-      } else {
-        eps = drawNoise(B * D, seed ?? this.nextSeed++, kindOfNoise);
-      }
-    } else if (noise !== undefined) {
-      throw new ArgumentError('options.noise', noise, "undefined with trace 'exact'");
+    // Noise is checked whatever the trace (so one call site serves both), and used by Hutchinson's.
+    if (noise !== undefined) {
+      const n = checkRows('options.noise', noise, D, rt);
+      if (n !== B) throw new ArgumentError('options.noise', noise, `${B}×${D} values (one ε per sample)`);
     }
+    let eps: ArrayLike<number> | Tensor | null = null;
+    if (this.trace === 'hutchinson') eps = noise ?? drawNoise(B * D, seed ?? this.nextSeed++, kindOfNoise);
     checkDispatch(rt, argument, points, B, INTEGRATE_WORKGROUP);
     const NA = cnfStateWidth(this.field);
     const maxBinding = rt.limits.maxStorageBufferBindingSize;

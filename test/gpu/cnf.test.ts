@@ -153,7 +153,7 @@ describe('deferred mode, host waits and typed errors', () => {
     { name: 'relu (σ\'\' not smooth)', args: { mlp: { layers: [3, 8, 2], activation: 'relu', timeInput: true } }, argument: 'f.activation' },
     { name: 'x not a multiple of D', args: { x: [1, 2, 3] }, argument: 'x' },
     { name: "kernel 'lanes'", args: { options: { kernel: 'lanes' } }, argument: 'options.kernel' },
-    { name: 'noise with the exact trace', args: { options: { noise: [1, 1] } }, argument: 'options.noise' },
+    { name: 'noise of the wrong batch with the exact trace (checked, then unused)', args: { options: { noise: [1, 1] } }, argument: 'options.noise' },
     { name: 'noise of the wrong batch', args: { cnf: { trace: 'hutchinson' }, options: { noise: [1, 1, 1, 1] } }, argument: 'options.noise' },
     { name: 'negative regulariser weight', args: { cnf: { kinetic: -1 } }, argument: 'options.kinetic' },
     { name: 't1 = t0', args: { cnf: { t0: 1, t1: 1 } }, argument: 'options.t1' },
