@@ -91,6 +91,12 @@ export async function flowBackward(
   fw: FlowForward,
 ): Promise<FlowGradients> {
   if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
+  // `solution.backward`'s kernel and mode options do not apply: flows have the one-sample adjoint only.
+  const extra = options as { kernel?: unknown; mode?: unknown };
+  if (extra.kernel !== undefined && extra.kernel !== 'invocation') {
+    throw new ArgumentError('options.kernel', extra.kernel, "undefined or 'invocation': a flow's adjoint runs one sample per invocation");
+  }
+  if (extra.mode !== undefined && extra.mode !== 'adjoint') throw new ArgumentError('options.mode', extra.mode, "undefined or 'adjoint' for flows");
   const { rt, flow } = fw;
   rt.check();
   if (fw.aug.isDestroyed) throw new DestroyedError('flow result');

@@ -61,12 +61,20 @@ describe('backward: dL/dθ and dL/dx against central differences of the float64 
     }, 60_000);
   }
 
-  it('dLdlogp of the wrong length: ArgumentError (dLdlogp)', async () => {
-    const r = await flow({ mlp: M2, params: params(M2, 1), cnf: { t0: 0, t1: 0.5, ...REG }, x: points(3, 2, 1), options: SOLVE, backward: { dLdlogp: [1, 2] } });
-    expect(r.error?.name).toBe('ArgumentError');
-    expect(r.error?.argument).toBe('dLdlogp');
-    expect(r.live).toBe(0);
-  }, 60_000);
+  const bad: { name: string; backward: NonNullable<FlowArgs['backward']>; argument: string }[] = [
+    { name: 'dLdlogp of the wrong length', backward: { dLdlogp: [1, 2] }, argument: 'dLdlogp' },
+    { name: 'a non-finite dLdlogp', backward: { dLdlogp: [1, Number.NaN, 2] }, argument: 'dLdlogp[1]' },
+    { name: "kernel 'lanes' (flows: one sample per invocation)", backward: { dLdlogp: [1, 1, 1], options: { kernel: 'lanes' } as never }, argument: 'options.kernel' },
+    { name: "mode 'backprop'", backward: { dLdlogp: [1, 1, 1], options: { mode: 'backprop' } as never }, argument: 'options.mode' },
+  ];
+  for (const c of bad) {
+    it(`${c.name}: ArgumentError (${c.argument}), nothing left allocated`, async () => {
+      const r = await flow({ mlp: M2, params: params(M2, 1), cnf: { t0: 0, t1: 0.5, ...REG }, x: points(3, 2, 1), options: SOLVE, backward: c.backward });
+      expect(r.error?.name).toBe('ArgumentError');
+      expect(r.error?.argument).toBe(c.argument);
+      expect(r.live).toBe(0);
+    }, 60_000);
+  }
 
   it('deferred logProb and backward: no host wait in backward, the same gradients as waiting', async () => {
     const th = params(M2, 21, 1);
