@@ -43,6 +43,12 @@ import './gradients/adjoint';
  */
 export { GRUCell, RNNCell, RecurrentCell, RecurrentSequence } from './series/cells';
 export type { RecurrentCellOptions, SequenceArgs, SequenceCotangents, SequenceGradients } from './series/cells';
+/** Continuous normalizing flows (FFJORD): log p(x) and sampling with the exact or Hutchinson trace, kinetic and Jacobian regularisers. */
+export { CNF, FlowDensity, FlowSamples, drawNoise } from './flows/cnf';
+export type { CNFOptions, LogProbOptions, SampleOptions, NoiseKind } from './flows/cnf';
+export { FlowGradients } from './flows/cnf-backward';
+export type { FlowBackwardOptions } from './flows/cnf-backward';
+export type { TraceKind } from './mlp/trace';
 
 /** Errors. */
 export {

@@ -63,6 +63,10 @@ export interface GradientKernel {
    * start zeroed.
    */
   readonly seedFirstStep?: boolean;
+  /** Skip dL/dt (`g.t` stays zero): a flow's augmented system has no per-output time gradient. Default false. */
+  readonly noTimeGradient?: boolean;
+  /** Buffers of the kernel's own bound as they are (a flow's noise). */
+  readonly extra?: Readonly<Record<string, GPUBuffer>>;
 }
 
 /** Samples per chunk: all of them unless the per-sample memory exceeds the budget or a limit. */
@@ -283,6 +287,7 @@ function prepareRun(
     ...Object.fromEntries(kernel.scratch.map((s, i) => [s.binding, scratch[i]])),
     acc,
     gy0: out.gy0.buffer,
+    ...kernel.extra,
   };
   const bound = kernel.kernel.bind(buffers, `${kernel.label} bind group`);
   const reduce = rt.kernel(reduceKernel, null).bind({ R: redUniform, acc, part, out: out.gth.buffer }, 'reduce bind group');
@@ -341,7 +346,7 @@ function recordDeferred(run: GradientRun, chunk: number, units: number, before: 
       recordSampleChunk(rt, run.chunk(count, offset), units, report);
       submitReduce(rt, run.reduce, sol.f.parameterCount, run.rowsOf(count));
     }
-    submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
+    if (!kernel.noTimeGradient) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
   } catch (e) {
     rt.destroyBuffer(report);
     throw e;
@@ -373,7 +378,7 @@ async function runWaiting(run: GradientRun, chunk: number, before: Runtime['coun
     ...countersSince(rt, before),
     chunks: run.chunks,
   };
-  if (failures.length === 0) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
+  if (failures.length === 0 && !kernel.noTimeGradient) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
   const grads = new Gradients(run.gy0, run.gth, run.gt, summary);
   if (failures.length) throw new OdeSolveError(failures, grads, B);
   return grads;

@@ -95,13 +95,14 @@ export interface AdjointRows {
   readonly stateFloats: number;
 }
 
-export function adjointRows(mlp: MlpSpec): AdjointRows {
+/** `width`: the state dimension of the system the adjoint integrates (D; a flow's augmented width). */
+export function adjointRows(mlp: MlpSpec, width = stateDim(mlp)): AdjointRows {
   const P = mlpOffsets(mlp.layers).count;
   const stepLocal = P <= LOCAL_ACCUMULATOR_MAX;
   return {
     stepLocal,
     accLocal: stepLocal && 2 * P <= LOCAL_ACCUMULATOR_MAX,
-    stateFloats: 4 * stateDim(mlp) + (stepLocal ? 0 : P),
+    stateFloats: 4 * width + (stepLocal ? 0 : P),
   };
 }
 
@@ -113,7 +114,7 @@ export function adjointRows(mlp: MlpSpec): AdjointRows {
  * by the attempt) and `commit_step_row(h)` (an accepted step adds −h·row to
  * the accumulator; a rejected attempt's row is simply overwritten by the next).
  */
-function rowsWgsl(spec: AdjointSpec, rows: AdjointRows): { wgsl: string; step: (idx: string) => string } {
+export function rowsWgsl(spec: AdjointSpec, rows: AdjointRows, width = stateDim(spec.mlp)): { wgsl: string; step: (idx: string) => string } {
   const P = mlpOffsets(spec.mlp.layers).count;
   const step = (idx: string) => (rows.stepLocal ? `step_row[${idx}]` : `state[state_base + STEP_ROW + ${idx}]`);
   const acc = accumulatorRef(rows.accLocal);
@@ -121,7 +122,7 @@ function rowsWgsl(spec: AdjointSpec, rows: AdjointRows): { wgsl: string; step: (
   if (rows.stepLocal) {
     L.push(`var<private> step_row: array<f32, ${P}>;`);
   } else {
-    L.push(`// The step row follows [z, a] and f in the sample's state.`, `const STEP_ROW: u32 = ${4 * stateDim(spec.mlp)}u;`);
+    L.push(`// The step row follows [z, a] and f in the sample's state.`, `const STEP_ROW: u32 = ${4 * width}u;`);
   }
   L.push('fn begin_step_row(t: f32) {', `  for (var p = 0u; p < ${P}u; p++) { ${step('p')} = 0.0; }`);
   // The first stage's θ sweep, as the other stages' (its f is carried over, so none when b_1 = 0).
@@ -168,6 +169,7 @@ export const adjointKernel = defineKernel({
       VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
       RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp'), spec.perSampleTimes === true),
       ROWS: wgsl,
+      SAMPLE_SETUP: 'fn sample_setup(g: u32) {}',
       WG: ADJOINT_WORKGROUP,
     });
   },

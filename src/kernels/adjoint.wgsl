@@ -45,6 +45,10 @@ fn rhs_eval(t: f32) { mlp_vjp(t, 0.0, false); }
 
 ${RK_CORE}
 
+// Per-sample set-up before a sample is stepped (empty for the MLP; a flow's
+// kernel loads the sample's noise ε, by its global index g).
+${SAMPLE_SETUP}
+
 // The accumulator and step rows.
 ${ROWS}
 
@@ -127,6 +131,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
   state_base = b * STATE_FLOATS;
   smp = samples[b];
   if (smp.status >= STATUS_DONE) { return; }
+  sample_setup(g);
   if (smp.status == STATUS_NEW) {
     init_sample(g);
   } else {

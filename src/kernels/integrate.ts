@@ -93,6 +93,7 @@ export const integrateKernel = defineKernel({
       MLP: mlpWgsl(spec.mlp, { fn: 'rhs_eval', input: 'rhs_in', output: 'rhs_out', declare: false }),
       RK_CORE: rkCoreWgsl(spec.tableau, D, undefined, spec.perSampleTimes === true),
       DENSE: denseWgsl(spec.tableau),
+      SAMPLE_SETUP: 'fn sample_setup(b: u32) {}',
       WG: INTEGRATE_WORKGROUP,
       CWG: CONTROL_WORKGROUP,
     });

@@ -28,6 +28,10 @@ ${MLP}
 
 ${RK_CORE}
 
+// Per-sample set-up before a sample's state is used in a dispatch (empty for
+// the plain MLP; a flow's kernel loads the sample's noise ε here).
+${SAMPLE_SETUP}
+
 // Writes the dense output y(t + θh) = y + h Σ w_i(θ) K_i to output row `row`.
 ${DENSE}
 
@@ -92,6 +96,7 @@ fn integrate(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (b >= P.batch) { return; }
   smp = samples[b];
   if (smp.status >= STATUS_DONE) { return; }
+  sample_setup(b);
   if (smp.status == STATUS_NEW) {
     init_sample(b);
   } else {
@@ -135,6 +140,7 @@ fn batch_init(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (b >= P.batch) { return; }
   smp = samples[b];
   if (smp.status != STATUS_NEW) { return; }
+  sample_setup(b);
   init_sample(b);
   for (var d = 0u; d < D; d++) {
     ycur[b * D + d] = y[d];
@@ -150,6 +156,7 @@ fn batch_attempt(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = samples[P.batch];
   if (c.status != STATUS_RUNNING) { return; }
   smp = samples[b];
+  sample_setup(b);
   for (var d = 0u; d < D; d++) {
     y[d] = ycur[b * D + d];
     K[0][d] = kbuf[kb(b, 0u, d)];
@@ -243,6 +250,7 @@ fn batch_commit(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = samples[P.batch];
   let pv = samples[P.batch + 1u];
   if (pv.status == 1u) {
+    sample_setup(b);
     for (var d = 0u; d < D; d++) {
       y[d] = ycur[b * D + d];
       for (var i = 0u; i < NK; i++) { K[i][d] = kbuf[kb(b, i, d)]; }
