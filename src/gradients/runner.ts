@@ -181,7 +181,7 @@ function submitTimeGradient(
 }
 
 /** The output times of a solve as the kernels read them: [T], or [B][T] with per-sample times. */
-export function outputTimes(sol: Solution): Float32Array {
+export function outputTimes(sol: Solution): Float32Array<ArrayBuffer> {
   const T = sol.t.length;
   if (!sol.sampleTimes) return Float32Array.from(sol.t);
   const out = new Float32Array(sol.batch * T);

@@ -12,7 +12,7 @@ import { defineKernel, storage } from '../wgsl/kernel';
 import { mlpOffsets } from '../mlp/mlp';
 import { type CnfFieldSpec, cnfStateWidth, cnfVjpWgsl } from '../mlp/trace';
 import type { Tableau } from '../methods/tableau';
-import { rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { outputTimesWgsl, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { ADJOINT_PARAMS, ADJOINT_WORKGROUP, adjointRows, rowsWgsl, thetaStageEval } from './adjoint';
 import { gradientBindings } from './gradient-bindings';
 
@@ -36,11 +36,15 @@ export const cnfAdjointKernel = defineKernel({
     const D = spec.field.mlp.layers[spec.field.mlp.layers.length - 1];
     const rows = adjointRows(spec.field.mlp, NA);
     const { wgsl, step } = rowsWgsl({ mlp: spec.field.mlp, tableau: spec.tableau }, rows, NA);
+    const times = outputTimesWgsl(false); // a flow's times [t0, t1] are shared by the batch
     return fillTemplate(adjointSource, {
       BINDINGS: decls,
       STATUS_CONSTS: statusWgsl(),
       D: NA,
       STATE_FLOATS: rows.stateFloats,
+      TIMES_DECL: times.decl,
+      TIMES_ROW: times.row('g'),
+      TOUT_BASE: times.base,
       VJP: cnfVjpWgsl(spec.field, step),
       RK_CORE: rkCoreWgsl(spec.tableau, 2 * NA, thetaStageEval(spec.tableau, 'mlp_vjp')),
       ROWS: wgsl,

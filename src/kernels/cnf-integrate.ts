@@ -13,7 +13,7 @@ import type { Tableau } from '../methods/tableau';
 import { fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage } from '../wgsl/kernel';
 import { type CnfFieldSpec, cnfFieldWgsl, cnfStateWidth } from '../mlp/trace';
-import { rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { outputTimesWgsl, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { CONTROL_WORKGROUP, INTEGRATE_WORKGROUP, type IntegrateEntry, denseWgsl, integrateBindings } from './integrate';
 
 /** The compile-time spec of a flow's integration kernel. */
@@ -38,10 +38,16 @@ export const cnfIntegrateKernel = defineKernel({
       spec.field.trace === 'hutchinson'
         ? `fn sample_setup(b: u32) { for (var k = 0u; k < ${D}u; k++) { eps[k] = noise[b * ${D}u + k]; } }`
         : 'fn sample_setup(b: u32) {}';
+    const times = outputTimesWgsl(false); // a flow's times [t0, t1] are shared by the batch
     return fillTemplate(integrateSource, {
       BINDINGS: decls,
       STATUS_CONSTS: statusWgsl(),
       D: N,
+      TIMES_DECL: times.decl,
+      TIMES_ROW: times.row('b'),
+      TOUT_BASE: times.base,
+      T0: times.t0,
+      T_END: times.tEnd,
       MLP: cnfFieldWgsl(spec.field),
       RK_CORE: rkCoreWgsl(spec.tableau, N),
       DENSE: denseWgsl(spec.tableau),
