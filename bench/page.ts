@@ -17,6 +17,7 @@
 import { type Runtime, createRuntime } from '../src/index';
 import { type KernelsMeasured, kernelsSection, measureKernels } from './kernels';
 import { type Limits, limitsSection, measureLimits, recheckSection } from './limits';
+import { flowsSection } from './flows';
 import { memorySection } from './memory';
 import { peerSection } from './peer';
 import { precisionSection } from './precision';
@@ -24,6 +25,7 @@ import { profileSection } from './profile';
 import { type LatentAnswer, latentRequest, latentSection } from './latent';
 import { seriesSection } from './series';
 import { solvesSection } from './solves';
+import { timesSection } from './times';
 import type { SectionResult } from './table';
 import { type TorchdiffeqAnswer, type TorchdiffeqRequest, torchdiffeqRequest, torchdiffeqSection } from './torchdiffeq';
 import { type TrainingRun, trainingSection } from './training';
@@ -77,13 +79,15 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
   peer: (s) => peerSection(s.rt, needLimits(s), s.training?.[0] ?? null),
   precision: (s) => precisionSection(s.rt),
   'peer-torchdiffeq': (s, answer) => torchdiffeqSection(s.rt, needLimits(s), s.torchdiffeq, answer as TorchdiffeqAnswer | undefined),
+  times: (s) => timesSection(s.rt),
   series: (s) => seriesSection(s.rt, needLimits(s)),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
+  flows: (s) => flowsSection(s.rt, needLimits(s)),
   latent: (s, answer) => latentSection(s.rt, answer as LatentAnswer | undefined),
 };
 
-/** Sections left out of a full run (slow): run them by name, `node bench/run.mjs latent`. */
-const optIn = ['latent'];
+/** Sections that run only when named (`node bench/run.mjs flows`, `… latent`): slow on a software adapter. */
+const optIn: readonly string[] = ['flows', 'latent'];
 
 /** Sections with a peer outside the browser: what run.mjs must give that peer (`peer` names it). */
 const peerRequests: Record<string, (s: State) => Promise<{ peer: string; request: unknown }>> = {
@@ -108,6 +112,7 @@ declare global {
     bench: {
       info(): Promise<unknown>;
       sections: readonly string[];
+      /** Sections run only when named on the command line. */
       optIn: readonly string[];
       peerRequest(name: string): Promise<{ peer: string; request: unknown } | null>;
       run(name: string, peerAnswer?: unknown): Promise<SectionReply>;

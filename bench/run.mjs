@@ -9,7 +9,8 @@
  *
  *   node bench/run.mjs                 all sections -> bench/results.json
  *   node bench/run.mjs limits solves   some sections (limits always first) -> bench/results.partial.{json,txt}
- *   node bench/run.mjs latent          an opt-in section (left out of a full run: slow)
+ *   node bench/run.mjs flows           an opt-in section (`window.bench.optIn`: not run by default)
+ *   node bench/run.mjs latent          another opt-in section (several minutes: two latent ODEs trained)
  *
  * The work-precision section (table 7) also writes its figure,
  * bench/work-precision.svg (bench/plot.mjs), from the data the page returns.
@@ -90,6 +91,7 @@ async function main() {
     );
 
     const all = await page.evaluate(() => window.bench.sections);
+    // Opt-in sections (flows, latent) run only when named.
     const optIn = await page.evaluate(() => window.bench.optIn);
     const order = wanted.length ? all.filter((s) => s === 'limits' || wanted.includes(s)) : all.filter((s) => !optIn.includes(s));
     for (const w of wanted) if (!all.includes(w)) throw new Error(`unknown section ${w}; sections: ${all.join(', ')}`);

@@ -34,11 +34,13 @@ export interface LossOptions {
 export interface LossArgs {
   /** Predictions, read from element `predOffset` on: `count` values (MSE, L1) or `count` rows of `classes` logits. */
   pred: Tensor;
+  /** Element offset of the first prediction. Default 0. */
   predOffset?: number;
   /** Targets: `count` values (MSE, L1) or `count` class indices 0 … classes−1 (cross-entropy). */
   target: Tensor;
   /** dL/dpred is written here from element `gradOffset` on (same layout as the predictions). */
   grad: Tensor;
+  /** Element offset of the first gradient value. Default 0. */
   gradOffset?: number;
   /** Items the mean runs over: elements (MSE, L1) or rows (cross-entropy). */
   count: number;
@@ -60,7 +62,9 @@ export interface LossArgs {
 
 /** A loss function whose gradient and value are computed on the GPU. */
 export class Loss {
+  /** The runtime the loss runs on. */
   readonly runtime: Runtime;
+  /** Which loss. */
   readonly kind: LossKind;
   /** Observation std of 'gaussian-nll' (NaN for the other kinds). */
   readonly std: number;
