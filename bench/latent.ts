@@ -1,5 +1,5 @@
 /**
- * Table 11, section `latent` (opt-in: `node bench/run.mjs latent`): a latent
+ * Table 12, section `latent` (opt-in: `node bench/run.mjs latent`): a latent
  * ODE trained on Rubanova et al.'s periodic toy with irregular per-series
  * times, by webode and by PyTorch + torchdiffeq (bench/latent_peer.py) in the
  * same run — same sizes, same initial parameters (webode's, exported), same
@@ -225,14 +225,14 @@ export async function latentSection(rt: Runtime, answer: LatentAnswer | undefine
       data: { setup: SETUP, webode, peer },
       tables: [
         {
-          id: '11',
+          id: '12',
           title: `Latent ODE on the periodic toy: B = ${SETUP.batch} irregular series, ${SETUP.iterations} Adam iterations (lr ${SETUP.lr}), same initial parameters, data and ε`,
           columns: ['', 'iterations/s', 'loss (mean of last 10)', 'interpolation MSE', 'extrapolation MSE', 'host waits'],
           rows,
           notes: [
             `Data: periodicSeries (Rubanova et al.'s toy: sin(2π f t) + c, f ~ U[0.4, 0.8]) with ${SETUP.points} grid times on (0, 5], seed ${SETUP.seed}; each series keeps half of its grid points in the observed window t ≤ 2.5 (${ds.observed.length} padded steps). Interpolation: the held-out grid points of that window; extrapolation: every grid point in (2.5, 5]; both against the noise-free values, from the mean of ${SETUP.samples} z0 samples.`,
             `Model: GRU encoder (hidden ${SETUP.encoderHidden}) run backwards over [x·m, m, t], Linear → μ, log σ (L = ${SETUP.latentDim}), f = MLP [${[SETUP.latentDim, ...SETUP.fieldHidden, SETUP.latentDim].join(', ')}] ${SETUP.activation}, Linear decoder, obs std ${SETUP.obsStd}, KL warm-up over ${SETUP.klWarmup} iterations; dopri5 rtol ${SETUP.rtol}, atol ${SETUP.atol}, adjoint gradients on both sides.`,
-            'Both solve the batch over the union of its observation times; webode with per-sample step control, torchdiffeq with one step size for the batch. webode: wait-free iterations (the clock stops after one final read); torchdiffeq: odeint_adjoint + loss.backward() + Adam.step() per iteration, run by bench/run.mjs while the page is idle.',
+            'webode solves each series at its own times (per-sample output times, per-sample step control); torchdiffeq solves the batch over the union of its times with one step size for the batch. webode: wait-free iterations (the clock stops after one final read); torchdiffeq: odeint_adjoint + loss.backward() + Adam.step() per iteration, run by bench/run.mjs while the page is idle.',
           ],
         },
       ],

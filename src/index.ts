@@ -111,7 +111,7 @@ export type { ModelJSON, StateDictOptions, StateDictJSON, StateDictMeta } from '
 /** Series: irregularly sampled time series (padded, masked, per-series times) and their generators. */
 export { padSeries, periodicSeries, spiralSeries, PAD_STEP } from './series/datasets';
 export type { SeriesBatch, SeriesDataset, RaggedSeries, PeriodicOptions, SpiralOptions } from './series/datasets';
-/** Series: the latent ODE (GRU encoder, latent MLP dynamics at per-series times, Linear decoder), its trainer and noise. */
+/** Series: the latent ODE (GRU encoder, latent MLP dynamics at per-series times, Linear decoder), its trainer and its noise formula. */
 export { LatentODE, LatentData, checkSeriesTimes } from './series/latent';
 export type { LatentODEOptions, LatentEncoderKind, LatentPrediction, PredictOptions } from './series/latent';
 export { LatentTrainer, LATENT_HISTORY } from './series/latent-trainer';

@@ -32,9 +32,11 @@ import { checkInt, checkNumber } from '../train/common';
  * `PAD_STEP` (times stay strictly increasing, as a solve needs them).
  */
 export interface SeriesBatch {
+  /** Series B. */
   readonly batch: number;
   /** Padded length T (the largest count). */
   readonly length: number;
+  /** Values per observation D. */
   readonly dim: number;
   /** [B][T] increasing times per series. */
   readonly times: Float64Array[];
@@ -48,6 +50,7 @@ export interface SeriesBatch {
 
 /** A generated dataset: its windows and the noise-free truth. */
 export interface SeriesDataset {
+  /** Values per observation D. */
   readonly dim: number;
   /** Observations with t ≤ split (what a model encodes and reconstructs). */
   readonly observed: SeriesBatch;
@@ -68,7 +71,9 @@ export const PAD_STEP = 1e-3;
 
 /** One series before padding: its times and its rows of D values. */
 export interface RaggedSeries {
+  /** Increasing observation times after 0. */
   readonly times: readonly number[];
+  /** One row of D values per time. */
   readonly values: readonly (readonly number[])[];
 }
 
@@ -159,6 +164,7 @@ export interface PeriodicOptions {
   keep?: number;
   /** Noise: each kept value gets noise · U[0, 1) added (Rubanova et al.'s noise_weight). Default 0.01. */
   noise?: number;
+  /** Seed of the generator. Default 0. */
   seed?: number;
 }
 
@@ -214,13 +220,15 @@ export interface SpiralOptions {
   stop?: number;
   /** Observation noise std. Default 0.3. */
   noiseStd?: number;
-  /** Spiral parameters r = a + b θ. Defaults 0 and 0.3. */
+  /** Spiral parameter a of r = a + b θ. Default 0. */
   a?: number;
+  /** Spiral parameter b of r = a + b θ. Default 0.3. */
   b?: number;
   /** Fraction of the observed window's points each series keeps. Default 0.5. */
   keep?: number;
   /** Fraction of the window that is observed (the rest is extrapolated). Default 0.5. */
   observedFraction?: number;
+  /** Seed of the generator. Default 0. */
   seed?: number;
 }
 

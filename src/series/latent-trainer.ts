@@ -3,8 +3,8 @@
  * no host wait —
  *
  *   GRU over the reversed observations → head → ε (PCG hash) → z0 = μ + σ ε
- *   → deferred solve over the batch's time grid → decoder → masked Gaussian
- *   NLL, dL/dx̂ → decoder VJP into the cotangent [U+1][B][L] → deferred adjoint
+ *   → deferred solve at each series' times → decoder → masked Gaussian NLL,
+ *   dL/dx̂ → decoder VJP into the cotangent [T+1][B][L] → deferred adjoint
  *   solve → dL/dz0 → reparameterisation and KL gradients → head VJP →
  *   GRU backpropagation through time → gate → Adam on every tensor.
  *
@@ -51,6 +51,7 @@ export interface LatentLoss {
   readonly nll: number;
   /** (1/B) Σ_b KL(q(z0 | x_b) ‖ N(0, I)). */
   readonly kl: number;
+  /** The KL weight β of the iteration. */
   readonly beta: number;
   /** The ELBO estimate −(nll + kl) per series. */
   readonly elbo: number;
@@ -66,6 +67,7 @@ export interface LatentStepOptions {
 
 /** What one iteration did. */
 export interface LatentStepResult {
+  /** The iteration's number (1 for the first). */
   readonly iteration: number;
   /** The objective before the update, when requested; null otherwise. */
   readonly loss: LatentLoss | null;
@@ -75,10 +77,15 @@ export interface LatentStepResult {
 
 /** The objective's terms of a run of iterations (`readHistory`). */
 export interface LatentHistory {
+  /** The number of the first iteration returned. */
   readonly first: number;
+  /** nll + β·kl per iteration. */
   readonly loss: Float32Array;
+  /** The likelihood term per iteration. */
   readonly nll: Float32Array;
+  /** The KL term per iteration. */
   readonly kl: Float32Array;
+  /** β per iteration. */
   readonly beta: Float32Array;
 }
 
@@ -97,13 +104,19 @@ function terms(v: Float32Array, at = 0): LatentLoss {
 
 /** Trains a `LatentODE` with an optimizer over `model.parameters`. */
 export class LatentTrainer {
+  /** The model trained. */
   readonly model: LatentODE;
+  /** The optimizer over `model.parameters`. */
   readonly optimizer: Optimizer;
   /** The masked Gaussian NLL (its std is the model's obsStd). */
   readonly loss: Loss;
+  /** Largest KL weight β. */
   readonly klWeight: number;
+  /** Iterations of β's linear warm-up (0: none). */
   readonly klWarmup: number;
+  /** Seed of the z0 noise. */
   readonly seed: number;
+  /** Iterations done. */
   iteration = 0;
   private readonly rt: Runtime;
   private readonly dispatchBudget: number | undefined;
@@ -185,7 +198,7 @@ export class LatentTrainer {
 
   /** Scratch tensors for a data shape, kept between iterations. */
   private tensorsFor(data: LatentData) {
-    const { batch: B, gridLength: T, dim: D } = data;
+    const { batch: B, length: T, dim: D } = data;
     const L = this.model.latentDim;
     const H = this.model.encoderHidden;
     const key = `${B},${T},${D}`;
@@ -232,8 +245,6 @@ export class LatentTrainer {
     rt.check();
     const model = this.model;
     const { batch: B, length: T, dim: D } = data;
-    /** Rows of the solve after its origin (the grid's observation times). */
-    const U = data.gridLength;
     const L = model.latentDim;
     const H = model.encoderHidden;
     const eps = options.eps === undefined ? null : finiteFloat32('options.eps', options.eps, B * L);
@@ -267,7 +278,7 @@ export class LatentTrainer {
       const deferred = { deferred: true, dispatchBudget: this.dispatchBudget };
       let sol: Solution;
       try {
-        sol = await odeint(model.f, s.z0, data.grid, { ...model.solver, ...deferred });
+        sol = await odeint(model.f, s.z0, data.solveTimes, { ...model.solver, ...deferred });
       } catch (e) {
         destroyPartial(e);
         throw e;
@@ -279,12 +290,12 @@ export class LatentTrainer {
         const encoder = rt.device.createCommandEncoder({ label: 'latent likelihood' });
         encoder.clearBuffer(s.cot.buffer, 0, B * L * 4);
         const pass = encoder.beginComputePass({ label: 'latent likelihood' });
-        model.decoder.recordForward(pass, { x: sol.y, xOffset: B * L, batch: U * B, y: s.pred });
-        this.loss.record(pass, { pred: s.pred, target: data.values, mask: data.mask, grad: s.dpred, count: U * B * D, scale: 1 / B });
+        model.decoder.recordForward(pass, { x: sol.y, xOffset: B * L, batch: T * B, y: s.pred });
+        this.loss.record(pass, { pred: s.pred, target: data.values, mask: data.mask, grad: s.dpred, count: T * B * D, scale: 1 / B });
         model.decoder.recordBackward(pass, {
           x: sol.y,
           xOffset: B * L,
-          batch: U * B,
+          batch: T * B,
           gy: s.dpred,
           gx: s.cot,
           gxOffset: B * L,

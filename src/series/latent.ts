@@ -7,9 +7,8 @@
  *             observed leave its state unchanged), then a Linear layer maps
  *             its last state to μ and log σ of q(z0 | x) = N(μ, σ²)
  *   z0        μ + σ ε (reparameterised; ε seeded on the GPU or given)
- *   dynamics  dz/dt = f(z), an MLP, solved from z(0) = z0 over the union of
- *             the batch's observation times (each series' values sit on its
- *             own rows of that grid; the others are masked)
+ *   dynamics  dz/dt = f(z), an MLP, solved from z(0) = z0 at each series' own
+ *             times (per-sample output times)
  *   decoder   x̂(t) = Linear(z(t)), with Gaussian observation noise of a fixed std
  *
  * The objective is the negative ELBO averaged over series,
@@ -74,6 +73,7 @@ export interface LatentPrediction {
   readonly draws: Float32Array;
   /** The z0 drawn, [S·B][L] (same rows). */
   readonly z0: Float32Array;
+  /** z0 samples per series S. */
   readonly samples: number;
 }
 
@@ -89,28 +89,26 @@ export interface PredictOptions {
 
 /**
  * Padded series on the GPU in the forms the model reads (made by
- * `LatentODE.upload`): the encoder's reversed inputs and step mask, and the
- * targets and their mask on the solve's time grid — the origin 0, then the
- * union of the batch's observation times, each series' values on its own rows.
+ * `LatentODE.upload`): the encoder's reversed inputs and step mask, the
+ * targets and their mask, and the solve's per-series times (0 first).
  */
 export class LatentData {
+  /** Series B. */
   readonly batch: number;
-  /** Padded observations per series T (the encoder's steps). */
+  /** Padded observations per series T. */
   readonly length: number;
+  /** Values per observation D. */
   readonly dim: number;
-  /** The series' own times [B][T] (padded as given). */
-  readonly times: Float64Array[];
-  /** The solve's output times: 0, then the U distinct observation times of the batch, increasing. */
-  readonly grid: Float64Array;
+  /** [B][T + 1]: the origin 0, then the series' times. */
+  readonly solveTimes: Float64Array[];
   private tensors: { encoderInput: Tensor; encoderMask: Tensor; values: Tensor; mask: Tensor } | null;
 
   /** @internal Made by `LatentODE.upload`. */
-  constructor(parts: { batch: number; length: number; dim: number; times: Float64Array[]; grid: Float64Array; encoderInput: Tensor; encoderMask: Tensor; values: Tensor; mask: Tensor }) {
+  constructor(parts: { batch: number; length: number; dim: number; solveTimes: Float64Array[]; encoderInput: Tensor; encoderMask: Tensor; values: Tensor; mask: Tensor }) {
     this.batch = parts.batch;
     this.length = parts.length;
     this.dim = parts.dim;
-    this.times = parts.times;
-    this.grid = parts.grid;
+    this.solveTimes = parts.solveTimes;
     const { encoderInput, encoderMask, values, mask } = parts;
     this.tensors = { encoderInput, encoderMask, values, mask };
   }
@@ -127,18 +125,15 @@ export class LatentData {
   get encoderMask(): Tensor {
     return this.t.encoderMask;
   }
-  /** Distinct observation times U (the grid without its origin). */
-  get gridLength(): number {
-    return this.grid.length - 1;
-  }
-  /** Targets on the grid [U][B][D] (0 where a series has no observation). */
+  /** Targets [T][B][D]. */
   get values(): Tensor {
     return this.t.values;
   }
-  /** Target mask on the grid [U][B][D]. */
+  /** Target mask [T][B][D]. */
   get mask(): Tensor {
     return this.t.mask;
   }
+  /** True after `destroy()`. */
   get isDestroyed(): boolean {
     return this.tensors === null;
   }
@@ -169,9 +164,13 @@ export function checkSeriesTimes(name: string, times: readonly ArrayLike<number>
 
 /** The latent ODE: encoder GRU, head, latent vector field, decoder. */
 export class LatentODE {
+  /** The runtime every layer lives on. */
   readonly runtime: Runtime;
+  /** Values per observation D. */
   readonly obsDim: number;
+  /** Latent dimension L. */
   readonly latentDim: number;
+  /** The encoder of q(z0 | x). */
   readonly encoderKind: LatentEncoderKind;
   /** The encoder's GRU (input 2D + 1, hidden `encoderHidden`). */
   readonly encoder: GRUCell;
@@ -181,6 +180,7 @@ export class LatentODE {
   readonly f: MLP;
   /** z → x̂ (L → D). */
   readonly decoder: Linear;
+  /** Observation std σ of the Gaussian likelihood. */
   readonly obsStd: number;
   /** Forward solver options (mutable). */
   solver: OdeintOptions;
@@ -275,27 +275,7 @@ export class LatentODE {
         stepMask[r * B + b] = any;
       }
     }
-    // The grid: 0, then every time at which some series observes something.
-    const seen = new Set<number>();
-    for (let i = 0; i < T; i++) for (let b = 0; b < B; b++) if (stepMask[(T - 1 - i) * B + b]) seen.add(times[b][i]);
-    const grid = Float64Array.of(0, ...[...seen].sort((x, y) => x - y));
-    const row = new Map<number, number>();
-    grid.forEach((t, g) => g > 0 && row.set(t, g - 1));
-    const U = grid.length - 1;
-    const values = new Float32Array(U * B * D);
-    const mask = new Float32Array(U * B * D);
-    for (let i = 0; i < T; i++) {
-      for (let b = 0; b < B; b++) {
-        const g = row.get(times[b][i]);
-        if (g === undefined) continue;
-        for (let d = 0; d < D; d++) {
-          const m = series.mask[(i * B + b) * D + d];
-          if (m === 0) continue;
-          values[(g * B + b) * D + d] = series.values[(i * B + b) * D + d];
-          mask[(g * B + b) * D + d] = m;
-        }
-      }
-    }
+    const values = Float32Array.from(series.values, (v, k) => (series.mask[k] === 0 ? 0 : v));
     const made: Tensor[] = [];
     try {
       const up = (data: Float32Array, shape: number[], label: string) => {
@@ -307,12 +287,11 @@ export class LatentODE {
         batch: B,
         length: T,
         dim: D,
-        times,
-        grid,
+        solveTimes: times.map((row) => Float64Array.of(0, ...row)),
         encoderInput: up(input, [T, B, I], 'latent encoder input'),
         encoderMask: up(stepMask, [T, B], 'latent encoder mask'),
-        values: up(values, [U, B, D], 'latent targets'),
-        mask: up(mask, [U, B, D], 'latent target mask'),
+        values: up(values, [T, B, D], 'latent targets'),
+        mask: up(Float32Array.from(series.mask), [T, B, D], 'latent target mask'),
       });
     } catch (e) {
       for (const t of made) t.destroy();
@@ -338,7 +317,7 @@ export class LatentODE {
     const D = this.obsDim;
     const H = this.encoderHidden;
     const T = data.length;
-    const times = asked ?? data.times;
+    const times = asked ?? data.solveTimes.map((r) => r.slice(1));
     const Tp = times[0].length;
     const owned: { destroy(): void }[] = [data];
     try {
@@ -363,29 +342,18 @@ export class LatentODE {
       k.dispatch(pass, 'reparam', latentWorkgroups(S * B * L));
       pass.end();
       rt.submit([encoder.finish()]);
-      // One solve over the union of the asked times; each series reads its own rows.
-      const union = [...new Set(times.flatMap((r) => Array.from(r)))].sort((x, y) => x - y);
-      const at = new Map(union.map((t, g) => [t, g]));
-      const U = union.length;
-      const sol = await odeint(this.f, z0, [0, ...union], this.solver);
+      const solveTimes: Float64Array[] = [];
+      for (let s = 0; s < S; s++) for (let b = 0; b < B; b++) solveTimes.push(Float64Array.of(0, ...times[b]));
+      const sol = await odeint(this.f, z0, solveTimes, this.solver);
       owned.push(sol);
-      const out = Tensor.zeros(rt, [U, S * B, D], 'latent predict decoded');
+      const out = Tensor.zeros(rt, [Tp, S * B, D], 'latent predict decoded');
       owned.push(out);
       const enc2 = rt.device.createCommandEncoder({ label: 'latent predict decode' });
       const pass2 = enc2.beginComputePass({ label: 'latent predict decode' });
-      this.decoder.recordForward(pass2, { x: sol.y, xOffset: S * B * L, batch: U * S * B, y: out });
+      this.decoder.recordForward(pass2, { x: sol.y, xOffset: S * B * L, batch: Tp * S * B, y: out });
       pass2.end();
       rt.submit([enc2.finish()]);
-      const decoded = await out.read();
-      const draws = new Float32Array(Tp * S * B * D);
-      for (let i = 0; i < Tp; i++) {
-        for (let b = 0; b < B; b++) {
-          const g = at.get(times[b][i]) as number;
-          for (let s = 0; s < S; s++) {
-            for (let d = 0; d < D; d++) draws[(i * S * B + s * B + b) * D + d] = decoded[(g * S * B + s * B + b) * D + d];
-          }
-        }
-      }
+      const draws = await out.read();
       const z0Values = await z0.read();
       const mean = new Float32Array(Tp * B * D);
       const std = new Float32Array(Tp * B * D);
