@@ -43,12 +43,20 @@ import './gradients/adjoint';
  */
 export { GRUCell, RNNCell, RecurrentCell, RecurrentSequence } from './series/cells';
 export type { RecurrentCellOptions, SequenceArgs, SequenceCotangents, SequenceGradients } from './series/cells';
+export type { CellKind, RecurrentSpec } from './kernels/recurrent';
 /** Continuous normalizing flows (FFJORD): log p(x) and sampling with the exact or Hutchinson trace, kinetic and Jacobian regularisers. */
 export { CNF, FlowDensity, FlowSamples, drawNoise } from './flows/cnf';
 export type { CNFOptions, LogProbOptions, SampleOptions, NoiseKind } from './flows/cnf';
 export { FlowGradients } from './flows/cnf-backward';
 export type { FlowBackwardOptions } from './flows/cnf-backward';
 export type { TraceKind } from './mlp/trace';
+/**
+ * The ODE-RNN encoder (Rubanova et al. 2019): irregular series read
+ * backwards, an ODE between observations and a GRU update at each, and
+ * [μ, log σ] of q(z0 | x); gradients by BPTT and the adjoint of each segment.
+ */
+export { OdeRnnEncoder, OdeRnnEncoding } from './series/odernn';
+export type { OdeRnnOptions, OdeRnnInput, OdeRnnGradients } from './series/odernn';
 
 /** Errors. */
 export {

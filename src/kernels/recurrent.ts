@@ -21,8 +21,11 @@ export type CellKind = 'gru' | 'rnn';
 
 /** The compile-time spec of a recurrent cell. */
 export interface RecurrentSpec {
+  /** 'gru' or 'rnn'. */
   readonly cell: CellKind;
+  /** Input width I. */
   readonly inputSize: number;
+  /** Hidden width H. */
   readonly hiddenSize: number;
 }
 

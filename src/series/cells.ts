@@ -48,7 +48,9 @@ export interface RecurrentCellOptions {
 export interface SequenceArgs {
   /** Inputs [steps][batch][inputSize]. */
   x: Tensor | ArrayLike<number>;
+  /** Steps T. */
   steps: number;
+  /** Samples B. */
   batch: number;
   /** Initial state [batch][hiddenSize]; zeros when omitted. */
   h0?: Tensor | ArrayLike<number>;
@@ -88,7 +90,9 @@ export interface SequenceGradients {
 export class RecurrentSequence {
   /** Every hidden state h_0 … h_{T−1} after its step, [steps][batch][hiddenSize]. */
   readonly hidden: Tensor;
+  /** Steps T of the sequence. */
   readonly steps: number;
+  /** Samples B of the sequence. */
   readonly batch: number;
   /** The parameters' version when it was run (a backward after setParameters is refused). */
   readonly version: number;
@@ -103,6 +107,7 @@ export class RecurrentSequence {
 
   /** @internal Made by `RecurrentCell.forward`. */
   constructor(
+    /** The cell that ran it. */
     readonly cell: RecurrentCell,
     parts: { hidden: Tensor; steps: number; batch: number; version: number; x: Tensor; h0: Tensor | null; mask: Tensor | null; owned: Tensor[] },
   ) {
@@ -133,6 +138,7 @@ export class RecurrentSequence {
     if (!this.alive) throw new DestroyedError('RecurrentSequence');
   }
 
+  /** True after `destroy()`. */
   get isDestroyed(): boolean {
     return !this.alive;
   }
@@ -148,8 +154,11 @@ export class RecurrentSequence {
 
 /** The shared body of GRUCell and RNNCell. */
 export abstract class RecurrentCell {
+  /** The runtime whose device holds the parameters. */
   readonly runtime: Runtime;
+  /** The cell kind and widths (the kernels' compile-time spec). */
   readonly spec: RecurrentSpec;
+  /** G·H·(I + H + 2): 3H·(I + H + 2) for the GRU, H·(I + H + 2) for the RNN. */
   readonly parameterCount: number;
   private paramTensor: Tensor | null;
   private readonly uniforms: UniformCache;
@@ -187,9 +196,11 @@ export abstract class RecurrentCell {
     this.unused = runtime.createBuffer(`${name} unused binding`, 16, GPUBufferUsage.STORAGE);
   }
 
+  /** Input width I. */
   get inputSize(): number {
     return this.spec.inputSize;
   }
+  /** Hidden width H. */
   get hiddenSize(): number {
     return this.spec.hiddenSize;
   }
@@ -408,6 +419,7 @@ export abstract class RecurrentCell {
     this.spare.length = 0;
   }
 
+  /** True after `destroy()`. */
   get isDestroyed(): boolean {
     return this.paramTensor === null;
   }

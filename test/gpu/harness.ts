@@ -11,7 +11,7 @@ import * as webode from '../../src/index';
 import type { MLPOptions, OdeintOptions, Runtime } from '../../src/index';
 import { type WireArray, decode, encodeF32 } from './wire';
 import { trainOps } from './train-ops';
-import { seriesOps } from './series-ops';
+import { odeRnnOps, seriesOps } from './series-ops';
 import { latentOps } from './latent-ops';
 
 const calls = { mapAsync: 0, submit: 0, onSubmittedWorkDone: 0 };
@@ -183,6 +183,7 @@ const ops = {
       return { error, first, second, grad, waits, checkWaits, dispatches, live: r.counters.liveBuffers - live0 };
     });
   },
+  ...odeRnnOps({ calls, scoped }),
   async info() {
     const r = await rt();
     const info = r.adapterInfo;

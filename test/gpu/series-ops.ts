@@ -133,3 +133,83 @@ export function seriesOps(ctx: SeriesOpsContext) {
     },
   };
 }
+
+export interface OdeRnnRunArgs {
+  inputSize: number;
+  hiddenSize: number;
+  latentSize: number;
+  fieldHidden: number[];
+  field: WireArray;
+  cell: WireArray;
+  readout: WireArray;
+  times: number[][];
+  values: WireArray;
+  mask: WireArray;
+  gradOutput: WireArray;
+  solver: webode.OdeintOptions;
+}
+
+export function odeRnnOps(ctx: SeriesOpsContext) {
+  const { scoped } = ctx;
+  return {
+    /** The ODE-RNN encoder's encoding and gradients, with the host waits of each. */
+    async odeRnnRun(a: OdeRnnRunArgs) {
+      return scoped(async (r) => {
+        const enc = new webode.OdeRnnEncoder(r, { inputSize: a.inputSize, hiddenSize: a.hiddenSize, latentSize: a.latentSize, fieldHidden: a.fieldHidden });
+        try {
+          enc.field.setParameters(decode(a.field));
+          enc.cell.setParameters(decode(a.cell));
+          enc.readout.setParameters(decode(a.readout));
+          const e = await enc.encode({ times: a.times, values: decode(a.values), mask: decode(a.mask), solver: a.solver });
+          const g = await enc.backward(e, decode(a.gradOutput));
+          const out = {
+            hidden: encodeF32(await e.hidden.read()),
+            output: encodeF32(await e.output.read()),
+            gField: encodeF32(await g.field.read()),
+            gCell: encodeF32(await g.cell.read()),
+            gReadout: encodeF32(await g.readout.read()),
+            encodeWaits: e.hostWaits,
+            backwardWaits: g.hostWaits,
+          };
+          g.destroy();
+          e.destroy();
+          return out;
+        } finally {
+          enc.destroy();
+        }
+      });
+    },
+
+    /** The encoder's argument errors, each with the submits it made. */
+    async odeRnnErrors() {
+      return scoped(async (r) => {
+        const enc = new webode.OdeRnnEncoder(r, { inputSize: 1, hiddenSize: 2, latentSize: 1 });
+        const out: Record<string, { name: string; argument?: string; submits: number } | null> = {};
+        const attempt = async (key: string, fn: () => Promise<unknown>) => {
+          const s0 = ctx.calls.submit;
+          try {
+            await fn();
+            out[key] = null;
+          } catch (e) {
+            out[key] = { ...errorOf(e), submits: ctx.calls.submit - s0 };
+          }
+        };
+        const values = [1, 2, 3, 4];
+        await attempt('timesOrder', () => enc.encode({ times: [[0, 1], [0.5, 0.5]], values }));
+        await attempt('timesRows', () => enc.encode({ times: [[0, 1], [0, 1, 2]], values }));
+        await attempt('values', () => enc.encode({ times: [[0, 1], [0, 1]], values: [1, 2, 3] }));
+        await attempt('mask', () => enc.encode({ times: [[0, 1], [0, 1]], values, mask: [1, 0, 0.5, 1] }));
+        await attempt('gradOutput', async () => {
+          const e = await enc.encode({ times: [[0, 1], [0, 1]], values });
+          try {
+            await enc.backward(e, [1]);
+          } finally {
+            e.destroy();
+          }
+        });
+        enc.destroy();
+        return out;
+      });
+    },
+  };
+}

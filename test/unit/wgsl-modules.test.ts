@@ -49,6 +49,7 @@ import { cnfDensityKernel } from '../../src/kernels/cnf-density';
 import { cnfAdjointKernel } from '../../src/kernels/cnf-adjoint';
 import { cnfCotangentKernel } from '../../src/kernels/cnf-cotangent';
 import type { CnfFieldSpec } from '../../src/mlp/trace';
+import { accumulateKernel } from '../../src/kernels/accumulate';
 
 /** MLP shapes checked with every method: one and two hidden layers, with and without the time input. */
 const MLPS: MlpSpec[] = [
@@ -123,7 +124,7 @@ function cases(): Case[] {
       add(recurrentParamsKernel, spec, `${cell} ${inputSize}→${hiddenSize}`);
     }
   }
-  for (const def of [minibatchKernel, gateKernel, summaryKernel, seedKernel, reduceKernel, latentKernel] as AnyKernel[]) add(def, null, '');
+  for (const def of [minibatchKernel, gateKernel, summaryKernel, seedKernel, reduceKernel, latentKernel, accumulateKernel] as AnyKernel[]) add(def, null, '');
   return out;
 }
 
@@ -192,6 +193,7 @@ describe('generated WGSL modules', () => {
     const names = new Set(ALL.map((c) => c.def.name));
     expect([...names].sort()).toEqual(
       [
+        'accumulate',
         'adjoint',
         'adjoint-lanes',
         'adjoint-workgroup',
