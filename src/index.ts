@@ -76,3 +76,7 @@ export {
   MODEL_FORMAT_VERSION,
 } from './train/serialize';
 export type { ModelJSON, StateDictOptions } from './train/serialize';
+
+/** Flows: FFJORD's two-dimensional toy densities, generated on the host from a seed. */
+export { toyData, TOY_DATASETS } from './flows/toy-data';
+export type { ToyDataset } from './flows/toy-data';
