@@ -9,9 +9,13 @@ import lossSource from './loss.wgsl?raw';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
-/** The losses: 'mse' (mean squared error), 'l1' (mean absolute error), 'cross-entropy' (softmax, class-index targets). */
-export type LossKind = 'mse' | 'l1' | 'cross-entropy';
-export const LOSS_KINDS: readonly LossKind[] = ['mse', 'l1', 'cross-entropy'];
+/**
+ * The losses: 'mse' (mean squared error), 'l1' (mean absolute error),
+ * 'cross-entropy' (softmax, class-index targets), 'nll' (negative mean of
+ * log-likelihoods, the predictions; no target).
+ */
+export type LossKind = 'mse' | 'l1' | 'cross-entropy' | 'nll';
+export const LOSS_KINDS: readonly LossKind[] = ['mse', 'l1', 'cross-entropy', 'nll'];
 
 /** Invocations per workgroup of both passes (a power of two: the tree reduction halves it). */
 export const LOSS_WORKGROUP = 256;
@@ -34,6 +38,8 @@ export type LossParamsValues = Parameters<typeof LOSS_PARAMS.pack>[0];
  * `fn item(i) -> f32` for a loss kind.
  * - MSE: term (p − y)², gradient 2(p − y)·scale.
  * - L1: term |p − y|, gradient sign(p − y)·scale (0 at p = y, as PyTorch).
+ * - NLL: the prediction is a log-likelihood log p_i; term −log p_i, gradient
+ *   −scale (the targets are not read).
  * - Cross-entropy over the C logits l of row i with class k: term
  *   logsumexp(l) − l_k with the maximum subtracted first (no overflow),
  *   gradient (softmax(l) − onehot(k))·scale. A class index outside [0, C)
@@ -54,6 +60,11 @@ function itemWgsl(kind: LossKind): string {
   let d = pred[L.pred_offset + i] - targets[i];
   grad[L.grad_offset + i] = sign(d) * L.scale;
   return abs(d);
+}`;
+    case 'nll':
+      return `fn item(i: u32) -> f32 {
+  grad[L.grad_offset + i] = -L.scale;
+  return -pred[L.pred_offset + i];
 }`;
     case 'cross-entropy':
       return `fn item(i: u32) -> f32 {
