@@ -21,7 +21,8 @@ Request:
              "iterations": 100, "lr": 1e-3, "t1": 0.5, "rtol": 1e-5, "atol": 1e-5,
              "evalChunk": 2048},                          # optional; one entry per dataset in "trains": [...] also accepted
    "speed": {"t1": 0.5, "rtol": 1e-5, "atol": 1e-5, "budgetMs": 4000, "maxRuns": 5,
-             "cases": [{"dim": 2, "batch": 512, "trace": "exact", "seed": 0}, …]}}
+             "cases": [{"dim": 2, "batch": 512, "trace": "exact", "seed": 0,     # MLP [dim + 1, 64, 64, dim]
+                        "params": [...], "x": [...], "noise": [...]}, …]}}  # optional: webode's; else torch's from seed
 
 Answer:
   {"available": true, "torch": "…", "torchdiffeq": "0.2.5", "python": "…", "threads": 1,
@@ -190,10 +191,10 @@ def run_speed(spec):
     for c in spec["cases"]:
         D, B = c["dim"], c["batch"]
         torch.manual_seed(c.get("seed", 0))
-        func = CNFFunc([D + 1, 64, 64, D])
+        func = CNFFunc([D + 1, 64, 64, D], c.get("params"))
         func.trace = c["trace"]
-        x = torch.randn(B, D)
-        func.noise = torch.randn(B, D)
+        x = torch.tensor(c["x"], dtype=torch.float32).view(B, D) if "x" in c else torch.randn(B, D)
+        func.noise = torch.tensor(c["noise"], dtype=torch.float32).view(B, D) if "noise" in c else torch.randn(B, D)
         times = []
         start = time.perf_counter()
         runs = -1  # the first run is a warm-up

@@ -80,3 +80,8 @@ export type { ModelJSON, StateDictOptions } from './train/serialize';
 /** Flows: FFJORD's two-dimensional toy densities, generated on the host from a seed. */
 export { toyData, TOY_DATASETS } from './flows/toy-data';
 export type { ToyDataset } from './flows/toy-data';
+/** Flows: maximum-likelihood training of a flow (the nll loss, the adjoint, the optimizer), wait-free as `Trainer`. */
+export { FlowTrainer } from './flows/trainer';
+export type { FlowTrainerOptions, EvaluateOptions, TrainableFlow } from './flows/trainer';
+/** Training: the gate, loss ring, reads and fit loop every trainer shares. */
+export { TrainingLoop } from './train/trainer';
