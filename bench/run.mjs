@@ -7,8 +7,10 @@
  * stderr) and writes everything to bench/results.json (the printed text to
  * bench/results.txt).
  *
- *   node bench/run.mjs                 all sections -> bench/results.json
+ *   node bench/run.mjs                 all sections but the opt-in ones -> bench/results.json
  *   node bench/run.mjs limits solves   some sections (limits always first) -> bench/results.partial.{json,txt}
+ *   node bench/run.mjs flows           an opt-in section (`window.bench.optIn`: flows, whose two training
+ *                                      runs per side take many minutes) runs only when named
  *
  * The work-precision section (table 7) also writes its figure,
  * bench/work-precision.svg (bench/plot.mjs), from the data the page returns.
@@ -25,7 +27,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { workPrecisionSvg } from './plot.mjs';
 import { logger, openPage, printer, renderTable } from './serve.mjs';
-import { runTorchdiffeq } from './torchdiffeq-process.mjs';
+import { runFfjord, runTorchdiffeq } from './torchdiffeq-process.mjs';
 
 /**
  * Peers that run outside the browser, by the name a section's
@@ -33,7 +35,7 @@ import { runTorchdiffeq } from './torchdiffeq-process.mjs';
  * resolves to an answer for `window.bench.run`, or says why it has none
  * (a missing peer never fails the run). They run while the page is idle.
  */
-const hostPeers = { torchdiffeq: runTorchdiffeq };
+const hostPeers = { torchdiffeq: runTorchdiffeq, ffjord: runFfjord };
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Everything printed to stdout, kept for bench/results.txt. */
@@ -85,11 +87,12 @@ async function main() {
     );
 
     const all = await page.evaluate(() => window.bench.sections);
-    const order = wanted.length ? all.filter((s) => s === 'limits' || wanted.includes(s)) : all;
+    const optIn = await page.evaluate(() => window.bench.optIn ?? []);
+    const order = wanted.length ? all.filter((s) => s === 'limits' || wanted.includes(s)) : all.filter((s) => !optIn.includes(s));
     for (const w of wanted) if (!all.includes(w)) throw new Error(`unknown section ${w}; sections: ${all.join(', ')}`);
     for (const name of order) {
       log(`section ${name} …`);
-      const ask = await page.evaluate((n) => window.bench.peerRequest(n), name);
+      const ask = await page.evaluate((n, env) => window.bench.peerRequest(n, env), name, { flowsIterations: Number(process.env.WEBODE_FLOWS_ITERATIONS) || undefined });
       let answer;
       if (ask) {
         const t0 = performance.now();
