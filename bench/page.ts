@@ -21,6 +21,7 @@ import { memorySection } from './memory';
 import { peerSection } from './peer';
 import { precisionSection } from './precision';
 import { profileSection } from './profile';
+import { seriesSection } from './series';
 import { solvesSection } from './solves';
 import type { SectionResult } from './table';
 import { type TorchdiffeqAnswer, type TorchdiffeqRequest, torchdiffeqRequest, torchdiffeqSection } from './torchdiffeq';
@@ -75,6 +76,7 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
   peer: (s) => peerSection(s.rt, needLimits(s), s.training?.[0] ?? null),
   precision: (s) => precisionSection(s.rt),
   'peer-torchdiffeq': (s, answer) => torchdiffeqSection(s.rt, needLimits(s), s.torchdiffeq, answer as TorchdiffeqAnswer | undefined),
+  series: (s) => seriesSection(s.rt, needLimits(s)),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
 };
 

@@ -36,6 +36,14 @@ export type { AdjointKernel, BackwardOptions } from './gradients/adjoint';
 // Loads the gradient solve, which `Solution.backward` reaches through provideGradientSolve.
 import './gradients/adjoint';
 
+/**
+ * Recurrent cells on the GPU (PyTorch's GRUCell and tanh RNNCell, same
+ * parameter layout): a forward over a whole sequence with optional h0 and
+ * per-step mask, and backpropagation through time, without host waits.
+ */
+export { GRUCell, RNNCell, RecurrentCell, RecurrentSequence } from './series/cells';
+export type { RecurrentCellOptions, SequenceArgs, SequenceCotangents, SequenceGradients } from './series/cells';
+
 /** Errors. */
 export {
   WebodeError,

@@ -11,6 +11,7 @@ import * as webode from '../../src/index';
 import type { MLPOptions, OdeintOptions, Runtime } from '../../src/index';
 import { type WireArray, decode, encodeF32 } from './wire';
 import { trainOps } from './train-ops';
+import { seriesOps } from './series-ops';
 
 const calls = { mapAsync: 0, submit: 0, onSubmittedWorkDone: 0 };
 const origMap = GPUBuffer.prototype.mapAsync;
@@ -101,6 +102,7 @@ export interface SolveArgs {
 
 const ops = {
   ...trainOps({ calls, scoped }),
+  ...seriesOps({ calls, scoped }),
   async info() {
     const r = await rt();
     const info = r.adapterInfo;

@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /** The layers, lowest first. */
-const LAYERS = ['errors.ts', 'methods', 'wgsl', 'mlp', 'kernels', 'runtime', 'field', 'solver', 'gradients', 'train', 'flows', 'index.ts'];
+const LAYERS = ['errors.ts', 'methods', 'wgsl', 'mlp', 'kernels', 'runtime', 'field', 'solver', 'gradients', 'train', 'series', 'flows', 'index.ts'];
 
 const SRC = resolve(import.meta.dirname, '../../src');
 

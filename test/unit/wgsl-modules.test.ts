@@ -42,6 +42,7 @@ import { optimKernel } from '../../src/kernels/optim';
 import { minibatchKernel } from '../../src/kernels/minibatch';
 import { gateKernel } from '../../src/kernels/gate';
 import { seedKernel } from '../../src/kernels/seed';
+import { recurrentKernel, recurrentParamsKernel } from '../../src/kernels/recurrent';
 
 /** MLP shapes checked with every method: one and two hidden layers, with and without the time input. */
 const MLPS: MlpSpec[] = [
@@ -87,6 +88,13 @@ function cases(): Case[] {
   for (const kind of LOSS_KINDS) add(lossKernel, kind, kind);
   for (const kind of ['sgd', 'adam'] as const) add(optimKernel, kind, kind);
   for (const [inFeatures, outFeatures] of [[3, 2], [2, 10], [64, 1]]) add(linearKernel, { inFeatures, outFeatures }, `${inFeatures}→${outFeatures}`);
+  for (const cell of ['gru', 'rnn'] as const) {
+    for (const [inputSize, hiddenSize] of [[1, 1], [3, 25], [300, 7], [2, 256]]) {
+      const spec = { cell, inputSize, hiddenSize };
+      add(recurrentKernel, spec, `${cell} ${inputSize}→${hiddenSize}`);
+      add(recurrentParamsKernel, spec, `${cell} ${inputSize}→${hiddenSize}`);
+    }
+  }
   for (const def of [minibatchKernel, gateKernel, summaryKernel, seedKernel, reduceKernel] as AnyKernel[]) add(def, null, '');
   return out;
 }
@@ -168,6 +176,8 @@ describe('generated WGSL modules', () => {
         'minibatch',
         'mlp-forward',
         'optim',
+        'recurrent',
+        'recurrent-params',
         'reduce',
         'seed',
         'summary',
