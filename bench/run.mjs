@@ -9,8 +9,8 @@
  *
  *   node bench/run.mjs                 all sections but the opt-in ones -> bench/results.json
  *   node bench/run.mjs limits solves   some sections (limits always first) -> bench/results.partial.{json,txt}
- *   node bench/run.mjs flows           an opt-in section (`window.bench.optIn`: flows, whose two training
- *                                      runs per side take many minutes) runs only when named
+ *   node bench/run.mjs flows-peer      an opt-in section (`window.bench.optIn`: not run by default; flows-peer
+ *                                      trains for minutes per side)
  *
  * The work-precision section (table 7) also writes its figure,
  * bench/work-precision.svg (bench/plot.mjs), from the data the page returns.
@@ -56,7 +56,8 @@ async function main() {
     // Pre-bundle TF.js up front: a dependency discovered while the page runs
     // makes Vite reload it, which would kill the run.
     optimizeDeps: { entries: ['bench/index.html'], include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu'] },
-    protocolTimeout: 900_000,
+    // Long enough for the opt-in flows-peer section (minutes of training, the D = 32, B = 4,096 exact-trace solves).
+    protocolTimeout: 3_600_000,
   });
   let failed = false;
   const results = { date: new Date().toISOString(), sections: {} };
