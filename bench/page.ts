@@ -17,12 +17,14 @@
 import { type Runtime, createRuntime } from '../src/index';
 import { type KernelsMeasured, kernelsSection, measureKernels } from './kernels';
 import { type Limits, limitsSection, measureLimits, recheckSection } from './limits';
+import { flowsSection } from './flows';
 import { memorySection } from './memory';
 import { peerSection } from './peer';
 import { precisionSection } from './precision';
 import { profileSection } from './profile';
 import { seriesSection } from './series';
 import { solvesSection } from './solves';
+import { timesSection } from './times';
 import type { SectionResult } from './table';
 import { type TorchdiffeqAnswer, type TorchdiffeqRequest, torchdiffeqRequest, torchdiffeqSection } from './torchdiffeq';
 import { type TrainingRun, trainingSection } from './training';
@@ -76,9 +78,14 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
   peer: (s) => peerSection(s.rt, needLimits(s), s.training?.[0] ?? null),
   precision: (s) => precisionSection(s.rt),
   'peer-torchdiffeq': (s, answer) => torchdiffeqSection(s.rt, needLimits(s), s.torchdiffeq, answer as TorchdiffeqAnswer | undefined),
+  times: (s) => timesSection(s.rt),
   series: (s) => seriesSection(s.rt, needLimits(s)),
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
+  flows: (s) => flowsSection(s.rt, needLimits(s)),
 };
+
+/** Sections that run only when named (`node bench/run.mjs flows`): slow on a software adapter. */
+const optIn: readonly string[] = ['flows'];
 
 /** Sections with a peer outside the browser: what run.mjs must give that peer (`peer` names it). */
 const peerRequests: Record<string, (s: State) => Promise<{ peer: string; request: unknown }>> = {
@@ -100,6 +107,8 @@ declare global {
     bench: {
       info(): Promise<unknown>;
       sections: readonly string[];
+      /** Sections run only when named on the command line. */
+      optIn: readonly string[];
       peerRequest(name: string): Promise<{ peer: string; request: unknown } | null>;
       run(name: string, peerAnswer?: unknown): Promise<SectionReply>;
     };
@@ -109,6 +118,7 @@ declare global {
 
 window.bench = {
   sections: Object.keys(sections),
+  optIn,
   async info() {
     const { rt } = await init();
     const a = rt.adapterInfo;

@@ -9,8 +9,8 @@
  *
  *   node bench/run.mjs                 all sections but the opt-in ones -> bench/results.json
  *   node bench/run.mjs limits solves   some sections (limits always first) -> bench/results.partial.{json,txt}
- *   node bench/run.mjs flows-peer      an opt-in section (`window.bench.optIn`: not run by default; flows-peer
- *                                      trains for minutes per side)
+ *   node bench/run.mjs flows           an opt-in section (`window.bench.optIn`: not run by default; also
+ *                                      flows-peer, which trains for minutes per side)
  *
  * The work-precision section (table 7) also writes its figure,
  * bench/work-precision.svg (bench/plot.mjs), from the data the page returns.
@@ -88,7 +88,8 @@ async function main() {
     );
 
     const all = await page.evaluate(() => window.bench.sections);
-    const optIn = await page.evaluate(() => window.bench.optIn ?? []);
+    // Opt-in sections (e.g. flows) run only when named.
+    const optIn = await page.evaluate(() => window.bench.optIn);
     const order = wanted.length ? all.filter((s) => s === 'limits' || wanted.includes(s)) : all.filter((s) => !optIn.includes(s));
     for (const w of wanted) if (!all.includes(w)) throw new Error(`unknown section ${w}; sections: ${all.join(', ')}`);
     for (const name of order) {

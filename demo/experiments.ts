@@ -28,6 +28,7 @@ import {
   type StepResult,
   TABLEAUX,
   Trainer,
+  type TrainerCheckpoint,
   TrajectoryDataset,
   WindowSampler,
   mulberry32,
@@ -120,6 +121,14 @@ export const SPIRAL_DEFAULTS: SpiralConfig = {
   waitFree: true,
 };
 
+/** What the demo stores of a spiral run (in IndexedDB): its configuration and the trainer's checkpoint. */
+export interface SpiralSave {
+  config: SpiralConfig;
+  checkpoint: TrainerCheckpoint;
+  /** Date.now() when it was taken. */
+  savedAt: number;
+}
+
 /** A spiral training run: model, data, sampler and trainer on one runtime. */
 export class SpiralRun {
   readonly config: SpiralConfig;
@@ -131,10 +140,31 @@ export class SpiralRun {
   readonly optimizer: Adam;
   readonly loss: Loss;
 
-  constructor(rt: Runtime, config: Partial<SpiralConfig> = {}) {
+  /** A new run, or (with `resume`) one that continues a saved run exactly where it stopped. */
+  constructor(rt: Runtime, config: Partial<SpiralConfig> = {}, resume?: TrainerCheckpoint) {
     this.config = { ...SPIRAL_DEFAULTS, ...config };
     const c = this.config;
     this.data = spiralData();
+    if (resume) {
+      this.dataset = new TrajectoryDataset(rt, this.data.t, this.data.y, 2);
+      try {
+        const r = Trainer.resume(rt, resume, { dataset: this.dataset });
+        if (!(r.sampler instanceof WindowSampler) || !(r.trainer.optimizer instanceof Adam)) {
+          r.trainer.destroy();
+          r.sampler?.destroy();
+          throw new Error('demo: not a checkpoint of the spiral (windows and Adam)');
+        }
+        this.trainer = r.trainer;
+        this.sampler = r.sampler;
+        this.model = r.trainer.model;
+        this.optimizer = r.trainer.optimizer;
+        this.loss = r.trainer.loss;
+      } catch (e) {
+        this.dataset.destroy();
+        throw e;
+      }
+      return;
+    }
     const f = new MLP(rt, { layers: [2, c.width, 2], activation: c.activation, seed: c.seed });
     this.model = new NeuralODE(f, { solver: solverOptions(c) });
     this.dataset = new TrajectoryDataset(rt, this.data.t, this.data.y, 2);
@@ -142,6 +172,11 @@ export class SpiralRun {
     this.optimizer = new Adam(this.model.parameters, { lr: c.lr });
     this.loss = new Loss(rt, c.loss);
     this.trainer = new Trainer(this.model, this.optimizer, this.loss, { waitFree: c.waitFree });
+  }
+
+  /** The run's state to store: configuration and the trainer's checkpoint (one host wait). */
+  async save(): Promise<SpiralSave> {
+    return { config: { ...this.config }, checkpoint: await this.trainer.checkpoint(this.sampler), savedAt: Date.now() };
   }
 
   /** Changes the solver or learning rate between iterations. */

@@ -5,10 +5,15 @@
  * redraws its plots every few iterations, so training itself never waits
  * on the GPU more than the solves do.
  *
+ * The spiral's run is saved to IndexedDB every few seconds while it trains
+ * (a trainer checkpoint, demo/store.ts); after a reload the page offers to
+ * resume it, and the resumed run continues exactly where the saved one was.
+ *
  * `window.webodeDemo` exposes the state for the page's tests.
  */
 import { METHOD_NAMES, type MethodName, type Runtime, WebGPUUnavailableError, createRuntime } from '../src/index';
-import { CIRCLES, CIRCLES_DEFAULTS, CirclesRun, SPIRAL_DEFAULTS, SpiralRun } from './experiments';
+import { CIRCLES, CIRCLES_DEFAULTS, CirclesRun, SPIRAL_DEFAULTS, SpiralRun, type SpiralSave } from './experiments';
+import { loadRun, saveRun } from './store';
 import { CLASS_COLORS, LineChart, View } from './plots';
 
 /** What the page's tests read. */
@@ -17,7 +22,19 @@ interface DemoState {
   /** Set when the page cannot run (no WebGPU): the message shown. */
   unavailable: string | null;
   errors: string[];
-  spiral: { iteration: number; losses: number[]; mse: number[]; running: boolean; draws: number };
+  spiral: {
+    iteration: number;
+    losses: number[];
+    mse: number[];
+    running: boolean;
+    draws: number;
+    /** The last checkpoint written to IndexedDB: its iteration and last loss. */
+    saved: { iteration: number; loss: number | null } | null;
+    /** The saved run offered for resuming on load (its iteration), or null. */
+    offered: number | null;
+    /** The iteration the current run was resumed from, or null. */
+    resumedFrom: number | null;
+  };
   circles: { iteration: number; losses: [number[], number[]]; running: boolean; draws: number };
 }
 
@@ -31,7 +48,7 @@ const state: DemoState = {
   ready: false,
   unavailable: null,
   errors: [],
-  spiral: { iteration: 0, losses: [], mse: [], running: false, draws: 0 },
+  spiral: { iteration: 0, losses: [], mse: [], running: false, draws: 0, saved: null, offered: null, resumedFrom: null },
   circles: { iteration: 0, losses: [[], []], running: false, draws: 0 },
 };
 window.webodeDemo = state;
@@ -207,8 +224,15 @@ abstract class DemoLoop {
 // ---------------------------------------------------------------------------------------------
 // The spiral.
 
+/** How often the spiral's run is saved to IndexedDB while it trains (one host wait each). */
+const SAVE_EVERY_MS = 3000;
+/** The IndexedDB key of the spiral's saved run. */
+const SPIRAL_KEY = 'spiral';
+
 class SpiralDemo extends DemoLoop {
   private run: SpiralRun | null = null;
+  private lastSave = 0;
+  private readonly resumeButton: HTMLButtonElement;
   private readonly rt: Runtime;
   private readonly controls: Controls;
   private readonly traj = new View(byId('spiral-traj', HTMLCanvasElement), 2.2);
@@ -232,6 +256,50 @@ class SpiralDemo extends DemoLoop {
       reset: () => void this.reset(),
       change: (s) => this.run?.configure({ method: s.method, rtol: s.tol, atol: s.tol / 10, lr: s.lr, lrEnd: s.lr / 10 }),
     });
+    this.resumeButton = document.createElement('button');
+    this.resumeButton.id = 'spiral-resume';
+    this.resumeButton.hidden = true;
+    byId('spiral', HTMLElement).querySelector('.controls')?.prepend(this.resumeButton);
+  }
+
+  /** Shows the resume button if a saved run is in IndexedDB. */
+  async offerResume(): Promise<void> {
+    const saved = await loadRun<SpiralSave>(SPIRAL_KEY);
+    if (!saved?.checkpoint) return;
+    const it = saved.checkpoint.ledger.iteration;
+    state.spiral.offered = it;
+    this.resumeButton.textContent = `Resume from iteration ${it} (saved ${new Date(saved.savedAt).toLocaleTimeString()})`;
+    this.resumeButton.className = 'primary';
+    this.resumeButton.hidden = false;
+    this.resumeButton.onclick = () => void this.resume(saved).catch(showError);
+  }
+
+  /** Replaces the current run by the saved one and trains on from there. */
+  private async resume(saved: SpiralSave): Promise<void> {
+    this.resumeButton.hidden = true;
+    await this.pause();
+    this.run?.destroy();
+    this.run = new SpiralRun(this.rt, saved.config, saved.checkpoint);
+    const { first, losses } = saved.checkpoint.ledger;
+    state.spiral.iteration = this.run.trainer.iteration;
+    state.spiral.resumedFrom = this.run.trainer.iteration;
+    state.spiral.losses = [];
+    state.spiral.mse = [];
+    this.chart.clear();
+    losses.forEach((v, k) => {
+      if (v === null) return;
+      state.spiral.losses.push(v);
+      this.chart.push(first + k, [v, null]);
+    });
+    this.chart.draw();
+    this.rate.reset();
+    await this.draw();
+    this.start();
+  }
+
+  override start(): void {
+    this.resumeButton.hidden = true;
+    super.start();
   }
 
   private ensure(): SpiralRun {
@@ -266,6 +334,16 @@ class SpiralDemo extends DemoLoop {
       this.stats();
     }
     if (r.iteration % 50 === 0 || performance.now() - this.lastDraw > 4000) await this.draw();
+    if (performance.now() - this.lastSave > SAVE_EVERY_MS) await this.save(run);
+  }
+
+  /** Saves the run to IndexedDB (one host wait for the checkpoint). */
+  private async save(run: SpiralRun): Promise<void> {
+    this.lastSave = performance.now();
+    const saved = await run.save();
+    await saveRun(SPIRAL_KEY, saved);
+    const { losses } = saved.checkpoint.ledger;
+    state.spiral.saved = { iteration: saved.checkpoint.ledger.iteration, loss: losses.length ? losses[losses.length - 1] : null };
   }
 
   private stats(): void {
@@ -500,6 +578,7 @@ async function main(): Promise<void> {
   const circles = new CirclesDemo(rt);
   await spiral.draw();
   await circles.draw();
+  await spiral.offerResume();
   state.ready = true;
 }
 

@@ -40,8 +40,11 @@ export function describeValue(value: unknown): string {
 
 /** Bad input: thrown synchronously or as a rejection before any GPU work is issued. */
 export class ArgumentError extends WebodeError {
+  /** The argument at fault: a name or path such as `options.rtol` or `y0[3]`. */
   readonly argument: string;
+  /** The value received. */
   readonly received: unknown;
+  /** What the argument should have been. */
   readonly expected: string;
   constructor(argument: string, received: unknown, expected: string) {
     super(`${argument}: expected ${expected}, received ${describeValue(received)}`);
@@ -92,6 +95,7 @@ export type FailureKind = 'nonfinite' | 'step-underflow' | 'max-steps' | 'tape-o
 export interface SampleFailure {
   /** Index of the sample in the batch. */
   readonly sample: number;
+  /** How it failed. */
   readonly kind: FailureKind;
   /** The time the sample had reached when it failed (its last accepted time). */
   readonly t: number;
@@ -107,7 +111,9 @@ export interface SampleFailure {
  * error lists the first failing sample only, and `failing` says how many failed.
  */
 export class OdeSolveError<S = unknown> extends WebodeError {
+  /** The failing samples (the first only for a deferred gradient solve). */
   readonly failures: readonly SampleFailure[];
+  /** The partial result (a Solution or Gradients): finished samples are valid; destroy it when done. */
   readonly solution: S;
   /** How many samples failed (≥ failures.length). */
   readonly failing: number;

@@ -43,6 +43,12 @@ import './gradients/adjoint';
  */
 export { GRUCell, RNNCell, RecurrentCell, RecurrentSequence } from './series/cells';
 export type { RecurrentCellOptions, SequenceArgs, SequenceCotangents, SequenceGradients } from './series/cells';
+/** Continuous normalizing flows (FFJORD): log p(x) and sampling with the exact or Hutchinson trace, kinetic and Jacobian regularisers. */
+export { CNF, FlowDensity, FlowSamples, drawNoise } from './flows/cnf';
+export type { CNFOptions, LogProbOptions, SampleOptions, NoiseKind } from './flows/cnf';
+export { FlowGradients } from './flows/cnf-backward';
+export type { FlowBackwardOptions } from './flows/cnf-backward';
+export type { TraceKind } from './mlp/trace';
 
 /** Errors. */
 export {
@@ -62,6 +68,7 @@ export type { LossKind, LossArgs } from './train/loss';
 /** Training: optimizers as WGSL kernels (PyTorch's SGD and Adam formulas). */
 export { Optimizer, SGD, Adam } from './train/optim';
 export type { SGDOptions, AdamOptions } from './train/optim';
+export type { OptimizerKind } from './kernels/optim';
 /** Training: a trainable linear readout after the ODE block. */
 export { Linear } from './train/linear';
 export type { LinearOptions, LinearForwardArgs, LinearBackwardArgs } from './train/linear';
@@ -72,24 +79,40 @@ export type { Batch, Sampler, WindowSamplerOptions, PointSamplerOptions } from '
 export { NeuralODE } from './train/model';
 export type { NeuralODEOptions, Prediction } from './train/model';
 export { Trainer, LOSS_HISTORY } from './train/trainer';
-export type { TrainerOptions, StepOptions, StepResult, LossHistory, Progress, FitOptions, FitResult } from './train/trainer';
-/** Training: saving and loading models as JSON, importing PyTorch state_dicts. */
+export type {
+  TrainerOptions,
+  StepOptions,
+  StepResult,
+  LossHistory,
+  Progress,
+  FitOptions,
+  FitResult,
+  TrainerCheckpoint,
+  ResumeOptions,
+  ResumedTraining,
+} from './train/trainer';
+/** Training: checkpoints (`trainer.checkpoint()`, `Trainer.resume`): optimizer state, sampler stream, loss ledger. */
+export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
+export type { OptimizerCheckpoint, SamplerCheckpoint, WindowSamplerCheckpoint, PointSamplerCheckpoint, LedgerCheckpoint } from './train/checkpoint';
+/** Training: saving and loading models as JSON, exporting and importing PyTorch state_dicts. */
 export {
   saveModel,
   loadModel,
   loadParameters,
   importStateDict,
+  exportStateDict,
+  STATE_DICT_META,
   ModelFormatError,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
 } from './train/serialize';
-export type { ModelJSON, StateDictOptions } from './train/serialize';
+export type { ModelJSON, StateDictOptions, StateDictJSON, StateDictMeta } from './train/serialize';
 
 /** Flows: FFJORD's two-dimensional toy densities, generated on the host from a seed. */
 export { toyData, TOY_DATASETS } from './flows/toy-data';
 export type { ToyDataset } from './flows/toy-data';
 /** Flows: maximum-likelihood training of a flow (the nll loss, the adjoint, the optimizer), wait-free as `Trainer`. */
 export { FlowTrainer } from './flows/trainer';
-export type { FlowTrainerOptions, EvaluateOptions, TrainableFlow } from './flows/trainer';
+export type { FlowTrainerOptions, EvaluateOptions } from './flows/trainer';
 /** Training: the gate, loss ring, reads and fit loop every trainer shares. */
 export { TrainingLoop } from './train/trainer';

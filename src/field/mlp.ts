@@ -113,7 +113,9 @@ export function validateMlpOptions(options: MLPOptions): MlpSpec {
 
 /** An MLP vector field with its parameters on the GPU. */
 export class MLP {
+  /** The runtime the parameters live on. */
   readonly runtime: Runtime;
+  /** @internal The validated architecture the kernels are generated from. */
   readonly spec: MlpSpec;
   /** State dimension D (the output width). */
   readonly stateDim: number;
@@ -135,12 +137,15 @@ export class MLP {
     this.paramTensor = Tensor.fromArray(runtime, init, [this.parameterCount], 'mlp parameters');
   }
 
+  /** Widths of the Linear layers, [input, hidden…, output]. */
   get layers(): readonly number[] {
     return this.spec.layers;
   }
+  /** The activation between layers. */
   get activation(): Activation {
     return this.spec.activation;
   }
+  /** Whether t is appended to the input (x = [z, t]). */
   get timeInput(): boolean {
     return this.spec.timeInput;
   }

@@ -15,8 +15,6 @@
  * points (its `y0` is the batch of points; labels are not used).
  */
 import { ArgumentError, DestroyedError, OdeSolveError } from '../errors';
-import type { MLP } from '../field/mlp';
-import type { BackwardSummary } from '../gradients/gradients';
 import type { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
 import type { OdeintOptions } from '../solver/options';
@@ -26,30 +24,7 @@ import type { Batch } from '../train/data';
 import { Loss } from '../train/loss';
 import { Optimizer } from '../train/optim';
 import { type StepOptions, type StepResult, type TrainerOptions, TrainingLoop } from '../train/trainer';
-
-/** The gradients of a flow's log-likelihood, as `FlowTrainer` uses them. */
-interface FlowGradientsLike {
-  readonly params: Tensor;
-  readonly summary: BackwardSummary;
-  readonly reportBuffer: GPUBuffer | null;
-  destroy(): void;
-}
-
-/** The result of `flow.logProb`, as `FlowTrainer` uses it. */
-interface FlowDensityLike {
-  readonly logp: Tensor;
-  readonly summary: SolveSummary;
-  readonly reportBuffer: GPUBuffer | null;
-  backward(dLdlogp: Tensor, options?: { deferred?: boolean; dispatchBudget?: number }): Promise<FlowGradientsLike>;
-  destroy(): void;
-}
-
-/** The flow `FlowTrainer` trains (a `CNF`). */
-export interface TrainableFlow {
-  readonly f: MLP;
-  readonly dim: number;
-  logProb(x: ArrayLike<number> | Tensor, options?: OdeintOptions): Promise<FlowDensityLike>;
-}
+import { CNF, type FlowDensity } from './cnf';
 
 /** Options of `new FlowTrainer(flow, optimizer, options)`. */
 export interface FlowTrainerOptions extends TrainerOptions {
@@ -77,7 +52,8 @@ const DEFAULT_FLOW_SOLVER: OdeintOptions = { method: 'dopri5', rtol: 1e-5, atol:
 
 /** Trains a continuous normalizing flow by maximum likelihood on the GPU. */
 export class FlowTrainer extends TrainingLoop {
-  readonly flow: TrainableFlow;
+  /** The flow trained. */
+  readonly flow: CNF;
   /** The 'nll' loss: its value is the iteration's negative mean log-likelihood. */
   readonly loss: Loss;
   /** Options of every log-likelihood solve. */
@@ -85,10 +61,8 @@ export class FlowTrainer extends TrainingLoop {
   protected readonly kind = 'FlowTrainer';
   private cot: Tensor | null = null;
 
-  constructor(flow: TrainableFlow, optimizer: Optimizer, options: FlowTrainerOptions = {}) {
-    if (typeof flow !== 'object' || flow === null || typeof flow.logProb !== 'function' || !flow.f) {
-      throw new ArgumentError('flow', flow, 'a CNF');
-    }
+  constructor(flow: CNF, optimizer: Optimizer, options: FlowTrainerOptions = {}) {
+    if (!(flow instanceof CNF)) throw new ArgumentError('flow', flow, 'a CNF');
     if (!(optimizer instanceof Optimizer)) throw new ArgumentError('optimizer', optimizer, 'an SGD or Adam optimizer');
     const f = flow.f;
     if (optimizer.params.length !== 1 || optimizer.params[0] !== f.params) {
@@ -138,7 +112,7 @@ export class FlowTrainer extends TrainingLoop {
     const waits0 = rt.counters.hostWaits;
     const gated = this.waitFree;
     const deferred = gated ? { deferred: true, dispatchBudget: this.dispatchBudget } : {};
-    let r: FlowDensityLike;
+    let r: FlowDensity;
     try {
       r = await this.flow.logProb(batch.y0, { ...this.solver, ...deferred });
     } catch (e) {

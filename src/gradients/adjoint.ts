@@ -28,7 +28,9 @@ import { Tensor } from '../runtime/tensor';
 export interface BackwardOptions {
   /** Method of the reverse solve. Default: the forward solve's. */
   method?: OdeintOptions['method'];
+  /** Relative tolerance of an adaptive reverse solve. Default: the forward solve's. */
   rtol?: number;
+  /** Absolute tolerance of an adaptive reverse solve. Default: the forward solve's. */
   atol?: number;
   /** Step size of a fixed-step reverse solve. Default: the forward solve's. */
   stepSize?: number;
@@ -38,7 +40,9 @@ export interface BackwardOptions {
    * initial-step heuristic where that is unknown), not the forward's option.
    */
   firstStep?: number;
+  /** Step attempts per sample before failing. Default: the forward solve's. */
   maxSteps?: number;
+  /** Step attempts per GPU dispatch, at most. Default: from the problem size. */
   stepsPerDispatch?: number;
   /** Step-size controller of an adaptive reverse solve. Default: the forward solve's. */
   controller?: ControllerOptions;
@@ -179,12 +183,14 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec) },
   );
   const dir = integrationDirection(sol.t, 'reverse');
-  const spec = { mlp: f.spec, tableau };
+  const spec = sol.sampleTimes ? { mlp: f.spec, tableau, perSampleTimes: true } : { mlp: f.spec, tableau };
   const D = stateDim(f.spec);
   const kind = adjointKernelKind(f.spec, B, options.kernel);
+  // Fixed steps: the budget of the row with the most grid steps.
+  const units = () => Math.max(...(sol.sampleTimes ?? [sol.t]).map((times) => deferredUnits({ ...opts, tableau }, times)));
   const shared = {
     label: `adjoint ${tableau.name}`,
-    deferredUnits: opts.deferred ? deferredUnits({ ...opts, tableau }, sol.t) : 0,
+    deferredUnits: opts.deferred ? units() : 0,
     maxScale: opts.dispatchGrowth,
     // Without firstStep, an adaptive reverse solve starts from each sample's last forward step.
     seedFirstStep: tableau.adaptive && opts.firstStep === 0,

@@ -27,7 +27,7 @@ export async function backpropKernel(sol: Solution, options: BackwardOptions, bu
     }
   }
   const tableau = getTableau(fwd.method);
-  const spec = { mlp: f.spec, tableau };
+  const spec = sol.sampleTimes ? { mlp: f.spec, tableau, perSampleTimes: true } : { mlp: f.spec, tableau };
   const storage = Object.values(backpropDefinition.bindings(spec)).filter((b) => b.access !== 'uniform').length;
   if (rt.limits.maxStorageBuffersPerShaderStage < storage) {
     throw new ArgumentError(

@@ -20,7 +20,7 @@ export class Gradients {
   readonly y0: Tensor;
   /** dL/dθ, [P], in the layout of `MLP.setParameters`. */
   readonly params: Tensor;
-  /** dL/dt, [T]: the gradient with respect to each output time (shared by the batch). */
+  /** dL/dt: [T], the gradient with respect to each output time shared by the batch; [B, T] (dL/dt[b][i]) when the solve had per-sample times. */
   readonly t: Tensor;
   /** True for a deferred gradient solve (see `BackwardOptions.deferred`). */
   readonly deferred: boolean;

@@ -63,6 +63,10 @@ export interface GradientKernel {
    * start zeroed.
    */
   readonly seedFirstStep?: boolean;
+  /** Skip dL/dt (`g.t` stays zero): a flow's augmented system has no per-output time gradient. Default false. */
+  readonly noTimeGradient?: boolean;
+  /** Buffers of the kernel's own bound as they are (a flow's noise). */
+  readonly extra?: Readonly<Record<string, GPUBuffer>>;
 }
 
 /** Samples per chunk: all of them unless the per-sample memory exceeds the budget or a limit. */
@@ -133,6 +137,24 @@ function submitTimeGradient(
   const B = sol.batch;
   const T = sol.t.length;
   const parts = Math.ceil(B / REDUCE_ROWS);
+  if (sol.sampleTimes) {
+    // Per-sample times: each sample's terms are its own dL/dt[b][i], written straight into gt ([B][T]).
+    const uniform = rt.createBuffer('time gradient params', TIME_GRADIENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    try {
+      device.queue.writeBuffer(uniform, 0, TIME_GRADIENT_PARAMS.pack({ batch: B, n_out: T }));
+      const timeTerms = rt
+        .kernel(timeGradientKernel, { ...sol.f.spec, perSampleTimes: true })
+        .bind({ P: uniform, theta: sol.f.params.buffer, ysol: sol.y.buffer, tout, cot, gy0: gy0.buffer, terms: gt.buffer }, 'time gradient bind group');
+      const encoder = device.createCommandEncoder({ label: 'time gradient' });
+      const pass = encoder.beginComputePass({ label: 'time gradient' });
+      timeTerms.dispatch(pass, 'time_gradient', Math.ceil(B / TIME_GRADIENT_WORKGROUP));
+      pass.end();
+      rt.submit([encoder.finish()]);
+    } finally {
+      rt.destroyBuffer(uniform);
+    }
+    return;
+  }
   const owned = [
     rt.createBuffer('time gradient params', TIME_GRADIENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
     rt.createBuffer('time gradient terms', B * T * 4, GPUBufferUsage.STORAGE),
@@ -156,6 +178,15 @@ function submitTimeGradient(
   } finally {
     for (const b of owned) rt.destroyBuffer(b);
   }
+}
+
+/** The output times of a solve as the kernels read them: [T], or [B][T] with per-sample times. */
+export function outputTimes(sol: Solution): Float32Array<ArrayBuffer> {
+  const T = sol.t.length;
+  if (!sol.sampleTimes) return Float32Array.from(sol.t);
+  const out = new Float32Array(sol.batch * T);
+  sol.sampleTimes.forEach((row, b) => out.set(row, b * T));
+  return out;
 }
 
 /** The buffers of a gradient solve, and how to make one chunk of it. */
@@ -197,7 +228,7 @@ export async function runGradients(
   const before = { ...rt.counters };
   const gy0 = Tensor.zeros(rt, [sol.batch, sol.dim], 'gradient y0');
   const gth = Tensor.zeros(rt, [sol.f.parameterCount], 'gradient params');
-  const gt = Tensor.zeros(rt, [sol.t.length], 'gradient t');
+  const gt = Tensor.zeros(rt, sol.sampleTimes ? [sol.batch, sol.t.length] : [sol.t.length], 'gradient t');
   const owned: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(`${kernel.label} ${label}`, bytes, usage);
@@ -235,8 +266,8 @@ function prepareRun(
   const device = rt.device;
   const P = f.parameterCount;
   const uniform = make('params', kernel.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const tout = make('output times', sol.t.length * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-  device.queue.writeBuffer(tout, 0, Float32Array.from(sol.t));
+  const tout = make('output times', outputTimes(sol).byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+  device.queue.writeBuffer(tout, 0, outputTimes(sol));
   const clearable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   // One parameter row per invocation; per-sample buffers cover whole invocations.
   const lanes = kernel.samplesPerInvocation ?? 1;
@@ -256,6 +287,7 @@ function prepareRun(
     ...Object.fromEntries(kernel.scratch.map((s, i) => [s.binding, scratch[i]])),
     acc,
     gy0: out.gy0.buffer,
+    ...kernel.extra,
   };
   const bound = kernel.kernel.bind(buffers, `${kernel.label} bind group`);
   const reduce = rt.kernel(reduceKernel, null).bind({ R: redUniform, acc, part, out: out.gth.buffer }, 'reduce bind group');
@@ -314,7 +346,7 @@ function recordDeferred(run: GradientRun, chunk: number, units: number, before: 
       recordSampleChunk(rt, run.chunk(count, offset), units, report);
       submitReduce(rt, run.reduce, sol.f.parameterCount, run.rowsOf(count));
     }
-    submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
+    if (!kernel.noTimeGradient) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
   } catch (e) {
     rt.destroyBuffer(report);
     throw e;
@@ -346,7 +378,7 @@ async function runWaiting(run: GradientRun, chunk: number, before: Runtime['coun
     ...countersSince(rt, before),
     chunks: run.chunks,
   };
-  if (failures.length === 0) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
+  if (failures.length === 0 && !kernel.noTimeGradient) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
   const grads = new Gradients(run.gy0, run.gth, run.gt, summary);
   if (failures.length) throw new OdeSolveError(failures, grads, B);
   return grads;

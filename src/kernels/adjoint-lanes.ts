@@ -232,6 +232,30 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
 }
 
 /**
+ * How the lane kernel reads output times: shared (every piece the text it
+ * had before per-sample times, so the module is unchanged), or per sample,
+ * lane k of the invocation starting at `first` reading row
+ * P.offset + first + k (`lane_times(first, i)`: output i of each lane, a
+ * lane past the batch reading the last sample's row, unused).
+ */
+function laneTimesWgsl(perSample: boolean): { TIMES_DECL: string; LANE_TOUT: string; FIRST_TIMES: string } {
+  if (!perSample) return { TIMES_DECL: '', LANE_TOUT: '', FIRST_TIMES: 'tout[last], tout[last - 1u]' };
+  return {
+    TIMES_DECL: [
+      '',
+      "// Per-sample output times: output i of each lane's own row of tout.",
+      'fn lane_times(first: u32, i: u32) -> vec4<f32> {',
+      '  var t = vec4<f32>(0.0);',
+      '  for (var k = 0u; k < 4u; k++) { t[k] = tout[min(P.offset + first + k, P.total - 1u) * P.n_out + i]; }',
+      '  return t;',
+      '}',
+    ].join('\n'),
+    LANE_TOUT: '(P.offset + first + k) * P.n_out + ',
+    FIRST_TIMES: 'lane_times(first, last), lane_times(first, last - 1u)',
+  };
+}
+
+/**
  * The lane kernel. `state` holds per invocation (STATE_STRIDE) its four
  * lanes' [z, a], then the step row when it is not private; `acc` the
  * parameter adjoint a_θ of its four samples (P values).
@@ -254,6 +278,7 @@ export const adjointLanesKernel = defineKernel({
       STATE_STRIDE: rows.stateStride,
       BINDINGS: decls,
       CONTROLLER: controllerWgsl(spec.tableau),
+      ...laneTimesWgsl(spec.perSampleTimes === true),
       STAGES: laneStagesWgsl(spec.tableau, laneStageEval),
       VJP: [
         `// VJPs of MLP ${mlpLabel(spec.mlp)} on four lanes`,
@@ -264,7 +289,7 @@ export const adjointLanesKernel = defineKernel({
       ].join('\n'),
       ROWS: wgsl,
       LANDING: landingWgsl({ lane: true }),
-      FIRST_STEP: firstStepWgsl(4, 'vjp4'),
+      FIRST_STEP: firstStepWgsl(4, 'vjp4', spec.perSampleTimes === true),
       WG: ADJOINT_LANES_WORKGROUP,
     });
   },

@@ -38,7 +38,7 @@ const N: u32 = ${N}u;
 // Stages of the tableau (every one evaluated by every attempt).
 const S: u32 = ${S}u;
 // Floats of the `state` buffer per invocation: four lanes' [z, a], then the step row when it is not private.
-const STATE_STRIDE: u32 = ${STATE_STRIDE}u;
+const STATE_STRIDE: u32 = ${STATE_STRIDE}u;${TIMES_DECL}
 
 // Bindings and the structs they use: declared from the bindings record of
 // the kernel's definition (src/kernels/adjoint-lanes.ts), numbered in its order.
@@ -100,7 +100,7 @@ fn init_lanes(first: u32) {
     if (lane[k].status != STATUS_NEW) { continue; }
     smp = lane[k];
     hint[k] = smp.h;
-    reset_controller(tout[last]);
+    reset_controller(tout[${LANE_TOUT}last]);
     for (var d = 0u; d < N; d++) { y[d][k] = 0.0; }
     let ok = land(k, last, P.offset + first + k);
     smp.status = STATUS_RUNNING;
@@ -109,7 +109,7 @@ fn init_lanes(first: u32) {
     lane[k] = smp;
   }
   if (!any(start)) { return; }
-  let h = first_step(tout[last], tout[last - 1u], hint, start);
+  let h = first_step(${FIRST_TIMES}, hint, start);
   for (var k = 0u; k < 4u; k++) {
     if (start[k]) { lane[k].h = h[k]; }
   }
@@ -146,7 +146,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var k = 0u; k < 4u; k++) {
       if (lane[k].status != STATUS_RUNNING) { continue; }
       run[k] = true;
-      plan[k] = plan_step(lane[k], tout[lane[k].out_idx]);
+      plan[k] = plan_step(lane[k], tout[${LANE_TOUT}lane[k].out_idx]);
       t[k] = lane[k].t_hi;
       h[k] = plan[k].h;
     }
@@ -159,7 +159,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       for (var d = 0u; d < N; d++) { ok = ok && finite(ynew[d][k]); }
       smp = lane[k];
       smp.n_fe += S;
-      accepted[k] = decide(norm[k], ok, plan[k], tout[smp.out_idx]);
+      accepted[k] = decide(norm[k], ok, plan[k], tout[${LANE_TOUT}smp.out_idx]);
       lane[k] = smp;
     }
     if (all(accepted == run)) {

@@ -20,7 +20,7 @@ import { defineKernel } from '../wgsl/kernel';
 import { type MlpSpec, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
 import { activationGradWgsl, activationWgsl } from '../mlp/activations';
 import { mlpPlan, vjpFloats } from '../mlp/plan';
-import { rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { outputTimesWgsl, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 
 /** Invocations per workgroup (one sample). */
 export const ADJOINT_WORKGROUP_SIZE = 64;
@@ -192,12 +192,16 @@ export const adjointWorkgroupKernel = defineKernel({
   entryPoints: ['adjoint'],
   wgsl: (spec: AdjointSpec, decls) => {
     const stages = thetaStageEval(spec.tableau, 'wg_vjp');
+    const times = outputTimesWgsl(spec.perSampleTimes === true);
     return fillTemplate(adjointWorkgroupSource, {
       STATUS_CONSTS: statusWgsl(),
       D: stateDim(spec.mlp),
       BINDINGS: decls,
+      TIMES_DECL: times.decl,
+      TIMES_ROW: times.row('g'),
+      TOUT_BASE: times.base,
       VJP: wgVjpWgsl(spec.mlp),
-      RK_CORE: rkCoreWgsl(spec.tableau, 2 * stateDim(spec.mlp), stages),
+      RK_CORE: rkCoreWgsl(spec.tableau, 2 * stateDim(spec.mlp), stages, spec.perSampleTimes === true),
       FIRST_STAGE: stages(0, 'smp.t_hi'),
       LANDING: landingWgsl({ lane: false, writer: 'tid == 0u' }),
       WG: ADJOINT_WORKGROUP_SIZE,

@@ -35,7 +35,7 @@ ${STATUS_CONSTS}
 
 const D: u32 = ${D}u;
 // Invocations per workgroup (one sample).
-const WG: u32 = ${WG}u;
+const WG: u32 = ${WG}u;${TIMES_DECL}
 
 // Bindings and the structs they use: declared from the bindings record of
 // the kernel's definition (src/kernels/adjoint-workgroup.ts), numbered in its order.
@@ -62,7 +62,7 @@ ${LANDING}
 // evaluations run whatever the state, for uniform control flow).
 fn init_sample(g: u32) {
   let last = P.n_out - 1u;
-  reset_controller(tout[last]);
+  reset_controller(tout[${TOUT_BASE}last]);
   for (var d = 0u; d < N; d++) { y[d] = 0.0; }
   let ok = land(last, g);
   smp.status = STATUS_RUNNING;
@@ -74,7 +74,7 @@ fn init_sample(g: u32) {
   // The first-step hint through workgroup memory: a uniform value for the branch in first_step.
   if (tid == 0u) { wg_flag = bitcast<u32>(smp.h); }
   let hint = bitcast<f32>(workgroupUniformLoad(&wg_flag));
-  smp.h = first_step(smp.t_hi, tout[smp.out_idx], hint);
+  smp.h = first_step(smp.t_hi, tout[${TOUT_BASE}smp.out_idx], hint);
   if (smp.status == STATUS_RUNNING && !all_finite_k0()) { fail(STATUS_NONFINITE); }
 }
 
@@ -86,7 +86,7 @@ fn attempt(g: u32) {
   ${FIRST_STAGE}
   K[0] = rhs_out;
   smp.n_fe += 1u;
-  let a = try_step(tout[smp.out_idx]);
+  let a = try_step(tout[${TOUT_BASE}smp.out_idx]);
   if (a.accepted) {
     commit_step_row(a.plan.h);
     y = ynew;
@@ -105,7 +105,7 @@ fn adjoint(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   let b = wid.x;
   if (b >= P.batch) { return; }
   tid = lid;
-  let g = P.offset + b;
+  let g = P.offset + b;${TIMES_ROW}
   acc_base = b * P.n_params;
   smp = samples[b];
   if (tid == 0u) { wg_flag = smp.status; }

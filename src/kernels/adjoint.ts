@@ -8,7 +8,7 @@ import type { Tableau } from '../methods/tableau';
 import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage } from '../wgsl/kernel';
 import { type MlpSpec, mlpOffsets, stateDim } from '../mlp/mlp';
-import { CONTROLLER_FIELDS, type StageEval, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { CONTROLLER_FIELDS, type StageEval, outputTimesWgsl, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
 import { LOCAL_ACCUMULATOR_MAX, accumulatorRef, accumulatorWgsl, vjpWgsl } from '../mlp/vjp';
 
@@ -74,6 +74,12 @@ export function landingWgsl(opts: { lane: boolean; writer?: string }): string {
 export interface AdjointSpec {
   readonly mlp: MlpSpec;
   readonly tableau: Tableau;
+  /**
+   * Output times per sample ([total][n_out]; sample g reads row g, see
+   * outputTimesWgsl in src/wgsl/rk.ts). Absent or false: shared times, the
+   * module exactly as without this field. The one-sample kernel only.
+   */
+  readonly perSampleTimes?: boolean;
 }
 
 /**
@@ -89,13 +95,14 @@ export interface AdjointRows {
   readonly stateFloats: number;
 }
 
-export function adjointRows(mlp: MlpSpec): AdjointRows {
+/** `width`: the state dimension of the system the adjoint integrates (D; a flow's augmented width). */
+export function adjointRows(mlp: MlpSpec, width = stateDim(mlp)): AdjointRows {
   const P = mlpOffsets(mlp.layers).count;
   const stepLocal = P <= LOCAL_ACCUMULATOR_MAX;
   return {
     stepLocal,
     accLocal: stepLocal && 2 * P <= LOCAL_ACCUMULATOR_MAX,
-    stateFloats: 4 * stateDim(mlp) + (stepLocal ? 0 : P),
+    stateFloats: 4 * width + (stepLocal ? 0 : P),
   };
 }
 
@@ -107,7 +114,7 @@ export function adjointRows(mlp: MlpSpec): AdjointRows {
  * by the attempt) and `commit_step_row(h)` (an accepted step adds −h·row to
  * the accumulator; a rejected attempt's row is simply overwritten by the next).
  */
-function rowsWgsl(spec: AdjointSpec, rows: AdjointRows): { wgsl: string; step: (idx: string) => string } {
+export function rowsWgsl(spec: AdjointSpec, rows: AdjointRows, width = stateDim(spec.mlp)): { wgsl: string; step: (idx: string) => string } {
   const P = mlpOffsets(spec.mlp.layers).count;
   const step = (idx: string) => (rows.stepLocal ? `step_row[${idx}]` : `state[state_base + STEP_ROW + ${idx}]`);
   const acc = accumulatorRef(rows.accLocal);
@@ -115,7 +122,7 @@ function rowsWgsl(spec: AdjointSpec, rows: AdjointRows): { wgsl: string; step: (
   if (rows.stepLocal) {
     L.push(`var<private> step_row: array<f32, ${P}>;`);
   } else {
-    L.push(`// The step row follows [z, a] and f in the sample's state.`, `const STEP_ROW: u32 = ${4 * stateDim(spec.mlp)}u;`);
+    L.push(`// The step row follows [z, a] and f in the sample's state.`, `const STEP_ROW: u32 = ${4 * width}u;`);
   }
   L.push('fn begin_step_row(t: f32) {', `  for (var p = 0u; p < ${P}u; p++) { ${step('p')} = 0.0; }`);
   // The first stage's θ sweep, as the other stages' (its f is carried over, so none when b_1 = 0).
@@ -150,14 +157,19 @@ export const adjointKernel = defineKernel({
     const D = stateDim(spec.mlp);
     const rows = adjointRows(spec.mlp);
     const { wgsl, step } = rowsWgsl(spec, rows);
+    const times = outputTimesWgsl(spec.perSampleTimes === true);
     return fillTemplate(adjointSource, {
       BINDINGS: decls,
       STATUS_CONSTS: statusWgsl(),
       D,
       STATE_FLOATS: rows.stateFloats,
+      TIMES_DECL: times.decl,
+      TIMES_ROW: times.row('g'),
+      TOUT_BASE: times.base,
       VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
-      RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp')),
+      RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp'), spec.perSampleTimes === true),
       ROWS: wgsl,
+      SAMPLE_SETUP: 'fn sample_setup(g: u32) {}',
       WG: ADJOINT_WORKGROUP,
     });
   },

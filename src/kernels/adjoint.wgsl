@@ -32,7 +32,7 @@ ${BINDINGS}
 ${STATUS_CONSTS}
 
 const D: u32 = ${D}u;
-const STATE_FLOATS: u32 = ${STATE_FLOATS}u;
+const STATE_FLOATS: u32 = ${STATE_FLOATS}u;${TIMES_DECL}
 
 var<private> acc_base: u32;
 var<private> state_base: u32;
@@ -44,6 +44,10 @@ ${VJP}
 fn rhs_eval(t: f32) { mlp_vjp(t, 0.0, false); }
 
 ${RK_CORE}
+
+// Per-sample set-up before a sample is stepped (empty for the MLP; a flow's
+// kernel loads the sample's noise ε, by its global index g).
+${SAMPLE_SETUP}
 
 // The accumulator and step rows.
 ${ROWS}
@@ -77,12 +81,12 @@ fn start_segment(t: f32, first: bool) {
   K[0] = rhs_out;
   smp.seg_t0 = t;
   smp.seg_k = 0u;
-  if (first) { smp.h = first_step(t, tout[smp.out_idx], smp.h); }
+  if (first) { smp.h = first_step(t, tout[${TOUT_BASE}smp.out_idx], smp.h); }
 }
 
 fn init_sample(g: u32) {
   let last = P.n_out - 1u;
-  reset_controller(tout[last]);
+  reset_controller(tout[${TOUT_BASE}last]);
   for (var d = 0u; d < N; d++) { y[d] = 0.0; }
   land(last, g);
   var ok = true;
@@ -97,7 +101,7 @@ fn init_sample(g: u32) {
 
 fn attempt(g: u32) {
   begin_step_row(smp.t_hi);
-  let a = try_step(tout[smp.out_idx]);
+  let a = try_step(tout[${TOUT_BASE}smp.out_idx]);
   if (a.accepted) {
     commit_step_row(a.plan.h);
     if (a.plan.last) {
@@ -122,11 +126,12 @@ fn attempt(g: u32) {
 fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
   let b = gid.x;
   if (b >= P.batch) { return; }
-  let g = P.offset + b;
+  let g = P.offset + b;${TIMES_ROW}
   acc_base = b * P.n_params;
   state_base = b * STATE_FLOATS;
   smp = samples[b];
   if (smp.status >= STATUS_DONE) { return; }
+  sample_setup(g);
   if (smp.status == STATUS_NEW) {
     init_sample(g);
   } else {

@@ -10,7 +10,7 @@ import type { Tableau } from '../methods/tableau';
 import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage } from '../wgsl/kernel';
 import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
-import { CONTROLLER_FIELDS, SAMPLE, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { CONTROLLER_FIELDS, SAMPLE, outputTimesWgsl, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 import { GRADIENT_FIELDS, gradientBindings } from './gradient-bindings';
 import { vjpWgsl } from '../mlp/vjp';
 
@@ -46,6 +46,12 @@ export function backpropWords(D: number): { checkpoint: number; record: number; 
 export interface BackpropSpec {
   readonly mlp: MlpSpec;
   readonly tableau: Tableau;
+  /**
+   * Output times per sample ([total][n_out]; sample g reads row g, see
+   * outputTimesWgsl in src/wgsl/rk.ts). Absent or false: shared times, the
+   * module exactly as without this field.
+   */
+  readonly perSampleTimes?: boolean;
 }
 
 function horner(poly: readonly number[], x: string): string {
@@ -124,17 +130,23 @@ export const backpropKernel = defineKernel({
   wgsl: (spec: BackpropSpec, decls) => {
     const D = stateDim(spec.mlp);
     const words = backpropWords(D);
+    const times = outputTimesWgsl(spec.perSampleTimes === true);
     return fillTemplate(backpropSource, {
       BINDINGS: decls,
       STATUS_CONSTS: statusWgsl(),
       D,
+      TIMES_DECL: times.decl,
+      TIMES_ROW: times.row('g'),
+      TOUT_BASE: times.base,
+      T0: times.t0,
+      T_END: times.tEnd,
       D2: 2 * D,
       CK: words.checkpoint,
       SR: words.record,
       WORK: words.work,
       VJP: vjpWgsl(spec.mlp, { input: 'vjp_in', output: 'vjp_out', negate: false }),
       MLP: mlpWgsl(spec.mlp, { fn: 'rhs_eval', input: 'rhs_in', output: 'rhs_out', declare: false, activation: false }),
-      RK_CORE: rkCoreWgsl(spec.tableau, D),
+      RK_CORE: rkCoreWgsl(spec.tableau, D, undefined, spec.perSampleTimes === true),
       KBAR: kbarWgsl(spec.tableau),
       CKPT: ckptWgsl(D),
       WG: BACKPROP_WORKGROUP,

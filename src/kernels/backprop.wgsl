@@ -36,7 +36,7 @@ const CK: u32 = ${CK}u;
 // Words of one tape record: y_n, t_n (hi, lo), h, t_{n+1}, first and end output index.
 const SR: u32 = ${SR}u;
 // Words of a sample's work area: phase, checkpoint, records, position, evaluations before the last restore, then ȳ, y, f(t, y).
-const WORK: u32 = ${WORK}u;
+const WORK: u32 = ${WORK}u;${TIMES_DECL}
 
 const PHASE_RECORD: u32 = 1u;
 const PHASE_REPLAY: u32 = 2u;
@@ -80,7 +80,7 @@ fn fwd_attempt(b: u32) -> bool {
   let t_old_hi = smp.t_hi;
   let t_old_lo = smp.t_lo;
   let out_lo = smp.out_idx;
-  let a = try_step(P.t_end);
+  let a = try_step(${T_END});
   if (a.accepted) {
     advance_outputs();
     if (phase == PHASE_REPLAY) {
@@ -111,7 +111,7 @@ fn begin_replay(b: u32, j: u32) {
 }
 
 fn init_record(b: u32, g: u32) {
-  reset_controller(P.t0);
+  reset_controller(${T0});
   for (var d = 0u; d < D; d++) {
     y[d] = ysol[g * D + d];
     ybar[d] = 0.0;
@@ -123,10 +123,10 @@ fn init_record(b: u32, g: u32) {
     return;
   }
   rhs_in = y;
-  rhs_eval(P.t0);
+  rhs_eval(${T0});
   smp.n_fe = 1u;
   K[0] = rhs_out;
-  smp.h = first_step(P.t0, P.t_end, 0.0);
+  smp.h = first_step(${T0}, ${T_END}, 0.0);
   smp.status = STATUS_RUNNING;
   ckpt_save(tape_base(b));
 }
@@ -164,11 +164,11 @@ fn reverse_step(b: u32, g: u32, slot: u32) {
   for (var i = lo; i < hi; i++) {
     var c: array<f32, D>;
     for (var d = 0u; d < D; d++) { c[d] = cot[row(i, g) + d]; }
-    if (tout[i] == t_new) {
+    if (tout[${TOUT_BASE}i] == t_new) {
       for (var d = 0u; d < D; d++) { ybar[d] += c[d]; }
     } else {
       for (var d = 0u; d < D; d++) { ynacc[d] += c[d]; }
-      dense_cotangent(clamp(((tout[i] - t) - t_lo) / h, 0.0, 1.0), h, c);
+      dense_cotangent(clamp(((tout[${TOUT_BASE}i] - t) - t_lo) / h, 0.0, 1.0), h, c);
     }
   }
   if (!FSAL) {
@@ -220,7 +220,7 @@ fn store_work(b: u32) {
 fn backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
   let b = gid.x;
   if (b >= P.batch) { return; }
-  let g = P.offset + b;
+  let g = P.offset + b;${TIMES_ROW}
   acc_base = b * P.n_params;
   smp = samples[b];
   if (smp.status >= STATUS_DONE) { return; }

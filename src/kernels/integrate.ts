@@ -12,7 +12,7 @@ import type { Tableau } from '../methods/tableau';
 import { StructLayout, f32Literal, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage, uniform } from '../wgsl/kernel';
 import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
-import { CONTROLLER_FIELDS, SAMPLE, SOLVER_FIELDS, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
+import { CONTROLLER_FIELDS, SAMPLE, SOLVER_FIELDS, outputTimesWgsl, rkCoreWgsl, statusWgsl } from '../wgsl/rk';
 
 /** Invocations per workgroup of the integration kernel (one sample each). */
 export const INTEGRATE_WORKGROUP = 64;
@@ -36,6 +36,14 @@ export type ParamsValues = Parameters<typeof PARAMS.pack>[0];
 export interface IntegrateSpec {
   readonly mlp: MlpSpec;
   readonly tableau: Tableau;
+  /**
+   * Output times per sample: `tout` is [batch][n_out] and sample b reads row
+   * b (src/wgsl/rk.ts, outputTimesWgsl). Absent or false: times shared by
+   * the batch, the module exactly as without this field. The one-sample
+   * kernel's per-sample entry point only (not the batch-shared step control
+   * nor the lane kernel).
+   */
+  readonly perSampleTimes?: boolean;
 }
 
 /**
@@ -72,13 +80,20 @@ export const integrateKernel = defineKernel({
   entryPoints: ['integrate', 'batch_init', 'batch_attempt', 'batch_control', 'batch_commit'] satisfies IntegrateEntry[],
   wgsl: (spec: IntegrateSpec, decls) => {
     const D = stateDim(spec.mlp);
+    const times = outputTimesWgsl(spec.perSampleTimes === true);
     return fillTemplate(integrateSource, {
       BINDINGS: decls,
       STATUS_CONSTS: statusWgsl(),
       D,
+      TIMES_DECL: times.decl,
+      TIMES_ROW: times.row('b'),
+      TOUT_BASE: times.base,
+      T0: times.t0,
+      T_END: times.tEnd,
       MLP: mlpWgsl(spec.mlp, { fn: 'rhs_eval', input: 'rhs_in', output: 'rhs_out', declare: false }),
-      RK_CORE: rkCoreWgsl(spec.tableau, D),
+      RK_CORE: rkCoreWgsl(spec.tableau, D, undefined, spec.perSampleTimes === true),
       DENSE: denseWgsl(spec.tableau),
+      SAMPLE_SETUP: 'fn sample_setup(b: u32) {}',
       WG: INTEGRATE_WORKGROUP,
       CWG: CONTROL_WORKGROUP,
     });
@@ -91,7 +106,7 @@ export function integrateBindings(spec: IntegrateSpec) {
     P: uniform(PARAMS),
     theta: storage('read', 'f32', mlpOffsets(spec.mlp.layers).count),
     y0: storage('read'),
-    /** Output times [n_out]. */
+    /** Output times [n_out], or [batch][n_out] with perSampleTimes. */
     tout: storage('read'),
     /** Outputs [n_out][batch][D]. */
     out: storage('read_write'),

@@ -22,11 +22,15 @@ ${BINDINGS}
 
 ${STATUS_CONSTS}
 
-const D: u32 = ${D}u;
+const D: u32 = ${D}u;${TIMES_DECL}
 
 ${MLP}
 
 ${RK_CORE}
+
+// Per-sample set-up before a sample's state is used in a dispatch (empty for
+// the plain MLP; a flow's kernel loads the sample's noise ε here).
+${SAMPLE_SETUP}
 
 // Writes the dense output y(t + θh) = y + h Σ w_i(θ) K_i to output row `row`.
 ${DENSE}
@@ -37,7 +41,7 @@ fn write_row(row: u32, b: u32) {
 }
 
 fn init_sample(b: u32) {
-  reset_controller(P.t0);
+  reset_controller(${T0});
   var ok = true;
   for (var d = 0u; d < D; d++) {
     y[d] = y0[b * D + d];
@@ -48,11 +52,11 @@ fn init_sample(b: u32) {
   if (!ok) { fail(STATUS_NONFINITE); return; }
   if (P.n_out == 1u) { smp.status = STATUS_DONE; return; }
   rhs_in = y;
-  rhs_eval(P.t0);
+  rhs_eval(${T0});
   smp.n_fe = 1u;
   K[0] = rhs_out;
   if (!all_finite_k0()) { fail(STATUS_NONFINITE); return; }
-  smp.h = first_step(P.t0, P.t_end, 0.0);
+  smp.h = first_step(${T0}, ${T_END}, 0.0);
   smp.status = STATUS_RUNNING;
 }
 
@@ -62,7 +66,7 @@ fn init_sample(b: u32) {
 // elsewhere. Needs y, ynew and every K slot (including f(t_new, ynew)).
 fn write_outputs(b: u32, lo: u32, hi: u32, t_old_hi: f32, t_old_lo: f32, h: f32, t_new: f32) {
   for (var i = lo; i < hi; i++) {
-    let to = tout[i];
+    let to = tout[${TOUT_BASE}i];
     if (to == t_new) {
       write_row(i, b);
     } else {
@@ -76,7 +80,7 @@ fn attempt(b: u32) {
   let t_old_hi = smp.t_hi;
   let t_old_lo = smp.t_lo;
   let out_lo = smp.out_idx;
-  let a = try_step(P.t_end);
+  let a = try_step(${T_END});
   if (a.accepted) {
     advance_outputs();
     end_derivative(smp.t_hi);
@@ -88,10 +92,11 @@ fn attempt(b: u32) {
 
 @compute @workgroup_size(${WG})
 fn integrate(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let b = gid.x;
+  let b = gid.x;${TIMES_ROW}
   if (b >= P.batch) { return; }
   smp = samples[b];
   if (smp.status >= STATUS_DONE) { return; }
+  sample_setup(b);
   if (smp.status == STATUS_NEW) {
     init_sample(b);
   } else {
@@ -135,6 +140,7 @@ fn batch_init(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (b >= P.batch) { return; }
   smp = samples[b];
   if (smp.status != STATUS_NEW) { return; }
+  sample_setup(b);
   init_sample(b);
   for (var d = 0u; d < D; d++) {
     ycur[b * D + d] = y[d];
@@ -150,6 +156,7 @@ fn batch_attempt(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = samples[P.batch];
   if (c.status != STATUS_RUNNING) { return; }
   smp = samples[b];
+  sample_setup(b);
   for (var d = 0u; d < D; d++) {
     y[d] = ycur[b * D + d];
     K[0][d] = kbuf[kb(b, 0u, d)];
@@ -243,6 +250,7 @@ fn batch_commit(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = samples[P.batch];
   let pv = samples[P.batch + 1u];
   if (pv.status == 1u) {
+    sample_setup(b);
     for (var d = 0u; d < D; d++) {
       y[d] = ycur[b * D + d];
       for (var i = 0u; i < NK; i++) { K[i][d] = kbuf[kb(b, i, d)]; }

@@ -9,6 +9,7 @@ import optimSource from './optim.wgsl?raw';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
+/** The optimizers' names: `optimizer.kind`. */
 export type OptimizerKind = 'sgd' | 'adam';
 
 /** Invocations per workgroup (one parameter each). */

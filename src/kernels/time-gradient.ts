@@ -14,14 +14,23 @@ export const TIME_GRADIENT_PARAMS = new StructLayout('TimeGradientParams', [
   ['n_out', 'u32'],
 ] as const);
 
-/** Per-sample terms of dL/dt_i (entry point `time_gradient`); the spec is the MLP. */
+/**
+ * The spec of the time-gradient kernel: the MLP, and `perSampleTimes` when
+ * each sample has its own output times (`tout` [batch][n_out], the terms
+ * then being dL/dt[b][i] themselves); absent or false, the module is exactly
+ * the one generated from the MLP alone.
+ */
+export type TimeGradientSpec = MlpSpec & { readonly perSampleTimes?: boolean };
+
+/** Per-sample terms of dL/dt_i (entry point `time_gradient`). */
 export const timeGradientKernel = defineKernel({
   name: 'time-gradient',
-  bindings: (mlp: MlpSpec) => ({
+  bindings: (mlp: TimeGradientSpec) => ({
     P: uniform(TIME_GRADIENT_PARAMS),
     theta: storage('read', 'f32', mlpOffsets(mlp.layers).count),
     /** The forward solve's outputs, [n_out][batch][D]. */
     ysol: storage('read'),
+    /** Output times [n_out], or [batch][n_out] with perSampleTimes. */
     tout: storage('read'),
     /** Loss cotangents dL/dy, [n_out][batch][D]. */
     cot: storage('read'),
@@ -31,6 +40,14 @@ export const timeGradientKernel = defineKernel({
     terms: storage('read_write'),
   }),
   entryPoints: ['time_gradient'],
-  wgsl: (mlp: MlpSpec, decls) =>
-    fillTemplate(timeGradientSource, { BINDINGS: decls, D: stateDim(mlp), MLP: mlpWgsl(mlp), WG: TIME_GRADIENT_WORKGROUP }),
+  wgsl: (spec: TimeGradientSpec, decls) => {
+    const { perSampleTimes, ...mlp } = spec;
+    return fillTemplate(timeGradientSource, {
+      BINDINGS: decls,
+      D: stateDim(mlp),
+      MLP: mlpWgsl(mlp),
+      WG: TIME_GRADIENT_WORKGROUP,
+      TOUT_I: perSampleTimes === true ? 'b * P.n_out + i' : 'i',
+    });
+  },
 });

@@ -24,7 +24,7 @@ fn time_gradient(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var i = 0u; i < P.n_out; i++) {
     let row = (i * P.batch + b) * D;
     for (var d = 0u; d < D; d++) { mlp_in[d] = ysol[row + d]; }
-    mlp_eval(tout[i]);
+    mlp_eval(tout[${TOUT_I}]);
     var s = 0.0;
     for (var d = 0u; d < D; d++) {
       var w = cot[row + d];

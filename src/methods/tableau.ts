@@ -12,9 +12,12 @@
 
 import { ArgumentError, WebodeError } from '../errors';
 
+/** Names of the built-in Runge–Kutta methods (`OdeintOptions.method`). */
 export type MethodName = 'euler' | 'midpoint' | 'rk4' | 'rk38' | 'bosh3' | 'dopri5' | 'tsit5';
 
+/** A Butcher tableau: the coefficients of one Runge–Kutta method, checked when built. */
 export interface Tableau {
+  /** The method's name. */
   readonly name: MethodName;
   /** Order p of the propagated solution. */
   readonly order: number;
@@ -26,7 +29,9 @@ export interface Tableau {
   readonly stages: number;
   /** Strictly lower-triangular rows: a[i] has length i, a[0] = []. */
   readonly a: readonly (readonly number[])[];
+  /** Weights b of the propagated solution. */
   readonly b: readonly number[];
+  /** Nodes c: stage i is evaluated at t + c[i]·h. */
   readonly c: readonly number[];
   /** Error weights b − bhat (all zeros for fixed-step methods). */
   readonly bErr: readonly number[];

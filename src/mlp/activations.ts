@@ -47,6 +47,17 @@ export interface ActivationEntry {
   readonly df: (x: number) => number;
   /** σ' is discontinuous somewhere (finite differences across it are first-order). */
   readonly kink: boolean;
+  /** The PyTorch module computing σ (in `torch.nn`, default arguments), for state_dict export. */
+  readonly torch: string;
+  /**
+   * σ'' as a WGSL expression over `u` and/or `x` = σ(u) (scalar f32), with
+   * `lets` before it as for `derivative`: the flows' gradient kernels need it.
+   */
+  readonly second: { readonly lets?: string; readonly expr: string };
+  /** σ'' in float64 (the second derivatives a flow's gradients need; at a jump, either one-sided value). */
+  readonly d2f: (x: number) => number;
+  /** σ'' is continuous everywhere: flows (whose trace gradients need σ'') accept only these activations. */
+  readonly smoothSecond: boolean;
 }
 
 /** |x| beyond which exp(−x) would overflow float32 (e^88 ≈ 1.7e38 < 3.4e38) and the logistic has saturated. */
@@ -73,6 +84,10 @@ export const ACTIVATION_TABLE = {
     f: Math.tanh,
     df: (x) => 1 / Math.cosh(x) ** 2,
     kink: false,
+    torch: 'Tanh',
+    second: { expr: '-2.0 * x * (1.0 - x * x)' },
+    d2f: (x) => -2 * Math.tanh(x) / Math.cosh(x) ** 2,
+    smoothSecond: true,
   },
   softplus: {
     // log(1 + e^x) = max(x, 0) + log(1 + e^−|x|), exact for every x without overflow.
@@ -83,6 +98,10 @@ export const ACTIVATION_TABLE = {
     f: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
     df: sigmoid64,
     kink: false,
+    torch: 'Softplus',
+    second: { lets: `let s = ${logistic('u', (v) => v)}; `, expr: 's * (1.0 - s)' },
+    d2f: (x) => sigmoid64(x) * sigmoid64(-x),
+    smoothSecond: true,
   },
   relu: {
     value: (c) => `max(x, ${c('0.0')})`,
@@ -90,6 +109,10 @@ export const ACTIVATION_TABLE = {
     f: (x) => (x > 0 ? x : 0),
     df: (x) => (x > 0 ? 1 : 0),
     kink: true,
+    torch: 'ReLU',
+    second: { expr: '0.0' },
+    d2f: () => 0,
+    smoothSecond: false,
   },
   sigmoid: {
     value: (c) => logistic('x', c),
@@ -98,6 +121,10 @@ export const ACTIVATION_TABLE = {
     f: sigmoid64,
     df: (x) => sigmoid64(x) * sigmoid64(-x),
     kink: false,
+    torch: 'Sigmoid',
+    second: { expr: 'x * (1.0 - x) * (1.0 - 2.0 * x)' },
+    d2f: (x) => sigmoid64(x) * sigmoid64(-x) * (1 - 2 * sigmoid64(x)),
+    smoothSecond: true,
   },
   silu: {
     // u·s(u) written as u / (1 + e^−u).
@@ -107,6 +134,11 @@ export const ACTIVATION_TABLE = {
     f: (x) => x * sigmoid64(x),
     df: (x) => sigmoid64(x) + x * sigmoid64(x) * sigmoid64(-x),
     kink: false,
+    torch: 'SiLU',
+    // silu'' = s·(1 − s)·(2 + u·(1 − 2s)).
+    second: { lets: `let s = ${logistic('u', (v) => v)}; `, expr: 's * (1.0 - s) * (2.0 + u * (1.0 - 2.0 * s))' },
+    d2f: (x) => sigmoid64(x) * sigmoid64(-x) * (2 + x * (1 - 2 * sigmoid64(x))),
+    smoothSecond: true,
   },
   identity: {
     value: () => 'x',
@@ -114,6 +146,10 @@ export const ACTIVATION_TABLE = {
     f: (x) => x,
     df: () => 1,
     kink: false,
+    torch: 'Identity',
+    second: { expr: '0.0' },
+    d2f: () => 0,
+    smoothSecond: true,
   },
   elu: {
     // α = 1: x for x > 0, e^x − 1 otherwise. The exp argument is min(x, 0), so
@@ -125,6 +161,11 @@ export const ACTIVATION_TABLE = {
     f: (x) => (x > 0 ? x : Math.expm1(x)),
     df: (x) => (x > 0 ? 1 : Math.exp(x)),
     kink: false,
+    torch: 'ELU',
+    // σ'' jumps at 0 (e^0 = 1 from the left, 0 from the right).
+    second: { expr: 'select(x + 1.0, 0.0, x > 0.0)' },
+    d2f: (x) => (x > 0 ? 0 : Math.exp(x)),
+    smoothSecond: false,
   },
 } as const satisfies Record<string, ActivationEntry>;
 
@@ -160,6 +201,12 @@ export function activationWgsl(act: Activation, lanes: 1 | 4 = 1): string {
     'fn is_nan4(x: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }',
     `fn act4(x: vec4<f32>) -> vec4<f32> { return select(${value(lanes4)}, x, is_nan4(x)); }`,
   ].join('\n');
+}
+
+/** The WGSL of σ'' given u and x = σ(u): `fn act_grad2(u: f32, x: f32)` (flows' gradient kernels). */
+export function activationSecondWgsl(act: Activation): string {
+  const { lets, expr } = ACTIVATION_TABLE[act].second as ActivationEntry['second'];
+  return `fn act_grad2(u: f32, x: f32) -> f32 { ${lets ?? ''}return ${expr}; }`;
 }
 
 /**

@@ -145,12 +145,15 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 
 /** A GPU device with webode's caches, counters and error handling. */
 export class Runtime {
+  /** The WebGPU device everything runs on. */
   readonly device: GPUDevice;
+  /** The device's limits (what webode checks sizes against). */
   readonly limits: GPUSupportedLimits;
   /** Adapter description when the runtime requested the adapter itself. */
   readonly adapterInfo: GPUAdapterInfo | null;
   /** Uncaptured WebGPU errors seen on this device (also passed to `onUncapturedError`). */
   readonly errors: GPUError[] = [];
+  /** Buffers, bytes, host waits, submits and dispatches so far. */
   readonly counters: RuntimeCounters = {
     hostWaits: 0,
     submits: 0,
@@ -159,6 +162,7 @@ export class Runtime {
     liveBytes: 0,
     liveBuffers: 0,
   };
+  /** Print every generated WGSL module (`RuntimeOptions.debugShaders`). */
   readonly debugShaders: boolean;
   private readonly ownsDevice: boolean;
   private readonly cache: DeviceCache;
@@ -218,6 +222,8 @@ export class Runtime {
    * The kernel `def` specialised to `spec` on this device (cached by the
    * definition's name and the spec's canonical text): its pipelines compile
    * on first use; `bind` names the buffers; dispatches are counted.
+   *
+   * @internal
    */
   kernel<S, B extends string, E extends string>(def: KernelDef<S, B, E>, spec: S): Kernel<B, E> {
     const key = `${def.name}|${specKey(spec)}`;

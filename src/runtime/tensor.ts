@@ -29,10 +29,13 @@ function checkShape(shape: readonly number[]): void {
 
 /** A float32 array on the GPU, row-major with the given shape. */
 export class Tensor {
+  /** The runtime the buffer belongs to. */
   readonly runtime: Runtime;
+  /** The shape, row-major. */
   readonly shape: readonly number[];
   /** Number of elements. */
   readonly size: number;
+  /** The label of the GPU buffer (shown in WebGPU errors). */
   readonly label: string;
   private gpuBuffer: GPUBuffer | null;
 

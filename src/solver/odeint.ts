@@ -43,8 +43,10 @@ import {
   checkDispatch,
   deferredUnits,
   integrationDirection,
+  isPerSampleTimes,
   resolveOptions,
   solverValues,
+  validateSampleTimes,
   validateTimes,
 } from './options';
 import { Solution, type SolveSummary, countersSince } from './solution';
@@ -56,7 +58,12 @@ import { failuresOf } from './status';
  *
  * @param f  the vector field (an `MLP`)
  * @param y0 initial states: B×D float32 values (B inferred), or a GPU `Tensor`
- * @param t  strictly monotonic output times (increasing or decreasing), T ≥ 1
+ * @param t  strictly monotonic output times (increasing or decreasing), T ≥ 1,
+ *   shared by the batch; or per sample, B rows of T times (`number[][]` or
+ *   `Float32Array[]`), all in the same direction, sample b starting at
+ *   `t[b][0]` and its output i at `t[b][i]` (one-sample kernel, per-sample
+ *   step control), or a `Tensor` of shape [B, T] (read to the host first to
+ *   be checked: one host wait more)
  * @returns the `Solution` once every sample has finished; rejects with
  *   `OdeSolveError` (failing samples, times reached, the partial solution)
  *   on a numerical failure, and with `ArgumentError` on bad input before any GPU work.
@@ -64,12 +71,14 @@ import { failuresOf } from './status';
 export async function odeint(
   f: MLP,
   y0: ArrayLike<number> | Tensor,
-  t: ArrayLike<number>,
+  t: ArrayLike<number> | readonly ArrayLike<number>[] | Tensor,
   options: OdeintOptions = {},
 ): Promise<Solution> {
-  const problem = checkProblem(f, y0, t, options);
+  if (!f || typeof f !== 'object' || !('spec' in f)) throw new ArgumentError('f', f, 'an MLP');
   const rt = f.runtime;
+  // Counted from here: a Tensor of times is read first.
   const before = { ...rt.counters };
+  const problem = checkProblem(f, y0, t instanceof Tensor ? await timesTensorRows(f, t) : t, options);
   const scratch: GPUBuffer[] = [];
   const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
     const b = rt.createBuffer(label, bytes, usage);
@@ -81,7 +90,7 @@ export async function odeint(
     kept = allocate(problem, make);
     const drive = integration(problem, kept, make);
     const made = (summary: SolveSummary, report?: GPUBuffer) =>
-      new Solution({ y: kept!.y, samples: kept!.samples, t: problem.times, batch: problem.B, dim: problem.D, f, options: problem.opts, summary, report });
+      new Solution({ y: kept!.y, samples: kept!.samples, t: problem.times, sampleTimes: problem.sampleTimes, batch: problem.B, dim: problem.D, f, options: problem.opts, summary, report });
     if (problem.opts.deferred) return startDeferred(problem, drive, before, made);
     return await solveWaiting(problem, drive, before, made);
   } catch (e) {
@@ -96,6 +105,21 @@ export async function odeint(
   }
 }
 
+/**
+ * Per-sample times given as a Tensor [B, T]: its shape checked, then its
+ * values read to the host (one host wait), where they are checked as rows.
+ */
+async function timesTensorRows(f: MLP, t: Tensor): Promise<Float32Array[]> {
+  if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] < 1) {
+    throw new ArgumentError('t', t, `a Tensor of shape [B, T] (one row of output times per sample), got shape [${t.shape.join(', ')}]`);
+  }
+  f.runtime.check();
+  t.checkUsableOn(f.runtime, 't');
+  const [B, T] = t.shape;
+  const values = await t.read();
+  return Array.from({ length: B }, (_, b) => values.subarray(b * T, (b + 1) * T));
+}
+
 /** A problem checked before any GPU work. */
 interface Problem {
   readonly f: MLP;
@@ -103,7 +127,10 @@ interface Problem {
   readonly y0: ArrayLike<number> | Tensor;
   readonly B: number;
   readonly D: number;
+  /** The output times (T): the shared ones, or sample 0's with per-sample times. */
   readonly times: Float64Array;
+  /** Per-sample output times ([B] rows of T), or null when the batch shares `times`. */
+  readonly sampleTimes: readonly Float64Array[] | null;
   readonly opts: ResolvedOdeintOptions;
   readonly tableau: Tableau;
   readonly batchMode: boolean;
@@ -114,7 +141,12 @@ interface Problem {
 }
 
 /** Validates every argument and every buffer size of the solve; throws ArgumentError naming what is wrong. */
-function checkProblem(f: MLP, y0: ArrayLike<number> | Tensor, t: ArrayLike<number>, options: OdeintOptions): Problem {
+function checkProblem(
+  f: MLP,
+  y0: ArrayLike<number> | Tensor,
+  t: ArrayLike<number> | readonly ArrayLike<number>[],
+  options: OdeintOptions,
+): Problem {
   if (!f || typeof f !== 'object' || !('spec' in f)) throw new ArgumentError('f', f, 'an MLP');
   const rt = f.runtime;
   rt.check();
@@ -129,10 +161,12 @@ function checkProblem(f: MLP, y0: ArrayLike<number> | Tensor, t: ArrayLike<numbe
     }
   }
   const B = y0Len / D;
-  const times = validateTimes(t);
+  const sampleTimes = isPerSampleTimes(t) ? validateSampleTimes(t, B) : null;
+  const times = sampleTimes ? sampleTimes[0] : validateTimes(t as ArrayLike<number>);
   const T = times.length;
   const { tableau, ...asked } = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec) });
-  const opts: ResolvedOdeintOptions = { ...asked, kernel: integrateKernelKind(f.spec, tableau, B, asked) };
+  if (sampleTimes) checkSampleTimesOptions(asked);
+  const opts: ResolvedOdeintOptions = { ...asked, kernel: sampleTimes ? 'invocation' : integrateKernelKind(f.spec, tableau, B, asked) };
   if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');
   checkDispatch(rt, 'y0', y0, B, INTEGRATE_WORKGROUP);
   const batchMode = opts.stepControl === 'batch';
@@ -141,6 +175,7 @@ function checkProblem(f: MLP, y0: ArrayLike<number> | Tensor, t: ArrayLike<numbe
   const maxBinding = rt.limits.maxStorageBufferBindingSize;
   const sizes: [string, number][] = [
     ['outputs (T·B·D·4)', T * B * D * 4],
+    ['output times (B·T·4)', sampleTimes ? B * T * 4 : 0],
     ['per-sample solver state', (B + 2) * SAMPLE.stride],
     ['stage buffer', stageBytes],
   ];
@@ -159,7 +194,21 @@ function checkProblem(f: MLP, y0: ArrayLike<number> | Tensor, t: ArrayLike<numbe
     t0: times[0],
     t_end: times[T - 1],
   };
-  return { f, rt, y0, B, D, times, opts, tableau, batchMode, stageBytes, params };
+  return { f, rt, y0, B, D, times, sampleTimes, opts, tableau, batchMode, stageBytes, params };
+}
+
+/**
+ * Options that cannot go with per-sample times: batch-shared step control
+ * (one shared step cannot land on every sample's own times) and the lane
+ * kernel (it reads shared times). Fixed-step methods always step per sample.
+ */
+function checkSampleTimesOptions(opts: ResolvedOdeintOptions): void {
+  if (opts.stepControl === 'batch') {
+    throw new ArgumentError('options.stepControl', opts.stepControl, "'per-sample' with per-sample output times (samples with different times cannot share steps)");
+  }
+  if (opts.kernel === 'lanes') {
+    throw new ArgumentError('options.kernel', opts.kernel, "'invocation' or unset with per-sample output times");
+  }
 }
 
 /**
@@ -205,8 +254,11 @@ function allocate(p: Problem, make: (label: string, bytes: number, usage: GPUBuf
     samples = rt.createBuffer('solve samples', (B + (p.batchMode ? 2 : 0)) * SAMPLE.stride, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     const uniform = make('solve params', PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(uniform, 0, PARAMS.pack(p.params));
-    const tout = make('solve output times', T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-    device.queue.writeBuffer(tout, 0, Float32Array.from(times));
+    const tout = make('solve output times', (p.sampleTimes ? B : 1) * T * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    const toutValues = new Float32Array((p.sampleTimes ? B : 1) * T);
+    if (p.sampleTimes) p.sampleTimes.forEach((row, b) => toutValues.set(row, b * T));
+    else toutValues.set(times);
+    device.queue.writeBuffer(tout, 0, toutValues);
     let y0Buffer: GPUBuffer;
     if (p.y0 instanceof Tensor) {
       y0Buffer = p.y0.buffer;
@@ -234,7 +286,7 @@ function allocate(p: Problem, make: (label: string, bytes: number, usage: GPUBuf
  */
 function integration(p: Problem, bound: Bound, make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer): DriveSpec {
   const { rt, tableau } = p;
-  const spec = { mlp: p.f.spec, tableau };
+  const spec = p.sampleTimes ? { mlp: p.f.spec, tableau, perSampleTimes: true } : { mlp: p.f.spec, tableau };
   if (p.opts.kernel === 'lanes') return laneIntegration(p, bound, make);
   const kernel = rt.kernel(integrateKernel, spec);
   const integrate = kernel.bind(bound.all, 'integrate bind group');
@@ -306,7 +358,8 @@ type MakeSolution = (summary: SolveSummary, report?: GPUBuffer) => Solution;
 function startDeferred(p: Problem, drive: DriveSpec, before: Runtime['counters'], made: MakeSolution): Solution {
   const report = createReport(p.rt, 'solve report');
   try {
-    driveDeferred(p.rt, drive, deferredUnits({ ...p.opts, tableau: p.tableau }, p.times), report);
+    const units = (times: Float64Array) => deferredUnits({ ...p.opts, tableau: p.tableau }, times);
+    driveDeferred(p.rt, drive, Math.max(...(p.sampleTimes ?? [p.times]).map(units)), report);
   } catch (e) {
     p.rt.destroyBuffer(report);
     throw e;

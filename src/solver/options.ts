@@ -146,19 +146,29 @@ export type IntegrateKernel = 'lanes' | 'invocation';
 
 /** Options after defaults are applied. */
 export interface ResolvedOdeintOptions {
+  /** The method. */
   readonly method: MethodName;
+  /** Relative tolerance (at least MIN_RTOL). */
   readonly rtol: number;
+  /** Absolute tolerance. */
   readonly atol: number;
+  /** Step size of a fixed-step method (0 for adaptive ones). */
   readonly stepSize: number;
+  /** First step of an adaptive method (0: automatic, per sample). */
   readonly firstStep: number;
+  /** Step attempts per sample before failing. */
   readonly maxSteps: number;
+  /** Step attempts per dispatch, at most. */
   readonly stepsPerDispatch: number;
+  /** Per-sample or batch-shared step control. */
   readonly stepControl: StepControl;
   /** The integration kernel asked for (undefined: chosen by `odeint`); a Solution's options hold the one used. */
   readonly kernel?: IntegrateKernel;
   /** The controller as given (defaults filled in), and as the kernels use it. */
   readonly controller: Readonly<Required<ControllerOptions>>;
+  /** @internal The controller's values as the kernels read them. */
   readonly controllerValues: ControllerValues;
+  /** Whether the solve returns without a host wait. */
   readonly deferred: boolean;
   /** The dispatch budget asked for (deferred solves), or 0 for the default. */
   readonly dispatchBudget: number;
@@ -206,13 +216,13 @@ function isPositiveFinite(x: unknown): x is number {
 }
 
 /** Validates and converts the output times; throws ArgumentError. */
-export function validateTimes(t: ArrayLike<number>): Float64Array {
-  if (!t || typeof t.length !== 'number') throw new ArgumentError('t', t, 'an array of output times');
-  if (t.length < 1) throw new ArgumentError('t', t, 'at least one output time');
+export function validateTimes(t: ArrayLike<number>, name = 't'): Float64Array {
+  if (!t || typeof t.length !== 'number') throw new ArgumentError(name, t, 'an array of output times');
+  if (t.length < 1) throw new ArgumentError(name, t, 'at least one output time');
   const out = new Float64Array(t.length);
   for (let i = 0; i < t.length; i++) {
     const v = t[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`t[${i}]`, v, 'a finite number');
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`${name}[${i}]`, v, 'a finite number');
     out[i] = v;
   }
   if (out.length > 1) {
@@ -222,14 +232,44 @@ export function validateTimes(t: ArrayLike<number>): Float64Array {
       const step = Math.fround(out[i]) - Math.fround(out[i - 1]);
       if (dir === 0 || Math.sign(step) !== dir) {
         throw new ArgumentError(
-          't',
+          name,
           t,
-          `strictly increasing or strictly decreasing times (distinct in float32); t[${i - 1}] = ${out[i - 1]}, t[${i}] = ${out[i]}`,
+          `strictly increasing or strictly decreasing times (distinct in float32); ${name}[${i - 1}] = ${out[i - 1]}, ${name}[${i}] = ${out[i]}`,
         );
       }
     }
   }
   return out;
+}
+
+/** True when `t` is given per sample: an array of rows (arrays or typed arrays) rather than of numbers. */
+export function isPerSampleTimes(t: unknown): t is ArrayLike<ArrayLike<number>> {
+  if (!t || typeof t !== 'object' || typeof (t as ArrayLike<unknown>).length !== 'number') return false;
+  const first = (t as ArrayLike<unknown>)[0];
+  return (t as ArrayLike<unknown>).length > 0 && typeof first === 'object' && first !== null;
+}
+
+/**
+ * Per-sample output times: `batch` rows of the same length T, each strictly
+ * monotonic and finite (checked as `validateTimes` checks shared times, the
+ * row named `t[b]`), all in the same direction. Returns the rows.
+ */
+export function validateSampleTimes(t: ArrayLike<ArrayLike<number>>, batch: number): Float64Array[] {
+  if (t.length !== batch) {
+    throw new ArgumentError('t', t, `one row of output times per sample of y0 (${batch} rows), got ${t.length} rows`);
+  }
+  const rows: Float64Array[] = [];
+  for (let b = 0; b < t.length; b++) {
+    const row = validateTimes(t[b], `t[${b}]`);
+    if (b > 0 && row.length !== rows[0].length) {
+      throw new ArgumentError(`t[${b}]`, t[b], `${rows[0].length} output times, as t[0] has; got ${row.length}`);
+    }
+    if (b > 0 && row.length > 1 && integrationDirection(row, 'forward') !== integrationDirection(rows[0], 'forward')) {
+      throw new ArgumentError(`t[${b}]`, t[b], `times in the direction of t[0] (${integrationDirection(rows[0], 'forward') > 0 ? 'increasing' : 'decreasing'})`);
+    }
+    rows.push(row);
+  }
+  return rows;
 }
 
 /** Applies defaults and validates the options; throws ArgumentError naming the option. */

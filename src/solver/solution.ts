@@ -24,11 +24,15 @@ export interface SolveSummary {
   readonly nfe: number;
   /** Largest function-evaluation count of one sample. */
   readonly maxNfe: number;
+  /** Accepted steps over all samples. */
   readonly accepted: number;
+  /** Rejected steps over all samples. */
   readonly rejected: number;
   /** Host waits, submits and dispatches this solve issued. */
   readonly hostWaits: number;
+  /** Command-buffer submits. */
   readonly submits: number;
+  /** Compute dispatches. */
   readonly dispatches: number;
 }
 
@@ -55,11 +59,17 @@ export function countersSince(rt: Runtime, before: Readonly<Pick<Runtime['counte
 export class Solution {
   /** Outputs [T][B][D] on the GPU; `y[0]` is y0. */
   readonly y: Tensor;
-  /** The output times as given. */
+  /** The output times as given (shared), or sample 0's when the solve had per-sample times. */
   readonly t: Float64Array;
+  /** Per-sample output times ([B] rows of T) as given, or null when the batch shares `t`. */
+  readonly sampleTimes: readonly Float64Array[] | null;
+  /** Samples B. */
   readonly batch: number;
+  /** State dimension D. */
   readonly dim: number;
+  /** The vector field that was integrated. */
   readonly f: MLP;
+  /** The options the solve ran with (defaults filled in). */
   readonly options: ResolvedOdeintOptions;
   /** True for a deferred solve (see `OdeintOptions.deferred`). */
   readonly deferred: boolean;
@@ -73,6 +83,7 @@ export class Solution {
   constructor(init: {
     y: Tensor;
     t: Float64Array;
+    sampleTimes?: readonly Float64Array[] | null;
     batch: number;
     dim: number;
     f: MLP;
@@ -83,6 +94,7 @@ export class Solution {
   }) {
     this.y = init.y;
     this.t = init.t;
+    this.sampleTimes = init.sampleTimes ?? null;
     this.batch = init.batch;
     this.dim = init.dim;
     this.f = init.f;

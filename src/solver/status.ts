@@ -8,8 +8,11 @@ import { SAMPLE, STATUS } from '../wgsl/rk';
 
 /** Per-sample statistics (`solution.stats()`). */
 export interface SolveStats {
+  /** Function evaluations per sample. */
   readonly nfe: Uint32Array;
+  /** Accepted steps per sample. */
   readonly accepted: Uint32Array;
+  /** Rejected steps per sample. */
   readonly rejected: Uint32Array;
   /** 'done' or the failure kind, per sample. */
   readonly status: readonly ('done' | FailureKind | 'running')[];
@@ -17,7 +20,17 @@ export interface SolveStats {
   readonly tReached: Float64Array;
   /** Number of outputs written by each sample. */
   readonly outputsWritten: Uint32Array;
-  readonly total: { nfe: number; accepted: number; rejected: number; maxNfe: number };
+  /** Totals over the batch (maxNfe: the largest of one sample). */
+  readonly total: {
+    /** Function evaluations of all samples. */
+    nfe: number;
+    /** Accepted steps of all samples. */
+    accepted: number;
+    /** Rejected steps of all samples. */
+    rejected: number;
+    /** The largest function-evaluation count of one sample. */
+    maxNfe: number;
+  };
 }
 
 const FAILURE_OF_STATUS: Record<number, FailureKind> = {

@@ -31,6 +31,7 @@ export interface Batch {
 
 /** Something that hands out batches (`Trainer.fit` draws from it). */
 export interface Sampler {
+  /** The next batch (its tensors may be overwritten by the following call). */
   next(): Batch;
 }
 
@@ -39,9 +40,11 @@ const GRID_TOLERANCE = 1e-5;
 
 /** A trajectory y(t_0 … t_{N−1}) of a D-dimensional state, on the GPU. */
 export class TrajectoryDataset {
+  /** The runtime the data is on. */
   readonly runtime: Runtime;
   /** The time grid (uniform). */
   readonly t: Float64Array;
+  /** State dimension D. */
   readonly dim: number;
   /** Number of time points N. */
   readonly length: number;
@@ -82,6 +85,7 @@ export class TrajectoryDataset {
     return this.dataTensor;
   }
 
+  /** Frees the data on the GPU. Idempotent. */
   destroy(): void {
     this.dataTensor?.destroy();
     this.dataTensor = null;
@@ -90,8 +94,11 @@ export class TrajectoryDataset {
 
 /** Labelled points x_n ∈ R^width with class labels 0 … classes−1, on the GPU. */
 export class PointDataset {
+  /** The runtime the data is on. */
   readonly runtime: Runtime;
+  /** Values per point. */
   readonly width: number;
+  /** Number of classes. */
   readonly classes: number;
   /** Number of points N. */
   readonly size: number;
@@ -129,16 +136,19 @@ export class PointDataset {
     this.labelTensor = Tensor.fromArray(runtime, lab, [N], 'point labels');
   }
 
+  /** The points [N][width] on the GPU. */
   get data(): Tensor {
     if (!this.dataTensor) throw new DestroyedError('PointDataset');
     return this.dataTensor;
   }
 
+  /** The labels [N] on the GPU (class indices as float32). */
   get labels(): Tensor {
     if (!this.labelTensor) throw new DestroyedError('PointDataset');
     return this.labelTensor;
   }
 
+  /** Frees the data on the GPU. Idempotent. */
   destroy(): void {
     this.dataTensor?.destroy();
     this.labelTensor?.destroy();
@@ -160,8 +170,11 @@ interface DrawSpec {
 
 /** The GPU side shared by both samplers: output tensors, uniform, bind group. */
 abstract class GpuSampler implements Sampler {
+  /** The runtime the batches are drawn on. */
   readonly runtime: Runtime;
+  /** Samples per batch B. */
   readonly batchSize: number;
+  /** Seed of the draws (a draw is a function of the seed and its number). */
   readonly seed: number;
   /** Draws made so far; the next draw has this number. */
   draws = 0;
@@ -237,6 +250,7 @@ abstract class GpuSampler implements Sampler {
     this.draws = 0;
   }
 
+  /** Frees the batch tensors and the sampler's uniform (not the dataset). Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
@@ -268,7 +282,9 @@ export interface WindowSamplerOptions {
  * ode_demo, which assumes an autonomous vector field.
  */
 export class WindowSampler extends GpuSampler {
+  /** The trajectory the windows come from. */
   readonly dataset: TrajectoryDataset;
+  /** Points per window L. */
   readonly length: number;
   private readonly times: Float64Array;
 
@@ -323,7 +339,9 @@ export interface PointSamplerOptions {
 
 /** Random labelled points: y0 = [x, 0 … 0] ([B][D]) and target = the labels ([B]). */
 export class PointSampler extends GpuSampler {
+  /** The points drawn from. */
   readonly dataset: PointDataset;
+  /** State dimension D of the padded points. */
   readonly stateDim: number;
 
   constructor(dataset: PointDataset, options: PointSamplerOptions) {

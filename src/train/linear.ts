@@ -32,7 +32,9 @@ export interface LinearOptions {
 export interface LinearForwardArgs {
   /** Input rows [batch][inFeatures], read from element `xOffset` on. */
   x: Tensor;
+  /** Element offset of the first input row. Default 0. */
   xOffset?: number;
+  /** Rows B. */
   batch: number;
   /** Output [batch][outFeatures]. */
   y: Tensor;
@@ -42,12 +44,15 @@ export interface LinearForwardArgs {
 export interface LinearBackwardArgs {
   /** The forward's input rows, read from element `xOffset` on. */
   x: Tensor;
+  /** Element offset of the first input row. Default 0. */
   xOffset?: number;
+  /** Rows B. */
   batch: number;
   /** dL/dy [batch][outFeatures]. */
   gy: Tensor;
   /** dL/dx [batch][inFeatures] is written here from element `gxOffset` on. */
   gx: Tensor;
+  /** Element offset of the first row of dL/dx. Default 0. */
   gxOffset?: number;
   /** dL/dθ [parameterCount] is written here (overwritten, not accumulated). */
   gtheta: Tensor;
@@ -55,8 +60,11 @@ export interface LinearBackwardArgs {
 
 /** A Linear layer y = W x + b with its parameters on the GPU. */
 export class Linear {
+  /** The runtime the parameters live on. */
   readonly runtime: Runtime;
+  /** @internal The sizes the kernels are generated from. */
   readonly spec: LinearSpec;
+  /** Parameters: outFeatures × inFeatures weights + outFeatures biases. */
   readonly parameterCount: number;
   private paramTensor: Tensor | null;
   private readonly uniforms: UniformCache;
@@ -82,9 +90,11 @@ export class Linear {
     this.unused = runtime.createBuffer('linear unused binding', 16, GPUBufferUsage.STORAGE);
   }
 
+  /** Input width. */
   get inFeatures(): number {
     return this.spec.inFeatures;
   }
+  /** Output width. */
   get outFeatures(): number {
     return this.spec.outFeatures;
   }
@@ -205,6 +215,7 @@ export class Linear {
     this.spare.length = 0;
   }
 
+  /** True after `destroy()`. */
   get isDestroyed(): boolean {
     return this.paramTensor === null;
   }

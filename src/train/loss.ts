@@ -22,11 +22,13 @@ import { UniformCache, checkInt, checkWorkgroups, describeTensor } from './commo
 export interface LossArgs {
   /** Predictions, read from element `predOffset` on: `count` values (MSE, L1) or `count` rows of `classes` logits. */
   pred: Tensor;
+  /** Element offset of the first prediction. Default 0. */
   predOffset?: number;
   /** Targets: `count` values (MSE, L1) or `count` class indices 0 … classes−1 (cross-entropy); none for 'nll'. */
   target?: Tensor;
   /** dL/dpred is written here from element `gradOffset` on (same layout as the predictions). */
   grad: Tensor;
+  /** Element offset of the first gradient value. Default 0. */
   gradOffset?: number;
   /** Items the mean runs over: elements (MSE, L1) or rows (cross-entropy). */
   count: number;
@@ -36,7 +38,9 @@ export interface LossArgs {
 
 /** A loss function whose gradient and value are computed on the GPU. */
 export class Loss {
+  /** The runtime the loss runs on. */
   readonly runtime: Runtime;
+  /** Which loss. */
   readonly kind: LossKind;
   private valueTensor: Tensor | null;
   private partials: GPUBuffer;

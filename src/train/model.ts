@@ -44,8 +44,11 @@ export interface Prediction {
 
 /** An ODE block with an optional linear readout. */
 export class NeuralODE {
+  /** The vector field (the ODE block). */
   readonly f: MLP;
+  /** The Linear readout after the ODE block, or null. */
   readonly readout: Linear | null;
+  /** Width of the points `predict` takes (zero-padded to the state dimension). */
   readonly inputDim: number;
   /** Forward solver options (mutable: a demo may change the method or tolerance between steps). */
   solver: OdeintOptions;
@@ -80,6 +83,7 @@ export class NeuralODE {
     this.backward = { ...(options.backward ?? {}) };
   }
 
+  /** The runtime of the vector field. */
   get runtime() {
     return this.f.runtime;
   }
@@ -93,6 +97,7 @@ export class NeuralODE {
   get t(): Float64Array {
     return this.times;
   }
+  /** Sets the integration times (checked: finite, strictly monotonic). */
   set t(value: ArrayLike<number>) {
     this.times = validateTimes(value);
   }

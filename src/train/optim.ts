@@ -63,7 +63,9 @@ function checkParams(params: readonly Tensor[]): readonly Tensor[] {
 
 /** The shared machinery of the optimizers: gradients, state, one dispatch per parameter tensor. */
 export abstract class Optimizer {
+  /** The runtime of the parameters. */
   readonly runtime: Runtime;
+  /** Which optimizer. */
   readonly kind: OptimizerKind;
   /** The parameter tensors, updated in place. */
   readonly params: readonly Tensor[];
@@ -71,6 +73,8 @@ export abstract class Optimizer {
   readonly grads: readonly Tensor[];
   /** Steps taken so far (PyTorch's `step` of the state). */
   steps = 0;
+  /** State buffers per parameter tensor: SGD 0 (no momentum) or 1 (momentum), Adam 2 (first and second moments). */
+  readonly stateBuffers: 0 | 1 | 2;
   private readonly slots: Slot[];
   private destroyed = false;
 
@@ -81,13 +85,14 @@ export abstract class Optimizer {
     this.runtime = rt;
     this.kind = kind;
     this.params = ps;
+    this.stateBuffers = stateBuffers;
     for (const p of ps) checkWorkgroups(rt, 'params', p, optimWorkgroups(p.size), 'parameter tensors');
     const kernel = rt.kernel(optimKernel, kind);
     this.slots = ps.map((param, i) => {
       const grad = Tensor.zeros(rt, param.shape, `${kind} gradient ${i}`);
       const stateBytes = (k: number) => (stateBuffers >= k ? param.size * 4 : 16);
-      const s1 = rt.createBuffer(`${kind} state 1 of ${i}`, stateBytes(1), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-      const s2 = rt.createBuffer(`${kind} state 2 of ${i}`, stateBytes(2), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      const s1 = rt.createBuffer(`${kind} state 1 of ${i}`, stateBytes(1), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
+      const s2 = rt.createBuffer(`${kind} state 2 of ${i}`, stateBytes(2), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
       const uniform = rt.createBuffer(`${kind} params of ${i}`, optimUniformSize(kind), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       const update = kernel.bind({ O: uniform, param: param.buffer, grad: grad.buffer, s1, s2 }, `${kind} bind group ${i}`);
       return { param, grad, s1, s2, uniform, update };
@@ -100,6 +105,42 @@ export abstract class Optimizer {
     const i = this.params.indexOf(param);
     if (i < 0) throw new ArgumentError('param', param, 'one of the optimizer\'s parameter tensors');
     return this.grads[i];
+  }
+
+  /** The options that rebuild this optimizer, with the current `lr` (what a checkpoint stores). */
+  abstract get options(): SGDOptions | AdamOptions;
+
+  /**
+   * @internal The state buffers to read for a checkpoint, tensor by tensor
+   * (momentum; or first then second moment), each `bytes` long.
+   */
+  get stateSources(): { buffer: GPUBuffer; bytes: number }[] {
+    if (this.destroyed) throw new DestroyedError(`${this.kind} optimizer`);
+    const out: { buffer: GPUBuffer; bytes: number }[] = [];
+    for (const s of this.slots) {
+      if (this.stateBuffers >= 1) out.push({ buffer: s.s1, bytes: s.param.size * 4 });
+      if (this.stateBuffers >= 2) out.push({ buffer: s.s2, bytes: s.param.size * 4 });
+    }
+    return out;
+  }
+
+  /**
+   * @internal Writes state read by `stateSources` back (same order and
+   * sizes) and sets the step count: the next step is the one after `steps`.
+   */
+  loadState(state: readonly Float32Array[], steps: number): void {
+    if (this.destroyed) throw new DestroyedError(`${this.kind} optimizer`);
+    const rt = this.runtime;
+    let k = 0;
+    for (const s of this.slots) {
+      for (const buffer of this.stateBuffers >= 2 ? [s.s1, s.s2] : this.stateBuffers >= 1 ? [s.s1] : []) {
+        const v = state[k++];
+        if (!v || v.length !== s.param.size) throw new ArgumentError(`state[${k - 1}]`, v?.length, `${s.param.size} values`);
+        rt.device.queue.writeBuffer(buffer, 0, v.buffer, v.byteOffset, v.byteLength);
+      }
+    }
+    if (k !== state.length) throw new ArgumentError('state', state.length, `${k} state arrays`);
+    this.steps = steps;
   }
 
   /** The uniform values of step number `step` (1-based) for a tensor of n values. */
@@ -171,10 +212,15 @@ export abstract class Optimizer {
 
 /** Stochastic gradient descent with momentum, as torch.optim.SGD. */
 export class SGD extends Optimizer {
+  /** Learning rate γ (may change between steps). */
   lr: number;
+  /** Momentum factor μ. */
   readonly momentum: number;
+  /** Dampening τ. */
   readonly dampening: number;
+  /** L2 penalty λ. */
   readonly weightDecay: number;
+  /** Nesterov momentum. */
   readonly nesterov: boolean;
 
   constructor(params: readonly Tensor[], options: SGDOptions) {
@@ -196,6 +242,10 @@ export class SGD extends Optimizer {
     this.nesterov = nesterov;
   }
 
+  get options(): SGDOptions {
+    return { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
+  }
+
   protected uniformBytes(step: number, n: number): ArrayBuffer {
     checkNumber('lr', this.lr, 0);
     return SGD_PARAMS.pack({
@@ -212,10 +262,15 @@ export class SGD extends Optimizer {
 
 /** Adam with L2 weight decay and bias correction, as torch.optim.Adam. */
 export class Adam extends Optimizer {
+  /** Learning rate γ (may change between steps). */
   lr: number;
+  /** β1, decay of the first moment. */
   readonly beta1: number;
+  /** β2, decay of the second moment. */
   readonly beta2: number;
+  /** ε added to the denominator. */
   readonly eps: number;
+  /** L2 penalty λ. */
   readonly weightDecay: number;
 
   constructor(params: readonly Tensor[], options: AdamOptions = {}) {
@@ -233,6 +288,10 @@ export class Adam extends Optimizer {
     this.beta2 = beta2;
     this.eps = eps;
     this.weightDecay = weightDecay;
+  }
+
+  get options(): AdamOptions {
+    return { lr: this.lr, betas: [this.beta1, this.beta2], eps: this.eps, weightDecay: this.weightDecay };
   }
 
   protected uniformBytes(step: number, n: number): ArrayBuffer {

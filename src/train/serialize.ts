@@ -15,6 +15,10 @@
  * gives { "0.weight": [[…], …], "0.bias": […], "2.weight": …, … }; a prefix
  * such as "net." shared by every key is recognised.
  *
+ * `exportStateDict` writes the same layout the other way, with the
+ * architecture under the key "webode" (`STATE_DICT_META`), which Python pops
+ * before `load_state_dict`.
+ *
  * Loading checks every field and every size before anything is created or
  * written, and throws a `ModelFormatError` naming the field (a JSON path),
  * what it should hold and what it holds: a failed load leaves the model
@@ -26,6 +30,7 @@ import type { Runtime } from '../runtime/runtime';
 import type { OdeintOptions } from '../solver/options';
 import { METHOD_NAMES, type MethodName } from '../methods/tableau';
 import { ACTIVATIONS, type Activation, mlpOffsets } from '../mlp/mlp';
+import { activationEntry } from '../mlp/activations';
 import { linearParameterCount } from '../kernels/linear';
 import { Linear } from './linear';
 import { NeuralODE } from './model';
@@ -38,12 +43,35 @@ export class ModelFormatError extends ArgumentError {}
 
 /** The JSON form of a saved model (version 1). */
 export interface ModelJSON {
+  /** Always `MODEL_FORMAT`. */
   format: typeof MODEL_FORMAT;
+  /** The format version (`MODEL_FORMAT_VERSION` when written). */
   version: number;
-  mlp: { layers: number[]; activation: Activation; timeInput: boolean; parameters: number[] };
-  readout: { inFeatures: number; outFeatures: number; parameters: number[] } | null;
+  /** The vector field. */
+  mlp: {
+    /** Widths [input, hidden…, output]. */
+    layers: number[];
+    /** The activation between layers. */
+    activation: Activation;
+    /** t appended to the input. */
+    timeInput: boolean;
+    /** P numbers in nn.Linear order (`MLP.setParameters`). */
+    parameters: number[];
+  };
+  /** The readout, or null. */
+  readout: {
+    /** Input width (the state dimension). */
+    inFeatures: number;
+    /** Output width. */
+    outFeatures: number;
+    /** Weights [out][in] row-major, then biases. */
+    parameters: number[];
+  } | null;
+  /** Width of the points `predict` takes (≤ the state dimension; the rest is zero-padded). */
   inputDim: number;
+  /** Integration times for batches without their own. */
   t: number[];
+  /** Solver options. */
   solver: OdeintOptions;
 }
 
@@ -56,15 +84,18 @@ const SOLVER_FIELDS = ['method', 'rtol', 'atol', 'stepSize', 'firstStep', 'maxSt
  */
 export async function saveModel(model: NeuralODE): Promise<ModelJSON> {
   if (!(model instanceof NeuralODE)) throw new ArgumentError('model', model, 'a NeuralODE');
+  const mlpParams = await model.f.readParameters();
+  const readoutParams = model.readout ? await model.readout.readParameters() : null;
+  return modelJson(model, mlpParams, readoutParams);
+}
+
+/** A model's JSON form from parameters already read (the readout's null when it has none). */
+export function modelJson(model: NeuralODE, mlpParams: Float32Array, readoutParams: Float32Array | null): ModelJSON {
   const f = model.f;
-  const mlpParams = Array.from(await f.readParameters());
-  const readout = model.readout
-    ? {
-        inFeatures: model.readout.inFeatures,
-        outFeatures: model.readout.outFeatures,
-        parameters: Array.from(await model.readout.readParameters()),
-      }
-    : null;
+  const readout =
+    model.readout && readoutParams
+      ? { inFeatures: model.readout.inFeatures, outFeatures: model.readout.outFeatures, parameters: Array.from(readoutParams) }
+      : null;
   const solver: OdeintOptions = {};
   for (const k of SOLVER_FIELDS) {
     const v = model.solver[k];
@@ -73,7 +104,7 @@ export async function saveModel(model: NeuralODE): Promise<ModelJSON> {
   return {
     format: MODEL_FORMAT,
     version: MODEL_FORMAT_VERSION,
-    mlp: { layers: [...f.layers], activation: f.activation, timeInput: f.timeInput, parameters: mlpParams },
+    mlp: { layers: [...f.layers], activation: f.activation, timeInput: f.timeInput, parameters: Array.from(mlpParams) },
     readout,
     inputDim: model.inputDim,
     t: Array.from(model.t),
@@ -86,11 +117,11 @@ export async function saveModel(model: NeuralODE): Promise<ModelJSON> {
 
 type Json = unknown;
 
-function fail(path: string, received: unknown, expected: string): never {
+export function fail(path: string, received: unknown, expected: string): never {
   throw new ModelFormatError(path, received, expected);
 }
 
-function parse(input: string | Json, what: string): Json {
+export function parse(input: string | Json, what: string): Json {
   if (typeof input !== 'string') return input;
   try {
     return JSON.parse(input);
@@ -103,12 +134,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function record(v: unknown, path: string): Record<string, unknown> {
+export function record(v: unknown, path: string): Record<string, unknown> {
   if (!isRecord(v)) fail(path, v, 'an object');
   return v;
 }
 
-function integer(v: unknown, path: string, min: number): number {
+export function integer(v: unknown, path: string, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(path, v, `an integer ≥ ${min}`);
   return v;
 }
@@ -119,7 +150,7 @@ function isFloat32(x: unknown): x is number {
 }
 
 /** A flat array of exactly n finite numbers. */
-function numbers(v: unknown, path: string, n: number, why: string): Float32Array {
+export function numbers(v: unknown, path: string, n: number, why: string): Float32Array {
   if (!Array.isArray(v)) fail(path, v, `an array of ${n} numbers (${why})`);
   if (v.length !== n) fail(path, v, `${n} numbers (${why}), not ${v.length}`);
   const out = new Float32Array(n);
@@ -299,6 +330,111 @@ export function loadParameters(model: NeuralODE, json: string | Json): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// PyTorch state_dict export.
+
+/** The key of an exported state_dict that holds the architecture, not a parameter (pop it in Python). */
+export const STATE_DICT_META = 'webode';
+
+/** The architecture an exported state_dict carries under `STATE_DICT_META`. */
+export interface StateDictMeta {
+  /** What was exported. */
+  kind: 'mlp' | 'linear' | 'neural-ode';
+  /** MLP widths as nn.Linear sizes [input, hidden…, output] (MLP and NeuralODE). */
+  layers?: number[];
+  /** The activation's webode name (MLP and NeuralODE). */
+  activation?: Activation;
+  /** The `torch.nn` module of the activation, e.g. "Tanh" (MLP and NeuralODE). */
+  torchActivation?: string;
+  /** The MLP reads x = [z, t], t as the last input column (MLP and NeuralODE). */
+  timeInput?: boolean;
+  /** The nn.Sequential of the vector field, module by module, e.g. ["Linear(2, 50)", "Tanh()", "Linear(50, 2)"]. */
+  modules?: string[];
+  /** Readout sizes (Linear, and a NeuralODE with a readout). */
+  readout?: {
+    /** Input width. */
+    inFeatures: number;
+    /** Output width. */
+    outFeatures: number;
+  } | null;
+}
+
+/** An exported state_dict: parameter name → nested arrays, plus `webode` (the architecture). */
+export type StateDictJSON = {
+  /** The architecture (`STATE_DICT_META`); pop it before `load_state_dict`. */
+  [STATE_DICT_META]: StateDictMeta;
+} & Record<string, number[] | number[][] | StateDictMeta>;
+
+/** Rows of a row-major [rows][cols] block of `p` from `at`. */
+function rows(p: Float32Array, at: number, rowsN: number, cols: number): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < rowsN; r++) out.push(Array.from(p.subarray(at + r * cols, at + (r + 1) * cols)));
+  return out;
+}
+
+/** The nn.Sequential modules of an MLP: Linear layers with the activation module between them. */
+function torchModules(layers: readonly number[], activation: Activation): string[] {
+  const out: string[] = [];
+  for (let l = 0; l + 1 < layers.length; l++) {
+    if (l > 0) out.push(`${activationEntry(activation).torch}()`);
+    out.push(`Linear(${layers[l]}, ${layers[l + 1]})`);
+  }
+  return out;
+}
+
+/** Writes an MLP's parameters as nn.Sequential keys ("<prefix><2l>.weight", …) into `out`. */
+function mlpEntries(f: MLP, p: Float32Array, prefix: string, out: Record<string, unknown>): void {
+  mlpOffsets(f.layers).layers.forEach((L, l) => {
+    // Sequential index: Linear layer l follows l Linear layers and l activation modules.
+    out[`${prefix}${2 * l}.weight`] = rows(p, L.weight, L.outWidth, L.inWidth);
+    out[`${prefix}${2 * l}.bias`] = Array.from(p.subarray(L.bias, L.bias + L.outWidth));
+  });
+}
+
+function linearEntries(r: Linear, p: Float32Array, prefix: string, out: Record<string, unknown>): void {
+  const { inFeatures: I, outFeatures: O } = r;
+  out[`${prefix}weight`] = rows(p, 0, O, I);
+  out[`${prefix}bias`] = Array.from(p.subarray(O * I, O * I + O));
+}
+
+/**
+ * Reads a model's parameters (one host wait per parameter tensor) into a
+ * PyTorch state_dict as JSON-ready nested arrays, keys and shapes as
+ * `nn.Sequential` of `nn.Linear` layers with the activation modules between
+ * them holds them: an MLP gives "0.weight" [out][in], "0.bias" [out],
+ * "2.weight", …; a Linear "weight", "bias"; a NeuralODE "f.0.weight", …,
+ * and "readout.weight", "readout.bias" when it has a readout. The
+ * architecture is under "webode" (`STATE_DICT_META`). `importStateDict`
+ * reads it back.
+ */
+export async function exportStateDict(module: MLP | Linear | NeuralODE): Promise<StateDictJSON> {
+  const out: Record<string, unknown> = {};
+  let meta: StateDictMeta;
+  const mlpMeta = (f: MLP) => ({
+    layers: [...f.layers],
+    activation: f.activation,
+    torchActivation: activationEntry(f.activation).torch,
+    timeInput: f.timeInput,
+    modules: torchModules(f.layers, f.activation),
+  });
+  if (module instanceof MLP) {
+    mlpEntries(module, await module.readParameters(), '', out);
+    meta = { kind: 'mlp', ...mlpMeta(module) };
+  } else if (module instanceof Linear) {
+    linearEntries(module, await module.readParameters(), '', out);
+    meta = { kind: 'linear', readout: { inFeatures: module.inFeatures, outFeatures: module.outFeatures } };
+  } else if (module instanceof NeuralODE) {
+    mlpEntries(module.f, await module.f.readParameters(), 'f.', out);
+    const r = module.readout;
+    if (r) linearEntries(r, await r.readParameters(), 'readout.', out);
+    meta = { kind: 'neural-ode', ...mlpMeta(module.f), readout: r ? { inFeatures: r.inFeatures, outFeatures: r.outFeatures } : null };
+  } else {
+    throw new ArgumentError('module', module, 'an MLP, a Linear layer or a NeuralODE');
+  }
+  out[STATE_DICT_META] = meta;
+  return out as StateDictJSON;
+}
+
+// ---------------------------------------------------------------------------------------------
 // PyTorch state_dict import.
 
 /** Options of `importStateDict`. */
@@ -329,25 +465,54 @@ function commonPrefix(keys: string[], forLinear: boolean): string {
 
 /**
  * Loads a PyTorch state_dict (a JSON string or parsed object of nested
- * arrays) into an MLP (an nn.Sequential of Linear layers) or a Linear layer.
- * Every key, shape and value is checked before anything is written.
+ * arrays) into an MLP (an nn.Sequential of Linear layers), a Linear layer,
+ * or a NeuralODE (keys "f.<index>.weight|bias" and, with a readout,
+ * "readout.weight|bias", as `exportStateDict` writes them). The key
+ * `STATE_DICT_META` is not a parameter and is skipped. Every key, shape and
+ * value is checked before anything is written.
  */
-export function importStateDict(target: MLP | Linear, stateDict: string | Json, options: StateDictOptions = {}): void {
-  if (!(target instanceof MLP) && !(target instanceof Linear)) throw new ArgumentError('target', target, 'an MLP or a Linear layer');
+export function importStateDict(target: MLP | Linear | NeuralODE, stateDict: string | Json, options: StateDictOptions = {}): void {
+  if (target instanceof NeuralODE) {
+    const dict = record(parse(stateDict, 'state_dict'), 'state_dict');
+    const r = target.readout;
+    const readoutKeys = Object.keys(dict).filter((k) => k.startsWith('readout.'));
+    if (!r && readoutKeys.length > 0) fail(`state_dict[${JSON.stringify(readoutKeys[0])}]`, dict[readoutKeys[0]], 'no readout parameters: the model has no readout');
+    if (r && readoutKeys.length === 0) fail('state_dict["readout.weight"]', undefined, `the readout's weight [${r.outFeatures}][${r.inFeatures}]`);
+    const others = Object.keys(dict).filter((k) => k !== STATE_DICT_META && !k.startsWith('f.') && !k.startsWith('readout.'));
+    if (others.length > 0) fail(`state_dict[${JSON.stringify(others[0])}]`, dict[others[0]], 'a key "f.<index>.weight|bias" or "readout.weight|bias"');
+    // Check both parts before writing either: the readout's check runs on a copy of its values.
+    const fParams = checkMlpStateDict(target.f, dict, 'f.');
+    const rParams = r ? checkLinearStateDict(r, dict, 'readout.') : null;
+    target.f.setParameters(fParams);
+    if (r && rParams) r.setParameters(rParams);
+    return;
+  }
+  if (!(target instanceof MLP) && !(target instanceof Linear)) throw new ArgumentError('target', target, 'an MLP, a Linear layer or a NeuralODE');
   const dict = record(parse(stateDict, 'state_dict'), 'state_dict');
-  const allKeys = Object.keys(dict);
+  if (target instanceof MLP) target.setParameters(checkMlpStateDict(target, dict, options.prefix));
+  else target.setParameters(checkLinearStateDict(target, dict, options.prefix));
+}
+
+/** The keys of `dict` to read for a target: those with the prefix (given, or shared by all), the metadata key left out. */
+function stateDictKeys(dict: Record<string, unknown>, isLinear: boolean, given: string | undefined): { keys: string[]; prefix: string } {
+  const allKeys = Object.keys(dict).filter((k) => k !== STATE_DICT_META);
   if (allKeys.length === 0) fail('state_dict', dict, 'at least one parameter');
-  const isLinear = target instanceof Linear;
-  const prefix = options.prefix ?? commonPrefix(allKeys, isLinear);
+  const prefix = given ?? commonPrefix(allKeys, isLinear);
   // With an explicit prefix, other keys belong to other modules; without one, every key must be ours.
-  const keys = options.prefix === undefined ? allKeys : allKeys.filter((k) => k.startsWith(prefix));
+  const keys = given === undefined ? allKeys : allKeys.filter((k) => k.startsWith(prefix));
   if (keys.length === 0) fail('state_dict', allKeys, `keys starting with "${prefix}"`);
   for (const k of keys) {
     if (!k.startsWith(prefix)) fail(`state_dict[${JSON.stringify(k)}]`, dict[k], `a key starting with "${prefix}" like the others`);
   }
-  const key = (k: string) => `state_dict[${JSON.stringify(k)}]`;
+  return { keys, prefix };
+}
 
-  if (target instanceof Linear) {
+const key = (k: string) => `state_dict[${JSON.stringify(k)}]`;
+
+/** A Linear layer's parameters from a state_dict, checked (nothing written). */
+function checkLinearStateDict(target: Linear, dict: Record<string, unknown>, given: string | undefined): Float32Array {
+  const { keys, prefix } = stateDictKeys(dict, true, given);
+  {
     const { inFeatures: I, outFeatures: O } = target;
     for (const k of keys) {
       const rest = k.slice(prefix.length);
@@ -360,10 +525,13 @@ export function importStateDict(target: MLP | Linear, stateDict: string | Json, 
     if (!(b in dict)) fail(key(b), undefined, `the bias [${O}] (webode's Linear always has a bias)`);
     matrix(dict[w], key(w), O, I, out, 0, `nn.Linear(${I}, ${O}).weight`);
     out.set(numbers(dict[b], key(b), O, `nn.Linear(${I}, ${O}).bias`), O * I);
-    target.setParameters(out);
-    return;
+    return out;
   }
+}
 
+/** An MLP's parameters from a state_dict of an nn.Sequential, checked (nothing written). */
+function checkMlpStateDict(target: MLP, dict: Record<string, unknown>, given: string | undefined): Float32Array {
+  const { keys, prefix } = stateDictKeys(dict, false, given);
   const { layers: offs, count } = mlpOffsets(target.layers);
   const byIndex = new Map<number, { weight?: string; bias?: string }>();
   for (const k of keys) {
@@ -393,5 +561,5 @@ export function importStateDict(target: MLP | Linear, stateDict: string | Json, 
     matrix(dict[e.weight], key(e.weight), L.outWidth, L.inWidth, out, L.weight, `weight of ${what}`);
     out.set(numbers(dict[e.bias], key(e.bias), L.outWidth, `bias of ${what}`), L.bias);
   });
-  target.setParameters(out);
+  return out;
 }

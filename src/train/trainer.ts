@@ -37,8 +37,23 @@ import { failureOfStatus } from '../solver/status';
 import { getTableau } from '../methods/tableau';
 import { Tensor } from '../runtime/tensor';
 import { checkInt, describeTensor, lengthOf } from './common';
-import type { Batch, Sampler } from './data';
-import { Loss } from './loss';
+import type { Batch, PointDataset, PointSampler, Sampler, TrajectoryDataset, WindowSampler } from './data';
+import { LOSS_KINDS, Loss, type LossKind } from './loss';
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  type LedgerCheckpoint,
+  type OptimizerCheckpoint,
+  type SamplerCheckpoint,
+  TrainingLedger,
+  optimizerCheckpoint,
+  optimizerSources,
+  restoreOptimizer,
+  restoreSampler,
+  samplerCheckpoint,
+} from './checkpoint';
+import { type ModelJSON, fail, integer, loadModel, modelJson, parse, record } from './serialize';
+import type { BackwardOptions } from '../gradients/adjoint';
 import { NeuralODE } from './model';
 import { Optimizer } from './optim';
 
@@ -80,15 +95,19 @@ export interface StepResult {
 
 /** What `Trainer.readLossHistory` returns: iterations first, first + 1, … */
 export interface LossHistory {
+  /** The iteration of `losses[0]`. */
   readonly first: number;
+  /** The loss of each iteration. */
   readonly losses: Float32Array;
   /** Largest function-evaluation count of one sample, per iteration, of the forward and the adjoint solve. */
   readonly forwardNfe: Uint32Array;
+  /** The same for the adjoint solve. */
   readonly backwardNfe: Uint32Array;
 }
 
 /** Progress reported by `Trainer.fit`. */
 export interface Progress {
+  /** The iteration just done. */
   readonly iteration: number;
   /** Loss of this iteration (read for the report). */
   readonly loss: number;
@@ -96,7 +115,9 @@ export interface Progress {
   readonly itPerSec: number;
   /** Function evaluations of this iteration's forward and backward solves (largest over the batch). */
   readonly forwardNfe: number;
+  /** The same for the backward solve. */
   readonly backwardNfe: number;
+  /** Milliseconds since `fit` started. */
   readonly elapsedMs: number;
 }
 
@@ -114,10 +135,58 @@ export interface FitOptions {
 
 /** The result of `Trainer.fit`. */
 export interface FitResult {
+  /** Iterations run. */
   readonly iterations: number;
   /** The last reported loss (NaN when nothing was reported). */
   readonly loss: number;
+  /** Milliseconds `fit` took. */
   readonly elapsedMs: number;
+}
+
+/**
+ * A training checkpoint (`Trainer.checkpoint`): plain JSON-ready data —
+ * `JSON.stringify` it to store, `Trainer.resume` continues from it.
+ */
+export interface TrainerCheckpoint {
+  /** Always `CHECKPOINT_FORMAT`. */
+  format: typeof CHECKPOINT_FORMAT;
+  /** The format version (`CHECKPOINT_VERSION` when written). */
+  version: number;
+  /** Which trainer wrote it. */
+  trainer: 'neural-ode';
+  /** The model: architecture, parameters, solver options (the `saveModel` format). */
+  model: ModelJSON;
+  /** The model's gradient options (`NeuralODE.backward`). */
+  backward: BackwardOptions;
+  /** The optimizer: options, step count, state. */
+  optimizer: OptimizerCheckpoint;
+  /** The loss function. */
+  loss: LossKind;
+  /** The trainer's options. */
+  options: {
+    /** `TrainerOptions.waitFree`. */
+    waitFree: boolean;
+    /** `TrainerOptions.dispatchBudget`, when given. */
+    dispatchBudget?: number;
+  };
+  /** The sampler's random stream, when `checkpoint` was given one. */
+  sampler: SamplerCheckpoint | null;
+  /** Iterations done and every iteration's loss. */
+  ledger: LedgerCheckpoint;
+}
+
+/** Options of `Trainer.resume`. */
+export interface ResumeOptions {
+  /** The dataset the checkpoint's sampler drew from, uploaded to the new runtime (needed when the checkpoint has a sampler). */
+  dataset?: TrajectoryDataset | PointDataset;
+}
+
+/** What `Trainer.resume` returns. */
+export interface ResumedTraining {
+  /** The trainer, its iteration count the checkpoint's. */
+  readonly trainer: Trainer;
+  /** The sampler, its next draw the one after the checkpoint's last; null when the checkpoint has none. */
+  readonly sampler: WindowSampler | PointSampler | null;
 }
 
 /** Frees the partial solution or gradients an `OdeSolveError` carries (the trainer rethrows the error). */
@@ -139,6 +208,7 @@ export const LOSS_HISTORY = 4096;
  * `recordLossHistory` and the update with `recordUpdate`.
  */
 export abstract class TrainingLoop {
+  /** The optimizer updating the parameters. */
   readonly optimizer: Optimizer;
   /** Iterations done. */
   iteration = 0;
@@ -146,8 +216,8 @@ export abstract class TrainingLoop {
   /** Wait-free iterations (see `TrainerOptions.waitFree`). */
   readonly waitFree: boolean;
   protected readonly dispatchBudget: number | undefined;
-  private history: Tensor;
-  private historyRead = 0;
+  protected history: Tensor;
+  protected historyRead = 0;
   /**
    * The gate's buffers: uniform, health words, the optimizer's workgroup
    * counts and its indirect arguments, and the ring of each iteration's
@@ -274,7 +344,7 @@ export abstract class TrainingLoop {
    * words, takes the skipped updates off the optimizer's step count (their
    * moments were not touched either) and throws the `TrainingError`.
    */
-  private async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
+  protected async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
     const rt = this.rt;
     const offsets: number[] = [];
     let size = 0;
@@ -410,12 +480,16 @@ export abstract class TrainingLoop {
 
 /** Trains a `NeuralODE` with an optimizer and a loss, on the GPU. */
 export class Trainer extends TrainingLoop {
+  /** The model trained. */
   readonly model: NeuralODE;
+  /** The loss function. */
   readonly loss: Loss;
   protected readonly kind = 'Trainer';
   private cot: Tensor | null = null;
   private logits: Tensor | null = null;
   private dlogits: Tensor | null = null;
+  /** Iterations and losses collected at checkpoints. */
+  private ledger = new TrainingLedger();
 
   constructor(model: NeuralODE, optimizer: Optimizer, loss: Loss, options: TrainerOptions = {}) {
     if (!(model instanceof NeuralODE)) throw new ArgumentError('model', model, 'a NeuralODE');
@@ -582,6 +656,103 @@ export class Trainer extends TrainingLoop {
       return { iteration: this.iteration, loss, forward, backward, hostWaits: rt.counters.hostWaits - waits0 };
     } finally {
       sol.destroy();
+    }
+  }
+
+  /**
+   * Everything needed to continue training exactly where it is, as plain
+   * JSON-ready data: parameters, optimizer state (step count, momentum or
+   * Adam moments, learning rate), the iteration count and every iteration's
+   * loss, the configuration, and — given the `sampler` — its random stream.
+   * One host wait reads it all (and, like every read, reports a failed
+   * wait-free iteration as a `TrainingError`); iterations stay wait-free.
+   * Losses of iterations more than LOSS_HISTORY back since the previous
+   * checkpoint are not kept (null).
+   */
+  async checkpoint(sampler?: Sampler): Promise<TrainerCheckpoint> {
+    if (this.destroyed) throw new DestroyedError('Trainer');
+    this.rt.check();
+    const samplerState = sampler === undefined ? null : samplerCheckpoint(sampler);
+    const model = this.model;
+    const params = model.parameters;
+    const optSources = optimizerSources(this.optimizer);
+    const end = this.iteration;
+    const start = Math.max(this.ledger.recorded, end - LOSS_HISTORY);
+    const sources = [
+      ...params.map((p) => ({ buffer: p.buffer, bytes: p.size * 4 })),
+      ...optSources,
+      ...(end > start ? [{ buffer: this.history.buffer, bytes: LOSS_HISTORY * 4 }] : []),
+    ];
+    const { data } = await this.readWithHealth(sources);
+    const mlp = new Float32Array(data[0]);
+    const readout = model.readout ? new Float32Array(data[1]) : null;
+    const optimizer = optimizerCheckpoint(this.optimizer, data.slice(params.length, params.length + optSources.length));
+    if (end > start) {
+      const ring = new Float32Array(data[data.length - 1]);
+      const losses = new Float32Array(end - start);
+      for (let k = start; k < end; k++) losses[k - start] = ring[k % LOSS_HISTORY];
+      this.ledger.append(start + 1, losses);
+    }
+    return {
+      format: CHECKPOINT_FORMAT,
+      version: CHECKPOINT_VERSION,
+      trainer: 'neural-ode',
+      model: modelJson(model, mlp, readout),
+      backward: { ...model.backward },
+      optimizer,
+      loss: this.loss.kind,
+      options: this.dispatchBudget === undefined ? { waitFree: this.waitFree } : { waitFree: this.waitFree, dispatchBudget: this.dispatchBudget },
+      sampler: samplerState,
+      ledger: this.ledger.toJSON(end),
+    };
+  }
+
+  /**
+   * A trainer on `runtime` (a new one, e.g. after a lost device or a page
+   * reload) that continues from `checkpoint` (the object or its JSON string):
+   * its next iterations are bit-identical to those the checkpointed trainer
+   * would have run. The model, optimizer, loss and sampler are new objects on
+   * `runtime`; the sampler needs `options.dataset`, the data uploaded again.
+   * A malformed checkpoint throws a `ModelFormatError` naming the JSON path
+   * at fault, and leaves nothing allocated. No host wait.
+   */
+  static resume(runtime: Runtime, checkpoint: string | TrainerCheckpoint, options: ResumeOptions = {}): ResumedTraining {
+    const c = record(parse(checkpoint, 'checkpoint'), 'checkpoint');
+    if (c.format !== CHECKPOINT_FORMAT) fail('checkpoint.format', c.format, `"${CHECKPOINT_FORMAT}"`);
+    const version = integer(c.version, 'checkpoint.version', 1);
+    if (version > CHECKPOINT_VERSION) fail('checkpoint.version', version, `a version this webode reads (≤ ${CHECKPOINT_VERSION}); the file is newer`);
+    if (c.trainer !== 'neural-ode') fail('checkpoint.trainer', c.trainer, '"neural-ode" (a checkpoint of Trainer)');
+    const kind = c.loss;
+    const lossKind = LOSS_KINDS.find((k) => k === kind);
+    if (!lossKind) fail('checkpoint.loss', kind, `one of ${LOSS_KINDS.join(', ')}`);
+    const backward = record(c.backward ?? {}, 'checkpoint.backward') as BackwardOptions;
+    const o = record(c.options ?? {}, 'checkpoint.options');
+    const { ledger, iteration } = TrainingLedger.from(c.ledger);
+    if (c.sampler !== null && c.sampler !== undefined && options.dataset === undefined) {
+      throw new ArgumentError('options.dataset', undefined, 'the dataset the checkpoint\'s sampler drew from');
+    }
+    const model = loadModel(runtime, c.model);
+    let optimizer: ReturnType<typeof restoreOptimizer> | null = null;
+    let loss: Loss | null = null;
+    let trainer: Trainer | null = null;
+    try {
+      model.backward = { ...backward };
+      optimizer = restoreOptimizer(model.parameters, c.optimizer);
+      loss = new Loss(runtime, lossKind);
+      const waitFree = o.waitFree ?? true;
+      const dispatchBudget = o.dispatchBudget;
+      trainer = new Trainer(model, optimizer, loss, { waitFree: waitFree as boolean, dispatchBudget: dispatchBudget as number | undefined });
+      trainer.iteration = iteration;
+      trainer.historyRead = iteration;
+      trainer.ledger = ledger;
+      const sampler = c.sampler === null || c.sampler === undefined || !options.dataset ? null : restoreSampler(options.dataset, c.sampler);
+      return { trainer, sampler };
+    } catch (e) {
+      trainer?.destroy();
+      loss?.destroy();
+      optimizer?.destroy();
+      model.destroy();
+      throw e;
     }
   }
 

@@ -138,7 +138,7 @@ fn reset_controller(t0: f32) {
 fn advance_outputs() {
   loop {
     if (smp.out_idx >= P.n_out) { break; }
-    if (P.dir * (tout[smp.out_idx] - smp.t_hi) > 0.0) { break; }
+    if (P.dir * (tout[${TOUT_BASE}smp.out_idx] - smp.t_hi) > 0.0) { break; }
     smp.out_idx += 1u;
   }
   if (smp.out_idx >= P.n_out) { smp.status = STATUS_DONE; }

@@ -95,14 +95,92 @@ export interface SolveArgs {
   mlp: MLPOptions;
   params: WireArray;
   y0: WireArray;
-  t: number[];
+  /** Shared output times, or one row per sample. */
+  t: number[] | number[][];
+  /** solve: pass per-sample times as a GPU Tensor [B, T] (made before the solve is counted). */
+  tAsTensor?: boolean;
   options: OdeintOptions;
   stats?: boolean;
+}
+
+export interface FlowArgs {
+  mlp: MLPOptions;
+  params: number[];
+  cnf: webode.CNFOptions;
+  /** Data points [B][D] (logProb), or base points (sample, `mode: 'sample'`). */
+  x: number[] | { count: number; seed?: number };
+  options: webode.LogProbOptions;
+  /** 'logProb' (default); 'sample': sample(x) then logProb of the samples; 'roundTrip': logProb(x) then sample(z). */
+  mode?: 'logProb' | 'sample' | 'roundTrip';
+  /** Then `backward(dLdlogp, options)` of the logProb result. */
+  backward?: { dLdlogp: number[]; options?: webode.FlowBackwardOptions };
+}
+
+/** A flow's outputs as plain arrays. */
+async function readFlow(r: webode.FlowDensity | webode.FlowSamples) {
+  return {
+    logp: Array.from(await r.logp.read()),
+    z: Array.from(await (r instanceof webode.FlowDensity ? r.z : r.x).read()),
+    kinetic: r.reg.kinetic ? Array.from(await r.reg.kinetic.read()) : null,
+    jacobian: r.reg.jacobian ? Array.from(await r.reg.jacobian.read()) : null,
+    noise: r.noise ? Array.from(await r.noise.read()) : null,
+    summary: r.summary,
+  };
 }
 
 const ops = {
   ...trainOps({ calls, scoped }),
   ...seriesOps({ calls, scoped }),
+  /** A flow's logProb (and sample) with host waits counted by webode before any read, and buffers left alive after. */
+  async flow(args: FlowArgs) {
+    return scoped(async (r) => {
+      const live0 = r.counters.liveBuffers;
+      const f = new webode.MLP(r, args.mlp);
+      f.setParameters(args.params);
+      let error: ErrorReport | null = null;
+      let first = null;
+      let second = null;
+      let waits = NaN;
+      let checkWaits = NaN;
+      let grad = null;
+      let dispatches0 = r.counters.dispatches;
+      try {
+        const flow = new webode.CNF(f, args.cnf);
+        const w0 = r.counters.hostWaits;
+        dispatches0 = r.counters.dispatches;
+        const res = args.mode === 'sample' ? await flow.sample(args.x, args.options) : await flow.logProb(args.x as number[], args.options);
+        waits = r.counters.hostWaits - w0;
+        try {
+          if (res.deferred) {
+            const w1 = r.counters.hostWaits;
+            await res.check();
+            checkWaits = r.counters.hostWaits - w1;
+          }
+          if (args.backward && res instanceof webode.FlowDensity) {
+            const w2 = r.counters.hostWaits;
+            const g = await res.backward(args.backward.dLdlogp, args.backward.options);
+            const bwWaits = r.counters.hostWaits - w2;
+            if (args.backward.options?.deferred) await g.check();
+            grad = { params: Array.from(await g.params.read()), x: Array.from(await g.x.read()), waits: bwWaits, summary: g.summary };
+            g.destroy();
+          }
+          first = await readFlow(res);
+          if (args.mode === 'sample' || args.mode === 'roundTrip') {
+            const back = args.mode === 'sample' ? await flow.logProb((res as webode.FlowSamples).x, args.options) : await flow.sample((res as webode.FlowDensity).z, args.options);
+            second = await readFlow(back);
+            back.destroy();
+          }
+        } finally {
+          res.destroy();
+        }
+      } catch (e) {
+        error = report(e);
+      }
+      const dispatches = r.counters.dispatches - dispatches0;
+      f.destroy();
+      return { error, first, second, grad, waits, checkWaits, dispatches, live: r.counters.liveBuffers - live0 };
+    });
+  },
   async info() {
     const r = await rt();
     const info = r.adapterInfo;
@@ -123,21 +201,26 @@ const ops = {
       const f = new webode.MLP(r, args.mlp);
       try {
         f.setParameters(decode(args.params));
+        const rowsT = args.t as number[][];
+        const tensorT = args.tAsTensor ? webode.Tensor.fromArray(r, rowsT.flat(), [rowsT.length, rowsT[0].length], 'test times') : null;
         const counted0 = { ...calls };
+        const dispatches0 = r.counters.dispatches;
         let sol: webode.Solution | null = null;
         let error: ErrorReport | null = null;
         const t0 = performance.now();
         try {
-          sol = await webode.odeint(f, decode(args.y0), args.t, args.options);
+          sol = await webode.odeint(f, decode(args.y0), tensorT ?? args.t, args.options);
         } catch (e) {
           error = report(e);
           if (e instanceof webode.OdeSolveError) sol = e.solution as webode.Solution;
         }
+        tensorT?.destroy();
         const ms = performance.now() - t0;
         const counted = {
           mapAsync: calls.mapAsync - counted0.mapAsync,
           submit: calls.submit - counted0.submit,
           onSubmittedWorkDone: calls.onSubmittedWorkDone - counted0.onSubmittedWorkDone,
+          dispatches: r.counters.dispatches - dispatches0,
         };
         if (!sol) return { error, counted, ms, y: null, summary: null, stats: null };
         const y = encodeF32(await sol.y.read());

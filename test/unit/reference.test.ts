@@ -270,6 +270,24 @@ describe('mlpForward', () => {
     }
   });
 
+  // σ'' (the table's d2f, which flows' gradients need) against central differences of σ' (the
+  // table's df, checked above): the same step and margin.
+  it("has second derivatives (the table's d2f) that match central finite differences of σ'", () => {
+    const xs = [-6, -3.1, -1.7, -0.6, -0.013, 0.009, 0.4, 1.2, 2.9, 5.5];
+    const eps = 1e-5;
+    for (const act of ACTIVATIONS) {
+      const e = ACTIVATION_TABLE[act];
+      for (const x of xs) {
+        const fd = (e.df(x + eps) - e.df(x - eps)) / (2 * eps);
+        expect(Math.abs(e.d2f(x) - fd), `${act}''(${x})`).toBeLessThan(1e-8);
+      }
+    }
+  });
+
+  it("marks relu and elu alone as having a non-smooth σ'' (refused by flows)", () => {
+    expect(ACTIVATIONS.filter((a) => !ACTIVATION_TABLE[a].smoothSecond)).toEqual(['relu', 'elu']);
+  });
+
   it('marks relu alone as having a kink in its derivative (elu is C¹ at 0: both one-sided slopes are 1)', () => {
     expect(ACTIVATIONS.filter((a) => ACTIVATION_TABLE[a].kink)).toEqual(['relu']);
     expect(activateGrad('elu', 0)).toBe(1);

@@ -43,6 +43,11 @@ import { minibatchKernel } from '../../src/kernels/minibatch';
 import { gateKernel } from '../../src/kernels/gate';
 import { seedKernel } from '../../src/kernels/seed';
 import { recurrentKernel, recurrentParamsKernel } from '../../src/kernels/recurrent';
+import { cnfIntegrateKernel } from '../../src/kernels/cnf-integrate';
+import { cnfDensityKernel } from '../../src/kernels/cnf-density';
+import { cnfAdjointKernel } from '../../src/kernels/cnf-adjoint';
+import { cnfCotangentKernel } from '../../src/kernels/cnf-cotangent';
+import type { CnfFieldSpec } from '../../src/mlp/trace';
 
 /** MLP shapes checked with every method: one and two hidden layers, with and without the time input. */
 const MLPS: MlpSpec[] = [
@@ -74,18 +79,39 @@ function cases(): Case[] {
     add(mlpForwardKernel, mlpForwardSpec(mlp), `${m} lanes`);
     add(mlpForwardKernel, mlpForwardSpec(mlp, { lanes: 1, workgroupSize: 64 }), `${m} one sample`);
     add(timeGradientKernel, mlp, m);
+    add(timeGradientKernel, { ...mlp, perSampleTimes: true }, `${m} per-sample times`);
     for (const tableau of MLPS.includes(mlp) ? METHODS : [TABLEAUX.dopri5]) {
       const spec = { mlp, tableau };
       const label = `${m} ${tableau.name}`;
       add(integrateKernel, spec, label);
+      add(integrateKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       add(integrateLanesKernel, spec, label);
       add(adjointKernel, spec, label);
+      add(adjointKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       if (adjointLanesFit(mlp)) add(adjointLanesKernel, spec, label);
+      if (adjointLanesFit(mlp)) add(adjointLanesKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, spec, label);
+      if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       add(backpropKernel, spec, label);
+      add(backpropKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
     }
   }
   for (const kind of LOSS_KINDS) add(lossKernel, kind, kind);
+  // Flows: exact and Hutchinson traces, with and without the regularisers and the time input, a linear field.
+  const fields: CnfFieldSpec[] = [
+    { mlp: { layers: [3, 16, 16, 2], activation: 'tanh', timeInput: true }, trace: 'exact', kinetic: false, jacobian: false },
+    { mlp: { layers: [4, 8, 4], activation: 'softplus', timeInput: false }, trace: 'exact', kinetic: true, jacobian: true },
+    { mlp: { layers: [2, 8, 2], activation: 'silu', timeInput: false }, trace: 'hutchinson', kinetic: false, jacobian: true },
+    { mlp: { layers: [3, 2], activation: 'identity', timeInput: true }, trace: 'hutchinson', kinetic: true, jacobian: false },
+    { mlp: { layers: [3, 64, 64, 2], activation: 'sigmoid', timeInput: true }, trace: 'exact', kinetic: true, jacobian: true },
+  ];
+  for (const field of fields) {
+    const m = `[${field.mlp.layers.join(',')}] ${field.trace}${field.kinetic ? ' +kinetic' : ''}${field.jacobian ? ' +jacobian' : ''}`;
+    for (const tableau of [TABLEAUX.dopri5, TABLEAUX.rk4]) add(cnfIntegrateKernel, { field, tableau }, `${m} ${tableau.name}`);
+    add(cnfDensityKernel, field, m);
+    add(cnfCotangentKernel, field, m);
+    for (const tableau of [TABLEAUX.dopri5, TABLEAUX.rk4]) add(cnfAdjointKernel, { field, tableau }, `${m} ${tableau.name}`);
+  }
   for (const kind of ['sgd', 'adam'] as const) add(optimKernel, kind, kind);
   for (const [inFeatures, outFeatures] of [[3, 2], [2, 10], [64, 1]]) add(linearKernel, { inFeatures, outFeatures }, `${inFeatures}→${outFeatures}`);
   for (const cell of ['gru', 'rnn'] as const) {
@@ -168,6 +194,10 @@ describe('generated WGSL modules', () => {
         'adjoint-lanes',
         'adjoint-workgroup',
         'backprop',
+        'cnf-adjoint',
+        'cnf-cotangent',
+        'cnf-density',
+        'cnf-integrate',
         'gate',
         'integrate',
         'integrate-lanes',
