@@ -12,6 +12,7 @@ import type { MLPOptions, OdeintOptions, Runtime } from '../../src/index';
 import { type WireArray, decode, encodeF32 } from './wire';
 import { trainOps } from './train-ops';
 import { seriesOps } from './series-ops';
+import { flowOps } from './flows-ops';
 
 const calls = { mapAsync: 0, submit: 0, onSubmittedWorkDone: 0 };
 const origMap = GPUBuffer.prototype.mapAsync;
@@ -131,6 +132,7 @@ async function readFlow(r: webode.FlowDensity | webode.FlowSamples) {
 const ops = {
   ...trainOps({ calls, scoped }),
   ...seriesOps({ calls, scoped }),
+  ...flowOps({ calls, scoped }),
   /** A flow's logProb (and sample) with host waits counted by webode before any read, and buffers left alive after. */
   async flow(args: FlowArgs) {
     return scoped(async (r) => {
