@@ -1,14 +1,14 @@
 /**
- * Section `flows-peer` (opt-in: `node bench/run.mjs flows-peer`), tables 12a and 12b:
+ * Section `flows-peer` (opt-in: `node bench/run.mjs flows-peer`), tables 13a and 13b:
  * continuous normalizing flows next to an FFJORD-style PyTorch +
  * torchdiffeq peer (bench/ffjord_peer.py), run by bench/run.mjs while the
  * page is idle.
  *
- * 12a  one logProb + backward (the adjoint) per second: MLP [D + 1, 64, 64, D]
+ * 13a  one logProb + backward (the adjoint) per second: MLP [D + 1, 64, 64, D]
  *      tanh with time input, t1 = 0.5, dopri5 rtol = atol = 1e-5, D = 2, 8, 32,
  *      B = 512 and 4,096, exact trace and Hutchinson's (one ε per sample,
  *      the same ε on both sides); the same parameters and points.
- * 12b  training on FFJORD's `8gaussians` and `pinwheel`: MLP [3, 64, 64, 2],
+ * 13b  training on FFJORD's `8gaussians` and `pinwheel`: MLP [3, 64, 64, 2],
  *      exact trace, batch 512, Adam lr 1e-3, the same initial parameters,
  *      training points, mini-batches (the PointSampler's indices) and number
  *      of iterations on both sides; the mean log-likelihood of held-out
@@ -272,7 +272,7 @@ export async function flowsPeerSection(rt: Runtime, request: FlowsRequest | unde
     data: { peer: peer.available ? { ...peer, trains: undefined, speed: undefined } : peer, speed: speedData, training: trainData },
     tables: [
       {
-        id: '12a',
+        id: '13a',
         title: `Continuous normalizing flows: logProb + backward per second (MLP [D+1, 64, 64, D] tanh, time input, t1 ${T1}, dopri5 rtol = atol = ${TOL.toExponential()})`,
         columns: ['D', 'B', 'trace', 'webode /s', 'webode', 'webode nfe', 'peer /s', 'peer', 'peer nfe', 'webode speed-up'],
         rows: speedRows,
@@ -283,7 +283,7 @@ export async function flowsPeerSection(rt: Runtime, request: FlowsRequest | unde
         ],
       },
       {
-        id: '12b',
+        id: '13b',
         title: `Training flows on FFJORD's toy data (MLP [3, 64, 64, 2] tanh, exact trace, t1 ${T1}, batch ${BATCH}, Adam ${LR}, the same iterations)`,
         columns: ['data', 'iterations', 'webode test log p', 'peer test log p', 'Δ (nats)', 'webode NLL first → last', 'peer NLL first → last', 'webode it/s', 'peer it/s'],
         rows: trainRows,
