@@ -29,6 +29,7 @@ import { timesSection } from './times';
 import type { SectionResult } from './table';
 import { type TorchdiffeqAnswer, type TorchdiffeqRequest, torchdiffeqRequest, torchdiffeqSection } from './torchdiffeq';
 import { type TrainingRun, trainingSection } from './training';
+import { type FlowsAnswer, type FlowsRequest, flowsPeerRequest, flowsPeerSection } from './flows-peer';
 
 interface State {
   rt: Runtime;
@@ -39,6 +40,8 @@ interface State {
   training?: TrainingRun[];
   /** The problems sent to torchdiffeq, solved again by webode in section 'peer-torchdiffeq'. */
   torchdiffeq?: TorchdiffeqRequest;
+  /** The flows problems sent to the FFJORD-style peer, run again by webode in section 'flows-peer'. */
+  flowsPeer?: FlowsRequest;
 }
 
 let state: State | null = null;
@@ -84,19 +87,33 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
   recheck: (s) => recheckSection(s.rt, needLimits(s)),
   flows: (s) => flowsSection(s.rt, needLimits(s)),
   latent: (s, answer) => latentSection(s.rt, answer as LatentAnswer | undefined),
+  'flows-peer': (s, answer) => flowsPeerSection(s.rt, s.flowsPeer, answer as FlowsAnswer | undefined),
 };
 
-/** Sections that run only when named (`node bench/run.mjs flows`, `… latent`): slow on a software adapter. */
-const optIn: readonly string[] = ['flows', 'latent'];
+/**
+ * Sections that run only when named (`node bench/run.mjs flows`, `… latent`):
+ * slow on a software adapter; flows-peer and latent train for minutes per side.
+ */
+const optIn: readonly string[] = ['flows', 'flows-peer', 'latent'];
+
+/** What run.mjs passes from its environment to a peer request. */
+interface PeerEnv {
+  /** WEBODE_FLOWS_ITERATIONS: training iterations of section flows-peer. */
+  flowsIterations?: number;
+}
 
 /** Sections with a peer outside the browser: what run.mjs must give that peer (`peer` names it). */
-const peerRequests: Record<string, (s: State) => Promise<{ peer: string; request: unknown }>> = {
+const peerRequests: Record<string, (s: State, env: PeerEnv) => Promise<{ peer: string; request: unknown }>> = {
   async 'peer-torchdiffeq'(s) {
     s.torchdiffeq = await torchdiffeqRequest(s.rt);
     return { peer: 'torchdiffeq', request: s.torchdiffeq };
   },
   async latent(s) {
     return { peer: 'latent', request: await latentRequest(s.rt) };
+  },
+  async 'flows-peer'(s, env) {
+    s.flowsPeer = await flowsPeerRequest(s.rt, env.flowsIterations);
+    return { peer: 'ffjord', request: s.flowsPeer };
   },
 };
 
@@ -114,7 +131,7 @@ declare global {
       sections: readonly string[];
       /** Sections run only when named on the command line. */
       optIn: readonly string[];
-      peerRequest(name: string): Promise<{ peer: string; request: unknown } | null>;
+      peerRequest(name: string, env?: PeerEnv): Promise<{ peer: string; request: unknown } | null>;
       run(name: string, peerAnswer?: unknown): Promise<SectionReply>;
     };
     benchReady: boolean;
@@ -140,9 +157,9 @@ window.bench = {
       features: [...rt.device.features].sort(),
     };
   },
-  async peerRequest(name) {
+  async peerRequest(name, env = {}) {
     const make = peerRequests[name];
-    return make ? make(await init()) : null;
+    return make ? make(await init(), env) : null;
   },
   async run(name, peerAnswer) {
     const fn = sections[name];

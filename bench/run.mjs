@@ -7,9 +7,10 @@
  * stderr) and writes everything to bench/results.json (the printed text to
  * bench/results.txt).
  *
- *   node bench/run.mjs                 all sections -> bench/results.json
+ *   node bench/run.mjs                 all sections but the opt-in ones -> bench/results.json
  *   node bench/run.mjs limits solves   some sections (limits always first) -> bench/results.partial.{json,txt}
- *   node bench/run.mjs flows           an opt-in section (`window.bench.optIn`: not run by default)
+ *   node bench/run.mjs flows           an opt-in section (`window.bench.optIn`: not run by default; also
+ *                                      flows-peer, which trains for minutes per side)
  *   node bench/run.mjs latent          another opt-in section (several minutes: two latent ODEs trained)
  *
  * The work-precision section (table 7) also writes its figure,
@@ -27,7 +28,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { workPrecisionSvg } from './plot.mjs';
 import { logger, openPage, printer, renderTable } from './serve.mjs';
-import { runTorchdiffeq } from './torchdiffeq-process.mjs';
+import { runFfjord, runLatent, runTorchdiffeq } from './torchdiffeq-process.mjs';
 
 /**
  * Peers that run outside the browser, by the name a section's
@@ -35,11 +36,7 @@ import { runTorchdiffeq } from './torchdiffeq-process.mjs';
  * resolves to an answer for `window.bench.run`, or says why it has none
  * (a missing peer never fails the run). They run while the page is idle.
  */
-const hostPeers = {
-  torchdiffeq: runTorchdiffeq,
-  // 300 training iterations of a latent ODE: far longer than the solves of table 8.
-  latent: (request, log) => runTorchdiffeq(request, log, 'latent_peer.py', 1_800_000),
-};
+const hostPeers = { torchdiffeq: runTorchdiffeq, ffjord: runFfjord, latent: runLatent };
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Everything printed to stdout, kept for bench/results.txt. */
@@ -60,7 +57,8 @@ async function main() {
     // Pre-bundle TF.js up front: a dependency discovered while the page runs
     // makes Vite reload it, which would kill the run.
     optimizeDeps: { entries: ['bench/index.html'], include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu'] },
-    protocolTimeout: 900_000,
+    // Long enough for the opt-in flows-peer section (minutes of training, the D = 32, B = 4,096 exact-trace solves).
+    protocolTimeout: 3_600_000,
   });
   let failed = false;
   const results = { date: new Date().toISOString(), sections: {} };
@@ -97,7 +95,7 @@ async function main() {
     for (const w of wanted) if (!all.includes(w)) throw new Error(`unknown section ${w}; sections: ${all.join(', ')}`);
     for (const name of order) {
       log(`section ${name} …`);
-      const ask = await page.evaluate((n) => window.bench.peerRequest(n), name);
+      const ask = await page.evaluate((n, env) => window.bench.peerRequest(n, env), name, { flowsIterations: Number(process.env.WEBODE_FLOWS_ITERATIONS) || undefined });
       let answer;
       if (ask) {
         const t0 = performance.now();

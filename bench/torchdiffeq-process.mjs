@@ -1,8 +1,9 @@
 /**
- * Node side of the bench section `peer-torchdiffeq`: runs torchdiffeq on the
- * problems the page sends (bench/torchdiffeq_peer.py, in a child process) and
- * returns its answer, or `{ available: false, reason }` — a missing peer never
- * fails the bench.
+ * Node side of the bench sections with a PyTorch + torchdiffeq peer
+ * (`peer-torchdiffeq`: bench/torchdiffeq_peer.py; `flows`:
+ * bench/ffjord_peer.py): runs the peer script on the request the page sends,
+ * in a child process, and returns its answer, or `{ available: false, reason }`
+ * — a missing peer never fails the bench.
  *
  *   WEBODE_TORCHDIFFEQ  the folder holding the `torchdiffeq` package
  *                       (default: ../shared/peers/torchdiffeq from the repository root)
@@ -31,7 +32,7 @@ export function torchdiffeqLocation() {
   };
 }
 
-/** Longest the peer may take for all problems before it is reported unavailable. */
+/** Longest the torchdiffeq peer may take for all problems before it is reported unavailable. */
 const TIMEOUT_MS = 600_000;
 
 /**
@@ -39,7 +40,32 @@ const TIMEOUT_MS = 600_000;
  * or the script named: bench/latent_peer.py for the section `latent`) and
  * resolves to the script's answer; never rejects.
  */
-export async function runTorchdiffeq(request, log = () => {}, script = 'torchdiffeq_peer.py', timeoutMs = TIMEOUT_MS) {
+export function runTorchdiffeq(request, log = () => {}) {
+  return runPythonPeer({ script: 'torchdiffeq_peer.py', tag: 'torchdiffeq: ', timeoutMs: TIMEOUT_MS }, request, log);
+}
+
+/**
+ * Runs the request of section `latent` (see bench/latent_peer.py: 300 and more
+ * training iterations of a latent ODE) and resolves to its answer; never rejects.
+ */
+export function runLatent(request, log = () => {}) {
+  return runPythonPeer({ script: 'latent_peer.py', tag: 'torchdiffeq: ', timeoutMs: 1_800_000 }, request, log);
+}
+
+/**
+ * Runs the request of section `flows` (see bench/ffjord_peer.py: training
+ * runs and logProb + backward speed) and resolves to its answer; never rejects.
+ * Its training runs take minutes, hence the longer timeout.
+ */
+export function runFfjord(request, log = () => {}) {
+  return runPythonPeer({ script: 'ffjord_peer.py', tag: 'ffjord peer: ', timeoutMs: 3_600_000 }, request, log);
+}
+
+/**
+ * Runs `bench/<script>` with `request` (a JSON file as its argument) and
+ * parses its stdout; stderr lines starting with `tag` are progress.
+ */
+async function runPythonPeer({ script, tag, timeoutMs }, request, log) {
   const { path, python } = torchdiffeqLocation();
   const unavailable = (reason) => ({ available: false, reason, path, interpreter: python });
   if (!existsSync(join(path, 'torchdiffeq', '__init__.py'))) return unavailable(`no torchdiffeq package in ${path} (set WEBODE_TORCHDIFFEQ)`);
@@ -63,7 +89,7 @@ export async function runTorchdiffeq(request, log = () => {}, script = 'torchdif
       child.stderr.on('data', (d) => {
         err += d;
         // The script's progress lines ("torchdiffeq: <problem>: <ms>").
-        for (const line of String(d).split('\n')) if (line.startsWith('torchdiffeq: ')) log(line);
+        for (const line of String(d).split('\n')) if (line.startsWith(tag)) log(line);
       });
       child.on('error', (e) => done({ error: e, stdout: '', stderr: err }));
       child.on('close', (c, s) => done({ code: c, signal: s, stdout: Buffer.concat(out).toString(), stderr: err }));

@@ -1,6 +1,7 @@
 /**
  * The demo page: the spiral and the augmented-NODE experiments of
- * demo/experiments.ts, trained live with plots. Each demo runs its own
+ * demo/experiments.ts, trained live with plots, and the flows demo
+ * (demo/flows.ts). Each demo runs its own
  * training loop (start / pause / reset); the page reads the loss ring and
  * redraws its plots every few iterations, so training itself never waits
  * on the GPU more than the solves do.
@@ -15,6 +16,7 @@ import { METHOD_NAMES, type MethodName, type Runtime, WebGPUUnavailableError, cr
 import { CIRCLES, CIRCLES_DEFAULTS, CirclesRun, SPIRAL_DEFAULTS, SpiralRun, type SpiralSave } from './experiments';
 import { loadRun, saveRun } from './store';
 import { CLASS_COLORS, LineChart, View } from './plots';
+import { FlowsDemo } from './flows';
 import { SeriesDemo } from './series';
 
 /** What the page's tests read. */
@@ -577,9 +579,11 @@ async function main(): Promise<void> {
   }
   const spiral = new SpiralDemo(rt);
   const circles = new CirclesDemo(rt);
+  const flows = new FlowsDemo(rt, showError);
   const series = new SeriesDemo(rt, showError);
   await spiral.draw();
   await circles.draw();
+  await flows.draw();
   await series.draw();
   await spiral.offerResume();
   state.ready = true;

@@ -106,6 +106,33 @@ export class View {
     }
   }
 
+  /** Non-negative values on an n×n grid (row 0 at the top) as a white-to-dark-blue image, scaled by their maximum. */
+  image(values: ArrayLike<number>, n: number): void {
+    let max = 0;
+    for (let k = 0; k < n * n; k++) if (Number.isFinite(values[k])) max = Math.max(max, values[k]);
+    const img = this.ctx.createImageData(n, n);
+    for (let k = 0; k < n * n; k++) {
+      const v = max > 0 && Number.isFinite(values[k]) ? Math.sqrt(values[k] / max) : 0; // sqrt: faint mass stays visible
+      img.data[4 * k] = Math.round(255 - 225 * v);
+      img.data[4 * k + 1] = Math.round(255 - 180 * v);
+      img.data[4 * k + 2] = Math.round(255 - 60 * v);
+      img.data[4 * k + 3] = 255;
+    }
+    this.blit(img, n, false);
+  }
+
+  /** Draws an n×n image over the whole canvas (smoothed or as blocks). */
+  private blit(img: ImageData, n: number, smooth: boolean): void {
+    const tmp = document.createElement('canvas');
+    tmp.width = n;
+    tmp.height = n;
+    const tctx = tmp.getContext('2d');
+    if (!tctx) return;
+    tctx.putImageData(img, 0, 0);
+    this.ctx.imageSmoothingEnabled = smooth;
+    this.ctx.drawImage(tmp, 0, 0, this.size, this.size);
+  }
+
   /** Class-1 probabilities on an n×n grid (row 0 at the top) as a blue–red image. */
   regions(p1: ArrayLike<number>, n: number): void {
     const img = this.ctx.createImageData(n, n);
@@ -120,14 +147,7 @@ export class View {
       img.data[4 * k + 2] = Math.round(0.55 * b + 0.45 * 255);
       img.data[4 * k + 3] = 255;
     }
-    const tmp = document.createElement('canvas');
-    tmp.width = n;
-    tmp.height = n;
-    const tctx = tmp.getContext('2d');
-    if (!tctx) return;
-    tctx.putImageData(img, 0, 0);
-    this.ctx.imageSmoothingEnabled = true;
-    this.ctx.drawImage(tmp, 0, 0, this.size, this.size);
+    this.blit(img, n, true);
   }
 }
 

@@ -125,3 +125,11 @@ export type { LatentODEOptions, LatentEncoderKind, LatentPrediction, PredictOpti
 export { LatentTrainer, LATENT_HISTORY } from './series/latent-trainer';
 export type { LatentTrainerOptions, LatentLoss, LatentStepOptions, LatentStepResult, LatentHistory } from './series/latent-trainer';
 export { latentNoise } from './kernels/latent';
+/** Flows: FFJORD's two-dimensional toy densities, generated on the host from a seed. */
+export { toyData, TOY_DATASETS } from './flows/toy-data';
+export type { ToyDataset } from './flows/toy-data';
+/** Flows: maximum-likelihood training of a flow (the nll loss, the adjoint, the optimizer), wait-free as `Trainer`. */
+export { FlowTrainer } from './flows/trainer';
+export type { FlowTrainerOptions, EvaluateOptions } from './flows/trainer';
+/** Training: the gate, loss ring, reads and fit loop every trainer shares. */
+export { TrainingLoop } from './train/trainer';

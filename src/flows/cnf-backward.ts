@@ -61,6 +61,11 @@ export class FlowGradients {
     return this.inner.summary;
   }
 
+  /** @internal A deferred solve's report (SUMMARY words) until checked; null otherwise (`FlowTrainer` gates on it). */
+  get reportBuffer(): GPUBuffer | null {
+    return this.inner.reportBuffer;
+  }
+
   /** Reads a deferred solve's outcome (one host wait); throws `OdeSolveError` on failure. */
   check(): Promise<BackwardSummary> {
     return this.inner.check();

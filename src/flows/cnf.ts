@@ -124,6 +124,14 @@ class FlowSolve {
     return this.totals;
   }
 
+  /**
+   * @internal The report buffer of a deferred solve (SUMMARY words), for
+   * callers that gate on it on the GPU (`FlowTrainer`); null once checked or destroyed.
+   */
+  get reportBuffer(): GPUBuffer | null {
+    return this.report;
+  }
+
   /** Reads a deferred solve's outcome (one host wait); throws `OdeSolveError` if a sample failed or did not finish. */
   check(): Promise<SolveSummary> {
     if (!this.report) {

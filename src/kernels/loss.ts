@@ -14,11 +14,12 @@ import { defineKernel, storage, uniform } from '../wgsl/kernel';
 
 /**
  * The losses: 'mse' (mean squared error), 'l1' (mean absolute error),
- * 'cross-entropy' (softmax, class-index targets), and the masked losses
+ * 'cross-entropy' (softmax, class-index targets), 'nll' (negative mean of
+ * log-likelihoods, the predictions; no target), and the masked losses
  * 'masked-mse' and 'gaussian-nll' (see `MaskedLossKind`).
  */
-export type LossKind = 'mse' | 'l1' | 'cross-entropy' | MaskedLossKind;
-export const LOSS_KINDS: readonly LossKind[] = ['mse', 'l1', 'cross-entropy', 'masked-mse', 'gaussian-nll'];
+export type LossKind = 'mse' | 'l1' | 'cross-entropy' | 'nll' | MaskedLossKind;
+export const LOSS_KINDS: readonly LossKind[] = ['mse', 'l1', 'cross-entropy', 'nll', 'masked-mse', 'gaussian-nll'];
 
 /**
  * The masked losses, over values with a mask m (1 observed, 0 missing; any
@@ -31,7 +32,7 @@ export type MaskedLossKind = 'masked-mse' | 'gaussian-nll';
 export const MASKED_LOSS_KINDS: readonly MaskedLossKind[] = ['masked-mse', 'gaussian-nll'];
 
 /** The kinds of `lossKernel` (no mask). */
-export const UNMASKED_LOSS_KINDS: readonly Exclude<LossKind, MaskedLossKind>[] = ['mse', 'l1', 'cross-entropy'];
+export const UNMASKED_LOSS_KINDS: readonly Exclude<LossKind, MaskedLossKind>[] = ['mse', 'l1', 'cross-entropy', 'nll'];
 
 /** True for the kinds that take a mask. */
 export function isMaskedLoss(kind: LossKind): kind is MaskedLossKind {
@@ -59,6 +60,8 @@ export type LossParamsValues = Parameters<typeof LOSS_PARAMS.pack>[0];
  * `fn item(i) -> f32` for a loss kind.
  * - MSE: term (p − y)², gradient 2(p − y)·scale.
  * - L1: term |p − y|, gradient sign(p − y)·scale (0 at p = y, as PyTorch).
+ * - NLL: the prediction is a log-likelihood log p_i; term −log p_i, gradient
+ *   −scale (the targets are not read).
  * - Cross-entropy over the C logits l of row i with class k: term
  *   logsumexp(l) − l_k with the maximum subtracted first (no overflow),
  *   gradient (softmax(l) − onehot(k))·scale. A class index outside [0, C)
@@ -79,6 +82,11 @@ function itemWgsl(kind: Exclude<LossKind, MaskedLossKind>): string {
   let d = pred[L.pred_offset + i] - targets[i];
   grad[L.grad_offset + i] = sign(d) * L.scale;
   return abs(d);
+}`;
+    case 'nll':
+      return `fn item(i: u32) -> f32 {
+  grad[L.grad_offset + i] = -L.scale;
+  return -pred[L.pred_offset + i];
 }`;
     case 'cross-entropy':
       return `fn item(i: u32) -> f32 {

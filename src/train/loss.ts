@@ -1,6 +1,6 @@
 /**
  * `Loss`: mean squared error, mean absolute error (L1), softmax
- * cross-entropy, or a masked loss of irregularly observed series (masked
+ * cross-entropy, the negative mean log-likelihood, or a masked loss of irregularly observed series (masked
  * MSE, Gaussian negative log-likelihood with a fixed std) on the GPU. Recording it writes dL/dprediction straight into
  * a gradient tensor — the cotangent [T][B][D] that `sol.backward` takes, or a
  * readout's dL/dlogits — and leaves the loss value in `loss.value` on the
@@ -36,8 +36,8 @@ export interface LossArgs {
   pred: Tensor;
   /** Element offset of the first prediction. Default 0. */
   predOffset?: number;
-  /** Targets: `count` values (MSE, L1) or `count` class indices 0 … classes−1 (cross-entropy). */
-  target: Tensor;
+  /** Targets: `count` values (MSE, L1) or `count` class indices 0 … classes−1 (cross-entropy); none for 'nll'. */
+  target?: Tensor;
   /** dL/dpred is written here from element `gradOffset` on (same layout as the predictions). */
   grad: Tensor;
   /** Element offset of the first gradient value. Default 0. */
@@ -124,9 +124,13 @@ export class Loss {
     const predOffset = checkInt('predOffset', args.predOffset ?? 0, 0);
     const gradOffset = checkInt('gradOffset', args.gradOffset ?? 0, 0);
     const span = count * width;
+    // 'nll' reads no target: the predictions stand in for the binding (two read-only bindings of one buffer are valid).
+    const nll = this.kind === 'nll';
+    if (nll && args.target !== undefined) throw new ArgumentError('target', describeTensor(args.target), 'undefined: the nll loss has no target');
+    const target = nll ? args.pred : args.target;
     for (const [name, t, offset, need] of [
       ['pred', args.pred, predOffset, span],
-      ['target', args.target, 0, this.kind === 'cross-entropy' ? count : span],
+      ['target', target, 0, this.kind === 'cross-entropy' ? count : nll ? 0 : span],
       ['grad', args.grad, gradOffset, span],
     ] as const) {
       if (!(t instanceof Tensor)) throw new ArgumentError(name, t, 'a Tensor');
@@ -135,7 +139,7 @@ export class Loss {
         throw new ArgumentError(name, describeTensor(t), `a tensor holding ${need} values from element ${offset} on (it has ${t.size})`);
       }
     }
-    if (args.grad === args.pred || args.grad === args.target) {
+    if (args.grad === args.pred || args.grad === target) {
       throw new ArgumentError('grad', describeTensor(args.grad), 'a tensor other than pred and target');
     }
     const masked = isMaskedLoss(this.kind);
@@ -175,7 +179,7 @@ export class Loss {
         {
           L: uniform,
           pred: args.pred.buffer,
-          targets: args.target.buffer,
+          targets: (target as Tensor).buffer,
           mask: (args.mask as Tensor).buffer,
           grad: args.grad.buffer,
           part: this.partials,
@@ -191,7 +195,7 @@ export class Loss {
       LOSS_PARAMS.pack({ n: count, width, pred_offset: predOffset, grad_offset: gradOffset, parts, scale: 1 / count }),
     );
     const loss = rt.kernel(lossKernel, this.kind as Exclude<LossKind, MaskedLossKind>).bind(
-      { L: uniform, pred: args.pred.buffer, targets: args.target.buffer, grad: args.grad.buffer, part: this.partials, value: value.buffer },
+      { L: uniform, pred: args.pred.buffer, targets: (target as Tensor).buffer, grad: args.grad.buffer, part: this.partials, value: value.buffer },
       `${this.kind} loss bind group`,
     );
     loss.dispatch(pass, 'items', parts);
@@ -201,12 +205,12 @@ export class Loss {
   /**
    * Computes the loss of `pred` against `target` and returns dL/dpred as a new
    * tensor shaped like `pred` (submits; no host wait: read the value with
-   * `read()`). For cross-entropy, `pred` is [N][classes] and `target` [N].
-   * Masked losses take `mask` (a tensor or numbers, one per value) and
-   * `scale`; with a mask given as numbers, `scale` defaults to 1/(observed
-   * values), the mean over the observed ones.
+   * `read()`). For cross-entropy, `pred` is [N][classes] and `target` [N];
+   * 'nll' takes no target. Masked losses take `mask` (a tensor or numbers,
+   * one per value) and `scale`; with a mask given as numbers, `scale`
+   * defaults to 1/(observed values), the mean over the observed ones.
    */
-  compute(pred: Tensor, target: Tensor, options: { classes?: number; mask?: Tensor | ArrayLike<number>; scale?: number } = {}): Tensor {
+  compute(pred: Tensor, target?: Tensor, options: { classes?: number; mask?: Tensor | ArrayLike<number>; scale?: number } = {}): Tensor {
     const rt = this.runtime;
     if (!(pred instanceof Tensor)) throw new ArgumentError('pred', pred, 'a Tensor');
     const width = this.kind === 'cross-entropy' ? checkInt('classes', options.classes, 1) : 1;

@@ -21,6 +21,10 @@
  * Every iteration also copies its loss value into a GPU ring
  * (`readLossHistory`), so a loss curve costs one wait per read, not one per
  * iteration.
+ *
+ * The gate, the rings, the reads and the fit loop are `TrainingLoop`'s, which
+ * `Trainer` and the flows' `FlowTrainer` (src/flows/trainer.ts) extend with
+ * their own iteration.
  */
 import { GATE_PARAMS, HEALTH, type HealthValues, gateKernel } from '../kernels/gate';
 import { type BackwardSummary, Gradients } from '../gradients/gradients';
@@ -195,53 +199,36 @@ function destroyPartial(e: unknown): void {
 /** Losses of the last iterations the GPU keeps for `readLossHistory`. */
 export const LOSS_HISTORY = 4096;
 
-/** Trains a `NeuralODE` with an optimizer and a loss, on the GPU. */
-export class Trainer {
-  /** The model trained. */
-  readonly model: NeuralODE;
-  /** The optimizer updating the model's parameters. */
+/**
+ * What every trainer shares: the optimizer, the gate of wait-free
+ * iterations (health words, the optimizer's indirect arguments), the GPU
+ * rings of losses and nfe, the reads that report a failed iteration, and
+ * the `fit` loop. A subclass defines one iteration (`step`) and where its
+ * loss value lives (`lossValue`); it records the loss into the ring with
+ * `recordLossHistory` and the update with `recordUpdate`.
+ */
+export abstract class TrainingLoop {
+  /** The optimizer updating the parameters. */
   readonly optimizer: Optimizer;
-  /** The loss function. */
-  readonly loss: Loss;
   /** Iterations done. */
   iteration = 0;
-  private readonly rt: Runtime;
-  private cot: Tensor | null = null;
-  private logits: Tensor | null = null;
-  private dlogits: Tensor | null = null;
+  protected readonly rt: Runtime;
   /** Wait-free iterations (see `TrainerOptions.waitFree`). */
   readonly waitFree: boolean;
-  private readonly dispatchBudget: number | undefined;
-  private history: Tensor;
-  private historyRead = 0;
-  /** Iterations and losses collected at checkpoints. */
-  private ledger = new TrainingLedger();
+  protected readonly dispatchBudget: number | undefined;
+  protected history: Tensor;
+  protected historyRead = 0;
   /**
    * The gate's buffers: uniform, health words, the optimizer's workgroup
    * counts and its indirect arguments, and the ring of each iteration's
    * largest forward and backward nfe.
    */
   private readonly gate: { uniform: GPUBuffer; health: GPUBuffer; counts: GPUBuffer; args: GPUBuffer; nfe: GPUBuffer };
-  private destroyed = false;
+  protected destroyed = false;
+  /** The class name errors use. */
+  protected abstract readonly kind: string;
 
-  constructor(model: NeuralODE, optimizer: Optimizer, loss: Loss, options: TrainerOptions = {}) {
-    if (!(model instanceof NeuralODE)) throw new ArgumentError('model', model, 'a NeuralODE');
-    if (!(optimizer instanceof Optimizer)) throw new ArgumentError('optimizer', optimizer, 'an SGD or Adam optimizer');
-    if (!(loss instanceof Loss)) throw new ArgumentError('loss', loss, 'a Loss');
-    if (loss.kind === 'masked-mse' || loss.kind === 'gaussian-nll') {
-      throw new ArgumentError('loss', `a ${loss.kind} loss`, 'an unmasked loss (mse, l1, cross-entropy); masked losses train a LatentODE with LatentTrainer');
-    }
-    const params = model.parameters;
-    if (optimizer.params.length !== params.length || params.some((p) => !optimizer.params.includes(p))) {
-      throw new ArgumentError(
-        'optimizer',
-        `an optimizer over ${optimizer.params.length} tensor(s) of ${optimizer.params.map((p) => `'${p.label}'`).join(', ')}`,
-        `an optimizer over the model's ${params.length} parameter tensor(s) (model.parameters)`,
-      );
-    }
-    if (optimizer.runtime !== model.runtime || loss.runtime !== model.runtime) {
-      throw new ArgumentError('optimizer', optimizer, 'an optimizer and a loss on the model\'s runtime');
-    }
+  protected constructor(rt: Runtime, optimizer: Optimizer, options: TrainerOptions) {
     if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
     const waitFree = options.waitFree ?? true;
     if (typeof waitFree !== 'boolean') throw new ArgumentError('options.waitFree', waitFree, 'true or false');
@@ -249,13 +236,10 @@ export class Trainer {
     if (budget !== undefined && !(Number.isInteger(budget) && budget >= 1 && budget <= MAX_DISPATCH_BUDGET)) {
       throw new ArgumentError('options.dispatchBudget', budget, `an integer in [1, ${MAX_DISPATCH_BUDGET}]`);
     }
-    this.model = model;
     this.optimizer = optimizer;
-    this.loss = loss;
-    this.rt = model.runtime;
+    this.rt = rt;
     this.waitFree = waitFree;
     this.dispatchBudget = budget;
-    const rt = this.rt;
     const counts = optimizer.workgroupCounts;
     const owned: GPUBuffer[] = [];
     const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
@@ -277,6 +261,262 @@ export class Trainer {
       for (const b of owned) rt.destroyBuffer(b);
       throw e;
     }
+  }
+
+  /** One training iteration on `batch` (see `Trainer.step`). */
+  abstract step(batch: Batch, options?: StepOptions): Promise<StepResult>;
+
+  /** The loss value of the latest iteration, [1], on the GPU. */
+  protected abstract get lossValue(): Tensor;
+
+  /** Copies the loss value into this iteration's slot of the loss ring (record after the loss). */
+  protected recordLossHistory(encoder: GPUCommandEncoder): void {
+    encoder.copyBufferToBuffer(this.lossValue.buffer, 0, this.history.buffer, (this.iteration % LOSS_HISTORY) * 4, 4);
+  }
+
+  /** The forward and backward summaries with the step totals a health read brought back. */
+  protected static withHealth(forward: SolveSummary, backward: BackwardSummary, h: HealthValues): { forward: SolveSummary; backward: BackwardSummary } {
+    return {
+      forward: { ...forward, nfe: h.forward_nfe, maxNfe: h.forward_nfe_max, accepted: h.forward_accepted, rejected: h.forward_rejected },
+      backward: { ...backward, nfe: h.backward_nfe, maxNfe: h.backward_nfe_max, accepted: h.backward_accepted, rejected: h.backward_rejected },
+    };
+  }
+
+  /**
+   * Reads the loss value at the end of an iteration: with the health words
+   * and the solves' step totals when it ran wait-free (one wait, which also
+   * reports a failed iteration), else the value alone.
+   */
+  protected async readIterationLoss(
+    gated: boolean,
+    forward: SolveSummary,
+    backward: BackwardSummary,
+  ): Promise<{ loss: number; forward: SolveSummary; backward: BackwardSummary }> {
+    if (!gated) {
+      const v = await this.lossValue.read();
+      return { loss: v[0], forward, backward };
+    }
+    const r = await this.readWithHealth([{ buffer: this.lossValue.buffer, bytes: 4 }]);
+    return { loss: new Float32Array(r.data[0])[0], ...TrainingLoop.withHealth(forward, backward, r.health) };
+  }
+
+  /**
+   * Copies dL/dθ of the vector field (`gradient`) into the optimizer's
+   * gradient of `params` and records the update. With `gated` (a deferred
+   * solve and its deferred gradients, `reports` their report buffers), the
+   * gate kernel first reads both reports and the update's dispatches are
+   * indirect, skipped on the GPU if a solve failed. Either way the
+   * iteration's largest nfe go into the nfe ring (from `maxNfe` when not gated).
+   */
+  protected recordUpdate(
+    update: { params: Tensor; gradient: Tensor },
+    gated: { forward: GPUBuffer | null; backward: GPUBuffer | null } | null,
+    maxNfe: readonly [number, number],
+  ): void {
+    const rt = this.rt;
+    const encoder = rt.device.createCommandEncoder({ label: 'trainer update' });
+    encoder.copyBufferToBuffer(update.gradient.buffer, 0, this.optimizer.gradFor(update.params).buffer, 0, update.params.size * 4);
+    const pass = encoder.beginComputePass({ label: 'trainer update' });
+    if (gated) {
+      const { forward, backward } = gated;
+      if (!forward || !backward) throw new Error('webode: internal error: a deferred solve without its report');
+      rt.device.queue.writeBuffer(
+        this.gate.uniform,
+        0,
+        GATE_PARAMS.pack({ iteration: this.iteration + 1, tensors: this.optimizer.params.length, slot: this.iteration % LOSS_HISTORY }),
+      );
+      const { uniform: G, health, counts, args, nfe } = this.gate;
+      rt.kernel(gateKernel, null)
+        .bind({ G, forward, backward, health, counts, args, nfe_history: nfe }, 'training gate bind group')
+        .dispatch(pass, 'gate', 1);
+      this.optimizer.record(pass, this.gate.args);
+    } else {
+      this.optimizer.record(pass);
+      rt.device.queue.writeBuffer(this.gate.nfe, (this.iteration % LOSS_HISTORY) * 8, Uint32Array.from(maxNfe));
+    }
+    pass.end();
+    rt.submit([encoder.finish()]);
+  }
+
+  /**
+   * Reads the given buffers' first bytes and the health words in one host
+   * wait. If an iteration failed since the last read, clears the health
+   * words, takes the skipped updates off the optimizer's step count (their
+   * moments were not touched either) and throws the `TrainingError`.
+   */
+  protected async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
+    const rt = this.rt;
+    const offsets: number[] = [];
+    let size = 0;
+    for (const src of sources) {
+      offsets.push(size);
+      size += Math.ceil(src.bytes / 16) * 16;
+    }
+    const staging = rt.createBuffer('trainer readback', size + HEALTH.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    let out: ArrayBuffer;
+    try {
+      const encoder = rt.device.createCommandEncoder({ label: 'trainer readback' });
+      sources.forEach((src, k) => encoder.copyBufferToBuffer(src.buffer, 0, staging, offsets[k], src.bytes));
+      encoder.copyBufferToBuffer(this.gate.health, 0, staging, size, HEALTH.byteSize);
+      rt.submit([encoder.finish()]);
+      await rt.wait(staging.mapAsync(GPUMapMode.READ));
+      out = staging.getMappedRange().slice(0);
+      staging.unmap();
+    } finally {
+      rt.destroyBuffer(staging);
+    }
+    const health = HEALTH.unpack(new DataView(out, size));
+    if (health.bad_iteration !== 0) {
+      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
+      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
+      throw new TrainingError({
+        iteration: health.bad_iteration,
+        phase: health.bad_phase === 1 ? 'forward' : 'backward',
+        failure: { sample: health.bad_sample, kind: failureOfStatus(health.bad_status), t: health.bad_t },
+        failing: health.bad_failing,
+        skipped: health.skipped,
+      });
+    }
+    return { data: sources.map((src, k) => out.slice(offsets[k], offsets[k] + src.bytes)), health };
+  }
+
+  /**
+   * Reports a failure of any wait-free iteration since the last read (one
+   * host wait): throws its `TrainingError`, or resolves if there was none.
+   */
+  async check(): Promise<void> {
+    if (this.destroyed) throw new DestroyedError(this.kind);
+    await this.readWithHealth([]);
+  }
+
+  /** Reads the latest loss value (one host wait; it also reports a failed wait-free iteration). */
+  async readLoss(): Promise<number> {
+    if (this.destroyed) throw new DestroyedError(this.kind);
+    const r = await this.readWithHealth([{ buffer: this.lossValue.buffer, bytes: 4 }]);
+    return new Float32Array(r.data[0])[0];
+  }
+
+  /**
+   * Reads the losses of the iterations since the last call (at most the last
+   * LOSS_HISTORY of them), and each one's largest forward and backward
+   * function-evaluation counts, in one host wait; `first` is the number of
+   * the first iteration returned. It also reports a failed wait-free
+   * iteration (the rows stay for the next call).
+   */
+  async readLossHistory(): Promise<LossHistory> {
+    if (this.destroyed) throw new DestroyedError(this.kind);
+    const end = this.iteration;
+    const start = Math.max(this.historyRead, end - LOSS_HISTORY);
+    const n = end - start;
+    const out = { first: start + 1, losses: new Float32Array(n), forwardNfe: new Uint32Array(n), backwardNfe: new Uint32Array(n) };
+    if (n === 0) return out;
+    const r = await this.readWithHealth([
+      { buffer: this.history.buffer, bytes: LOSS_HISTORY * 4 },
+      { buffer: this.gate.nfe, bytes: LOSS_HISTORY * 8 },
+    ]);
+    this.historyRead = end;
+    const losses = new Float32Array(r.data[0]);
+    const nfe = new Uint32Array(r.data[1]);
+    for (let k = start; k < end; k++) {
+      const slot = k % LOSS_HISTORY;
+      out.losses[k - start] = losses[slot];
+      out.forwardNfe[k - start] = nfe[2 * slot];
+      out.backwardNfe[k - start] = nfe[2 * slot + 1];
+    }
+    return out;
+  }
+
+  /**
+   * Runs `iterations` steps on batches from `sampler`, reporting progress
+   * every `progressEvery` iterations (the only iterations that read the loss,
+   * and so the only host waits of a wait-free trainer). Rejects with the
+   * `TrainingError` of a failed wait-free iteration at the report after it.
+   */
+  async fit(sampler: Sampler, options: FitOptions): Promise<FitResult> {
+    if (!sampler || typeof sampler.next !== 'function') throw new ArgumentError('sampler', sampler, 'a sampler with next()');
+    if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object { iterations, … }');
+    const iterations = checkInt('options.iterations', options.iterations, 0);
+    const every = checkInt('options.progressEvery', options.progressEvery ?? 10, 1);
+    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+      throw new ArgumentError('options.onProgress', options.onProgress, 'a function');
+    }
+    const t0 = performance.now();
+    let loss = Number.NaN;
+    let done = 0;
+    for (let i = 1; i <= iterations; i++) {
+      if (options.signal?.aborted) break;
+      const report = i % every === 0 || i === iterations;
+      const r = await this.step(sampler.next(), { readLoss: report });
+      done = i;
+      if (report && r.loss !== null) {
+        loss = r.loss;
+        const elapsedMs = performance.now() - t0;
+        const go = await options.onProgress?.({
+          iteration: r.iteration,
+          loss,
+          itPerSec: (1000 * i) / Math.max(elapsedMs, 1e-3),
+          forwardNfe: r.forward.maxNfe,
+          backwardNfe: r.backward.maxNfe,
+          elapsedMs,
+        });
+        if (go === false) break;
+      }
+    }
+    return { iterations: done, loss, elapsedMs: performance.now() - t0 };
+  }
+
+  /** Frees the trainer's buffers (not the model, optimizer or loss). Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.history.destroy();
+    for (const b of Object.values(this.gate)) this.rt.destroyBuffer(b);
+    this.onDestroy();
+  }
+
+  /** Frees a subclass's own buffers. */
+  protected onDestroy(): void {}
+}
+
+/** Trains a `NeuralODE` with an optimizer and a loss, on the GPU. */
+export class Trainer extends TrainingLoop {
+  /** The model trained. */
+  readonly model: NeuralODE;
+  /** The loss function. */
+  readonly loss: Loss;
+  protected readonly kind = 'Trainer';
+  private cot: Tensor | null = null;
+  private logits: Tensor | null = null;
+  private dlogits: Tensor | null = null;
+  /** Iterations and losses collected at checkpoints. */
+  private ledger = new TrainingLedger();
+
+  constructor(model: NeuralODE, optimizer: Optimizer, loss: Loss, options: TrainerOptions = {}) {
+    if (!(model instanceof NeuralODE)) throw new ArgumentError('model', model, 'a NeuralODE');
+    if (!(optimizer instanceof Optimizer)) throw new ArgumentError('optimizer', optimizer, 'an SGD or Adam optimizer');
+    if (!(loss instanceof Loss)) throw new ArgumentError('loss', loss, 'a Loss');
+    if (loss.kind === 'nll') throw new ArgumentError('loss', 'a Loss of kind nll', "a Loss of kind 'mse', 'l1' or 'cross-entropy' (FlowTrainer takes the nll of a flow)");
+    if (loss.kind === 'masked-mse' || loss.kind === 'gaussian-nll') {
+      throw new ArgumentError('loss', `a ${loss.kind} loss`, 'an unmasked loss (mse, l1, cross-entropy); masked losses train a LatentODE with LatentTrainer');
+    }
+    const params = model.parameters;
+    if (optimizer.params.length !== params.length || params.some((p) => !optimizer.params.includes(p))) {
+      throw new ArgumentError(
+        'optimizer',
+        `an optimizer over ${optimizer.params.length} tensor(s) of ${optimizer.params.map((p) => `'${p.label}'`).join(', ')}`,
+        `an optimizer over the model's ${params.length} parameter tensor(s) (model.parameters)`,
+      );
+    }
+    if (optimizer.runtime !== model.runtime || loss.runtime !== model.runtime) {
+      throw new ArgumentError('optimizer', optimizer, 'an optimizer and a loss on the model\'s runtime');
+    }
+    super(model.runtime, optimizer, options);
+    this.model = model;
+    this.loss = loss;
+  }
+
+  protected get lossValue(): Tensor {
+    return this.loss.value;
   }
 
   /** A tensor kept between iterations, reallocated when its shape changes. */
@@ -360,7 +600,7 @@ export class Trainer {
       this.loss.record(pass, { pred: sol.y, target: batch.target, grad: cot, count: T * B * D });
     }
     pass.end();
-    encoder.copyBufferToBuffer(this.loss.value.buffer, 0, this.history.buffer, (this.iteration % LOSS_HISTORY) * 4, 4);
+    this.recordLossHistory(encoder);
     rt.submit([encoder.finish()]);
     return cot;
   }
@@ -384,7 +624,7 @@ export class Trainer {
    * earlier iteration as a `TrainingError`); waiting, see `StepResult.hostWaits`.
    */
   async step(batch: Batch, options: StepOptions = {}): Promise<StepResult> {
-    if (this.destroyed) throw new DestroyedError('Trainer');
+    if (this.destroyed) throw new DestroyedError(this.kind);
     const rt = this.rt;
     rt.check();
     const plan = this.plan(batch);
@@ -407,190 +647,19 @@ export class Trainer {
       let forward = sol.summary;
       let backward = g.summary;
       try {
-        this.recordUpdate(sol, g, deferring);
+        const f = this.model.f;
+        const reports = deferring ? { forward: sol.reportBuffer, backward: g.reportBuffer } : null;
+        this.recordUpdate({ params: f.params, gradient: g.params }, reports, [sol.summary.maxNfe, g.summary.maxNfe]);
       } finally {
         g.destroy();
       }
       this.iteration++;
       let loss: number | null = null;
-      if (options.readLoss) {
-        if (deferring) {
-          const r = await this.readWithHealth([{ buffer: this.loss.value.buffer, bytes: 4 }]);
-          loss = new Float32Array(r.data[0])[0];
-          const h = r.health;
-          forward = { ...forward, nfe: h.forward_nfe, maxNfe: h.forward_nfe_max, accepted: h.forward_accepted, rejected: h.forward_rejected };
-          backward = { ...backward, nfe: h.backward_nfe, maxNfe: h.backward_nfe_max, accepted: h.backward_accepted, rejected: h.backward_rejected };
-        } else {
-          loss = await this.loss.read();
-        }
-      }
+      if (options.readLoss) ({ loss, forward, backward } = await this.readIterationLoss(deferring, forward, backward));
       return { iteration: this.iteration, loss, forward, backward, hostWaits: rt.counters.hostWaits - waits0 };
     } finally {
       sol.destroy();
     }
-  }
-
-  /**
-   * Copies dL/dθ of the ODE block into the optimizer's gradient and records
-   * the update. With `gated` (a deferred solve and its deferred gradients),
-   * the gate kernel first reads both reports and the update's dispatches are
-   * indirect, skipped on the GPU if a solve failed. Either way the
-   * iteration's largest nfe go into the nfe ring.
-   */
-  private recordUpdate(sol: Solution, g: Gradients, gated: boolean): void {
-    const rt = this.rt;
-    const f = this.model.f;
-    const encoder = rt.device.createCommandEncoder({ label: 'trainer update' });
-    encoder.copyBufferToBuffer(g.params.buffer, 0, this.optimizer.gradFor(f.params).buffer, 0, f.parameterCount * 4);
-    const pass = encoder.beginComputePass({ label: 'trainer update' });
-    if (gated) {
-      const forward = sol.reportBuffer;
-      const backward = g.reportBuffer;
-      if (!forward || !backward) throw new Error('webode: internal error: a deferred solve without its report');
-      rt.device.queue.writeBuffer(
-        this.gate.uniform,
-        0,
-        GATE_PARAMS.pack({ iteration: this.iteration + 1, tensors: this.optimizer.params.length, slot: this.iteration % LOSS_HISTORY }),
-      );
-      const { uniform: G, health, counts, args, nfe } = this.gate;
-      rt.kernel(gateKernel, null)
-        .bind({ G, forward, backward, health, counts, args, nfe_history: nfe }, 'training gate bind group')
-        .dispatch(pass, 'gate', 1);
-      this.optimizer.record(pass, this.gate.args);
-    } else {
-      this.optimizer.record(pass);
-      const nfe = Uint32Array.of(sol.summary.maxNfe, g.summary.maxNfe);
-      rt.device.queue.writeBuffer(this.gate.nfe, (this.iteration % LOSS_HISTORY) * 8, nfe);
-    }
-    pass.end();
-    rt.submit([encoder.finish()]);
-  }
-
-  /**
-   * Reads the given buffers' first bytes and the health words in one host
-   * wait. If an iteration failed since the last read, clears the health
-   * words, takes the skipped updates off the optimizer's step count (their
-   * moments were not touched either) and throws the `TrainingError`.
-   */
-  private async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
-    const rt = this.rt;
-    const offsets: number[] = [];
-    let size = 0;
-    for (const src of sources) {
-      offsets.push(size);
-      size += Math.ceil(src.bytes / 16) * 16;
-    }
-    const staging = rt.createBuffer('trainer readback', size + HEALTH.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    let out: ArrayBuffer;
-    try {
-      const encoder = rt.device.createCommandEncoder({ label: 'trainer readback' });
-      sources.forEach((src, k) => encoder.copyBufferToBuffer(src.buffer, 0, staging, offsets[k], src.bytes));
-      encoder.copyBufferToBuffer(this.gate.health, 0, staging, size, HEALTH.byteSize);
-      rt.submit([encoder.finish()]);
-      await rt.wait(staging.mapAsync(GPUMapMode.READ));
-      out = staging.getMappedRange().slice(0);
-      staging.unmap();
-    } finally {
-      rt.destroyBuffer(staging);
-    }
-    const health = HEALTH.unpack(new DataView(out, size));
-    if (health.bad_iteration !== 0) {
-      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
-      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
-      throw new TrainingError({
-        iteration: health.bad_iteration,
-        phase: health.bad_phase === 1 ? 'forward' : 'backward',
-        failure: { sample: health.bad_sample, kind: failureOfStatus(health.bad_status), t: health.bad_t },
-        failing: health.bad_failing,
-        skipped: health.skipped,
-      });
-    }
-    return { data: sources.map((src, k) => out.slice(offsets[k], offsets[k] + src.bytes)), health };
-  }
-
-  /**
-   * Reports a failure of any wait-free iteration since the last read (one
-   * host wait): throws its `TrainingError`, or resolves if there was none.
-   */
-  async check(): Promise<void> {
-    if (this.destroyed) throw new DestroyedError('Trainer');
-    await this.readWithHealth([]);
-  }
-
-  /** Reads the latest loss value (one host wait; it also reports a failed wait-free iteration). */
-  async readLoss(): Promise<number> {
-    if (this.destroyed) throw new DestroyedError('Trainer');
-    const r = await this.readWithHealth([{ buffer: this.loss.value.buffer, bytes: 4 }]);
-    return new Float32Array(r.data[0])[0];
-  }
-
-  /**
-   * Reads the losses of the iterations since the last call (at most the last
-   * LOSS_HISTORY of them), and each one's largest forward and backward
-   * function-evaluation counts, in one host wait; `first` is the number of
-   * the first iteration returned. It also reports a failed wait-free
-   * iteration (the rows stay for the next call).
-   */
-  async readLossHistory(): Promise<LossHistory> {
-    if (this.destroyed) throw new DestroyedError('Trainer');
-    const end = this.iteration;
-    const start = Math.max(this.historyRead, end - LOSS_HISTORY);
-    const n = end - start;
-    const out = { first: start + 1, losses: new Float32Array(n), forwardNfe: new Uint32Array(n), backwardNfe: new Uint32Array(n) };
-    if (n === 0) return out;
-    const r = await this.readWithHealth([
-      { buffer: this.history.buffer, bytes: LOSS_HISTORY * 4 },
-      { buffer: this.gate.nfe, bytes: LOSS_HISTORY * 8 },
-    ]);
-    this.historyRead = end;
-    const losses = new Float32Array(r.data[0]);
-    const nfe = new Uint32Array(r.data[1]);
-    for (let k = start; k < end; k++) {
-      const slot = k % LOSS_HISTORY;
-      out.losses[k - start] = losses[slot];
-      out.forwardNfe[k - start] = nfe[2 * slot];
-      out.backwardNfe[k - start] = nfe[2 * slot + 1];
-    }
-    return out;
-  }
-
-  /**
-   * Runs `iterations` steps on batches from `sampler`, reporting progress
-   * every `progressEvery` iterations (the only iterations that read the loss,
-   * and so the only host waits of a wait-free trainer). Rejects with the
-   * `TrainingError` of a failed wait-free iteration at the report after it.
-   */
-  async fit(sampler: Sampler, options: FitOptions): Promise<FitResult> {
-    if (!sampler || typeof sampler.next !== 'function') throw new ArgumentError('sampler', sampler, 'a sampler with next()');
-    if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object { iterations, … }');
-    const iterations = checkInt('options.iterations', options.iterations, 0);
-    const every = checkInt('options.progressEvery', options.progressEvery ?? 10, 1);
-    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-      throw new ArgumentError('options.onProgress', options.onProgress, 'a function');
-    }
-    const t0 = performance.now();
-    let loss = Number.NaN;
-    let done = 0;
-    for (let i = 1; i <= iterations; i++) {
-      if (options.signal?.aborted) break;
-      const report = i % every === 0 || i === iterations;
-      const r = await this.step(sampler.next(), { readLoss: report });
-      done = i;
-      if (report && r.loss !== null) {
-        loss = r.loss;
-        const elapsedMs = performance.now() - t0;
-        const go = await options.onProgress?.({
-          iteration: r.iteration,
-          loss,
-          itPerSec: (1000 * i) / Math.max(elapsedMs, 1e-3),
-          forwardNfe: r.forward.maxNfe,
-          backwardNfe: r.backward.maxNfe,
-          elapsedMs,
-        });
-        if (go === false) break;
-      }
-    }
-    return { iterations: done, loss, elapsedMs: performance.now() - t0 };
   }
 
   /**
@@ -690,14 +759,9 @@ export class Trainer {
     }
   }
 
-  /** Frees the trainer's buffers (not the model, optimizer or loss). Idempotent. */
-  destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
+  protected override onDestroy(): void {
     this.cot?.destroy();
     this.logits?.destroy();
     this.dlogits?.destroy();
-    this.history.destroy();
-    for (const b of Object.values(this.gate)) this.rt.destroyBuffer(b);
   }
 }

@@ -13,6 +13,7 @@ import { type WireArray, decode, encodeF32 } from './wire';
 import { trainOps } from './train-ops';
 import { odeRnnOps, seriesOps } from './series-ops';
 import { latentOps } from './latent-ops';
+import { flowOps } from './flows-ops';
 
 const calls = { mapAsync: 0, submit: 0, onSubmittedWorkDone: 0 };
 const origMap = GPUBuffer.prototype.mapAsync;
@@ -133,6 +134,7 @@ const ops = {
   ...trainOps({ calls, scoped }),
   ...seriesOps({ calls, scoped }),
   ...latentOps({ calls, scoped }),
+  ...flowOps({ calls, scoped }),
   /** A flow's logProb (and sample) with host waits counted by webode before any read, and buffers left alive after. */
   async flow(args: FlowArgs) {
     return scoped(async (r) => {
