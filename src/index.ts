@@ -43,12 +43,16 @@ import './gradients/adjoint';
  */
 export { GRUCell, RNNCell, RecurrentCell, RecurrentSequence } from './series/cells';
 export type { RecurrentCellOptions, SequenceArgs, SequenceCotangents, SequenceGradients } from './series/cells';
+/** The compile-time spec of a cell's kernels (`cell.spec`): the cell kind and its input and hidden widths. */
+export type { RecurrentSpec, CellKind } from './kernels/recurrent';
 /** Continuous normalizing flows (FFJORD): log p(x) and sampling with the exact or Hutchinson trace, kinetic and Jacobian regularisers. */
 export { CNF, FlowDensity, FlowSamples, drawNoise } from './flows/cnf';
 export type { CNFOptions, LogProbOptions, SampleOptions, NoiseKind } from './flows/cnf';
 export { FlowGradients } from './flows/cnf-backward';
 export type { FlowBackwardOptions } from './flows/cnf-backward';
 export type { TraceKind } from './mlp/trace';
+/** The compile-time spec of a flow's augmented field (`flow.field`): the trace kind and which regularisers are carried. */
+export type { CnfFieldSpec } from './mlp/trace';
 
 /** Errors. */
 export {

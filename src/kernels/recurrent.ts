@@ -21,8 +21,11 @@ export type CellKind = 'gru' | 'rnn';
 
 /** The compile-time spec of a recurrent cell. */
 export interface RecurrentSpec {
+  /** The cell: `'gru'` (3 gate blocks r, z, n) or `'rnn'` (tanh, one block). */
   readonly cell: CellKind;
+  /** Input width I (1 … 1024). */
   readonly inputSize: number;
+  /** Hidden width H (1 … 256). */
   readonly hiddenSize: number;
 }
 

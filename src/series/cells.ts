@@ -48,7 +48,9 @@ export interface RecurrentCellOptions {
 export interface SequenceArgs {
   /** Inputs [steps][batch][inputSize]. */
   x: Tensor | ArrayLike<number>;
+  /** Sequence length T (an integer ≥ 1): the number of time steps. */
   steps: number;
+  /** Batch size B (an integer ≥ 1): independent sequences, one workgroup each. */
   batch: number;
   /** Initial state [batch][hiddenSize]; zeros when omitted. */
   h0?: Tensor | ArrayLike<number>;
@@ -88,7 +90,9 @@ export interface SequenceGradients {
 export class RecurrentSequence {
   /** Every hidden state h_0 … h_{T−1} after its step, [steps][batch][hiddenSize]. */
   readonly hidden: Tensor;
+  /** Sequence length T it was run over. */
   readonly steps: number;
+  /** Batch size B it was run with. */
   readonly batch: number;
   /** The parameters' version when it was run (a backward after setParameters is refused). */
   readonly version: number;
@@ -103,6 +107,7 @@ export class RecurrentSequence {
 
   /** @internal Made by `RecurrentCell.forward`. */
   constructor(
+    /** The cell that ran it (and whose `backward` accepts it). */
     readonly cell: RecurrentCell,
     parts: { hidden: Tensor; steps: number; batch: number; version: number; x: Tensor; h0: Tensor | null; mask: Tensor | null; owned: Tensor[] },
   ) {
@@ -133,6 +138,7 @@ export class RecurrentSequence {
     if (!this.alive) throw new DestroyedError('RecurrentSequence');
   }
 
+  /** True once `destroy()` has been called. */
   get isDestroyed(): boolean {
     return !this.alive;
   }
@@ -148,8 +154,11 @@ export class RecurrentSequence {
 
 /** The shared body of GRUCell and RNNCell. */
 export abstract class RecurrentCell {
+  /** The runtime (device) the cell's buffers live on. */
   readonly runtime: Runtime;
+  /** The compile-time spec of its kernels: the cell kind ('gru' or 'rnn') and the two widths. */
   readonly spec: RecurrentSpec;
+  /** Number of parameters, G·H·(I + H + 2) with G = 3 gates for the GRU and 1 for the RNN. */
   readonly parameterCount: number;
   private paramTensor: Tensor | null;
   private readonly uniforms: UniformCache;
@@ -187,9 +196,11 @@ export abstract class RecurrentCell {
     this.unused = runtime.createBuffer(`${name} unused binding`, 16, GPUBufferUsage.STORAGE);
   }
 
+  /** Input width I: each step's x_t is [batch][inputSize]. */
   get inputSize(): number {
     return this.spec.inputSize;
   }
+  /** Hidden width H: each hidden state h_t is [batch][hiddenSize]. */
   get hiddenSize(): number {
     return this.spec.hiddenSize;
   }
@@ -408,6 +419,7 @@ export abstract class RecurrentCell {
     this.spare.length = 0;
   }
 
+  /** True once `destroy()` has been called (the parameters are freed). */
   get isDestroyed(): boolean {
     return this.paramTensor === null;
   }
