@@ -43,7 +43,8 @@ import './gradients/adjoint';
  */
 export { GRUCell, RNNCell, RecurrentCell, RecurrentSequence } from './series/cells';
 export type { RecurrentCellOptions, SequenceArgs, SequenceCotangents, SequenceGradients } from './series/cells';
-export type { CellKind, RecurrentSpec } from './kernels/recurrent';
+/** The compile-time spec of a cell's kernels (`cell.spec`): the cell kind and its input and hidden widths. */
+export type { RecurrentSpec, CellKind } from './kernels/recurrent';
 /** Continuous normalizing flows (FFJORD): log p(x) and sampling with the exact or Hutchinson trace, kinetic and Jacobian regularisers. */
 export { CNF, FlowDensity, FlowSamples, drawNoise } from './flows/cnf';
 export type { CNFOptions, LogProbOptions, SampleOptions, NoiseKind } from './flows/cnf';
@@ -57,6 +58,8 @@ export type { TraceKind } from './mlp/trace';
  */
 export { OdeRnnEncoder, OdeRnnEncoding } from './series/odernn';
 export type { OdeRnnOptions, OdeRnnInput, OdeRnnGradients } from './series/odernn';
+/** The compile-time spec of a flow's augmented field (`flow.field`): the trace kind and which regularisers are carried. */
+export type { CnfFieldSpec } from './mlp/trace';
 
 /** Errors. */
 export {

@@ -83,11 +83,19 @@ class FlowSolve {
   /** log p [B] of the data points (`logProb`) or of the samples (`sample`). */
   readonly logp: Tensor;
   /** The regularisers' integrals [B], where the flow carries them. */
-  readonly reg: { readonly kinetic: Tensor | null; readonly jacobian: Tensor | null };
+  readonly reg: {
+    /** ∫‖f‖² dt per sample [B] (kinetic-energy regulariser); null when the flow's `kinetic` weight is 0. */
+    readonly kinetic: Tensor | null;
+    /** ∫‖∂f/∂z‖²_F dt (exact trace) or ∫‖(∂f/∂z)ε‖² dt (Hutchinson) per sample [B]; null when the flow's `jacobian` weight is 0. */
+    readonly jacobian: Tensor | null;
+  };
   /** Hutchinson's ε [B][D] used (given or drawn); null with the exact trace. */
   readonly noise: Tensor | null;
+  /** Number of samples B: rows of the data (`logProb`) or of the base points (`sample`). */
   readonly batch: number;
+  /** The solve's options with every default filled in. */
   readonly options: ResolvedOdeintOptions;
+  /** True when the solve was deferred (no host wait): `summary` has NaN counts until `check()`. */
   readonly deferred: boolean;
   protected readonly ends: Tensor;
   protected readonly aug: Tensor;
@@ -225,12 +233,21 @@ interface FlowInit {
 
 /** A continuous normalizing flow on an MLP vector field (see the file header). */
 export class CNF {
+  /** The vector field f(t, z; θ): its parameters are the flow's θ, its state dimension is D. */
   readonly f: MLP;
+  /** Time of the data. Default 0. */
   readonly t0: number;
+  /** Time of the base distribution N(0, I). Default 1. */
   readonly t1: number;
+  /** How dl/dt = tr(∂f/∂z) is computed: `'exact'` (D sweeps) or `'hutchinson'` (one, with ε). Default `'exact'`. */
   readonly trace: TraceKind;
   /** Regulariser weights (0: not carried). */
-  readonly weights: { readonly kinetic: number; readonly jacobian: number };
+  readonly weights: {
+    /** Weight of the kinetic-energy regulariser ∫‖f‖² dt (≥ 0). Default 0. */
+    readonly kinetic: number;
+    /** Weight of the Jacobian regulariser ∫‖∂f/∂z‖²_F dt, or its Hutchinson estimate ∫‖(∂f/∂z)ε‖² dt (≥ 0). Default 0. */
+    readonly jacobian: number;
+  };
   /** The compile-time spec of the augmented field. */
   readonly field: CnfFieldSpec;
   private nextSeed: number;

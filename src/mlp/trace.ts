@@ -27,7 +27,9 @@ export type TraceKind = 'exact' | 'hutchinson';
 
 /** The compile-time spec of an augmented CNF field. */
 export interface CnfFieldSpec {
+  /** @internal The MLP's validated architecture (`MLP.spec`). */
   readonly mlp: MlpSpec;
+  /** How dl/dt is computed: `'exact'` or `'hutchinson'`. */
   readonly trace: TraceKind;
   /** Carry ∫‖f‖² dt as a state. */
   readonly kinetic: boolean;
