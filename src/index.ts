@@ -135,4 +135,4 @@ export type { ToyDataset } from './flows/toy-data';
 export { FlowTrainer } from './flows/trainer';
 export type { FlowTrainerOptions, EvaluateOptions } from './flows/trainer';
 /** Training: the gate, loss ring, reads and fit loop every trainer shares. */
-export { TrainingLoop } from './train/trainer';
+export { TrainingCore, TrainingLoop } from './train/trainer';

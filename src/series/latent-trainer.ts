@@ -11,24 +11,23 @@
  * As `Trainer`'s wait-free iterations: the gate kernel reads both solves'
  * reports on the GPU and lets the optimizer update only if both succeeded;
  * the objective's terms [loss, nll, kl, β] of every iteration go into a GPU
- * ring, read (with the health words, one host wait) only when asked.
+ * ring, read (with the health words, one host wait) only when asked. The
+ * gate, its buffers and the health read are `TrainingCore`'s
+ * (src/train/trainer.ts), which `Trainer` and `FlowTrainer` share.
  *
  * KL annealing: iteration k (1-based) weighs the KL term by
  * β_k = klWeight · min(1, k / klWarmup) (β = klWeight without warm-up).
  */
-import { GATE_PARAMS, HEALTH, type HealthValues, gateKernel } from '../kernels/gate';
 import { LATENT_PARAMS, latentKernel, latentWorkgroups } from '../kernels/latent';
-import { ArgumentError, DestroyedError, OdeSolveError, TrainingError } from '../errors';
+import { ArgumentError, DestroyedError, OdeSolveError } from '../errors';
 import { Gradients } from '../gradients/gradients';
-import type { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
 import { odeint } from '../solver/odeint';
-import { MAX_DISPATCH_BUDGET } from '../solver/options';
 import { Solution } from '../solver/solution';
-import { failureOfStatus } from '../solver/status';
 import { checkInt, checkNumber, finiteFloat32 } from '../train/common';
 import { Loss } from '../train/loss';
 import { Optimizer } from '../train/optim';
+import { LOSS_HISTORY, TrainingCore } from '../train/trainer';
 import { LatentData, LatentODE } from './latent';
 
 /** Options of `new LatentTrainer(model, optimizer, options)`. */
@@ -89,8 +88,8 @@ export interface LatentHistory {
   readonly beta: Float32Array;
 }
 
-/** Iterations the GPU ring of objective terms keeps. */
-export const LATENT_HISTORY = 4096;
+/** Iterations the GPU ring of objective terms keeps (that of the gate's nfe ring, `LOSS_HISTORY`). */
+export const LATENT_HISTORY = LOSS_HISTORY;
 
 function destroyPartial(e: unknown): void {
   if (!(e instanceof OdeSolveError)) return;
@@ -103,11 +102,9 @@ function terms(v: Float32Array, at = 0): LatentLoss {
 }
 
 /** Trains a `LatentODE` with an optimizer over `model.parameters`. */
-export class LatentTrainer {
+export class LatentTrainer extends TrainingCore {
   /** The model trained. */
   readonly model: LatentODE;
-  /** The optimizer over `model.parameters`. */
-  readonly optimizer: Optimizer;
   /** The masked Gaussian NLL (its std is the model's obsStd). */
   readonly loss: Loss;
   /** Largest KL weight β. */
@@ -116,19 +113,14 @@ export class LatentTrainer {
   readonly klWarmup: number;
   /** Seed of the z0 noise. */
   readonly seed: number;
-  /** Iterations done. */
-  iteration = 0;
-  private readonly rt: Runtime;
-  private readonly dispatchBudget: number | undefined;
+  protected readonly kind = 'LatentTrainer';
   private readonly uniform: GPUBuffer;
-  private readonly gate: { uniform: GPUBuffer; health: GPUBuffer; counts: GPUBuffer; args: GPUBuffer; nfe: GPUBuffer };
   private readonly history: Tensor;
   private readonly stats: Tensor;
   /** A read-only stand-in for dz0 in the passes that do not read it (it may not alias dhead). */
   private readonly unused: Tensor;
   private historyRead = 0;
   private scratch: { key: string; tensors: Record<'head' | 'eps' | 'z0' | 'pred' | 'dpred' | 'cot' | 'dhead' | 'dh', Tensor> } | null = null;
-  private destroyed = false;
 
   constructor(model: LatentODE, optimizer: Optimizer, options: LatentTrainerOptions = {}) {
     if (!(model instanceof LatentODE)) throw new ArgumentError('model', model, 'a LatentODE');
@@ -139,18 +131,21 @@ export class LatentTrainer {
     }
     if (optimizer.runtime !== model.runtime) throw new ArgumentError('optimizer', optimizer, "an optimizer on the model's runtime");
     if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
-    this.klWeight = checkNumber('options.klWeight', options.klWeight ?? 1, 0);
-    this.klWarmup = checkInt('options.klWarmup', options.klWarmup ?? 0, 0);
-    this.seed = checkInt('options.seed', options.seed ?? 0, 0);
-    const budget = options.dispatchBudget;
-    if (budget !== undefined && !(Number.isInteger(budget) && budget >= 1 && budget <= MAX_DISPATCH_BUDGET)) {
-      throw new ArgumentError('options.dispatchBudget', budget, `an integer in [1, ${MAX_DISPATCH_BUDGET}]`);
+    const klWeight = checkNumber('options.klWeight', options.klWeight ?? 1, 0);
+    const klWarmup = checkInt('options.klWarmup', options.klWarmup ?? 0, 0);
+    const seed = checkInt('options.seed', options.seed ?? 0, 0);
+    // TrainingCore checks the dispatch budget (before the gradient mode) and makes the gate's buffers.
+    const checked = { dispatchBudget: options.dispatchBudget };
+    if ((model.backward.mode ?? 'adjoint') !== 'adjoint') {
+      TrainingCore.checkOptions(checked);
+      throw new ArgumentError('model.backward.mode', model.backward.mode, "'adjoint' (the trainer is wait-free)");
     }
-    if ((model.backward.mode ?? 'adjoint') !== 'adjoint') throw new ArgumentError('model.backward.mode', model.backward.mode, "'adjoint' (the trainer is wait-free)");
-    this.dispatchBudget = budget;
+    super(model.runtime, optimizer, checked);
+    this.klWeight = klWeight;
+    this.klWarmup = klWarmup;
+    this.seed = seed;
     this.model = model;
-    this.optimizer = optimizer;
-    const rt = (this.rt = model.runtime);
+    const rt = this.rt;
     const owned: { destroy(): void }[] = [];
     const make = (label: string, bytes: number, usage: GPUBufferUsageFlags) => {
       const b = rt.createBuffer(`latent trainer ${label}`, bytes, usage);
@@ -161,15 +156,6 @@ export class LatentTrainer {
       this.loss = new Loss(rt, 'gaussian-nll', { std: model.obsStd });
       owned.push(this.loss);
       this.uniform = make('params', LATENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-      const counts = optimizer.workgroupCounts;
-      this.gate = {
-        uniform: make('gate params', GATE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
-        health: make('health', HEALTH.byteSize, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
-        counts: make('update workgroups', 4 * counts.length, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST),
-        args: make('update dispatch arguments', 12 * counts.length, GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT),
-        nfe: make('nfe history', 8 * LATENT_HISTORY, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
-      };
-      rt.device.queue.writeBuffer(this.gate.counts, 0, Uint32Array.from(counts));
       this.history = Tensor.zeros(rt, [LATENT_HISTORY, 4], 'latent objective history');
       owned.push(this.history);
       this.stats = Tensor.zeros(rt, [4], 'latent objective');
@@ -177,6 +163,7 @@ export class LatentTrainer {
       this.unused = Tensor.zeros(rt, [4], 'latent trainer unused binding');
     } catch (e) {
       for (const o of owned) o.destroy();
+      for (const b of Object.values(this.gate)) rt.destroyBuffer(b);
       throw e;
     }
   }
@@ -237,7 +224,7 @@ export class LatentTrainer {
    * earlier iteration as a `TrainingError`).
    */
   async step(data: LatentData, options: LatentStepOptions = {}): Promise<LatentStepResult> {
-    if (this.destroyed) throw new DestroyedError('LatentTrainer');
+    if (this.destroyed) throw new DestroyedError(this.kind);
     if (!(data instanceof LatentData)) throw new ArgumentError('data', data, 'LatentData (from model.upload)');
     if (data.isDestroyed) throw new DestroyedError('LatentData');
     if (data.dim !== this.model.obsDim) throw new ArgumentError('data', `series of dimension ${data.dim}`, `series of dimension ${this.model.obsDim}`);
@@ -337,17 +324,8 @@ export class LatentTrainer {
         const encoder = rt.device.createCommandEncoder({ label: 'latent update' });
         encoder.copyBufferToBuffer(eg.params.buffer, 0, this.optimizer.gradFor(model.encoder.params).buffer, 0, model.encoder.parameterCount * 4);
         const pass = encoder.beginComputePass({ label: 'latent update' });
-        const forward = sol.reportBuffer;
-        const backward = g.reportBuffer;
-        if (!forward || !backward) throw new Error('webode: internal error: a deferred solve without its report');
-        rt.device.queue.writeBuffer(
-          this.gate.uniform,
-          0,
-          GATE_PARAMS.pack({ iteration: k, tensors: this.optimizer.params.length, slot: this.iteration % LATENT_HISTORY }),
-        );
-        const { uniform: G, health, counts, args, nfe } = this.gate;
-        rt.kernel(gateKernel, null).bind({ G, forward, backward, health, counts, args, nfe_history: nfe }, 'latent gate bind group').dispatch(pass, 'gate', 1);
-        this.optimizer.record(pass, this.gate.args);
+        // Gated: the gate kernel writes the nfe ring, so no host-side nfe is needed.
+        this.recordGate(pass, { forward: sol.reportBuffer, backward: g.reportBuffer }, [0, 0]);
         pass.end();
         rt.submit([encoder.finish()]);
       }
@@ -363,57 +341,16 @@ export class LatentTrainer {
     }
   }
 
-  /**
-   * Reads buffers' first bytes and the health words in one host wait; on a
-   * failed iteration since the last read, clears the words, takes the skipped
-   * updates off the optimizer's step count and throws its `TrainingError`.
-   */
-  private async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
-    const rt = this.rt;
-    const offsets: number[] = [];
-    let size = 0;
-    for (const src of sources) {
-      offsets.push(size);
-      size += Math.ceil(src.bytes / 16) * 16;
-    }
-    const staging = rt.createBuffer('latent trainer readback', size + HEALTH.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    let out: ArrayBuffer;
-    try {
-      const encoder = rt.device.createCommandEncoder({ label: 'latent trainer readback' });
-      sources.forEach((src, k) => encoder.copyBufferToBuffer(src.buffer, 0, staging, offsets[k], src.bytes));
-      encoder.copyBufferToBuffer(this.gate.health, 0, staging, size, HEALTH.byteSize);
-      rt.submit([encoder.finish()]);
-      await rt.wait(staging.mapAsync(GPUMapMode.READ));
-      out = staging.getMappedRange().slice(0);
-      staging.unmap();
-    } finally {
-      rt.destroyBuffer(staging);
-    }
-    const health = HEALTH.unpack(new DataView(out, size));
-    if (health.bad_iteration !== 0) {
-      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
-      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
-      throw new TrainingError({
-        iteration: health.bad_iteration,
-        phase: health.bad_phase === 1 ? 'forward' : 'backward',
-        failure: { sample: health.bad_sample, kind: failureOfStatus(health.bad_status), t: health.bad_t },
-        failing: health.bad_failing,
-        skipped: health.skipped,
-      });
-    }
-    return { data: sources.map((src, k) => out.slice(offsets[k], offsets[k] + src.bytes)), health };
-  }
-
   /** Reads the latest objective terms (one host wait; also reports a failed iteration). */
   async readLoss(): Promise<LatentLoss> {
-    if (this.destroyed) throw new DestroyedError('LatentTrainer');
+    if (this.destroyed) throw new DestroyedError(this.kind);
     const r = await this.readWithHealth([{ buffer: this.stats.buffer, bytes: 16 }]);
     return terms(new Float32Array(r.data[0]));
   }
 
   /** Reads the objective terms of the iterations since the last call (at most LATENT_HISTORY), in one host wait. */
   async readHistory(): Promise<LatentHistory> {
-    if (this.destroyed) throw new DestroyedError('LatentTrainer');
+    if (this.destroyed) throw new DestroyedError(this.kind);
     const end = this.iteration;
     const start = Math.max(this.historyRead, end - LATENT_HISTORY);
     const n = end - start;
@@ -433,9 +370,11 @@ export class LatentTrainer {
   }
 
   /** Frees the trainer's buffers (not the model or the optimizer). Idempotent. */
-  destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
+  override destroy(): void {
+    super.destroy();
+  }
+
+  protected override onDestroy(): void {
     if (this.scratch) for (const t of Object.values(this.scratch.tensors)) t.destroy();
     this.scratch = null;
     this.loss.destroy();
@@ -443,6 +382,5 @@ export class LatentTrainer {
     this.stats.destroy();
     this.unused.destroy();
     this.rt.destroyBuffer(this.uniform);
-    for (const b of Object.values(this.gate)) this.rt.destroyBuffer(b);
   }
 }

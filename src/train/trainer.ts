@@ -200,14 +200,15 @@ function destroyPartial(e: unknown): void {
 export const LOSS_HISTORY = 4096;
 
 /**
- * What every trainer shares: the optimizer, the gate of wait-free
- * iterations (health words, the optimizer's indirect arguments), the GPU
- * rings of losses and nfe, the reads that report a failed iteration, and
- * the `fit` loop. A subclass defines one iteration (`step`) and where its
- * loss value lives (`lossValue`); it records the loss into the ring with
- * `recordLossHistory` and the update with `recordUpdate`.
+ * The wait-free machinery of every trainer: the optimizer, the iteration
+ * count, the gate kernel's buffers (uniform, health words, the optimizer's
+ * workgroup counts and indirect arguments, the ring of each iteration's
+ * largest nfe), the gated update (`recordGate`), the read that brings the
+ * health words back and turns a failed iteration into a `TrainingError`
+ * (`readWithHealth`), and `destroy`. `TrainingLoop` (`Trainer`,
+ * `FlowTrainer`) and `LatentTrainer` extend it.
  */
-export abstract class TrainingLoop {
+export abstract class TrainingCore {
   /** The optimizer updating the parameters. */
   readonly optimizer: Optimizer;
   /** Iterations done. */
@@ -216,19 +217,18 @@ export abstract class TrainingLoop {
   /** Wait-free iterations (see `TrainerOptions.waitFree`). */
   readonly waitFree: boolean;
   protected readonly dispatchBudget: number | undefined;
-  protected history: Tensor;
-  protected historyRead = 0;
   /**
    * The gate's buffers: uniform, health words, the optimizer's workgroup
    * counts and its indirect arguments, and the ring of each iteration's
    * largest forward and backward nfe.
    */
-  private readonly gate: { uniform: GPUBuffer; health: GPUBuffer; counts: GPUBuffer; args: GPUBuffer; nfe: GPUBuffer };
+  protected readonly gate: { uniform: GPUBuffer; health: GPUBuffer; counts: GPUBuffer; args: GPUBuffer; nfe: GPUBuffer };
   protected destroyed = false;
   /** The class name errors use. */
   protected abstract readonly kind: string;
 
-  protected constructor(rt: Runtime, optimizer: Optimizer, options: TrainerOptions) {
+  /** Checks a trainer's `waitFree` and `dispatchBudget` options; returns them with their defaults. */
+  protected static checkOptions(options: TrainerOptions): { waitFree: boolean; budget: number | undefined } {
     if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
     const waitFree = options.waitFree ?? true;
     if (typeof waitFree !== 'boolean') throw new ArgumentError('options.waitFree', waitFree, 'true or false');
@@ -236,6 +236,11 @@ export abstract class TrainingLoop {
     if (budget !== undefined && !(Number.isInteger(budget) && budget >= 1 && budget <= MAX_DISPATCH_BUDGET)) {
       throw new ArgumentError('options.dispatchBudget', budget, `an integer in [1, ${MAX_DISPATCH_BUDGET}]`);
     }
+    return { waitFree, budget };
+  }
+
+  protected constructor(rt: Runtime, optimizer: Optimizer, options: TrainerOptions) {
+    const { waitFree, budget } = TrainingCore.checkOptions(options);
     this.optimizer = optimizer;
     this.rt = rt;
     this.waitFree = waitFree;
@@ -256,9 +261,117 @@ export abstract class TrainingLoop {
         nfe: make('nfe history', 8 * LOSS_HISTORY, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
       };
       rt.device.queue.writeBuffer(this.gate.counts, 0, Uint32Array.from(counts));
-      this.history = Tensor.zeros(rt, [LOSS_HISTORY], 'loss history');
     } catch (e) {
       for (const b of owned) rt.destroyBuffer(b);
+      throw e;
+    }
+  }
+
+  /**
+   * Records the optimizer's update of iteration `this.iteration + 1` into
+   * `pass`. With `gated` (a deferred solve and its deferred gradients, their
+   * report buffers), the gate kernel first reads both reports and the
+   * update's dispatches are indirect, skipped on the GPU if a solve failed;
+   * the gate also writes the iteration's largest nfe into the nfe ring.
+   * Without, the update is direct and `maxNfe` goes into the ring.
+   */
+  protected recordGate(
+    pass: GPUComputePassEncoder,
+    gated: { forward: GPUBuffer | null; backward: GPUBuffer | null } | null,
+    maxNfe: readonly [number, number],
+  ): void {
+    const rt = this.rt;
+    if (gated) {
+      const { forward, backward } = gated;
+      if (!forward || !backward) throw new Error('webode: internal error: a deferred solve without its report');
+      rt.device.queue.writeBuffer(
+        this.gate.uniform,
+        0,
+        GATE_PARAMS.pack({ iteration: this.iteration + 1, tensors: this.optimizer.params.length, slot: this.iteration % LOSS_HISTORY }),
+      );
+      const { uniform: G, health, counts, args, nfe } = this.gate;
+      rt.kernel(gateKernel, null)
+        .bind({ G, forward, backward, health, counts, args, nfe_history: nfe }, 'training gate bind group')
+        .dispatch(pass, 'gate', 1);
+      this.optimizer.record(pass, this.gate.args);
+    } else {
+      this.optimizer.record(pass);
+      rt.device.queue.writeBuffer(this.gate.nfe, (this.iteration % LOSS_HISTORY) * 8, Uint32Array.from(maxNfe));
+    }
+  }
+
+  /**
+   * Reads the given buffers' first bytes and the health words in one host
+   * wait. If an iteration failed since the last read, clears the health
+   * words, takes the skipped updates off the optimizer's step count (their
+   * moments were not touched either) and throws the `TrainingError`.
+   */
+  protected async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
+    const rt = this.rt;
+    const offsets: number[] = [];
+    let size = 0;
+    for (const src of sources) {
+      offsets.push(size);
+      size += Math.ceil(src.bytes / 16) * 16;
+    }
+    const staging = rt.createBuffer('trainer readback', size + HEALTH.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    let out: ArrayBuffer;
+    try {
+      const encoder = rt.device.createCommandEncoder({ label: 'trainer readback' });
+      sources.forEach((src, k) => encoder.copyBufferToBuffer(src.buffer, 0, staging, offsets[k], src.bytes));
+      encoder.copyBufferToBuffer(this.gate.health, 0, staging, size, HEALTH.byteSize);
+      rt.submit([encoder.finish()]);
+      await rt.wait(staging.mapAsync(GPUMapMode.READ));
+      out = staging.getMappedRange().slice(0);
+      staging.unmap();
+    } finally {
+      rt.destroyBuffer(staging);
+    }
+    const health = HEALTH.unpack(new DataView(out, size));
+    if (health.bad_iteration !== 0) {
+      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
+      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
+      throw new TrainingError({
+        iteration: health.bad_iteration,
+        phase: health.bad_phase === 1 ? 'forward' : 'backward',
+        failure: { sample: health.bad_sample, kind: failureOfStatus(health.bad_status), t: health.bad_t },
+        failing: health.bad_failing,
+        skipped: health.skipped,
+      });
+    }
+    return { data: sources.map((src, k) => out.slice(offsets[k], offsets[k] + src.bytes)), health };
+  }
+
+  /** Frees the trainer's buffers (not the model, optimizer or loss). Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of Object.values(this.gate)) this.rt.destroyBuffer(b);
+    this.onDestroy();
+  }
+
+  /** Frees a subclass's own buffers. */
+  protected onDestroy(): void {}
+}
+
+/**
+ * What `Trainer` and `FlowTrainer` share on top of `TrainingCore` (the
+ * optimizer, the gate, the health reads): the GPU ring of losses, the
+ * reads of the loss and its history, and the `fit` loop. A subclass
+ * defines one iteration (`step`) and where its loss value lives
+ * (`lossValue`); it records the loss into the ring with `recordLossHistory`
+ * and the update with `recordUpdate`.
+ */
+export abstract class TrainingLoop extends TrainingCore {
+  protected history: Tensor;
+  protected historyRead = 0;
+
+  protected constructor(rt: Runtime, optimizer: Optimizer, options: TrainerOptions) {
+    super(rt, optimizer, options);
+    try {
+      this.history = Tensor.zeros(rt, [LOSS_HISTORY], 'loss history');
+    } catch (e) {
+      for (const b of Object.values(this.gate)) rt.destroyBuffer(b);
       throw e;
     }
   }
@@ -317,67 +430,9 @@ export abstract class TrainingLoop {
     const encoder = rt.device.createCommandEncoder({ label: 'trainer update' });
     encoder.copyBufferToBuffer(update.gradient.buffer, 0, this.optimizer.gradFor(update.params).buffer, 0, update.params.size * 4);
     const pass = encoder.beginComputePass({ label: 'trainer update' });
-    if (gated) {
-      const { forward, backward } = gated;
-      if (!forward || !backward) throw new Error('webode: internal error: a deferred solve without its report');
-      rt.device.queue.writeBuffer(
-        this.gate.uniform,
-        0,
-        GATE_PARAMS.pack({ iteration: this.iteration + 1, tensors: this.optimizer.params.length, slot: this.iteration % LOSS_HISTORY }),
-      );
-      const { uniform: G, health, counts, args, nfe } = this.gate;
-      rt.kernel(gateKernel, null)
-        .bind({ G, forward, backward, health, counts, args, nfe_history: nfe }, 'training gate bind group')
-        .dispatch(pass, 'gate', 1);
-      this.optimizer.record(pass, this.gate.args);
-    } else {
-      this.optimizer.record(pass);
-      rt.device.queue.writeBuffer(this.gate.nfe, (this.iteration % LOSS_HISTORY) * 8, Uint32Array.from(maxNfe));
-    }
+    this.recordGate(pass, gated, maxNfe);
     pass.end();
     rt.submit([encoder.finish()]);
-  }
-
-  /**
-   * Reads the given buffers' first bytes and the health words in one host
-   * wait. If an iteration failed since the last read, clears the health
-   * words, takes the skipped updates off the optimizer's step count (their
-   * moments were not touched either) and throws the `TrainingError`.
-   */
-  protected async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
-    const rt = this.rt;
-    const offsets: number[] = [];
-    let size = 0;
-    for (const src of sources) {
-      offsets.push(size);
-      size += Math.ceil(src.bytes / 16) * 16;
-    }
-    const staging = rt.createBuffer('trainer readback', size + HEALTH.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    let out: ArrayBuffer;
-    try {
-      const encoder = rt.device.createCommandEncoder({ label: 'trainer readback' });
-      sources.forEach((src, k) => encoder.copyBufferToBuffer(src.buffer, 0, staging, offsets[k], src.bytes));
-      encoder.copyBufferToBuffer(this.gate.health, 0, staging, size, HEALTH.byteSize);
-      rt.submit([encoder.finish()]);
-      await rt.wait(staging.mapAsync(GPUMapMode.READ));
-      out = staging.getMappedRange().slice(0);
-      staging.unmap();
-    } finally {
-      rt.destroyBuffer(staging);
-    }
-    const health = HEALTH.unpack(new DataView(out, size));
-    if (health.bad_iteration !== 0) {
-      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
-      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
-      throw new TrainingError({
-        iteration: health.bad_iteration,
-        phase: health.bad_phase === 1 ? 'forward' : 'backward',
-        failure: { sample: health.bad_sample, kind: failureOfStatus(health.bad_status), t: health.bad_t },
-        failing: health.bad_failing,
-        skipped: health.skipped,
-      });
-    }
-    return { data: sources.map((src, k) => out.slice(offsets[k], offsets[k] + src.bytes)), health };
   }
 
   /**
@@ -466,16 +521,10 @@ export abstract class TrainingLoop {
   }
 
   /** Frees the trainer's buffers (not the model, optimizer or loss). Idempotent. */
-  destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.history.destroy();
-    for (const b of Object.values(this.gate)) this.rt.destroyBuffer(b);
-    this.onDestroy();
+  override destroy(): void {
+    if (!this.destroyed) this.history.destroy();
+    super.destroy();
   }
-
-  /** Frees a subclass's own buffers. */
-  protected onDestroy(): void {}
 }
 
 /** Trains a `NeuralODE` with an optimizer and a loss, on the GPU. */
