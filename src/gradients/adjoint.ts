@@ -84,6 +84,13 @@ export interface BackwardOptions {
    * before the batch is processed in chunks of samples. Default: 256 MiB.
    */
   memoryBudget?: number;
+  /**
+   * Compute dL/dt at the output times (`g.t`; default true): one MLP
+   * evaluation per output and sample after the reverse solve, and a
+   * reduction over the batch. false skips both (training loops need only
+   * dL/dy0 and dL/dθ); `g.t` then throws `ArgumentError`.
+   */
+  timeGradient?: boolean;
 }
 
 /** The adjoint kernels (see `BackwardOptions.kernel`). */
@@ -120,6 +127,8 @@ export async function backward(
   }
   const mode = options.mode ?? 'adjoint';
   if (mode !== 'adjoint' && mode !== 'backprop') throw new ArgumentError('options.mode', mode, "'adjoint' or 'backprop'");
+  const timeGradient = options.timeGradient ?? true;
+  if (typeof timeGradient !== 'boolean') throw new ArgumentError('options.timeGradient', timeGradient, 'true or false');
   const budget = options.memoryBudget ?? Math.min(DEFAULT_GRADIENT_BUDGET, rt.limits.maxStorageBufferBindingSize);
   if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {
     throw new ArgumentError('options.memoryBudget', budget, 'a positive number of bytes');
@@ -137,7 +146,8 @@ export async function backward(
   // A gradient solve that waits first makes sure a deferred forward solve succeeded;
   // a deferred one leaves that to sol.check().
   if (sol.deferred && !(mode === 'adjoint' && options.deferred === true)) await sol.check();
-  const kernel = mode === 'adjoint' ? adjointKernel(sol, options) : await backpropKernel(sol, options, budget);
+  const solver = mode === 'adjoint' ? adjointKernel(sol, options) : await backpropKernel(sol, options, budget);
+  const kernel = timeGradient ? solver : { ...solver, noTimeGradient: true };
   const chunk = chunkSize(rt, kernel, B, f.parameterCount, budget);
 
   let owned: GPUBuffer | null = null;

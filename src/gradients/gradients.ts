@@ -2,7 +2,7 @@
  * `Gradients`, what `solution.backward` returns: dL/dy0, dL/dθ and dL/dt on
  * the GPU, the gradient solve's totals, and a deferred solve's check.
  */
-import { DestroyedError, OdeSolveError } from '../errors';
+import { ArgumentError, DestroyedError, OdeSolveError } from '../errors';
 import type { Tensor } from '../runtime/tensor';
 import { readReport, reportCounts } from '../solver/driver';
 import type { SolveSummary } from '../solver/solution';
@@ -20,22 +20,36 @@ export class Gradients {
   readonly y0: Tensor;
   /** dL/dθ, [P], in the layout of `MLP.setParameters`. */
   readonly params: Tensor;
-  /** dL/dt: [T], the gradient with respect to each output time shared by the batch; [B, T] (dL/dt[b][i]) when the solve had per-sample times. */
-  readonly t: Tensor;
   /** True for a deferred gradient solve (see `BackwardOptions.deferred`). */
   readonly deferred: boolean;
   private totals: BackwardSummary;
   private report: GPUBuffer | null;
   private checked: Promise<BackwardSummary> | null = null;
+  private readonly gt: Tensor;
+  private readonly hasTime: boolean;
 
-  /** @internal Made by `solution.backward`; `report` for a deferred solve. */
-  constructor(y0: Tensor, params: Tensor, t: Tensor, summary: BackwardSummary, report: GPUBuffer | null = null) {
+  /**
+   * @internal Made by `solution.backward`; `report` for a deferred solve;
+   * `hasTime` false when the solve skipped dL/dt (`BackwardOptions.timeGradient`).
+   */
+  constructor(y0: Tensor, params: Tensor, t: Tensor, summary: BackwardSummary, report: GPUBuffer | null = null, hasTime = true) {
     this.y0 = y0;
     this.params = params;
-    this.t = t;
+    this.gt = t;
+    this.hasTime = hasTime;
     this.totals = summary;
     this.report = report;
     this.deferred = report !== null;
+  }
+
+  /**
+   * dL/dt: [T], the gradient with respect to each output time shared by the
+   * batch; [B, T] (dL/dt[b][i]) when the solve had per-sample times. Throws
+   * `ArgumentError` when the gradient solve ran with `timeGradient: false`.
+   */
+  get t(): Tensor {
+    if (!this.hasTime) throw new ArgumentError('options.timeGradient', false, 'true (the default) to read g.t: this gradient solve skipped dL/dt');
+    return this.gt;
   }
 
   /** The solve's totals; a deferred solve's counts are NaN until `check()` has resolved. */
@@ -79,7 +93,7 @@ export class Gradients {
   destroy(): void {
     this.y0.destroy();
     this.params.destroy();
-    this.t.destroy();
+    this.gt.destroy();
     if (this.report) this.params.runtime.destroyBuffer(this.report);
     this.report = null;
   }

@@ -15,7 +15,7 @@ import { REDUCE_PARAMS, REDUCE_ROWS, reduceKernel, reduceWorkgroups } from '../k
 import type { GradientBinding } from '../kernels/gradient-bindings';
 import { SAMPLE } from '../wgsl/rk';
 import { SEED_PARAMS, seedKernel, seedWorkgroups } from '../kernels/seed';
-import { TIME_GRADIENT_PARAMS, TIME_GRADIENT_WORKGROUP, timeGradientKernel } from '../kernels/time-gradient';
+import { TIME_GRADIENT_PARAMS, timeGradientKernel, timeGradientWorkgroups } from '../kernels/time-gradient';
 import type { BoundKernel, Kernel } from '../runtime/kernel';
 import { type SampleChunk, createReport, recordSampleChunk, runSampleChunk, scaledBinds } from '../solver/driver';
 import { OdeSolveError, type SampleFailure } from '../errors';
@@ -63,7 +63,7 @@ export interface GradientKernel {
    * start zeroed.
    */
   readonly seedFirstStep?: boolean;
-  /** Skip dL/dt (`g.t` stays zero): a flow's augmented system has no per-output time gradient. Default false. */
+  /** Skip dL/dt (`g.t` then throws): a flow's augmented system has no per-output time gradient, and `BackwardOptions.timeGradient: false` asks for none. Default false. */
   readonly noTimeGradient?: boolean;
   /** Buffers of the kernel's own bound as they are (a flow's noise). */
   readonly extra?: Readonly<Record<string, GPUBuffer>>;
@@ -147,7 +147,7 @@ function submitTimeGradient(
         .bind({ P: uniform, theta: sol.f.params.buffer, ysol: sol.y.buffer, tout, cot, gy0: gy0.buffer, terms: gt.buffer }, 'time gradient bind group');
       const encoder = device.createCommandEncoder({ label: 'time gradient' });
       const pass = encoder.beginComputePass({ label: 'time gradient' });
-      timeTerms.dispatch(pass, 'time_gradient', Math.ceil(B / TIME_GRADIENT_WORKGROUP));
+      timeTerms.dispatch(pass, 'time_gradient', timeGradientWorkgroups(B));
       pass.end();
       rt.submit([encoder.finish()]);
     } finally {
@@ -170,7 +170,7 @@ function submitTimeGradient(
       .bind({ P: uniform, theta: sol.f.params.buffer, ysol: sol.y.buffer, tout, cot, gy0: gy0.buffer, terms }, 'time gradient bind group');
     const encoder = device.createCommandEncoder({ label: 'time gradient' });
     const pass = encoder.beginComputePass({ label: 'time gradient' });
-    timeTerms.dispatch(pass, 'time_gradient', Math.ceil(B / TIME_GRADIENT_WORKGROUP));
+    timeTerms.dispatch(pass, 'time_gradient', timeGradientWorkgroups(B));
     pass.end();
     rt.submit([encoder.finish()]);
     const reduce = rt.kernel(reduceKernel, null).bind({ R: redUniform, acc: terms, part, out: gt.buffer }, 'time gradient reduce bind group');
@@ -352,7 +352,7 @@ function recordDeferred(run: GradientRun, chunk: number, units: number, before: 
     throw e;
   }
   const summary = { nfe: NaN, maxNfe: NaN, accepted: NaN, rejected: NaN, ...countersSince(rt, before), chunks: run.chunks };
-  return new Gradients(run.gy0, run.gth, run.gt, summary, report);
+  return new Gradients(run.gy0, run.gth, run.gt, summary, report, !kernel.noTimeGradient);
 }
 
 /** A gradient solve that waits: chunk by chunk to completion, stopping at the first chunk with a failing sample. */
@@ -379,7 +379,7 @@ async function runWaiting(run: GradientRun, chunk: number, before: Runtime['coun
     chunks: run.chunks,
   };
   if (failures.length === 0 && !kernel.noTimeGradient) submitTimeGradient(rt, sol, run.tout, run.cot, run.gy0, run.gt);
-  const grads = new Gradients(run.gy0, run.gth, run.gt, summary);
+  const grads = new Gradients(run.gy0, run.gth, run.gt, summary, null, !kernel.noTimeGradient);
   if (failures.length) throw new OdeSolveError(failures, grads, B);
   return grads;
 }

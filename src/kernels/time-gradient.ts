@@ -1,13 +1,24 @@
 /**
  * dL/dt at every output time (time-gradient.wgsl): per-sample terms
- * f(t_i, y_i) · (cotangent), summed over the batch by the reduction kernel.
+ * f(t_i, y_i) · (cotangent), four samples per invocation on the lane MLP,
+ * summed over the batch by the reduction kernel.
  */
 import timeGradientSource from './time-gradient.wgsl?raw';
 import { StructLayout, fillTemplate } from '../wgsl/layout';
 import { defineKernel, storage, uniform } from '../wgsl/kernel';
-import { type MlpSpec, mlpOffsets, mlpWgsl, stateDim } from '../mlp/mlp';
+import { type MlpSpec, mlpOffsets, stateDim } from '../mlp/mlp';
+import { activationWgsl } from '../mlp/activations';
+import { laneRhsWgsl } from '../mlp/lanes';
 
+/** Samples per invocation of the time-gradient kernel. */
+export const TIME_GRADIENT_LANES = 4;
+/** Invocations per workgroup of the time-gradient kernel. */
 export const TIME_GRADIENT_WORKGROUP = 64;
+
+/** Workgroups of the time-gradient kernel for `batch` samples. */
+export function timeGradientWorkgroups(batch: number): number {
+  return Math.ceil(batch / (TIME_GRADIENT_LANES * TIME_GRADIENT_WORKGROUP));
+}
 
 export const TIME_GRADIENT_PARAMS = new StructLayout('TimeGradientParams', [
   ['batch', 'u32'],
@@ -45,7 +56,8 @@ export const timeGradientKernel = defineKernel({
     return fillTemplate(timeGradientSource, {
       BINDINGS: decls,
       D: stateDim(mlp),
-      MLP: mlpWgsl(mlp),
+      ACT: activationWgsl(mlp.activation, 4),
+      MLP: laneRhsWgsl(mlp, 'rhs4'),
       WG: TIME_GRADIENT_WORKGROUP,
       TOUT_I: perSampleTimes === true ? 'b * P.n_out + i' : 'i',
     });

@@ -293,7 +293,7 @@ export class LatentTrainer extends TrainingCore {
         encoder.copyBufferToBuffer(this.stats.buffer, 0, this.history.buffer, (this.iteration % LATENT_HISTORY) * 16, 16);
         rt.submit([encoder.finish()]);
       }
-      const g = await sol.backward(s.cot, { ...model.backward, ...deferred }).catch((e: unknown) => {
+      const g = await sol.backward(s.cot, { ...model.backward, ...deferred, timeGradient: false }).catch((e: unknown) => {
         destroyPartial(e);
         throw e;
       });

@@ -689,7 +689,7 @@ export class Trainer extends TrainingLoop {
     }
     try {
       const cot = this.recordLoss(sol, batch, plan);
-      const g = await sol.backward(cot, { ...this.model.backward, ...deferred }).catch((e: unknown) => {
+      const g = await sol.backward(cot, { ...this.model.backward, ...deferred, timeGradient: false }).catch((e: unknown) => {
         destroyPartial(e);
         throw e;
       });

@@ -48,7 +48,8 @@ for (const [name, timeInput, t] of [
   ['reverse time, time-dependent field', true, [1, 0.5, -0.2]],
 ] as const) {
   it(`dL/dt matches finite differences (${name})`, async () => {
-    const p = makeProblem({ layers: timeInput ? [3, 16, 2] : [2, 16, 2], timeInput, B: 4, seed: 21 });
+    // B = 9: three invocations of the four-lane time-gradient kernel, the last one partly past the batch.
+    const p = makeProblem({ layers: timeInput ? [3, 16, 2] : [2, 16, 2], timeInput, B: timeInput ? 4 : 9, seed: 21 });
     const c = cotangents(t.length, p.B, p.D, 5);
     const got = await gradT(p, [...t], c, opts);
     const want = fdGradT(p, t, c);
@@ -78,4 +79,26 @@ it('a single output time: dL/dt0 = 0', async () => {
   const p = makeProblem({ layers: [2, 8, 2], B: 2, seed: 4 });
   const c = cotangents(1, p.B, p.D, 3);
   expect(await gradT(p, [0.3], c, opts)).toEqual([0]);
+});
+
+it('timeGradient: false skips dL/dt: g.t throws, dL/dy0 and dL/dθ are unchanged, two submits fewer', async () => {
+  const p = makeProblem({ layers: [2, 16, 2], B: 5, seed: 12 });
+  const t = [0, 0.5, 1];
+  const c = cotangents(t.length, p.B, p.D, 4);
+  const args = gradientArgs(p, t, opts, c);
+  const full = await harness().call('gradient', args);
+  const skip = await harness().call('gradient', { ...args, backward: { timeGradient: false } });
+  expect(full.error).toBeNull();
+  expect(skip.error).toBeNull();
+  expect(Array.from(decode(skip.gy0!))).toEqual(Array.from(decode(full.gy0!)));
+  expect(Array.from(decode(skip.gth!))).toEqual(Array.from(decode(full.gth!)));
+  expect(skip.gt).toBeNull();
+  expect(skip.gtError).toMatchObject({ name: 'ArgumentError', argument: 'options.timeGradient' });
+  // The time-gradient kernel and its reduction are the two submits skipped.
+  expect(full.counted.submit - skip.counted.submit).toBe(2);
+  for (const mode of ['adjoint', 'backprop'] as const) {
+    const bad = await harness().call('gradient', { ...args, backward: { mode, timeGradient: 'no' as unknown as boolean } });
+    expect(bad.error).toMatchObject({ name: 'ArgumentError', argument: 'options.timeGradient' });
+    expect(bad.counted.submit).toBe(0);
+  }
 });

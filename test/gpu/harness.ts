@@ -53,6 +53,17 @@ function report(e: unknown): ErrorReport {
 }
 
 /** Runs `body` in validation / out-of-memory / internal error scopes and returns the errors seen. */
+/** g.t read back, or the error reading it throws (a solve with timeGradient: false). */
+async function readT(g: webode.Gradients): Promise<{ gt: WireArray | null; gtError: ErrorReport | null }> {
+  let t: webode.Tensor;
+  try {
+    t = g.t;
+  } catch (e) {
+    return { gt: null, gtError: report(e) };
+  }
+  return { gt: encodeF32(await t.read()), gtError: null };
+}
+
 async function scoped<T>(body: (r: Runtime) => Promise<T>): Promise<T & { gpuErrors: string[] }> {
   const r = await rt();
   const before = r.errors.length;
@@ -359,7 +370,7 @@ const ops = {
     });
   },
 
-  /** A forward solve, then `backward` with the given cotangents. */
+  /** A forward solve, then `backward` with the given cotangents (`gtError`: what reading g.t threw, if it did). */
   async gradient(args: SolveArgs & { dLdy: WireArray; backward?: webode.BackwardOptions }) {
     return scoped(async (r) => {
       const f = new webode.MLP(r, args.mlp);
@@ -380,8 +391,8 @@ const ops = {
         const counted = { mapAsync: calls.mapAsync - counted0.mapAsync, submit: calls.submit - counted0.submit };
         const peakBytes = r.counters.liveBytes - live0;
         const out = g
-          ? { gy0: encodeF32(await g.y0.read()), gth: encodeF32(await g.params.read()), gt: encodeF32(await g.t.read()), summary: g.summary }
-          : { gy0: null, gth: null, gt: null, summary: null };
+          ? { gy0: encodeF32(await g.y0.read()), gth: encodeF32(await g.params.read()), ...(await readT(g)), summary: g.summary }
+          : { gy0: null, gth: null, gt: null, gtError: null, summary: null };
         g?.destroy();
         const forward = sol.summary;
         sol.destroy();
