@@ -202,6 +202,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     label: `adjoint ${tableau.name}`,
     deferredUnits: opts.deferred ? units() : 0,
     maxScale: opts.dispatchGrowth,
+    attemptsPerUnit: opts.stepsPerDispatch,
     // Without firstStep, an adaptive reverse solve starts from each sample's last forward step.
     seedFirstStep: tableau.adaptive && opts.firstStep === 0,
     entry: 'adjoint',

@@ -55,6 +55,8 @@ export interface GradientKernel {
   readonly deferredUnits?: number;
   /** The largest step-attempt multiple of a dispatch (1 when its uniform ignores `stepsScale`). */
   readonly maxScale: number;
+  /** Step attempts per sample an ordinary dispatch allows, when known (sizes the first round of a waiting solve). */
+  readonly attemptsPerUnit?: number;
   /** Step totals to report instead of the kernel's own (backprop reports the forward's steps). */
   readonly steps?: { readonly accepted: number; readonly rejected: number };
   /**
@@ -328,6 +330,7 @@ function prepareRun(
           make,
         ),
         maxScale: kernel.maxScale,
+        attemptsPerUnit: kernel.attemptsPerUnit,
       };
     },
   };

@@ -17,8 +17,9 @@
  *
  * A per-sample solve that waits (`driveInRounds`) is rounds of the same, each
  * followed by one read of the report: 8 units (79 ordinary dispatches' worth
- * of attempts with growth), then 16, 32, … up to 512, so almost every solve
- * costs one host wait and a long one O(log steps).
+ * of attempts with growth; fewer when that many dispatches would allow far
+ * more attempts than a solve needs), then twice as many, … up to 512, so
+ * almost every solve costs one host wait and a long one O(log steps).
  *
  * Batch-shared step control (`driveToCompletion`), where a unit is one
  * attempt of the whole batch, submits chunks of units, each followed by the
@@ -51,6 +52,8 @@ export interface DriveSpec {
   record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale?: number): void;
   /** The largest step-attempt scale of a unit (1: every unit is one ordinary dispatch). */
   readonly maxScale: number;
+  /** Step attempts per sample an ordinary dispatch allows, when known (sizes a waiting solve's first round: `firstRoundUnits`). */
+  readonly attemptsPerUnit?: number;
 }
 
 /** The summary words after the run, by field. */
@@ -256,21 +259,45 @@ export interface SampleChunk {
   readonly count: number;
   readonly offset: number;
   readonly workgroupSize: number;
+  /** Step attempts per sample an ordinary dispatch allows, when known (`DriveSpec.attemptsPerUnit`). */
+  readonly attemptsPerUnit?: number;
 }
 
-/** Deferred units in the first round of a waiting per-sample solve; each next round doubles, up to MAX_ROUND_UNITS. */
+/** Deferred units in the first round of a waiting per-sample solve, at most; each next round doubles, up to MAX_ROUND_UNITS. */
 const FIRST_ROUND_UNITS = 8;
 const MAX_ROUND_UNITS = 512;
+/** Step attempts per sample a first round of fewer than FIRST_ROUND_UNITS units still covers. */
+export const FIRST_ROUND_ATTEMPTS = 2048;
+
+/**
+ * Units of a waiting solve's first round: the fewest (up to
+ * FIRST_ROUND_UNITS) whose dispatches allow FIRST_ROUND_ATTEMPTS step
+ * attempts per sample, or FIRST_ROUND_UNITS when the attempts per dispatch
+ * are unknown. A small problem's dispatches each allow up to 256 attempts,
+ * so 4 units instead of 8 cover 3,840: the dispatches and probes a solve
+ * records after its samples have finished still cost ~0.1–0.2 ms each on
+ * SwiftShader. A solve that needs more attempts takes further rounds.
+ */
+export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: number): number {
+  if (!attemptsPerUnit) return FIRST_ROUND_UNITS;
+  let covered = 0;
+  for (let k = 0; k < FIRST_ROUND_UNITS; k++) {
+    covered += deferredScale(k, maxScale) * attemptsPerUnit;
+    if (covered >= FIRST_ROUND_ATTEMPTS) return k + 1;
+  }
+  return FIRST_ROUND_UNITS;
+}
 
 /**
  * Runs a per-sample solve to completion in rounds of deferred units (8, 16,
- * 32, … up to 512, the scales continuing across rounds), reading the report
+ * 32, … up to 512, the scales continuing across rounds; the first round
+ * shorter for small problems, `firstRoundUnits`), reading the report
  * after each: one host wait a round. Returns the last report: the totals of
  * the whole solve, since the per-sample counters it folds are cumulative.
  */
 export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
   let recorded = 0;
-  for (let units = FIRST_ROUND_UNITS; ; units = Math.min(2 * units, MAX_ROUND_UNITS)) {
+  for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale); ; units = Math.min(2 * units, MAX_ROUND_UNITS)) {
     const report = createReport(rt, `${spec.label} report`);
     try {
       driveDeferred(rt, spec, units, report, 0, recorded);
@@ -295,6 +322,7 @@ function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
     batch: chunk.count,
     samples: chunk.samples,
     maxScale: chunk.maxScale,
+    attemptsPerUnit: chunk.attemptsPerUnit,
     workgroups: Math.ceil(chunk.count / chunk.workgroupSize),
     record: (pass, units, indirect, scale = 1) => {
       const kernel = chunk.scaled(scale);

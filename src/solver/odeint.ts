@@ -324,6 +324,7 @@ function integration(p: Problem, bound: Bound, make: (label: string, bytes: numb
     workgroups,
     record,
     maxScale: p.batchMode ? 1 : p.opts.dispatchGrowth,
+    attemptsPerUnit: p.batchMode ? undefined : p.opts.stepsPerDispatch,
   };
 }
 
@@ -349,6 +350,7 @@ function laneIntegration(p: Problem, bound: Bound, make: (label: string, bytes: 
       for (let i = 0; i < units; i++) k.dispatchIndirect(pass, 'integrate', indirect, 0);
     },
     maxScale: p.opts.dispatchGrowth,
+    attemptsPerUnit: p.opts.stepsPerDispatch,
   };
 }
 
