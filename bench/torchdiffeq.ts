@@ -128,7 +128,8 @@ export async function torchdiffeqRequest(rt: Runtime): Promise<TorchdiffeqReques
   return { threads: [...TORCHDIFFEQ_THREADS], warmup: 1, repeats: 7, minRepeats: 3, budgetMs: 3_000, longMs: 5_000, mediumMs: 1_500, problems };
 }
 
-const ADJOINT = { label: 'adjoint', options: {} } as const;
+/** webode's backward as torchdiffeq's: dL/dy0 and dL/dθ, no dL/dt (torchdiffeq computes none unless t requires grad). */
+const ADJOINT = { label: 'adjoint', options: { timeGradient: false } } as const;
 
 const load = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' ');
 
@@ -227,7 +228,7 @@ export async function torchdiffeqSection(
         rows,
         notes: [
           who + '.',
-          'Both sides: one forward solve then one backward (webode: odeint, then sol.backward with the adjoint; torchdiffeq: odeint_adjoint, then loss.backward()), median of the sums over several runs after a warm-up; the same parameters (PyTorch-default initialisation from webode\'s fixed seed, nn.Linear order), y0, t and loss. torchdiffeq runs first, while the browser is idle, once per thread count. webode speed-up = torchdiffeq / webode (above 1× webode is faster), against the first thread count, whose outputs and gradients are the ones checked; the torchdiffeq column after it gives the other thread counts\' figures and speed-ups.',
+          'Both sides: one forward solve then one backward (webode: odeint, then sol.backward with the adjoint and timeGradient: false — the same gradients, dL/dy0 and dL/dθ, as torchdiffeq\'s, whose t does not require grad; torchdiffeq: odeint_adjoint, then loss.backward()), median of the sums over several runs after a warm-up; the same parameters (PyTorch-default initialisation from webode\'s fixed seed, nn.Linear order), y0, t and loss. torchdiffeq runs first, while the browser is idle, once per thread count. webode speed-up = torchdiffeq / webode (above 1× webode is faster), against the first thread count, whose outputs and gradients are the ones checked; the torchdiffeq column after it gives the other thread counts\' figures and speed-ups.',
           'nfe = forward + backward evaluations of f: webode\'s of its most expensive sample (per-sample step control), torchdiffeq\'s counted calls of f (one per stage for the whole batch).',
           "torchdiffeq's defaults differ from webode's: one step size for the whole batch from one RMS error norm over every sample (webode: per sample), an I controller (safety 0.9, factors 0.2…10; webode: PI), and an adjoint whose error norm also covers the parameter-gradient accumulators.",
           `fwd max|Δ|: largest |webode − torchdiffeq| over every forward output, and the largest |Δ| / (atol + rtol·|y|). Two dopri5 solves with different step sequences each stay within a small multiple of atol + rtol·|y| of the true solution; float32 round-off is about 1e-7·|y| per step. The row is marked DISAGREE above ${CHECK.dopri5Units} such units (≈ ${sig(CHECK.dopri5Units * (ATOL + RTOL))} at |y| = 1), or when a gradient differs norm-wise (max|Δ| / max|torchdiffeq|) by more than ${CHECK.gradient.toExponential()}.`,
