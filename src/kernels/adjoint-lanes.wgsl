@@ -14,18 +14,21 @@
 // and contribute nothing. So every θ value loaded feeds four samples, and the
 // four share one parameter row:
 //   - an attempt's stages with b_i ≠ 0 add Σ_lanes (−h_k b_i)·a_kᵀ∂f/∂θ to the
-//     invocation's step row, from the activations of the same sweep;
-//   - when every running lane accepts, the row is added to the accumulator;
-//     when none does, it is dropped (it may hold non-finite values); when
-//     some do, it is recomputed for the accepting lanes alone (their stage
-//     inputs are rebuilt from y and the stage slots) and then added.
+//     invocation's row for the attempt, from the activations of the same
+//     sweep: a step row (small P), or a second accumulator row that starts
+//     as the accumulator plus the first θ stage's products (large P);
+//   - when every running lane accepts, the row is added to the accumulator
+//     (or the two accumulator rows swap); when none does, it is dropped (it
+//     may hold non-finite values); when some do, it is recomputed for the
+//     accepting lanes alone (their stage inputs are rebuilt from y and the
+//     stage slots) and then added (or swapped in).
 // The first stage is evaluated by every attempt (not carried over from the
 // last step): its θ product needs the sweep anyway, and a lane that has just
 // landed on an output time needs it at its new state.
 //
 // Memory: the outputs, the cotangents, [z, a] per sample and 2P floats per
-// invocation (the step row private when P is small), whatever the number of
-// steps. A deterministic two-pass reduction over the invocations' rows
+// invocation (the step row private when P is small; two accumulator rows
+// in acc otherwise), whatever the number of steps. A deterministic two-pass reduction over the invocations' rows
 // (reduce.wgsl) gives dL/dθ.
 //
 // Specialised by src/kernels/adjoint-lanes.ts.
@@ -37,7 +40,7 @@ const D: u32 = ${D}u;
 const N: u32 = ${N}u;
 // Stages of the tableau (every one evaluated by every attempt).
 const S: u32 = ${S}u;
-// Floats of the `state` buffer per invocation: four lanes' [z, a], then the step row when it is not private.
+// Floats of the `state` buffer per invocation: four lanes' [z, a].
 const STATE_STRIDE: u32 = ${STATE_STRIDE}u;${TIMES_DECL}
 
 // Bindings and the structs they use: declared from the bindings record of
@@ -57,7 +60,8 @@ var<private> state_base: u32;
 
 ${VJP}
 
-// The accumulator and step rows.
+// The parameter rows: rows_start/rows_end around a dispatch, begin_rows before
+// an attempt, accept_rows / redo_rows / reject_rows after its decisions.
 ${ROWS}
 
 // The stages of one attempt of the lanes in `run` from (t, y) with steps h
@@ -119,7 +123,6 @@ fn init_lanes(first: u32) {
 fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
   let first = gid.x * 4u;
   if (first >= P.batch) { return; }
-  acc_base = gid.x * P.n_params;
   state_base = gid.x * STATE_STRIDE;
   var live = false;
   for (var k = 0u; k < 4u; k++) {
@@ -137,7 +140,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   init_lanes(first);
-  acc_load();
+  rows_start(gid.x);
   for (var it = 0u; it < P.steps_per_dispatch; it++) {
     var run = vec4<bool>(false);
     var t = vec4<f32>(0.0);
@@ -151,6 +154,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       h[k] = plan[k].h;
     }
     if (!any(run)) { break; }
+    begin_rows();
     let norm = sqrt(attempt_stages(t, h, run) / f32(N));
     var accepted = vec4<bool>(false);
     for (var k = 0u; k < 4u; k++) {
@@ -163,13 +167,11 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       lane[k] = smp;
     }
     if (all(accepted == run)) {
-      commit_step_row();
+      accept_rows();
     } else if (any(accepted)) {
-      clear_step_row();
-      redo_stages(t, h, accepted);
-      commit_step_row();
+      redo_rows(t, h, accepted);
     } else {
-      clear_step_row();
+      reject_rows();
     }
     for (var k = 0u; k < 4u; k++) {
       if (!run[k]) { continue; }
@@ -186,7 +188,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       lane[k] = smp;
     }
   }
-  acc_store();
+  rows_end(gid.x);
   for (var k = 0u; k < 4u; k++) {
     if (first + k >= P.batch) { continue; }
     if (lane[k].status == STATUS_RUNNING) {
