@@ -226,9 +226,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
       kernel: rt.kernel(adjointLanesKernel, spec),
       workgroupSize: ADJOINT_LANES_WORKGROUP * ADJOINT_LANES,
       samplesPerInvocation: ADJOINT_LANES,
-      // For large P, two accumulator rows per invocation (src/kernels/adjoint-lanes.ts).
-      accRows: laneRows(f.spec).accRows,
-      // Per sample: [z, a] (2·D floats); zero at the start.
+      // Per sample: [z, a] (2·D floats) and, for large P, a quarter of its invocation's step row; zero at the start.
       scratch: [{ binding: 'state', label: 'state', bytesPerSample: 4 * laneRows(f.spec).stateFloatsPerSample, clear: true }],
     };
   }

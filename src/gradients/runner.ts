@@ -42,8 +42,6 @@ export interface GradientKernel {
    * invocations.
    */
   readonly samplesPerInvocation?: number;
-  /** Parameter rows of P floats per invocation in `acc` (default 1); the reduction reads the first `invocations` rows. */
-  readonly accRows?: number;
   readonly uniformBytes: number;
   /**
    * The uniform of a chunk of `count` samples starting at global index
@@ -75,7 +73,7 @@ export interface GradientKernel {
 
 /** Samples per chunk: all of them unless the per-sample memory exceeds the budget or a limit. */
 export function chunkSize(rt: Runtime, kernel: GradientKernel, batch: number, nParams: number, budget: number): number {
-  const rowBytes = (4 * nParams * (kernel.accRows ?? 1)) / (kernel.samplesPerInvocation ?? 1);
+  const rowBytes = (4 * nParams) / (kernel.samplesPerInvocation ?? 1);
   const perSample = SAMPLE.stride + rowBytes + kernel.scratch.reduce((s, b) => s + b.bytesPerSample, 0);
   const largest = Math.max(rowBytes, ...kernel.scratch.map((b) => b.bytesPerSample));
   return Math.max(
@@ -278,7 +276,7 @@ function prepareRun(
   const rowsOf = (count: number) => Math.ceil(count / lanes);
   const samples = make('samples', chunk * SAMPLE.stride, clearable | GPUBufferUsage.COPY_SRC);
   const scratch = kernel.scratch.map((s) => make(s.label, rowsOf(chunk) * lanes * s.bytesPerSample, clearable));
-  const acc = make('parameter rows', rowsOf(chunk) * (kernel.accRows ?? 1) * P * 4, clearable);
+  const acc = make('parameter rows', rowsOf(chunk) * P * 4, clearable);
   const part = make('partial sums', Math.ceil(rowsOf(chunk) / REDUCE_ROWS) * P * 4, GPUBufferUsage.STORAGE);
   const redUniform = make('reduce params', REDUCE_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   const buffers: Record<string, GPUBuffer> = {

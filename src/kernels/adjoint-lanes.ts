@@ -57,137 +57,64 @@ export function adjointLanesFit(spec: MlpSpec): boolean {
   return vjpFloats(mlpPlan(spec), 'lanes') <= LANES_VJP_FLOATS_MAX;
 }
 
-/**
- * Where the lane kernel keeps an invocation's parameter rows (P floats each).
- * Small P: a private step row and the accumulator (private during a dispatch
- * when it fits), as the one-sample kernel keeps them. Large P: two
- * accumulator rows in `acc` that take turns (`rowsWgsl`), and no step row.
- */
+/** Where the lane kernel keeps the invocation's two parameter rows (P floats each). */
 export interface LaneRows {
   readonly stepLocal: boolean;
   readonly accLocal: boolean;
-  /** Parameter rows per invocation in `acc`: 1 (small P), or 2 (large P: two accumulators taking turns). */
-  readonly accRows: 1 | 2;
-  /** Floats of the `state` buffer per sample: [z, a]. */
+  /** Floats of the `state` buffer per sample: [z, a], and a quarter of the step row when it is not private. */
   readonly stateFloatsPerSample: number;
   /** Floats of the `state` buffer per invocation (four samples). */
   readonly stateStride: number;
 }
 
-/** The rows (see `LaneRows`); the state is laid out per invocation. */
+/** The rows go where the one-sample kernel keeps them (`adjointRows`); the state is laid out per invocation. */
 export function laneRows(spec: MlpSpec): LaneRows {
+  const P = mlpOffsets(spec.layers).count;
   const N = 2 * stateDim(spec);
   const { stepLocal, accLocal } = adjointRows(spec);
-  return { stepLocal, accLocal, accRows: stepLocal ? 1 : 2, stateFloatsPerSample: N, stateStride: ADJOINT_LANES * N };
+  const perSample = N + (stepLocal ? 0 : Math.ceil(P / ADJOINT_LANES));
+  return { stepLocal, accLocal, stateFloatsPerSample: perSample, stateStride: ADJOINT_LANES * perSample };
 }
-
-/** A statement adding `value` to the θ row element at index expression `idx`. */
-export type RowAdd = (idx: string, value: string) => string;
 
 /**
  * The lane kernel's stage evaluation: stages with b_i ≠ 0 add
- * Σ_lanes (−h_k b_i)·a_kᵀ∂f/∂θ to the attempt's row in the sweep that
- * evaluates them (`vjp4_theta`, zero weight outside `run`); the others call
- * `vjp4`. With two accumulators, the stage after the first θ stage adds to
- * what that one wrote (`src_base = cur_base`).
+ * Σ_lanes (−h_k b_i)·a_kᵀ∂f/∂θ to the step row in the sweep that evaluates
+ * them (`vjp4_theta`, zero weight outside `run`); the others call `vjp4`.
  */
-function laneStageEval(rows: LaneRows): LaneStageEval {
-  const then = rows.accRows === 2 ? ' src_base = cur_base;' : '';
-  return {
-    theta: (time, b) => `vjp4_theta(${time}, select(vec4<f32>(0.0), -h * ${b}, run));${then}`,
-    plain: (time) => `vjp4(${time});`,
-  };
-}
+const laneStageEval: LaneStageEval = {
+  theta: (time, b) => `vjp4_theta(${time}, select(vec4<f32>(0.0), -h * ${b}, run));`,
+  plain: (time) => `vjp4(${time});`,
+};
 
-/**
- * The parameter rows and what an attempt does with them: `rows_start(inv)`
- * and `rows_end(inv)` around a dispatch, `begin_rows()` before an attempt's
- * stages, then `accept_rows()` when every running lane accepts,
- * `redo_rows(t, h, accepted)` when some do (the θ products of the accepting
- * lanes alone, from the attempt's stage slots), `reject_rows()` when none
- * does. `add` is the θ products' statement.
- *
- * Small P: the products go into a private step row, which an accepted
- * attempt adds to the accumulator (`acc_load`/`acc_store` move a private
- * accumulator in and out when it fits) and a rejected one clears.
- *
- * Large P (rows in storage): no step row. The invocation has two
- * accumulator rows in `acc`, `prev` (a_θ after the last accepted step) and
- * `cur`. An attempt's first θ stage writes cur = prev + its products, the
- * later ones add theirs to cur; an accepted attempt swaps the two rows (cur
- * becomes prev), a rejected one leaves cur to be overwritten by the next
- * attempt, whatever it holds. Per parameter and step that is one store and
- * one load per θ stage and nothing more, against the step row's extra
- * commit (two loads and two stores) and clearing. The rows are
- * acc[inv·P …] and acc[(n_inv + inv)·P …]; a dispatch ends with a_θ in the
- * first (copied there if the rows have swapped an odd number of times),
- * which is the one the reduction reads.
- */
-function rowsWgsl(P: number, rows: LaneRows): { wgsl: string; add: RowAdd } {
-  if (rows.accRows === 1) {
-    const acc = accumulatorRef(rows.accLocal);
-    const add: RowAdd = (idx, value) => `step_row[${idx}] += ${value};`;
-    const wgsl = [
-      accumulatorWgsl(P, rows.accLocal),
-      `var<private> step_row: array<f32, ${P}>;`,
-      `fn rows_start(inv: u32) { acc_base = inv * P.n_params; acc_load(); }`,
-      'fn rows_end(inv: u32) { acc_store(); }',
-      'fn begin_rows() {}',
-      // acc += step row, step row ← 0.
-      'fn accept_rows() {',
-      `  for (var p = 0u; p < ${P}u; p++) { ${acc('p')} += step_row[p]; step_row[p] = 0.0; }`,
-      '}',
-      'fn reject_rows() {',
-      `  for (var p = 0u; p < ${P}u; p++) { step_row[p] = 0.0; }`,
-      '}',
-      'fn redo_rows(t: vec4<f32>, h: vec4<f32>, accepted: vec4<bool>) {',
-      '  reject_rows();',
-      '  redo_stages(t, h, accepted);',
-      '  accept_rows();',
-      '}',
-    ].join('\n');
-    return { wgsl, add };
+/** The two rows and `acc_load`, `acc_store`, `commit_step_row` (acc += step row, step row ← 0), `clear_step_row`. */
+function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (idx: string) => string } {
+  const step = (idx: string) => (rows.stepLocal ? `step_row[${idx}]` : `state[state_base + ${ADJOINT_LANES * N}u + ${idx}]`);
+  const acc = accumulatorRef(rows.accLocal);
+  const L: string[] = [accumulatorWgsl(P, rows.accLocal)];
+  if (rows.stepLocal) {
+    L.push(`var<private> step_row: array<f32, ${P}>;`);
+  } else {
+    L.push(`// The step row follows the four lanes' [z, a] in the invocation's state (zero between attempts).`);
   }
-  const add: RowAdd = (idx, value) => `acc[cur_base + ${idx}] = acc[src_base + ${idx}] + ${value};`;
-  const wgsl = [
-    '// Two accumulator rows per invocation in acc, taking turns (src/kernels/adjoint-lanes.ts rowsWgsl).',
-    'var<private> prev_base: u32;',
-    'var<private> cur_base: u32;',
-    'var<private> src_base: u32;',
-    'fn rows_start(inv: u32) {',
-    '  prev_base = inv * P.n_params;',
-    '  cur_base = ((P.batch + 3u) / 4u + inv) * P.n_params;',
+  L.push(
+    'fn commit_step_row() {',
+    `  for (var p = 0u; p < ${P}u; p++) { ${acc('p')} += ${step('p')}; ${step('p')} = 0.0; }`,
     '}',
-    'fn rows_end(inv: u32) {',
-    '  let home = inv * P.n_params;',
-    '  if (prev_base != home) {',
-    `    for (var p = 0u; p < ${P}u; p++) { acc[home + p] = acc[prev_base + p]; }`,
-    '  }',
+    'fn clear_step_row() {',
+    `  for (var p = 0u; p < ${P}u; p++) { ${step('p')} = 0.0; }`,
     '}',
-    'fn begin_rows() { src_base = prev_base; }',
-    'fn accept_rows() {',
-    '  let b = prev_base;',
-    '  prev_base = cur_base;',
-    '  cur_base = b;',
-    '}',
-    'fn reject_rows() {}',
-    'fn redo_rows(t: vec4<f32>, h: vec4<f32>, accepted: vec4<bool>) {',
-    '  src_base = prev_base;',
-    '  redo_stages(t, h, accepted);',
-    '  accept_rows();',
-    '}',
-  ].join('\n');
-  return { wgsl, add };
+  );
+  return { wgsl: L.join('\n'), step };
 }
 
 /**
  * `vjp4(t)` (theta = false) or `vjp4_theta(t, w)` (theta = true) for an MLP,
- * adding each θ product to its row element by the statement `add(index, value)`. The θ products of a layer with a
+ * adding to the row element `row(index)`. The θ products of a layer with a
  * loop over its outputs are made in that loop unless `unrollTheta` (a private
  * row): then, as for layers without a loop, they follow the layer, one
  * statement per parameter at a constant index.
  */
-export function vjp4Wgsl(spec: MlpSpec, theta: boolean, add: RowAdd, unrollTheta = false): string {
+export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => string, unrollTheta = false): string {
   const plan = mlpPlan(spec);
   const { D, layers } = plan;
   const L = layers.length;
@@ -225,8 +152,8 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, add: RowAdd, unrollTheta
       layers[l],
       (o, at, bias) => {
         push(2, `let g = w * d${l}[${o}];`);
-        push(2, add(bias, '(g.x + g.y) + (g.z + g.w)'));
-        for (let i = 0; i < layers[l].inWidth; i++) push(2, add(at(i), `dot(g, x${l}[${i}])`));
+        push(2, `${row(bias)} += (g.x + g.y) + (g.z + g.w);`);
+        for (let i = 0; i < layers[l].inWidth; i++) push(2, `${row(at(i))} += dot(g, x${l}[${i}]);`);
       },
       writtenOut,
     );
@@ -290,10 +217,10 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, add: RowAdd, unrollTheta
       push(2, `let dl = d${l}[${o}];`);
       if (inLoop) {
         push(2, 'let g = w * dl;');
-        push(2, add(bias, '(g.x + g.y) + (g.z + g.w)'));
+        push(2, `${row(bias)} += (g.x + g.y) + (g.z + g.w);`);
       }
       for (let i = 0; i < Ly.inWidth; i++) {
-        if (inLoop) push(2, add(at(i), `dot(g, x${l}[${i}])`));
+        if (inLoop) push(2, `${row(at(i))} += dot(g, x${l}[${i}]);`);
         if (i < nPrev) push(2, `din${i} = fma(vec4<f32>(theta[${at(i)}]), dl, din${i});`);
       }
     });
@@ -330,9 +257,8 @@ function laneTimesWgsl(perSample: boolean): { TIMES_DECL: string; LANE_TOUT: str
 
 /**
  * The lane kernel. `state` holds per invocation (STATE_STRIDE) its four
- * lanes' [z, a]; `acc` the parameter adjoint a_θ of its four samples (P
- * values; with rows in storage a second row per invocation after all the
- * first ones, see `rowsWgsl`).
+ * lanes' [z, a], then the step row when it is not private; `acc` the
+ * parameter adjoint a_θ of its four samples (P values).
  */
 export const adjointLanesKernel = defineKernel({
   name: 'adjoint-lanes',
@@ -343,7 +269,7 @@ export const adjointLanesKernel = defineKernel({
     const N = 2 * D;
     const P = mlpOffsets(spec.mlp.layers).count;
     const rows = laneRows(spec.mlp);
-    const { wgsl, add } = rowsWgsl(P, rows);
+    const { wgsl, step } = rowsWgsl(P, rows, N);
     return fillTemplate(adjointLanesSource, {
       STATUS_CONSTS: statusWgsl(),
       D,
@@ -353,13 +279,13 @@ export const adjointLanesKernel = defineKernel({
       BINDINGS: decls,
       CONTROLLER: controllerWgsl(spec.tableau),
       ...laneTimesWgsl(spec.perSampleTimes === true),
-      STAGES: laneStagesWgsl(spec.tableau, laneStageEval(rows)),
+      STAGES: laneStagesWgsl(spec.tableau, laneStageEval),
       VJP: [
         `// VJPs of MLP ${mlpLabel(spec.mlp)} on four lanes`,
         activationWgsl(spec.mlp.activation, 4),
         activationGradWgsl(spec.mlp.activation, 4),
-        vjp4Wgsl(spec.mlp, false, add),
-        vjp4Wgsl(spec.mlp, true, add, rows.stepLocal),
+        vjp4Wgsl(spec.mlp, false, step),
+        vjp4Wgsl(spec.mlp, true, step, rows.stepLocal),
       ].join('\n'),
       ROWS: wgsl,
       LANDING: landingWgsl({ lane: true }),

@@ -14,21 +14,18 @@
 // and contribute nothing. So every θ value loaded feeds four samples, and the
 // four share one parameter row:
 //   - an attempt's stages with b_i ≠ 0 add Σ_lanes (−h_k b_i)·a_kᵀ∂f/∂θ to the
-//     invocation's row for the attempt, from the activations of the same
-//     sweep: a step row (small P), or a second accumulator row that starts
-//     as the accumulator plus the first θ stage's products (large P);
-//   - when every running lane accepts, the row is added to the accumulator
-//     (or the two accumulator rows swap); when none does, it is dropped (it
-//     may hold non-finite values); when some do, it is recomputed for the
-//     accepting lanes alone (their stage inputs are rebuilt from y and the
-//     stage slots) and then added (or swapped in).
+//     invocation's step row, from the activations of the same sweep;
+//   - when every running lane accepts, the row is added to the accumulator;
+//     when none does, it is dropped (it may hold non-finite values); when
+//     some do, it is recomputed for the accepting lanes alone (their stage
+//     inputs are rebuilt from y and the stage slots) and then added.
 // The first stage is evaluated by every attempt (not carried over from the
 // last step): its θ product needs the sweep anyway, and a lane that has just
 // landed on an output time needs it at its new state.
 //
 // Memory: the outputs, the cotangents, [z, a] per sample and 2P floats per
-// invocation (the step row private when P is small; two accumulator rows
-// in acc otherwise), whatever the number of steps. A deterministic two-pass reduction over the invocations' rows
+// invocation (the step row private when P is small), whatever the number of
+// steps. A deterministic two-pass reduction over the invocations' rows
 // (reduce.wgsl) gives dL/dθ.
 //
 // Specialised by src/kernels/adjoint-lanes.ts.
@@ -40,7 +37,7 @@ const D: u32 = ${D}u;
 const N: u32 = ${N}u;
 // Stages of the tableau (every one evaluated by every attempt).
 const S: u32 = ${S}u;
-// Floats of the `state` buffer per invocation: four lanes' [z, a].
+// Floats of the `state` buffer per invocation: four lanes' [z, a], then the step row when it is not private.
 const STATE_STRIDE: u32 = ${STATE_STRIDE}u;${TIMES_DECL}
 
 // Bindings and the structs they use: declared from the bindings record of
@@ -60,8 +57,7 @@ var<private> state_base: u32;
 
 ${VJP}
 
-// The parameter rows: rows_start/rows_end around a dispatch, begin_rows before
-// an attempt, accept_rows / redo_rows / reject_rows after its decisions.
+// The accumulator and step rows.
 ${ROWS}
 
 // The stages of one attempt of the lanes in `run` from (t, y) with steps h
@@ -123,6 +119,7 @@ fn init_lanes(first: u32) {
 fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
   let first = gid.x * 4u;
   if (first >= P.batch) { return; }
+  acc_base = gid.x * P.n_params;
   state_base = gid.x * STATE_STRIDE;
   var live = false;
   for (var k = 0u; k < 4u; k++) {
@@ -140,7 +137,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   init_lanes(first);
-  rows_start(gid.x);
+  acc_load();
   for (var it = 0u; it < P.steps_per_dispatch; it++) {
     var run = vec4<bool>(false);
     var t = vec4<f32>(0.0);
@@ -154,7 +151,6 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       h[k] = plan[k].h;
     }
     if (!any(run)) { break; }
-    begin_rows();
     let norm = sqrt(attempt_stages(t, h, run) / f32(N));
     var accepted = vec4<bool>(false);
     for (var k = 0u; k < 4u; k++) {
@@ -167,11 +163,13 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       lane[k] = smp;
     }
     if (all(accepted == run)) {
-      accept_rows();
+      commit_step_row();
     } else if (any(accepted)) {
-      redo_rows(t, h, accepted);
+      clear_step_row();
+      redo_stages(t, h, accepted);
+      commit_step_row();
     } else {
-      reject_rows();
+      clear_step_row();
     }
     for (var k = 0u; k < 4u; k++) {
       if (!run[k]) { continue; }
@@ -188,7 +186,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       lane[k] = smp;
     }
   }
-  rows_end(gid.x);
+  acc_store();
   for (var k = 0u; k < 4u; k++) {
     if (first + k >= P.batch) { continue; }
     if (lane[k].status == STATUS_RUNNING) {
