@@ -524,10 +524,12 @@ function pointsTable(ps: readonly PrecisionProblem[]): Table {
   };
 }
 
+/** A ratio summary as a cell: geometric mean (smallest–largest, how many). */
+const fmtRatio = (r: RatioSummary) => (r.count ? `${sig(r.geoMean)} (${sig(r.min)}–${sig(r.max)}, ${r.count})` : 'no overlap');
+
 function summaryTable(ps: readonly PrecisionProblem[]): { table: Table; data: unknown } {
   const rows: string[][] = [];
   const data: unknown[] = [];
-  const fmt = fmtRatio;
   for (const p of ps) {
     for (const method of METHODS) {
       const pi = curveOf(p, method, 'PI');
@@ -536,7 +538,7 @@ function summaryTable(ps: readonly PrecisionProblem[]): { table: Table; data: un
       const max = costRatioAtEqualError(pi, i, (x) => x.maxNfe);
       const time = costRatioAtEqualError(pi, i, (x) => x.wall.median);
       const meanAbove = costRatioAtEqualError(pi, i, (x) => x.meanNfe, ABOVE_ROUNDOFF);
-      rows.push([p.name, method, fmt(mean), fmt(meanAbove), fmt(max), fmt(time)]);
+      rows.push([p.name, method, fmtRatio(mean), fmtRatio(meanAbove), fmtRatio(max), fmtRatio(time)]);
       data.push({ problem: p.name, method, meanNfe: mean, meanNfeAboveRoundoff: meanAbove, maxNfe: max, time });
     }
   }
@@ -555,8 +557,6 @@ function summaryTable(ps: readonly PrecisionProblem[]): { table: Table; data: un
     data,
   };
 }
-
-const fmtRatio = (r: RatioSummary) => (r.count ? `${sig(r.geoMean)} (${sig(r.min)}–${sig(r.max)}, ${r.count})` : 'no overlap');
 
 function peerCurveOf(p: PrecisionProblem, method: MethodName, dtype: PeerDtype): TorchdiffeqPoint[] | undefined {
   return p.torchdiffeq.find((c) => c.method === method && c.dtype === dtype)?.points;
@@ -647,7 +647,7 @@ function torchdiffeqTables(ps: readonly PrecisionProblem[], peer: PrecisionPeerA
           "torchdiffeq's nfe: counted calls of f; each call evaluates the whole batch, so it is also its evaluations per sample. webode's: mean (and max) over the samples of each sample's own evaluations (per-sample step control), PI controller, table 7's rows.",
           'Ratios as in table 7b: at every error either curve reached, the other is interpolated linearly in log(error)–log(cost) along its tolerance sequence; cells give the geometric mean of webode / torchdiffeq (smallest–largest, how many matched errors). Below 1: webode needs fewer evaluations per sample at equal error.',
           "webode mean ≤ torchdiffeq: 'yes' when every matched ratio of mean evaluations (against float32 torchdiffeq) is at most 1; 'on average' when only their geometric mean is.",
-          'time: webode on the GPU adapter in the page, torchdiffeq on the CPU, each the median of a few solves; both machines\' loads differ, so it is an indication, not a comparison of equals.',
+          'time: webode on the page\'s WebGPU adapter, torchdiffeq on the CPU (one thread), each the median of a few solves; both machines\' loads differ, so it is an indication, not a comparison of equals.',
         ],
       },
       {
