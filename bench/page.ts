@@ -20,7 +20,7 @@ import { type Limits, limitsSection, measureLimits, recheckSection } from './lim
 import { flowsSection } from './flows';
 import { memorySection } from './memory';
 import { peerSection } from './peer';
-import { precisionSection } from './precision';
+import { type PrecisionPeerAnswer, precisionPeerRequest, precisionSection } from './precision';
 import { profileSection } from './profile';
 import { type LatentAnswer, latentRequest, latentSection } from './latent';
 import { seriesSection } from './series';
@@ -80,7 +80,7 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
   },
   memory: (s) => memorySection(s.rt, needLimits(s)),
   peer: (s) => peerSection(s.rt, needLimits(s), s.training?.[0] ?? null),
-  precision: (s) => precisionSection(s.rt),
+  precision: (s, answer) => precisionSection(s.rt, answer as PrecisionPeerAnswer | undefined),
   'peer-torchdiffeq': (s, answer) => torchdiffeqSection(s.rt, needLimits(s), s.torchdiffeq, answer as TorchdiffeqAnswer | undefined),
   times: (s) => timesSection(s.rt),
   series: (s) => seriesSection(s.rt, needLimits(s)),
@@ -107,6 +107,9 @@ const peerRequests: Record<string, (s: State, env: PeerEnv) => Promise<{ peer: s
   async 'peer-torchdiffeq'(s) {
     s.torchdiffeq = await torchdiffeqRequest(s.rt);
     return { peer: 'torchdiffeq', request: s.torchdiffeq };
+  },
+  async precision() {
+    return { peer: 'precision', request: precisionPeerRequest() };
   },
   async latent(s) {
     return { peer: 'latent', request: await latentRequest(s.rt) };

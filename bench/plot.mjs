@@ -5,11 +5,16 @@
  * evaluations per sample, both log-log. One line per method × controller:
  * colour is the method, solid/circles the PI controller, dashed/squares the
  * I controller; each point is one tolerance (rtol 1e-3 at the cheap end).
+ * torchdiffeq's odeint on the same problems (float32, batch-shared step;
+ * table 7c), when the peer answered, is a dotted line with triangles in the
+ * method's colour: its x in the bottom row is its calls of f, which are also
+ * its evaluations per sample.
  */
 
 const COLORS = { dopri5: '#1f5fbf', tsit5: '#d9731a' };
 const FALLBACK_COLORS = ['#2a9d4b', '#8e44ad', '#c0392b'];
-const DASH = { PI: '', I: '6 4' };
+const DASH = { PI: '', I: '6 4', torchdiffeq: '1.5 3' };
+const MARKER = { PI: 'circle', I: 'square', torchdiffeq: 'triangle' };
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmt = (x) => Number(x.toFixed(2)).toString();
@@ -27,6 +32,16 @@ function decadeRange(values) {
 function decadeLabel(k) {
   if (k >= 0 && k <= 4) return String(10 ** k);
   return `1e${k}`;
+}
+
+/** A point marker: filled circle, open square or open triangle, centred at (cx, cy). */
+function marker(kind, cx, cy, color) {
+  if (kind === 'square') return `<rect x="${fmt(cx - 3.5)}" y="${fmt(cy - 3.5)}" width="7" height="7" fill="white" stroke="${color}" stroke-width="1.5"/>`;
+  if (kind === 'triangle') {
+    const pts = [[cx, cy - 4.5], [cx - 4, cy + 3], [cx + 4, cy + 3]].map(([x, y]) => `${fmt(x)},${fmt(y)}`).join(' ');
+    return `<polygon points="${pts}" fill="white" stroke="${color}" stroke-width="1.5"/>`;
+  }
+  return `<circle cx="${fmt(cx)}" cy="${fmt(cy)}" r="3.5" fill="${color}" stroke="${color}"/>`;
 }
 
 /**
@@ -72,11 +87,7 @@ function panel({ x0, y0, w, h, title, xLabel, yLabel, series }) {
     for (const p of pts) {
       const cx = px(p.x);
       const cy = py(p.y);
-      out.push(
-        s.marker === 'square'
-          ? `<rect x="${fmt(cx - 3.5)}" y="${fmt(cy - 3.5)}" width="7" height="7" fill="white" stroke="${s.color}" stroke-width="1.5"/>`
-          : `<circle cx="${fmt(cx)}" cy="${fmt(cy)}" r="3.5" fill="${s.color}" stroke="${s.color}"/>`,
-      );
+      out.push(marker(s.marker, cx, cy, s.color));
     }
   }
   return out.join('\n');
@@ -105,35 +116,43 @@ export function workPrecisionSvg(data, subtitle = '') {
   );
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
   parts.push(
-    `<text x="${left}" y="24" font-size="15" font-weight="bold">${esc(`Work-precision: PI vs I step-size controller (per-sample step control, B = ${data.batch}, rtol ${data.tolerances?.map((t) => t.toExponential(0)).join(', ')}; atol = rtol/10)`)}</text>`,
+    `<text x="${left}" y="24" font-size="15" font-weight="bold">${esc(`Work-precision: PI vs I step-size controller (per-sample step control, B = ${data.batch}${problems.some((p) => p.torchdiffeq?.length) ? '; torchdiffeq, batch-shared step' : ''}, rtol ${data.tolerances?.map((t) => t.toExponential(0)).join(', ')}; atol = rtol/10)`)}</text>`,
   );
   if (subtitle) parts.push(`<text x="${left}" y="42" font-size="11" fill="#555">${esc(subtitle)}</text>`);
   // Legend.
+  const peerMethods = new Set(problems.flatMap((p) => (p.torchdiffeq ?? []).filter((c) => c.dtype === 'float32').map((c) => c.method)));
   let lx = left;
   for (const m of methods) {
-    for (const c of ['PI', 'I']) {
-      const label = `${m} ${c}${c === 'PI' ? ' (default)' : ''}`;
+    const kinds = ['PI', 'I', ...(peerMethods.has(m) ? ['torchdiffeq'] : [])];
+    for (const c of kinds) {
+      const label = c === 'torchdiffeq' ? `${m} torchdiffeq (float32)` : `${m} ${c}${c === 'PI' ? ' (default)' : ''}`;
       parts.push(
         `<line x1="${lx}" y1="60" x2="${lx + 30}" y2="60" stroke="${color(m)}" stroke-width="1.8"${DASH[c] ? ` stroke-dasharray="${DASH[c]}"` : ''}/>`,
       );
-      parts.push(
-        c === 'I'
-          ? `<rect x="${lx + 11.5}" y="56.5" width="7" height="7" fill="white" stroke="${color(m)}" stroke-width="1.5"/>`
-          : `<circle cx="${lx + 15}" cy="60" r="3.5" fill="${color(m)}"/>`,
-      );
+      parts.push(marker(MARKER[c], lx + 15, 60, color(m)));
       parts.push(`<text x="${lx + 36}" y="64" font-size="12">${esc(label)}</text>`);
       lx += 50 + label.length * 6.3;
     }
   }
   problems.forEach((p, j) => {
     const x0 = left + j * (w + gap);
-    const seriesOf = (x) =>
-      p.curves.map((c) => ({
+    // x(point, isPeer): webode's points and torchdiffeq's differ in their cost fields.
+    const seriesOf = (x) => [
+      ...p.curves.map((c) => ({
         color: color(c.method),
         dash: DASH[c.controller] ?? '',
-        marker: c.controller === 'I' ? 'square' : 'circle',
-        points: c.points.map((pt) => ({ x: x(pt), y: pt.error })),
-      }));
+        marker: MARKER[c.controller] ?? 'circle',
+        points: c.points.map((pt) => ({ x: x(pt, false), y: pt.error })),
+      })),
+      ...(p.torchdiffeq ?? [])
+        .filter((c) => c.dtype === 'float32')
+        .map((c) => ({
+          color: color(c.method),
+          dash: DASH.torchdiffeq,
+          marker: MARKER.torchdiffeq,
+          points: c.points.map((pt) => ({ x: x(pt, true), y: pt.error })),
+        })),
+    ];
     parts.push(
       panel({
         x0,
@@ -153,9 +172,9 @@ export function workPrecisionSvg(data, subtitle = '') {
         w,
         h,
         title: p.name,
-        xLabel: 'function evaluations per sample (mean)',
+        xLabel: 'function evaluations per sample (webode: mean)',
         yLabel: 'relative error at T',
-        series: seriesOf((pt) => pt.meanNfe),
+        series: seriesOf((pt, peer) => (peer ? pt.nfe : pt.meanNfe)),
       }),
     );
   });

@@ -5,8 +5,11 @@
  * (pcoeff 0.4, icoeff 0.3) and the classic I controller (pcoeff 0,
  * icoeff 1) — it measures the error reached against a float64 reference,
  * the function evaluations per sample (mean and max) and the wall time.
- * Table 7b compares the two controllers at equal error. bench/run.mjs draws
- * the curves as bench/work-precision.svg from the data returned here.
+ * Table 7b compares the two controllers at equal error. Tables 7c and 7d put
+ * torchdiffeq's `odeint` (bench/precision_peer.py, run by bench/run.mjs
+ * while the page is idle) on the same problems, measured against the same
+ * reference, next to the default controller. bench/run.mjs draws the curves
+ * as bench/work-precision.svg from the data returned here.
  *
  * The reference is computed on the host in float64, independently of the
  * kernels: test/reference/mlp.ts evaluates the MLP (from the same float32
@@ -47,6 +50,8 @@ const BATCH = 256;
 /** Timed rounds per (problem, method, tolerance); each round runs PI then I, after an untimed run of each. */
 const ROUNDS = 3;
 const REFERENCE_TOL = 1e-11;
+/** atol = rtol × this, on both sides. */
+const ATOL_FACTOR = 0.1;
 /**
  * Table 7b also compares the controllers only at errors at least this large:
  * near float32 round-off (errors of 3e-7–1e-6 here) the error no longer
@@ -168,11 +173,16 @@ function reference(p: Problem, y0: Float32Array): { yT: Float64Array; selfError:
   return { yT, selfError };
 }
 
+/** The initial states of problem number `index`: B × D, uniform in ±y0Scale, seeded. */
+function initialStates(p: Problem, index: number): Float32Array {
+  return randomStates(BATCH * p.layers[0], 100 + index, p.y0Scale);
+}
+
 /**
  * The error norm: RMS over samples of the max-over-components absolute error
  * at T, divided by the same RMS of the reference state (the state scale).
  */
-function relativeError(y: Float32Array, ref: Float64Array, D: number): number {
+function relativeError(y: ArrayLike<number>, ref: Float64Array, D: number): number {
   let e2 = 0;
   let s2 = 0;
   for (let b = 0; b < ref.length / D; b++) {
@@ -210,6 +220,129 @@ export interface PrecisionProblem {
   readonly referenceSelfError: number;
   readonly referenceMs: number;
   readonly curves: PrecisionCurve[];
+  /** torchdiffeq's curves on the same problem (empty when the peer did not answer). */
+  readonly torchdiffeq: TorchdiffeqCurve[];
+}
+
+/** torchdiffeq's precision types, as the peer script names them. */
+export type PeerDtype = 'float32' | 'float64';
+const PEER_DTYPES: readonly PeerDtype[] = ['float32', 'float64'];
+
+/** One torchdiffeq solve: its error against the same reference, and its calls of f (each over the whole batch). */
+export interface TorchdiffeqPoint {
+  readonly rtol: number;
+  readonly atol: number;
+  readonly error: number;
+  /** Calls of f: every call evaluates every sample, so this is also its evaluations per sample. */
+  readonly nfe: number;
+  readonly wall: Sample;
+}
+
+export interface TorchdiffeqCurve {
+  readonly method: MethodName;
+  readonly dtype: PeerDtype;
+  readonly points: TorchdiffeqPoint[];
+}
+
+/** What bench/precision_peer.py solves: the problems exactly as webode solves them (its docstring documents the fields). */
+export interface PrecisionPeerRequest {
+  readonly methods: readonly MethodName[];
+  readonly tolerances: readonly number[];
+  readonly atolFactor: number;
+  readonly dtypes: readonly PeerDtype[];
+  readonly threads: number;
+  readonly repeats: number;
+  readonly budgetMs: number;
+  readonly problems: readonly {
+    readonly name: string;
+    readonly layers: readonly number[];
+    readonly activation: 'tanh' | 'identity';
+    /** nn.Linear order (webode's own layout). */
+    readonly params: number[];
+    /** [batch, dim] row-major. */
+    readonly y0: number[];
+    readonly batch: number;
+    readonly T: number;
+  }[];
+}
+
+interface PeerRun {
+  readonly method: string;
+  readonly dtype: PeerDtype;
+  readonly rtol: number;
+  readonly atol: number;
+  readonly nfe: number;
+  readonly wallMs: Sample;
+  readonly yT: number[];
+}
+
+/** bench/precision_peer.py's answer (through bench/torchdiffeq-process.mjs), or why there is none. */
+export type PrecisionPeerAnswer =
+  | {
+      readonly available: true;
+      readonly torchdiffeq: string;
+      readonly torch: string;
+      readonly python: string;
+      readonly interpreter: string;
+      readonly path: string;
+      readonly threads: number;
+      /** Requested methods torchdiffeq does not have. */
+      readonly missing: readonly string[];
+      readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
+      readonly problems: readonly { readonly name: string; readonly runs: readonly PeerRun[] }[];
+    }
+  | { readonly available: false; readonly reason: string };
+
+/**
+ * PyTorch threads for the peer: one. Its OpenMP threads spin while they wait,
+ * and on this shared 2-core machine two were measured far slower than one
+ * (table 8); the evaluation counts do not depend on it.
+ */
+const PEER_THREADS = 1;
+
+/** The request for bench/precision_peer.py: every problem's parameters and initial states as webode uses them. */
+export function precisionPeerRequest(): PrecisionPeerRequest {
+  return {
+    methods: METHODS,
+    tolerances: TOLERANCES,
+    atolFactor: ATOL_FACTOR,
+    dtypes: PEER_DTYPES,
+    threads: PEER_THREADS,
+    repeats: ROUNDS,
+    budgetMs: 2_000,
+    problems: problems().map((p, k) => ({
+      name: p.name,
+      layers: p.layers,
+      activation: p.activation,
+      params: Array.from(p.params),
+      y0: Array.from(initialStates(p, k)),
+      batch: BATCH,
+      T: p.T,
+    })),
+  };
+}
+
+/** torchdiffeq's curves for one problem: its y(T) measured against the same float64 reference. */
+function peerCurves(name: string, answer: PrecisionPeerAnswer, yT: Float64Array, D: number): TorchdiffeqCurve[] {
+  if (!answer.available) return [];
+  const mine = answer.problems.find((q) => q.name === name);
+  if (!mine) return [];
+  const curves: TorchdiffeqCurve[] = [];
+  for (const method of METHODS) {
+    for (const dtype of PEER_DTYPES) {
+      const runs = mine.runs.filter((r) => r.method === method && r.dtype === dtype);
+      if (!runs.length) continue;
+      curves.push({
+        method,
+        dtype,
+        points: runs.map((r) => {
+          if (r.yT.length !== yT.length) throw new Error(`torchdiffeq answered ${r.yT.length} values of y(T) for ${name}, expected ${yT.length}`);
+          return { rtol: r.rtol, atol: r.atol, error: relativeError(r.yT, yT, D), nfe: r.nfe, wall: r.wallMs };
+        }),
+      });
+    }
+  }
+  return curves;
 }
 
 /**
@@ -231,6 +364,40 @@ export function interpolateLogLog(points: readonly { x: number; y: number }[], a
   return NaN;
 }
 
+/** Geometric mean, range and count of a list of ratios (NaN and 0 when empty). */
+function ratioSummary(ratios: readonly number[]): RatioSummary {
+  if (!ratios.length) return { geoMean: NaN, min: NaN, max: NaN, count: 0 };
+  const geoMean = Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length);
+  return { geoMean, min: Math.min(...ratios), max: Math.max(...ratios), count: ratios.length };
+}
+
+/** Ratios at equal error: their geometric mean, range and how many. */
+export interface RatioSummary {
+  readonly geoMean: number;
+  readonly min: number;
+  readonly max: number;
+  readonly count: number;
+}
+
+/**
+ * Curve b against curve a at equal error: at every error either curve
+ * reached (x, in tolerance order), the other curve's cost interpolated in
+ * log-log; the ratios b/a where both curves cover that error (and it is at
+ * least `minError`).
+ */
+export function curveRatioAtEqualError(
+  a: readonly { x: number; y: number }[],
+  b: readonly { x: number; y: number }[],
+  minError = 0,
+): RatioSummary {
+  const ratios: number[] = [];
+  for (const e of [...a, ...b].map((p) => p.x).filter((e) => e >= minError)) {
+    const r = interpolateLogLog(b, e) / interpolateLogLog(a, e);
+    if (Number.isFinite(r)) ratios.push(r);
+  }
+  return ratioSummary(ratios);
+}
+
 /**
  * I against PI at equal error: at every error either curve reached, the
  * other curve's cost interpolated in log-log; the ratios I/PI where both
@@ -242,23 +409,14 @@ export function costRatioAtEqualError(
   i: readonly PrecisionPoint[],
   cost: (p: PrecisionPoint) => number,
   minError = 0,
-): { geoMean: number; min: number; max: number; count: number } {
+): RatioSummary {
   const curve = (ps: readonly PrecisionPoint[]) => ps.map((p) => ({ x: p.error, y: cost(p) }));
-  const cPi = curve(pi);
-  const cI = curve(i);
-  const ratios: number[] = [];
-  for (const e of [...pi, ...i].map((p) => p.error).filter((e) => e >= minError)) {
-    const r = interpolateLogLog(cI, e) / interpolateLogLog(cPi, e);
-    if (Number.isFinite(r)) ratios.push(r);
-  }
-  if (!ratios.length) return { geoMean: NaN, min: NaN, max: NaN, count: 0 };
-  const geoMean = Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length);
-  return { geoMean, min: Math.min(...ratios), max: Math.max(...ratios), count: ratios.length };
+  return curveRatioAtEqualError(curve(pi), curve(i), minError);
 }
 
-async function measureProblem(rt: Runtime, p: Problem, index: number): Promise<PrecisionProblem> {
+async function measureProblem(rt: Runtime, p: Problem, index: number, peer: PrecisionPeerAnswer): Promise<PrecisionProblem> {
   const D = p.layers[0];
-  const y0 = randomStates(BATCH * D, 100 + index, p.y0Scale);
+  const y0 = initialStates(p, index);
   const r0 = performance.now();
   const { yT, selfError } = reference(p, y0);
   const referenceMs = performance.now() - r0;
@@ -278,7 +436,7 @@ async function measureProblem(rt: Runtime, p: Problem, index: number): Promise<P
     for (const method of METHODS) {
       const byController = CONTROLLERS.map((c) => ({ method, controller: c.name, points: [] as PrecisionPoint[] }));
       for (const rtol of TOLERANCES) {
-        const atol = rtol / 10;
+        const atol = rtol * ATOL_FACTOR;
         const options = CONTROLLERS.map((c) => ({ method, rtol, atol, stepControl: 'per-sample' as const, controller: c.options }));
         // An untimed solve of each: compiles pipelines, and gives the outputs and counts (the same every run).
         const figures: { error: number; meanNfe: number; maxNfe: number }[] = [];
@@ -312,7 +470,8 @@ async function measureProblem(rt: Runtime, p: Problem, index: number): Promise<P
   } finally {
     f.destroy();
   }
-  return { name: p.name, T: p.T, stateScale: Math.sqrt(s2 / BATCH), referenceSelfError: selfError, referenceMs, curves };
+  const torchdiffeq = peerCurves(p.name, peer, yT, D);
+  return { name: p.name, T: p.T, stateScale: Math.sqrt(s2 / BATCH), referenceSelfError: selfError, referenceMs, curves, torchdiffeq };
 }
 
 function curveOf(p: PrecisionProblem, method: MethodName, controller: 'PI' | 'I'): PrecisionPoint[] {
@@ -365,11 +524,12 @@ function pointsTable(ps: readonly PrecisionProblem[]): Table {
   };
 }
 
+/** A ratio summary as a cell: geometric mean (smallest–largest, how many). */
+const fmtRatio = (r: RatioSummary) => (r.count ? `${sig(r.geoMean)} (${sig(r.min)}–${sig(r.max)}, ${r.count})` : 'no overlap');
+
 function summaryTable(ps: readonly PrecisionProblem[]): { table: Table; data: unknown } {
   const rows: string[][] = [];
   const data: unknown[] = [];
-  const fmt = (r: { geoMean: number; min: number; max: number; count: number }) =>
-    r.count ? `${sig(r.geoMean)} (${sig(r.min)}–${sig(r.max)}, ${r.count})` : 'no overlap';
   for (const p of ps) {
     for (const method of METHODS) {
       const pi = curveOf(p, method, 'PI');
@@ -378,7 +538,7 @@ function summaryTable(ps: readonly PrecisionProblem[]): { table: Table; data: un
       const max = costRatioAtEqualError(pi, i, (x) => x.maxNfe);
       const time = costRatioAtEqualError(pi, i, (x) => x.wall.median);
       const meanAbove = costRatioAtEqualError(pi, i, (x) => x.meanNfe, ABOVE_ROUNDOFF);
-      rows.push([p.name, method, fmt(mean), fmt(meanAbove), fmt(max), fmt(time)]);
+      rows.push([p.name, method, fmtRatio(mean), fmtRatio(meanAbove), fmtRatio(max), fmtRatio(time)]);
       data.push({ problem: p.name, method, meanNfe: mean, meanNfeAboveRoundoff: meanAbove, maxNfe: max, time });
     }
   }
@@ -398,13 +558,135 @@ function summaryTable(ps: readonly PrecisionProblem[]): { table: Table; data: un
   };
 }
 
-export async function precisionSection(rt: Runtime): Promise<SectionResult> {
+function peerCurveOf(p: PrecisionProblem, method: MethodName, dtype: PeerDtype): TorchdiffeqPoint[] | undefined {
+  return p.torchdiffeq.find((c) => c.method === method && c.dtype === dtype)?.points;
+}
+
+function peerWho(peer: PrecisionPeerAnswer): string {
+  if (!peer.available) return `torchdiffeq unavailable: ${peer.reason}`;
+  const load = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  return (
+    `torchdiffeq ${peer.torchdiffeq}, PyTorch ${peer.torch} on the CPU, torch.set_num_threads(${peer.threads}), Python ${peer.python} (${peer.interpreter}), from ${peer.path}; ` +
+    `load average ${load(peer.loadAverage.before)} when it started, ${load(peer.loadAverage.after)} when it ended` +
+    (peer.missing.length ? `; methods torchdiffeq lacks, left out: ${peer.missing.join(', ')}` : '')
+  );
+}
+
+/**
+ * Table 7c: webode's default controller (PI, per-sample step control)
+ * against torchdiffeq's odeint (batch-shared step) at equal achieved error,
+ * in evaluations per sample; and table 7d, torchdiffeq's own rows.
+ */
+function torchdiffeqTables(ps: readonly PrecisionProblem[], peer: PrecisionPeerAnswer): { tables: Table[]; data: unknown } {
+  const rows: string[][] = [];
+  const raw: string[][] = [];
+  const data: unknown[] = [];
+  const who = peerWho(peer);
+  for (const p of ps) {
+    for (const method of METHODS) {
+      const pi = curveOf(p, method, 'PI');
+      const t32 = peerCurveOf(p, method, 'float32');
+      const t64 = peerCurveOf(p, method, 'float64');
+      if (!t32) {
+        const reason = peer.available ? (peer.missing.includes(method) ? `torchdiffeq has no ${method}` : `no answer for ${p.name}`) : who;
+        rows.push([p.name, method, reason, '', '', '', '', '']);
+        data.push({ problem: p.name, method, torchdiffeq: null, reason });
+        continue;
+      }
+      const webode = (cost: (x: PrecisionPoint) => number) => pi.map((x) => ({ x: x.error, y: cost(x) }));
+      const theirs = (ps: readonly TorchdiffeqPoint[], cost: (x: TorchdiffeqPoint) => number) => ps.map((x) => ({ x: x.error, y: cost(x) }));
+      // Ratios webode / torchdiffeq: torchdiffeq's curve is the base.
+      const mean = curveRatioAtEqualError(theirs(t32, (x) => x.nfe), webode((x) => x.meanNfe));
+      const meanAbove = curveRatioAtEqualError(theirs(t32, (x) => x.nfe), webode((x) => x.meanNfe), ABOVE_ROUNDOFF);
+      const max = curveRatioAtEqualError(theirs(t32, (x) => x.nfe), webode((x) => x.maxNfe));
+      const mean64 = t64 ? curveRatioAtEqualError(theirs(t64, (x) => x.nfe), webode((x) => x.meanNfe)) : ratioSummary([]);
+      const time = curveRatioAtEqualError(theirs(t32, (x) => x.wall.median), webode((x) => x.wall.median));
+      const met = mean.count === 0 ? 'no overlap' : mean.max <= 1 ? 'yes' : mean.geoMean <= 1 ? `on average (worst ${sig(mean.max)})` : 'no';
+      rows.push([p.name, method, fmtRatio(mean), fmtRatio(meanAbove), fmtRatio(max), fmtRatio(mean64), fmtRatio(time), met]);
+      data.push({ problem: p.name, method, meanNfe: mean, meanNfeAboveRoundoff: meanAbove, maxNfe: max, meanNfeFloat64: mean64, time, met });
+      for (const rtol of TOLERANCES) {
+        const a = t32.find((x) => x.rtol === rtol);
+        const b = t64?.find((x) => x.rtol === rtol);
+        const w = pi.find((x) => x.rtol === rtol);
+        raw.push([
+          p.name,
+          method,
+          sig(rtol, 1),
+          a ? sig(a.error) : '—',
+          a ? int(a.nfe) : '—',
+          a ? ms(a.wall.median) : '—',
+          b ? sig(b.error) : '—',
+          b ? int(b.nfe) : '—',
+          b ? ms(b.wall.median) : '—',
+          w ? sig(w.error) : '—',
+          w ? sig(w.meanNfe) : '—',
+          w ? int(w.maxNfe) : '—',
+        ]);
+      }
+    }
+  }
+  return {
+    tables: [
+      {
+        id: '7c',
+        title: `webode's default controller (PI, per-sample step control) vs torchdiffeq's odeint (batch-shared step) at equal achieved error: webode's evaluations per sample / torchdiffeq's (B = ${BATCH})`,
+        columns: [
+          'problem',
+          'method',
+          'nfe mean webode / torchdiffeq f32',
+          `same, error ≥ ${sig(ABOVE_ROUNDOFF, 1)}`,
+          'nfe max webode / torchdiffeq f32',
+          'nfe mean webode / torchdiffeq f64',
+          'time webode / torchdiffeq f32',
+          'webode mean ≤ torchdiffeq',
+        ],
+        rows,
+        notes: [
+          who + '.',
+          "torchdiffeq: odeint with its defaults apart from method and tolerances (rtol as table 7, atol = rtol/10): one step size for the whole batch from one RMS error norm over every component of every sample, its I controller (safety 0.9, factors 0.2…10), its initial-step selection; the same float32 parameters, initial states and [0, T]; y(T) measured against the same float64 reference with table 7's error norm. torchdiffeq steps past T and returns y(T) from its interpolant; webode's last step ends on T. f32: float32 tensors; f64: float64 (the same numbers widened).",
+          "torchdiffeq's nfe: counted calls of f; each call evaluates the whole batch, so it is also its evaluations per sample. webode's: mean (and max) over the samples of each sample's own evaluations (per-sample step control), PI controller, table 7's rows.",
+          'Ratios as in table 7b: at every error either curve reached, the other is interpolated linearly in log(error)–log(cost) along its tolerance sequence; cells give the geometric mean of webode / torchdiffeq (smallest–largest, how many matched errors). Below 1: webode needs fewer evaluations per sample at equal error.',
+          "webode mean ≤ torchdiffeq: 'yes' when every matched ratio of mean evaluations (against float32 torchdiffeq) is at most 1; 'on average' when only their geometric mean is.",
+          'time: webode on the page\'s WebGPU adapter, torchdiffeq on the CPU (one thread), each the median of a few solves; both machines\' loads differ, so it is an indication, not a comparison of equals.',
+        ],
+      },
+      {
+        id: '7d',
+        title: `torchdiffeq's odeint on the work-precision problems (B = ${BATCH}, atol = rtol/10), with webode's PI rows of table 7 for reference`,
+        columns: ['problem', 'method', 'rtol', 'error f32', 'nfe f32', 'time f32', 'error f64', 'nfe f64', 'time f64', 'webode error', 'webode nfe mean', 'webode nfe max'],
+        rows: raw,
+        notes: [
+          who + '.',
+          `error: table 7's norm against the same float64 reference; nfe: calls of f (whole batch each); time: median of up to ${ROUNDS} solves after an untimed one, torch.no_grad().`,
+        ],
+      },
+    ],
+    data,
+  };
+}
+
+/**
+ * Section `precision`: tables 7–7d. `peer`: bench/precision_peer.py's answer
+ * (bench/run.mjs passes it); without it, tables 7c and 7d say why.
+ */
+export async function precisionSection(rt: Runtime, answer?: PrecisionPeerAnswer): Promise<SectionResult> {
+  const peer: PrecisionPeerAnswer = answer ?? { available: false, reason: 'no answer passed to the page (run the section through bench/run.mjs)' };
   const measured: PrecisionProblem[] = [];
   const list = problems();
-  for (let k = 0; k < list.length; k++) measured.push(await measureProblem(rt, list[k], k));
+  for (let k = 0; k < list.length; k++) measured.push(await measureProblem(rt, list[k], k, peer));
   const summary = summaryTable(measured);
+  const versus = torchdiffeqTables(measured, peer);
+  const peerInfo = peer.available ? { ...peer, problems: undefined } : peer;
   return {
-    tables: [pointsTable(measured), summary.table],
-    data: { batch: BATCH, tolerances: TOLERANCES, rounds: ROUNDS, referenceTol: REFERENCE_TOL, problems: measured, summary: summary.data },
+    tables: [pointsTable(measured), summary.table, ...versus.tables],
+    data: {
+      batch: BATCH,
+      tolerances: TOLERANCES,
+      rounds: ROUNDS,
+      referenceTol: REFERENCE_TOL,
+      problems: measured,
+      summary: summary.data,
+      torchdiffeq: { peer: peerInfo, summary: versus.data },
+    },
   };
 }

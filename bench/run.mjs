@@ -15,7 +15,7 @@
  *
  * The work-precision section (table 7) also writes its figure,
  * bench/work-precision.svg (bench/plot.mjs), from the data the page returns.
- * A section with a peer outside the browser (peer-torchdiffeq) first returns
+ * A section with a peer outside the browser (peer-torchdiffeq, precision) first returns
  * the problems for it (`window.bench.peerRequest`); this script runs the peer
  * (bench/torchdiffeq-process.mjs) and passes its answer to the section.
  *
@@ -28,7 +28,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { workPrecisionSvg } from './plot.mjs';
 import { logger, openPage, printer, renderTable } from './serve.mjs';
-import { runFfjord, runLatent, runTorchdiffeq } from './torchdiffeq-process.mjs';
+import { runFfjord, runLatent, runPrecisionPeer, runTorchdiffeq } from './torchdiffeq-process.mjs';
 
 /**
  * Peers that run outside the browser, by the name a section's
@@ -36,7 +36,7 @@ import { runFfjord, runLatent, runTorchdiffeq } from './torchdiffeq-process.mjs'
  * resolves to an answer for `window.bench.run`, or says why it has none
  * (a missing peer never fails the run). They run while the page is idle.
  */
-const hostPeers = { torchdiffeq: runTorchdiffeq, ffjord: runFfjord, latent: runLatent };
+const hostPeers = { torchdiffeq: runTorchdiffeq, precision: runPrecisionPeer, ffjord: runFfjord, latent: runLatent };
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Everything printed to stdout, kept for bench/results.txt. */

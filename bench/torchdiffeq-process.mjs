@@ -1,7 +1,7 @@
 /**
  * Node side of the bench sections with a PyTorch + torchdiffeq peer
- * (`peer-torchdiffeq`: bench/torchdiffeq_peer.py; `flows`:
- * bench/ffjord_peer.py): runs the peer script on the request the page sends,
+ * (`peer-torchdiffeq`: bench/torchdiffeq_peer.py; `precision`:
+ * bench/precision_peer.py; `flows`: bench/ffjord_peer.py): runs the peer script on the request the page sends,
  * in a child process, and returns its answer, or `{ available: false, reason }`
  * — a missing peer never fails the bench.
  *
@@ -42,6 +42,15 @@ const TIMEOUT_MS = 600_000;
  */
 export function runTorchdiffeq(request, log = () => {}) {
   return runPythonPeer({ script: 'torchdiffeq_peer.py', tag: 'torchdiffeq: ', timeoutMs: TIMEOUT_MS }, request, log);
+}
+
+/**
+ * Runs the request of section `precision` (see bench/precision_peer.py: odeint
+ * on the work-precision problems at every tolerance, method and dtype) and
+ * resolves to its answer; never rejects.
+ */
+export function runPrecisionPeer(request, log = () => {}) {
+  return runPythonPeer({ script: 'precision_peer.py', tag: 'torchdiffeq: ', timeoutMs: TIMEOUT_MS }, request, log);
 }
 
 /**
