@@ -18,7 +18,7 @@ import { mlpFlops } from '../mlp/mlp';
 import { cnfStateWidth } from '../mlp/trace';
 import type { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
-import { type ControllerOptions, type OdeintOptions, deferredUnits, resolveOptions, solverValues } from '../solver/options';
+import { type Controller, type OdeintOptions, deferredUnits, resolveOptions, solverValues } from '../solver/options';
 import { Solution } from '../solver/solution';
 import type { BackwardSummary } from '../gradients/gradients';
 import type { CNF, FlowDensity } from './cnf';
@@ -43,8 +43,8 @@ export interface FlowBackwardOptions {
   maxSteps?: number;
   /** Step attempts per sample in one GPU dispatch, at most. Default: from the problem size. */
   stepsPerDispatch?: number;
-  /** Step-size controller of an adaptive reverse solve. Default: the forward solve's. */
-  controller?: ControllerOptions;
+  /** Step-size controller of an adaptive reverse solve (a name or settings, as `OdeintOptions.controller`). Default: the forward solve's. */
+  controller?: Controller;
   /** Return without a host wait (`await g.check()` reads the outcome). */
   deferred?: boolean;
   /** Dispatches per chunk of samples of a deferred reverse solve. Default as `OdeintOptions.dispatchBudget`. */

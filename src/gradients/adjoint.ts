@@ -19,7 +19,7 @@ import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Gradients } from './gradients';
 import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, chunkSize, runGradients } from './runner';
-import { type ControllerOptions, type OdeintOptions, deferredUnits, integrationDirection, resolveOptions, solverValues } from '../solver/options';
+import { type Controller, type OdeintOptions, deferredUnits, integrationDirection, resolveOptions, solverValues } from '../solver/options';
 import { type Solution, provideGradientSolve } from '../solver/solution';
 import { getTableau } from '../methods/tableau';
 import { Tensor } from '../runtime/tensor';
@@ -44,8 +44,8 @@ export interface BackwardOptions {
   maxSteps?: number;
   /** Step attempts per GPU dispatch, at most. Default: from the problem size. */
   stepsPerDispatch?: number;
-  /** Step-size controller of an adaptive reverse solve. Default: the forward solve's. */
-  controller?: ControllerOptions;
+  /** Step-size controller of an adaptive reverse solve (a name or settings, as `OdeintOptions.controller`). Default: the forward solve's. */
+  controller?: Controller;
   /**
    * `'adjoint'` (default): the continuous adjoint, memory independent of the
    * number of steps. `'backprop'`: exact reverse-mode gradients of the forward

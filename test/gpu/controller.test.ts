@@ -1,11 +1,12 @@
 /**
  * The step-size controller is an option: the default PI gains and the classic
- * I controller (pcoeff 0, icoeff 1, torchdiffeq's) both meet the tolerance
+ * I controller (pcoeff 0, icoeff 1, torchdiffeq's; by name 'PI' and 'I') both meet the tolerance
  * against the float64 reference (1e-4 relative at rtol 1e-6, as every
  * adaptive solve), take different step sequences, and bad controller values
  * are rejected before any GPU work.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { OdeintOptions } from '../../src/index';
 import { solveAccurate } from '../reference/solve';
 import { type Harness, openHarness } from './browser';
 import { makeProblem, relError } from './problems';
@@ -21,13 +22,13 @@ afterAll(async () => h?.close());
 const p = makeProblem({ layers: [2, 32, 2], B: 6, seed: 21, paramScale: 2 });
 const t = [0, 0.5, 1, 2];
 
-async function solve(controller?: Record<string, number>) {
+async function solve(controller?: Record<string, number> | string) {
   const r = await h.call('solve', {
     mlp: p.mlp,
     params: encodeF32(p.params),
     y0: encodeF32(p.y0),
     t,
-    options: { method: 'dopri5', rtol: 1e-6, atol: 1e-7, ...(controller ? { controller } : {}) },
+    options: { method: 'dopri5', rtol: 1e-6, atol: 1e-7, ...(controller ? { controller: controller as OdeintOptions['controller'] } : {}) },
     stats: true,
   });
   return r;
@@ -48,6 +49,17 @@ it('PI (default) and I controllers both meet the tolerance, with different steps
   }
   console.log('accepted steps: PI', pi.summary!.accepted, 'I', ic.summary!.accepted);
   expect(pi.summary!.accepted).not.toBe(ic.summary!.accepted);
+  // The named presets are those settings: the same outputs, bit for bit, and the same steps.
+  for (const [name, same] of [
+    ['PI', pi],
+    ['I', ic],
+  ] as const) {
+    const r = await solve(name);
+    expect(r.error).toBeNull();
+    expect(Array.from(decode(r.y!))).toEqual(Array.from(decode(same.y!)));
+    expect(r.summary!.accepted).toBe(same.summary!.accepted);
+    expect(r.summary!.rejected).toBe(same.summary!.rejected);
+  }
 });
 
 it('a tighter factorMax takes more steps', async () => {
@@ -66,6 +78,8 @@ it('bad controller values are ArgumentErrors before any GPU work', async () => {
     [{ factorMax: 1 }, 'options.controller.factorMax'],
     [{ pcoeff: -1 }, 'options.controller.pcoeff'],
     [{ pcoeff: 0, icoeff: 0 }, 'options.controller.icoeff'],
+    ['P', 'options.controller'],
+    ['pi', 'options.controller'],
   ] as const) {
     const r = await solve(controller);
     expect(r.error?.name, JSON.stringify(controller)).toBe('ArgumentError');
