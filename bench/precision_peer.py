@@ -37,49 +37,14 @@ then up to `repeats` timed ones within `budgetMs` (at least one).
 
 import json
 import platform
-import statistics
 import sys
 import time
 
-from torchdiffeq_peer import import_peer
+from torchdiffeq_peer import CountedMLP, import_peer, summary
 
 torch, torchdiffeq = import_peer()
-from torch import nn  # noqa: E402
 
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "identity": nn.Identity}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-class CountedMLP(nn.Module):
-    """dy/dt = MLP(y) (autonomous, like webode's MLP dynamics), counting its calls."""
-
-    def __init__(self, layers, activation, flat, dtype):
-        super().__init__()
-        mods = []
-        for i in range(len(layers) - 1):
-            mods.append(nn.Linear(layers[i], layers[i + 1]))
-            if i + 2 < len(layers):
-                mods.append(ACTIVATIONS[activation]())
-        self.net = nn.Sequential(*mods).to(dtype)
-        self.calls = 0
-        # The float32 values first, then widened: float64 runs see exactly webode's numbers.
-        flat = torch.tensor(flat, dtype=torch.float32).to(dtype)
-        offset = 0
-        with torch.no_grad():
-            for p in self.net.parameters():
-                n = p.numel()
-                p.copy_(flat[offset : offset + n].view_as(p))
-                offset += n
-        if offset != flat.numel():
-            raise ValueError(f"{flat.numel()} parameters given, the MLP {layers} has {offset}")
-
-    def forward(self, t, y):
-        self.calls += 1
-        return self.net(y)
-
-
-def summary(xs):
-    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
 
 
 def solve(p, method, dtype, rtol, atol, policy):

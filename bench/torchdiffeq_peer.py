@@ -83,17 +83,19 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "identity": nn.Identity}
 class CountedMLP(nn.Module):
     """dy/dt = MLP(y) (autonomous, like webode's MLP dynamics), counting its calls."""
 
-    def __init__(self, layers, activation, flat):
+    def __init__(self, layers, activation, flat, dtype=None):
         super().__init__()
+        dtype = dtype or torch.float32
         mods = []
         for i in range(len(layers) - 1):
             mods.append(nn.Linear(layers[i], layers[i + 1]))
             if i + 2 < len(layers):
                 mods.append(ACTIVATIONS[activation]())
-        self.net = nn.Sequential(*mods)
+        self.net = nn.Sequential(*mods).to(dtype)
         self.calls = 0
-        # webode's flat vector is nn.Linear's own order: weight [out, in] row-major, then bias.
-        flat = torch.tensor(flat, dtype=torch.float32)
+        # webode's flat vector is nn.Linear's own order: weight [out, in] row-major, then bias;
+        # its float32 values first, then widened, so float64 runs see exactly webode's numbers.
+        flat = torch.tensor(flat, dtype=torch.float32).to(dtype)
         offset = 0
         with torch.no_grad():
             for p in self.net.parameters():  # Linear 0 weight, Linear 0 bias, Linear 1 weight, …
