@@ -272,18 +272,22 @@ export const FIRST_ROUND_ATTEMPTS = 2048;
 /**
  * Units of a waiting solve's first round: the fewest (up to
  * FIRST_ROUND_UNITS) whose dispatches allow FIRST_ROUND_ATTEMPTS step
- * attempts per sample, or FIRST_ROUND_UNITS when the attempts per dispatch
- * are unknown. A small problem's dispatches each allow up to 256 attempts,
- * so 4 units instead of 8 cover 3,840: the dispatches and probes a solve
- * records after its samples have finished still cost ~0.1–0.2 ms each on
- * SwiftShader. A solve that needs more attempts takes further rounds.
+ * attempts per sample and reach the largest scale, or FIRST_ROUND_UNITS
+ * when the attempts per dispatch are unknown. A small problem's dispatches
+ * each allow up to 256 attempts, so 5 units (scales 1 … 16) instead of 8
+ * cover 7,936: the dispatches and probes a solve records after its samples
+ * have finished still cost ~0.1–0.2 ms each on SwiftShader. Reaching the
+ * largest scale in the first round binds every scale's uniform in every
+ * solve, so a solve's memory does not depend on how long it runs. A solve
+ * that needs more attempts takes further rounds.
  */
 export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: number): number {
   if (!attemptsPerUnit) return FIRST_ROUND_UNITS;
   let covered = 0;
   for (let k = 0; k < FIRST_ROUND_UNITS; k++) {
-    covered += deferredScale(k, maxScale) * attemptsPerUnit;
-    if (covered >= FIRST_ROUND_ATTEMPTS) return k + 1;
+    const scale = deferredScale(k, maxScale);
+    covered += scale * attemptsPerUnit;
+    if (covered >= FIRST_ROUND_ATTEMPTS && scale >= maxScale) return k + 1;
   }
   return FIRST_ROUND_UNITS;
 }
