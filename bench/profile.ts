@@ -58,7 +58,7 @@ export interface PassTime {
 }
 
 /** Timestamps at the beginning and end of every compute pass recorded on `device` while installed. */
-class PassProfiler {
+export class PassProfiler {
   private readonly device: GPUDevice;
   private readonly querySet: GPUQuerySet;
   private readonly resolve: GPUBuffer;
