@@ -32,9 +32,9 @@ import { interleave, median, progress } from './timing';
 import { vjpFlops } from './vjp';
 
 /** Batches of table 1d. */
-const BATCHES = [256];
+const BATCHES = [4096];
 /** Interleaved rounds (plain and every variant once per round). */
-const ROUNDS = 3;
+const ROUNDS = 5;
 const METHOD = 'dopri5' as const;
 /** y0 seed of the torchdiffeq comparison (bench/torchdiffeq.ts), so the problem is table 8's. */
 const Y0_SEED = 31;
@@ -226,6 +226,11 @@ function partOf(m: KernelMeasure, label: string): { ms: number; lo: number; hi: 
   return { ms: median(d), lo: Math.min(...d), hi: Math.max(...d), rlo: Math.min(...m.ratios[i]), rhi: Math.max(...m.ratios[i]) };
 }
 
+/** Milliseconds with their sign (a part's difference can come out negative in the noise). */
+function sms(x: number): string {
+  return x < 0 ? `−${ms(-x)}` : ms(x);
+}
+
 function tableOf(rows: readonly Row[], peak: number): Table {
   const body: string[][] = [];
   const gf = (flops: number, msx: number) => flops / (msx * 1e6);
@@ -240,7 +245,7 @@ function tableOf(rows: readonly Row[], peak: number): Table {
     const partRow = (m: KernelMeasure, label: string, name: string, total: number, flops?: () => [string, string]) => {
       const p = partOf(m, label);
       const [g, pc] = flops ? flops() : ['', ''];
-      body.push([`  ${name}`, int(r.batch), `${ms(p.ms)} (${ms(p.lo)} … ${ms(p.hi)})`, pct(p.ms / total), range(p.rlo, p.rhi), '', g, pc]);
+      body.push([`  ${name}`, int(r.batch), `${sms(p.ms)} (${sms(p.lo)} … ${sms(p.hi)})`, pct(p.ms / total), range(p.rlo, p.rhi), '', g, pc]);
       return p.ms;
     };
     body.push([`forward: ${F.kernel} (whole kernel)`, int(r.batch), ms(T), '100%', `${int(F.gpu[0].length)} rounds`, `${int(F.nfe)} / ${int(F.lockstepNfe)}`, both(T), bothPct(T)]);
@@ -252,7 +257,7 @@ function tableOf(rows: readonly Row[], peak: number): Table {
     sum += partRow(F, 'stages', 'stages (stage inputs, solution and error combinations)', T);
     sum += partRow(F, 'norm', 'error norm (scaled error, Σ q²)', T);
     sum += partRow(F, 'control', 'control (plan_step, decide, write_outputs incl. dense output)', T);
-    body.push(['  rest (not separated: loads/stores of the state, lane bookkeeping, init, probes)', int(r.batch), ms(T - sum), pct((T - sum) / T), '', '', '', '']);
+    body.push(['  rest (not separated: loads/stores of the state, lane bookkeeping, init, probes)', int(r.batch), sms(T - sum), pct((T - sum) / T), '', '', '', '']);
 
     const A = r.adjoint;
     const TA = median(A.gpu[0]);
@@ -266,7 +271,7 @@ function tableOf(rows: readonly Row[], peak: number): Table {
     body.push([
       '  VJP sweeps (forward + backward, every vjp4 / vjp4_theta call)',
       int(r.batch),
-      `${ms(sweeps.ms)} (${ms(sweeps.lo)} … ${ms(sweeps.hi)})`,
+      `${sms(sweeps.ms)} (${sms(sweeps.lo)} … ${sms(sweeps.hi)})`,
       pct(sweeps.ms / TA),
       range(sweeps.rlo, sweeps.rhi),
       '',
@@ -275,11 +280,11 @@ function tableOf(rows: readonly Row[], peak: number): Table {
     ]);
     const thetaMs = vjp.ms - sweeps.ms;
     const thetaFlops = aUseful - sweepFlops;
-    body.push(['  θ products (VJP − sweeps)', int(r.batch), ms(thetaMs), pct(thetaMs / TA), '', '', sig(gf(thetaFlops, thetaMs)), pct(gf(thetaFlops, thetaMs) / peak)]);
+    body.push(['  θ products (VJP − sweeps)', int(r.batch), sms(thetaMs), pct(thetaMs / TA), '', '', sig(gf(thetaFlops, thetaMs)), pct(gf(thetaFlops, thetaMs) / peak)]);
     body.push([
       '  VJP total (sweeps + θ products)',
       int(r.batch),
-      `${ms(vjp.ms)} (${ms(vjp.lo)} … ${ms(vjp.hi)})`,
+      `${sms(vjp.ms)} (${sms(vjp.lo)} … ${sms(vjp.hi)})`,
       pct(vjp.ms / TA),
       range(vjp.rlo, vjp.rhi),
       '',
@@ -290,7 +295,7 @@ function tableOf(rows: readonly Row[], peak: number): Table {
     asum += partRow(A, 'stages', 'stages (stage inputs, solution and error combinations; redo_stages inputs too)', TA);
     asum += partRow(A, 'norm', 'error norm (scaled error, Σ q²)', TA);
     asum += partRow(A, 'control', 'control (plan_step, decide)', TA);
-    body.push(['  rest (not separated: commit_step_row, landing, state loads/stores, lane bookkeeping, probes)', int(r.batch), ms(TA - asum), pct((TA - asum) / TA), '', '', '', '']);
+    body.push(['  rest (not separated: commit_step_row, landing, state loads/stores, lane bookkeeping, probes)', int(r.batch), sms(TA - asum), pct((TA - asum) / TA), '', '', '', '']);
   }
   const a = rows[0]?.adjoint;
   return {
@@ -301,7 +306,7 @@ function tableOf(rows: readonly Row[], peak: number): Table {
     notes: [
       `GPU time: timestamps at the beginning and end of every compute pass (bench/profile.ts's PassProfiler, second device with 'timestamp-query'), summed over the passes that ran the kernel's pipeline in one odeint (forward) or sol.backward (adjoint) call; those passes also hold the driver's probe dispatches (and the round's summary), which the 'rest' row includes. Median of ${ROUNDS} interleaved rounds (plain, then every variant, per round). % of the FMA peak of table 1 (${sig(peak)} GFLOP/s).`,
       'Parts are measured, not estimated: a variant kernel does ONE part twice (bench/efficiency-variants.ts) and part = T(variant) − T(plain) per round (median, range in brackets). The extra copy gets inputs scaled by a factor that is 1.0 at run time but hidden behind a uniform condition that never holds (P.batch == 0xffffffff), and its result is kept through select(real, extra, that condition), so the compiler can neither fold nor drop it. Every variant\'s outputs (forward: y at all outputs; adjoint: dL/dθ and dL/dy0) were checked bit-identical to the plain kernel\'s and its evaluation count equal before timing: the same steps were taken. The wrappers add a few copies of rhs_in/rhs_out (N vec4 each) and selects per call, counted in the part.',
-      'rest = whole kernel − the parts: what no variant doubles. A part that shares loops with another (e.g. the stage inputs and the MLP input) is split at the function boundary; the error combination e = Σ h(b_i − b̂_i)K_i is counted in stages, the scaling and squaring in the norm.',
+      'rest = whole kernel − the parts: what no variant doubles. The parts need not add up: a variant is a larger module, and its compiled code (inlining, register allocation, spills of the private arrays) can make the doubled part cost more than it does in the plain kernel, so a part is an upper bound and a negative rest says by how much the parts overshoot together; parts within their rounds\' noise can come out negative. A part that shares loops with another (e.g. the stage inputs and the MLP input) is split at the function boundary; the error combination e = Σ h(b_i − b̂_i)K_i is counted in stages, the scaling and squaring in the norm.',
       `FLOPs: forward evaluation = mlpFlops = 2 × weights (${int(rows[0]?.forward.flopsPerEval ?? NaN)} per sample); useful = Σ over samples of their evaluation counts (solution stats), lockstep = 4 × Σ over groups of 4 lanes of the largest count (what the vec4 lanes execute: a lane that is done evaluates zeros).`,
       a
         ? `Adjoint evaluation (one stage of the augmented system): forward sweep + backward sweep = 2 × mlpFlops, plus θ products 2 × P on the ${a.thetaStages} of ${a.stages} dopri5 stages with b_i ≠ 0 (vjp4_theta; the others call vjp4): ${int(a.flopsPerEval)} FLOPs per evaluation on average (bench/vjp.ts's vjpFlops). Evaluations from the gradient report (totals; it has no per-sample counts, so no lockstep count). The partial-acceptance recomputation of the θ products (redo_stages) is not in the count, so the adjoint's FLOP/s are a lower bound. θ products row: FLOPs = useful − sweeps.`

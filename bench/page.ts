@@ -94,7 +94,8 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
 
 /**
  * Sections that run only when named (`node bench/run.mjs flows`, `… latent`):
- * slow on a software adapter; flows-peer and latent train for minutes per side.
+ * slow on a software adapter; flows-peer and latent train for minutes per side;
+ * efficiency compiles ten variants of the lane solver kernels (minutes).
  */
 const optIn: readonly string[] = ['flows', 'flows-peer', 'latent', 'efficiency'];
 
