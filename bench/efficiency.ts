@@ -32,7 +32,7 @@ import { interleave, median, progress } from './timing';
 import { vjpFlops } from './vjp';
 
 /** Batches of table 1d. */
-const BATCHES = [4096];
+const BATCHES = [4096, 8192];
 /** Interleaved rounds (plain and every variant once per round). */
 const ROUNDS = 5;
 const METHOD = 'dopri5' as const;
