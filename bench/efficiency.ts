@@ -3,9 +3,9 @@
  * forward lane kernel (integrate-lanes) and the adjoint lane kernel
  * (adjoint-lanes) on MLP [4, 64, 64, 4] tanh at B = 4,096 and 8,192, dopri5,
  * rtol 1e-6, atol 1e-7, 11 outputs on [0, 1] (table 8's third problem), as
- * GPU time from timestamp queries (bench/profile.ts's PassProfiler on a second device), FLOP/s and %
- * of the FMA peak of table 1, and the split of each kernel's time into its
- * parts, measured with variants that do one part twice
+ * GPU time from timestamp queries (bench/profile.ts's PassProfiler on a
+ * second device), FLOP/s and % of the FMA peak of table 1, and the split of
+ * each kernel's time into its parts, measured with variants that do one part twice
  * (bench/efficiency-variants.ts): part = T(variant) − T(plain), interleaved
  * round by round, each variant's outputs checked bit for bit against the
  * plain kernel's (the proof that it took the same steps).
