@@ -22,6 +22,7 @@ import { memorySection } from './memory';
 import { peerSection } from './peer';
 import { type PrecisionPeerAnswer, precisionPeerRequest, precisionSection } from './precision';
 import { profileSection } from './profile';
+import { efficiencySection } from './efficiency';
 import { type LatentAnswer, latentRequest, latentSection } from './latent';
 import { seriesSection } from './series';
 import { solvesSection } from './solves';
@@ -67,6 +68,7 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
     return limitsSection(m);
   },
   profile: (s) => profileSection(needLimits(s)),
+  efficiency: (s) => efficiencySection(needLimits(s)),
   async kernels(s) {
     const m = await measureKernels(s.rt, needLimits(s));
     s.kernels = m;
@@ -92,9 +94,10 @@ const sections: Record<string, (s: State, input?: unknown) => Promise<SectionRes
 
 /**
  * Sections that run only when named (`node bench/run.mjs flows`, `… latent`):
- * slow on a software adapter; flows-peer and latent train for minutes per side.
+ * slow on a software adapter; flows-peer and latent train for minutes per side;
+ * efficiency compiles ten variants of the lane solver kernels (minutes).
  */
-const optIn: readonly string[] = ['flows', 'flows-peer', 'latent'];
+const optIn: readonly string[] = ['flows', 'flows-peer', 'latent', 'efficiency'];
 
 /** What run.mjs passes from its environment to a peer request. */
 interface PeerEnv {
