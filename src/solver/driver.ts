@@ -266,16 +266,20 @@ export interface SampleChunk {
 /** Deferred units in the first round of a waiting per-sample solve, at most; each next round doubles, up to MAX_ROUND_UNITS. */
 const FIRST_ROUND_UNITS = 8;
 const MAX_ROUND_UNITS = 512;
-/** Step attempts per sample a first round of fewer than FIRST_ROUND_UNITS units still covers. */
-export const FIRST_ROUND_ATTEMPTS = 2048;
+/**
+ * Step attempts per sample a first round of fewer than FIRST_ROUND_UNITS
+ * units still covers: the default step limit (`OdeintOptions.maxSteps`), so
+ * a solve within it takes one round.
+ */
+export const FIRST_ROUND_ATTEMPTS = 10_000;
 
 /**
  * Units of a waiting solve's first round: the fewest (up to
  * FIRST_ROUND_UNITS) whose dispatches allow FIRST_ROUND_ATTEMPTS step
  * attempts per sample and reach the largest scale, or FIRST_ROUND_UNITS
  * when the attempts per dispatch are unknown. A small problem's dispatches
- * each allow up to 256 attempts, so 5 units (scales 1 … 16) instead of 8
- * cover 7,936: the dispatches and probes a solve records after its samples
+ * each allow up to 256 attempts, so 6 units (scales 1 … 16, 16) instead of 8
+ * cover 12,032: the dispatches and probes a solve records after its samples
  * have finished still cost ~0.1–0.2 ms each on SwiftShader. Reaching the
  * largest scale in the first round binds every scale's uniform in every
  * solve, so a solve's memory does not depend on how long it runs. A solve
