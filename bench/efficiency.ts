@@ -16,16 +16,15 @@
  * another pipeline in the runtime's cache); the profiler's pipeline labels
  * show which one ran.
  */
-import { type Runtime, Tensor, createRuntime, odeint } from '../src/index';
+import { type Runtime, Tensor, odeint } from '../src/index';
 import { integrateLanesKernel } from '../src/kernels/integrate-lanes';
 import { adjointLanesKernel } from '../src/kernels/adjoint-lanes';
 import { type KernelDef, defineKernel } from '../src/wgsl/kernel';
 import { mlpFlops } from '../src/mlp/mlp';
 import { getTableau } from '../src/methods/tableau';
-import { adapterLimits } from '../src/runtime/runtime';
 import { ADJOINT_PARTS, type AdjointPart, FORWARD_PARTS, type ForwardPart, adjointVariant, forwardVariant } from './efficiency-variants';
 import type { Limits } from './limits';
-import { PassProfiler, type PassTime } from './profile';
+import { type PassProfiler, type PassTime, unavailableTable, withTimestampDevice } from './profile';
 import { ATOL, RTOL, WIDE, linspace, makeModel, meanSquareCotangent, modelY0 } from './solves';
 import { type SectionResult, type Table, int, ms, pct, sig } from './table';
 import { interleave, median, progress } from './timing';
@@ -315,37 +314,18 @@ function tableOf(rows: readonly Row[], peak: number): Table {
   };
 }
 
-function unavailable(reason: string): SectionResult {
-  return {
-    data: { available: false, reason },
-    tables: [{ id: '1d', title: 'Kernel efficiency of the solver kernels', columns: ['kernel', 'status'], rows: [['all', `not measured: ${reason}`]], notes: [] }],
-  };
-}
-
 export async function efficiencySection(limits: Limits): Promise<SectionResult> {
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) return unavailable('no adapter');
-  if (!adapter.features.has('timestamp-query')) return unavailable("the adapter has no 'timestamp-query' feature");
-  const device = await adapter.requestDevice({ requiredFeatures: ['timestamp-query'], requiredLimits: adapterLimits(adapter), label: 'bench efficiency device' });
-  const errors: string[] = [];
-  const rt = await createRuntime({ device, onUncapturedError: (e) => errors.push(e.message) });
-  const scopes = ['validation', 'out-of-memory', 'internal'] as const;
-  for (const s of scopes) device.pushErrorScope(s);
-  const prof = new PassProfiler(device);
-  const swap = new KernelSwap(rt);
-  const rows: Row[] = [];
-  try {
-    for (const B of BATCHES) rows.push(await measureBatch(rt, prof, swap, B));
-  } finally {
-    swap.restore();
-    for (let i = 0; i < scopes.length; i++) {
-      const e = await device.popErrorScope();
-      if (e) errors.push(e.message);
+  const run = await withTimestampDevice('bench efficiency device', async (rt, prof) => {
+    const swap = new KernelSwap(rt);
+    const rows: Row[] = [];
+    try {
+      for (const B of BATCHES) rows.push(await measureBatch(rt, prof, swap, B));
+    } finally {
+      swap.restore();
     }
-    prof.destroy();
-    rt.destroy();
-    device.destroy();
-  }
-  if (errors.length) throw new Error(`GPU errors on the efficiency device:\n${errors.join('\n')}`);
+    return rows;
+  });
+  if ('unavailable' in run) return unavailableTable('1d', 'Kernel efficiency of the solver kernels', run.unavailable);
+  const rows = run.value;
   return { data: { available: true, peakGflops: limits.fmaGflops, rows }, tables: [tableOf(rows, limits.fmaGflops)] };
 }

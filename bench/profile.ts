@@ -301,27 +301,37 @@ async function measureProfile(rt: Runtime, prof: PassProfiler): Promise<{ rows: 
   return { rows, units };
 }
 
-function unavailable(reason: string): SectionResult {
+/** A section's table when the adapter cannot time passes. */
+export function unavailableTable(id: string, title: string, reason: string): SectionResult {
   return {
     data: { available: false, reason },
-    tables: [{ id: '1c', title: 'GPU time per kernel (timestamp queries)', columns: ['kernel', 'status'], rows: [['all', `not measured: ${reason}`]], notes: [] }],
+    tables: [{ id, title, columns: ['kernel', 'status'], rows: [['all', `not measured: ${reason}`]], notes: [] }],
   };
 }
 
-export async function profileSection(limits: Limits): Promise<SectionResult> {
+/**
+ * Runs `body` on a second device with 'timestamp-query' (and the adapter's
+ * storage limits, as src/runtime/runtime.ts asks for), wrapped by
+ * `createRuntime({ device })`, with a PassProfiler on it, inside WebGPU
+ * error scopes; frees them all after, and throws if the device reported any
+ * error. Returns why not instead when the adapter cannot time passes.
+ */
+export async function withTimestampDevice<T>(
+  label: string,
+  body: (rt: Runtime, prof: PassProfiler) => Promise<T>,
+): Promise<{ value: T } | { unavailable: string }> {
   const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) return unavailable('no adapter');
-  if (!adapter.features.has('timestamp-query')) return unavailable("the adapter has no 'timestamp-query' feature");
-  const want = adapterLimits(adapter);
-  const device = await adapter.requestDevice({ requiredFeatures: ['timestamp-query'], requiredLimits: want, label: 'bench timestamp device' });
+  if (!adapter) return { unavailable: 'no adapter' };
+  if (!adapter.features.has('timestamp-query')) return { unavailable: "the adapter has no 'timestamp-query' feature" };
+  const device = await adapter.requestDevice({ requiredFeatures: ['timestamp-query'], requiredLimits: adapterLimits(adapter), label });
   const errors: string[] = [];
   const rt = await createRuntime({ device, onUncapturedError: (e) => errors.push(e.message) });
   const scopes = ['validation', 'out-of-memory', 'internal'] as const;
   for (const s of scopes) device.pushErrorScope(s);
   const prof = new PassProfiler(device);
-  let measured: Awaited<ReturnType<typeof measureProfile>>;
+  let value: T;
   try {
-    measured = await measureProfile(rt, prof);
+    value = await body(rt, prof);
   } finally {
     for (let i = 0; i < scopes.length; i++) {
       const e = await device.popErrorScope();
@@ -331,7 +341,14 @@ export async function profileSection(limits: Limits): Promise<SectionResult> {
     rt.destroy();
     device.destroy();
   }
-  if (errors.length) throw new Error(`GPU errors on the timestamp device:\n${errors.join('\n')}`);
+  if (errors.length) throw new Error(`GPU errors on the ${label}:\n${errors.join('\n')}`);
+  return { value };
+}
+
+export async function profileSection(limits: Limits): Promise<SectionResult> {
+  const run = await withTimestampDevice('bench timestamp device', measureProfile);
+  if ('unavailable' in run) return unavailableTable('1c', 'GPU time per kernel (timestamp queries)', run.unavailable);
+  const measured = run.value;
   const { rows } = measured;
   const body = rows.map((r) => {
     const perDispatch = r.gpuMs / r.dispatches;
