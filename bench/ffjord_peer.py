@@ -38,39 +38,8 @@ import platform
 import statistics
 import sys
 import time
-import types
 
-
-def unavailable(reason):
-    json.dump({"available": False, "reason": reason}, sys.stdout)
-    sys.stdout.write("\n")
-    sys.exit(0)
-
-
-def import_peer():
-    """Imports torch and torchdiffeq (scipy stood in, as in torchdiffeq_peer.py), or answers 'unavailable'."""
-    try:
-        import torch
-    except Exception as e:
-        unavailable(f"cannot import torch ({type(e).__name__}: {e})")
-    try:
-        import scipy.integrate  # noqa: F401
-    except ImportError:
-        def solve_ivp(*args, **kwargs):
-            raise RuntimeError("scipy is not installed")
-
-        scipy = types.ModuleType("scipy")
-        integrate = types.ModuleType("scipy.integrate")
-        integrate.solve_ivp = solve_ivp
-        scipy.integrate = integrate
-        sys.modules["scipy"] = scipy
-        sys.modules["scipy.integrate"] = integrate
-    try:
-        import torchdiffeq
-    except Exception as e:
-        unavailable(f"cannot import torchdiffeq ({type(e).__name__}: {e})")
-    return torch, torchdiffeq
-
+from torchdiffeq_peer import import_peer  # torch and torchdiffeq (scipy stood in), or an "unavailable" answer
 
 torch, torchdiffeq = import_peer()
 from torch import nn  # noqa: E402

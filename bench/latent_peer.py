@@ -39,38 +39,10 @@ import math
 import platform
 import sys
 import time
-import types
 
+from torchdiffeq_peer import import_peer  # torch and torchdiffeq (scipy stood in), or an "unavailable" answer
 
-def unavailable(reason):
-    json.dump({"available": False, "reason": reason}, sys.stdout)
-    sys.stdout.write("\n")
-    sys.exit(0)
-
-
-try:
-    import torch
-except Exception as e:
-    unavailable(f"cannot import torch ({type(e).__name__}: {e})")
-try:
-    import scipy.integrate  # noqa: F401
-except ImportError:
-    # torchdiffeq imports scipy.integrate at import time for a method this script never uses.
-    scipy = types.ModuleType("scipy")
-    integrate = types.ModuleType("scipy.integrate")
-
-    def solve_ivp(*args, **kwargs):
-        raise RuntimeError("scipy is not installed")
-
-    integrate.solve_ivp = solve_ivp
-    scipy.integrate = integrate
-    sys.modules["scipy"] = scipy
-    sys.modules["scipy.integrate"] = integrate
-try:
-    import torchdiffeq
-except Exception as e:
-    unavailable(f"cannot import torchdiffeq ({type(e).__name__}: {e})")
-
+torch, torchdiffeq = import_peer()
 from torch import nn  # noqa: E402
 
 ACT = {"elu": nn.ELU, "tanh": nn.Tanh, "relu": nn.ReLU, "softplus": nn.Softplus}
