@@ -83,22 +83,20 @@ function mlpTwice(src: string): string {
 }
 
 /**
- * The VJPs twice. `withTheta` false: every vjp4 and vjp4_theta call also
- * runs the sweeps once more (an extra vjp4, no θ products). True: vjp4 as
- * before, and vjp4_theta runs an extra vjp4_theta with weight
- * w·(x2_one() − 1) = 0 at run time, so its θ products add ±0 to the step
- * row (x + ±0 = x; the row starts at +0, and +0 + −0 = +0).
+ * The VJPs twice. `withTheta` false: every vjp4 call also runs the sweeps
+ * once more (an extra vjp4 without θ products). True: the extra vjp4 makes
+ * the θ products too where the call does, with weight w·(x2_one() − 1) = 0
+ * at run time, so they add ±0 to the step row (x + ±0 = x; the row starts at
+ * +0, and +0 + −0 = +0).
  */
 function vjpTwice(src: string, withTheta: boolean): string {
-  let out = renameFn(src, 'vjp4', 'vjp');
-  out = renameFn(out, 'vjp4_theta', 'vjp');
-  const plain = evalTwice('fn vjp4(t: vec4<f32>)', (t) => `vjp4_once(${t})`, 'vjp4_once(t)');
-  const theta = evalTwice(
-    'fn vjp4_theta(t: vec4<f32>, w: vec4<f32>)',
-    (t) => (withTheta ? `vjp4_theta_once(${t}, w * (x2s - 1.0))` : `vjp4_once(${t})`),
-    'vjp4_theta_once(t, w)',
+  const out = renameFn(src, 'vjp4', 'vjp');
+  const twice = evalTwice(
+    'fn vjp4(t: vec4<f32>, w: vec4<f32>, products: bool)',
+    (t) => (withTheta ? `vjp4_once(${t}, w * (x2s - 1.0), products)` : `vjp4_once(${t}, w, false)`),
+    'vjp4_once(t, w, products)',
   );
-  return `${out}\n${plain}\n${theta}`;
+  return `${out}\n${twice}`;
 }
 
 /**

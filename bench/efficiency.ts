@@ -268,7 +268,7 @@ function tableOf(rows: readonly Row[], peak: number): Table {
     const vjp = partOf(A, 'vjp');
     const sweepFlops = A.nfe * 2 * mlpFlops({ layers: WIDE.layers, activation: 'tanh', timeInput: false });
     body.push([
-      '  VJP sweeps (forward + backward, every vjp4 / vjp4_theta call)',
+      '  VJP sweeps (forward + backward, every vjp4 call)',
       int(r.batch),
       `${sms(sweeps.ms)} (${sms(sweeps.lo)} … ${sms(sweeps.hi)})`,
       pct(sweeps.ms / TA),
@@ -291,7 +291,7 @@ function tableOf(rows: readonly Row[], peak: number): Table {
       aPct(vjp.ms),
     ]);
     let asum = vjp.ms;
-    asum += partRow(A, 'stages', 'stages (stage inputs, solution and error combinations; redo_stages inputs too)', TA);
+    asum += partRow(A, 'stages', 'stages (stage inputs, solution and error combinations; the redo inputs too)', TA);
     asum += partRow(A, 'norm', 'error norm (scaled error, Σ q²)', TA);
     asum += partRow(A, 'control', 'control (plan_step, decide)', TA);
     body.push(['  rest (not separated: commit_step_row, landing, state loads/stores, lane bookkeeping, probes)', int(r.batch), sms(TA - asum), pct((TA - asum) / TA), '', '', '', '']);
@@ -308,7 +308,7 @@ function tableOf(rows: readonly Row[], peak: number): Table {
       'rest = whole kernel − the parts: what no variant doubles. The parts need not add up: a variant is a larger module, and its compiled code (inlining, register allocation, spills of the private arrays) can make the doubled part cost more than it does in the plain kernel, so a part is an upper bound and a negative rest says by how much the parts overshoot together; parts within their rounds\' noise can come out negative. A part that shares loops with another (e.g. the stage inputs and the MLP input) is split at the function boundary; the error combination e = Σ h(b_i − b̂_i)K_i is counted in stages, the scaling and squaring in the norm.',
       `FLOPs: forward evaluation = mlpFlops = 2 × weights (${int(rows[0]?.forward.flopsPerEval ?? NaN)} per sample); useful = Σ over samples of their evaluation counts (solution stats), lockstep = 4 × Σ over groups of 4 lanes of the largest count (what the vec4 lanes execute: a lane that is done evaluates zeros).`,
       a
-        ? `Adjoint evaluation (one stage of the augmented system): forward sweep + backward sweep = 2 × mlpFlops, plus θ products 2 × P on the ${a.thetaStages} of ${a.stages} dopri5 stages with b_i ≠ 0 (vjp4_theta; the others call vjp4): ${int(a.flopsPerEval)} FLOPs per evaluation on average (bench/vjp.ts's vjpFlops). Evaluations from the gradient report (totals; it has no per-sample counts, so no lockstep count). The partial-acceptance recomputation of the θ products (redo_stages) is not in the count, so the adjoint's FLOP/s are a lower bound. θ products row: FLOPs = useful − sweeps.`
+        ? `Adjoint evaluation (one stage of the augmented system): forward sweep + backward sweep = 2 × mlpFlops, plus θ products 2 × P on the ${a.thetaStages} of ${a.stages} dopri5 stages with b_i ≠ 0 (vjp4 with products; the others without): ${int(a.flopsPerEval)} FLOPs per evaluation on average (bench/vjp.ts's vjpFlops). Evaluations from the gradient report (totals; it has no per-sample counts, so no lockstep count). The partial-acceptance recomputation of the θ products (attempt_stages' redo) is not in the count, so the adjoint's FLOP/s are a lower bound. θ products row: FLOPs = useful − sweeps.`
         : '',
     ].filter((s) => s !== ''),
   };

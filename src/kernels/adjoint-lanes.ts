@@ -3,11 +3,11 @@
  * the MLP's vector–Jacobian products on vec4 lanes, the shared parameter
  * rows, and when the kernel applies. The stages, their error norm and the
  * first step are rk_core's, generated on vec4 lanes by src/wgsl/rk.ts
- * (`stagesWgsl`, `redoStagesWgsl`, `firstStepWgsl`).
+ * (`laneStagesWgsl`, `firstStepWgsl`).
  *
- * `vjp4(t)` and `vjp4_theta(t, w)` read [z, a] of four samples from
- * `rhs_in` (vec4 lanes) and write [f, −aᵀ∂f/∂z] to `rhs_out`;
- * `vjp4_theta` also adds Σ_lanes w_k·a_kᵀ∂f/∂θ to the step row. As in
+ * `vjp4(t, w, products)` reads [z, a] of four samples from `rhs_in` (vec4
+ * lanes) and writes [f, −aᵀ∂f/∂z] to `rhs_out`; with `products` it also adds
+ * Σ_lanes w_k·a_kᵀ∂f/∂θ to the step row. As in
  * src/mlp/lanes.ts, every inner product over a layer's inputs is unrolled,
  * so the private-array indices there are compile-time constants (a private
  * read with a loop index is a gather on SIMD implementations such as
@@ -34,13 +34,13 @@ export const ADJOINT_LANES = 4;
 /** Invocations per workgroup of the lane kernel. */
 export const ADJOINT_LANES_WORKGROUP = 64;
 
-/** Floats of function-scope arrays `vjp4_theta` declares (vec4 lanes): the plan's 'lanes' count (`vjpFloats`). */
+/** Floats of function-scope arrays `vjp4` declares (vec4 lanes): the plan's 'lanes' count (`vjpFloats`). */
 export function lanesVjpFunctionFloats(layers: readonly number[], timeInput: boolean, act: Activation = 'softplus'): number {
   return vjpFloats(mlpPlan({ layers, activation: act, timeInput }), 'lanes');
 }
 
 /**
- * Floats of `vjp4_theta`'s arrays up to which the lane kernel is used (WGSL
+ * Floats of `vjp4`'s arrays up to which the lane kernel is used (WGSL
  * allows 2,048). Its compile time grows with them: on SwiftShader the first
  * backward solve took 5 s for [2, 50, 2] (1.8 s with one sample per
  * invocation), 13 s for [4, 64, 64, 4] with tanh (1,072 floats; 5 s) and 26 s
@@ -79,12 +79,9 @@ export function laneRows(spec: MlpSpec): LaneRows {
 /**
  * The lane kernel's stage evaluation: stages with b_i ≠ 0 add
  * Σ_lanes (−h_k b_i)·a_kᵀ∂f/∂θ to the step row in the sweep that evaluates
- * them (`vjp4_theta`, zero weight outside `run`); the others call `vjp4`.
+ * them (zero weight outside `run`); the others make no θ products.
  */
-const laneStageEval: LaneStageEval = {
-  theta: (time, b) => `vjp4_theta(${time}, select(vec4<f32>(0.0), -h * ${b}, run));`,
-  plain: (time) => `vjp4(${time});`,
-};
+const laneStageEval: LaneStageEval = (time, b) => `vjp4(${time}, select(vec4<f32>(0.0), -h * ${b}, run), ${b} != 0.0);`;
 
 /** The two rows and `acc_load`, `acc_store`, `commit_step_row` (acc += step row, step row ← 0), `clear_step_row`. */
 function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (idx: string) => string } {
@@ -108,13 +105,15 @@ function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (
 }
 
 /**
- * `vjp4(t)` (theta = false) or `vjp4_theta(t, w)` (theta = true) for an MLP,
- * adding to the row element `row(index)`. The θ products of a layer with a
- * loop over its outputs are made in that loop unless `unrollTheta` (a private
- * row): then, as for layers without a loop, they follow the layer, one
- * statement per parameter at a constant index.
+ * `vjp4(t, w, products)` for an MLP, with `products` adding the θ products to the
+ * row element `row(index)`. The θ products of a layer with a loop over its
+ * outputs are made in that loop unless `unrollTheta` (a private row): then,
+ * as for layers without a loop, they follow the layer, one statement per
+ * parameter at a constant index. One function for the stages with and
+ * without θ products, the products under a branch on `products` (uniform within
+ * an invocation): each call site inlines the whole function.
  */
-export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => string, unrollTheta = false): string {
+export function vjp4Wgsl(spec: MlpSpec, row: (idx: string) => string, unrollTheta = false): string {
   const plan = mlpPlan(spec);
   const { D, layers } = plan;
   const L = layers.length;
@@ -146,8 +145,9 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
     body('o', (k) => `r + ${k}u`, `${Ly.bias}u + o`);
     push(1, '}');
   };
-  /** The θ products of layer l, in a loop over its outputs or (`writtenOut`) one statement per parameter. */
-  const thetaProducts = (l: number, writtenOut: boolean) =>
+  /** The θ products of layer l, in a loop over its outputs or (`writtenOut`) one statement per parameter, if `products`. */
+  const thetaProducts = (l: number, writtenOut: boolean) => {
+    push(1, 'if (products) {');
     overOutputs(
       layers[l],
       (o, at, bias) => {
@@ -157,9 +157,11 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
       },
       writtenOut,
     );
+    push(1, '}');
+  };
   /** σ' of layer l − 1's output i (an index expression or a constant). */
   const grad = (l: number, i: number | string) => `act_grad4(${fromX ? `x${l}[${i}]` : `u${l - 1}[${i}]`}, x${l}[${i}])`;
-  push(0, theta ? 'fn vjp4_theta(t: vec4<f32>, w: vec4<f32>) {' : 'fn vjp4(t: vec4<f32>) {');
+  push(0, 'fn vjp4(t: vec4<f32>, w: vec4<f32>, products: bool) {');
   push(1, `var x0: array<vec4<f32>, ${layers[0].inWidth}>;`);
   for (let d = 0; d < D; d++) push(1, `x0[${d}] = rhs_in[${d}];`);
   if (spec.timeInput) push(1, `x0[${D}] = t;`);
@@ -185,7 +187,7 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
     const Ly = layers[l];
     const nPrev = l > 0 ? Ly.inWidth : D;
     if (!looped(Ly)) {
-      if (theta) thetaProducts(l, true);
+      thetaProducts(l, true);
       if (l > 0) push(1, `var d${l - 1}: array<vec4<f32>, ${nPrev}>;`);
       for (let i = 0; i < nPrev; i++) {
         let e = `vec4<f32>(theta[${Ly.weight + i}u]) * d${l}[0]`;
@@ -205,26 +207,26 @@ export function vjp4Wgsl(spec: MlpSpec, theta: boolean, row: (idx: string) => st
       for (let o = 1; o < Ly.outWidth; o++) push(2, `s = fma(vec4<f32>(theta[${Ly.weight + o * Ly.inWidth}u + i]), d${l}[${o}], s);`);
       push(2, `d${l - 1}[i] = s * ${grad(l, 'i')};`);
       push(1, '}');
-      if (theta) thetaProducts(l, unrollTheta);
+      thetaProducts(l, unrollTheta);
       continue;
     }
     // Layer 0's few input cotangents (the state's, not the time input's) are
     // values accumulated over the outputs, with the θ products in the same
     // loop unless they are written out.
-    const inLoop = theta && !unrollTheta;
+    const inLoop = !unrollTheta;
     for (let i = 0; i < nPrev; i++) push(1, `var din${i} = vec4<f32>(0.0);`);
     overOutputs(Ly, (o, at, bias) => {
       push(2, `let dl = d${l}[${o}];`);
       if (inLoop) {
-        push(2, 'let g = w * dl;');
-        push(2, `${row(bias)} += (g.x + g.y) + (g.z + g.w);`);
+        push(2, 'if (products) {');
+        push(3, 'let g = w * dl;');
+        push(3, `${row(bias)} += (g.x + g.y) + (g.z + g.w);`);
+        for (let i = 0; i < Ly.inWidth; i++) push(3, `${row(at(i))} += dot(g, x${l}[${i}]);`);
+        push(2, '}');
       }
-      for (let i = 0; i < Ly.inWidth; i++) {
-        if (inLoop) push(2, `${row(at(i))} += dot(g, x${l}[${i}]);`);
-        if (i < nPrev) push(2, `din${i} = fma(vec4<f32>(theta[${at(i)}]), dl, din${i});`);
-      }
+      for (let i = 0; i < nPrev; i++) push(2, `din${i} = fma(vec4<f32>(theta[${at(i)}]), dl, din${i});`);
     });
-    if (theta && !inLoop) thetaProducts(l, true);
+    if (!inLoop) thetaProducts(l, true);
     for (let i = 0; i < D; i++) push(1, `rhs_out[${D + i}] = -din${i};`);
   }
   push(0, '}');
@@ -284,12 +286,11 @@ export const adjointLanesKernel = defineKernel({
         `// VJPs of MLP ${mlpLabel(spec.mlp)} on four lanes`,
         activationWgsl(spec.mlp.activation, 4),
         activationGradWgsl(spec.mlp.activation, 4),
-        vjp4Wgsl(spec.mlp, false, step),
-        vjp4Wgsl(spec.mlp, true, step, rows.stepLocal),
+        vjp4Wgsl(spec.mlp, step, rows.stepLocal),
       ].join('\n'),
       ROWS: wgsl,
       LANDING: landingWgsl({ lane: true }),
-      FIRST_STEP: firstStepWgsl(4, 'vjp4', spec.perSampleTimes === true),
+      FIRST_STEP: firstStepWgsl(4, (time) => `vjp4(${time}, vec4<f32>(0.0), false);`, spec.perSampleTimes === true),
       WG: ADJOINT_LANES_WORKGROUP,
     });
   },

@@ -61,11 +61,12 @@ ${VJP}
 ${ROWS}
 
 // The stages of one attempt of the lanes in `run` from (t, y) with steps h
-// (`attempt_stages`: fills K and ynew, adds the θ products to the step row,
-// returns each lane's Σ_d (e_d / (atol + rtol·max(|y_d|, |ynew_d|)))²), and
-// the θ products of the lanes in a mask alone, from the stage slots of the
-// attempt just made (`redo_stages`; the step row is zero on entry): rk_core's
-// stage code on vec4 lanes, generated from the tableau by src/wgsl/rk.ts.
+// (`attempt_stages(t, h, run, false)`: fills K and ynew, adds the θ products
+// to the step row, returns each lane's
+// Σ_d (e_d / (atol + rtol·max(|y_d|, |ynew_d|)))²), or the θ products of the
+// lanes in a mask alone, from the stage slots of the attempt just made
+// (`redo` true; the step row is zero on entry): rk_core's stage code on vec4
+// lanes, generated from the tableau by src/wgsl/rk.ts.
 ${STAGES}
 
 // Landing on an output time (lane k): a += dL/dy_i, z ← y_i; then the next
@@ -151,25 +152,33 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       h[k] = plan[k].h;
     }
     if (!any(run)) { break; }
-    let norm = sqrt(attempt_stages(t, h, run) / f32(N));
+    // Pass 0 attempts the step; when only some lanes accept, pass 1 makes
+    // the θ products again for those alone (one call site of attempt_stages).
     var accepted = vec4<bool>(false);
-    for (var k = 0u; k < 4u; k++) {
-      if (!run[k]) { continue; }
-      var ok = true;
-      for (var d = 0u; d < N; d++) { ok = ok && finite(ynew[d][k]); }
-      smp = lane[k];
-      smp.n_fe += S;
-      accepted[k] = decide(norm[k], ok, plan[k], tout[${LANE_TOUT}smp.out_idx]);
-      lane[k] = smp;
-    }
-    if (all(accepted == run)) {
-      commit_step_row();
-    } else if (any(accepted)) {
+    var mask = run;
+    for (var round = 0u; round < 2u; round++) {
+      let e2 = attempt_stages(t, h, mask, round == 1u);
+      if (round == 1u) {
+        commit_step_row();
+        break;
+      }
+      let norm = sqrt(e2 / f32(N));
+      for (var k = 0u; k < 4u; k++) {
+        if (!run[k]) { continue; }
+        var ok = true;
+        for (var d = 0u; d < N; d++) { ok = ok && finite(ynew[d][k]); }
+        smp = lane[k];
+        smp.n_fe += S;
+        accepted[k] = decide(norm[k], ok, plan[k], tout[${LANE_TOUT}smp.out_idx]);
+        lane[k] = smp;
+      }
+      if (all(accepted == run)) {
+        commit_step_row();
+        break;
+      }
       clear_step_row();
-      redo_stages(t, h, accepted);
-      commit_step_row();
-    } else {
-      clear_step_row();
+      if (!any(accepted)) { break; }
+      mask = accepted;
     }
     for (var k = 0u; k < 4u; k++) {
       if (!run[k]) { continue; }

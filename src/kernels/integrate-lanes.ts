@@ -44,8 +44,8 @@ export function integrateLanesFit(spec: MlpSpec, tableau: Tableau): boolean {
   return forwardLaneFloats(mlpPlan(spec), INTEGRATE_LANES) <= WGSL_FUNCTION_FLOATS && privateFloats <= WGSL_FUNCTION_FLOATS;
 }
 
-/** Every stage of the lane kernel evaluates the MLP alone (no θ products). */
-const rhsStage = { theta: (time: string) => `rhs4(${time});`, plain: (time: string) => `rhs4(${time});` };
+/** Every stage and the initial step evaluate the lane MLP. */
+const rhs4Call = (time: string) => `rhs4(${time});`;
 
 /** The lane integration kernel (per-sample step control). */
 export const integrateLanesKernel = defineKernel({
@@ -65,8 +65,8 @@ export const integrateLanesKernel = defineKernel({
       CONTROLLER: controllerWgsl(tab),
       ACT: activationWgsl(spec.mlp.activation, 4),
       MLP: laneRhsWgsl(spec.mlp, 'rhs4'),
-      STAGES: laneStagesWgsl(tab, rhsStage, true),
-      FIRST_STEP: firstStepWgsl(4, 'rhs4'),
+      STAGES: laneStagesWgsl(tab, rhs4Call, true),
+      FIRST_STEP: firstStepWgsl(4, rhs4Call),
       DENSE: denseWgsl(tab, true),
       WG: INTEGRATE_LANES_WORKGROUP,
     });

@@ -138,7 +138,7 @@ export type VjpForm = 'scalar' | 'lanes' | 'workgroup';
  *    d (and pre-activations u where kept), the output cotangent d_{L−1};
  *  - 'scalar' (`mlp_vjp`, private arrays of one sample) keeps u for every
  *    activation;
- *  - 'lanes' (`vjp4_theta`, private vec4 arrays, four samples) adds the input
+ *  - 'lanes' (`vjp4`, private vec4 arrays, four samples) adds the input
  *    gradient's D accumulators;
  *  - 'workgroup' (`wg_vjp`, workgroup memory, one sample) adds f and the
  *    input gradient.

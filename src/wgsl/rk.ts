@@ -176,35 +176,39 @@ export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): str
 
 /**
  * How the lane form evaluates a stage at the vec4 time `time`, leaving f in
- * `rhs_out`: `theta` for stages with b_i ≠ 0 (`b` is the WGSL of b_i; the
- * evaluation may also read the attempt's `h` and `run`), `plain` for the
- * others.
+ * `rhs_out`: one WGSL statement for every stage, given `b`, the WGSL of b_i
+ * (the lane adjoint adds θ products where b_i ≠ 0; the evaluation may also
+ * read the attempt's `h` and `run`).
  */
-export interface LaneStageEval {
-  readonly theta: (time: string, b: string) => string;
-  readonly plain: (time: string) => string;
-}
+export type LaneStageEval = (time: string, b: string) => string;
 
 /**
- * The same stages on four lanes (the lane adjoint kernel), each lane with its
- * own t and h, lanes outside `run` evaluating zeros:
- *  - `attempt_stages(t, h, run)`: every stage, the first too (the lane
- *    adjoint's θ product needs its sweep, and a lane that has just landed on
- *    an output time needs it at its new state), then ynew and the error norm,
- *    written by the same code as rk_stages';
- *  - `redo_stages(t, h, run)`: the stages with b_i ≠ 0 again, for the lanes in
- *    `run` alone (the lane adjoint's θ products when only some lanes accept).
- * The stages are a loop over i with the tableau as constant arrays, not
- * written out as in rk_stages: each evaluation inlines the whole vec4 VJP, and
- * written out (seven call sites of it, twelve with redo_stages) the lane
- * kernel's backward took 3.3× as long on SwiftShader (spiral [2, 50, 2],
+ * The same stages on four lanes, each lane with its own t and h, lanes
+ * outside `run` evaluating zeros: `attempt_stages(t, h, run, redo)` evaluates
+ * every stage, the first too (the lane adjoint's θ product needs its sweep,
+ * and a lane that has just landed on an output time needs it at its new
+ * state), then ynew and the error norm, written by the same code as
+ * rk_stages'. With `redo` (the lane adjoint's θ products when only some lanes
+ * accept) it evaluates the stages with b_i ≠ 0 again for the lanes in `run`
+ * alone, from the stage slots of the attempt just made, and leaves K, ynew
+ * and the norm as they were.
+ *
+ * Every evaluation inlines the whole MLP (SwiftShader, like most GPU
+ * compilers, inlines every call), so the kernel has as few call sites of it
+ * as it can: the stages are a loop over i with the tableau as constant
+ * arrays, the evaluation is one statement whatever b_i, and the includer
+ * calls `attempt_stages` from one place (a pass loop, for the redo).
+ * Written out (seven call sites, twelve with a separate redo) the lane
+ * adjoint's backward took 3.3× as long on SwiftShader (spiral [2, 50, 2],
  * B = 16,384), and still about 1.24× with the inputs written out in a switch
- * on i. The input of stage i is the same sum, y + Σ_j (h·a_ij)·K[j] over the
- * non-zero a_ij in j order, as rk_stages' `scaledSum`.
+ * on i; five call sites of the VJP instead of two made its pipeline take
+ * 3.2 s to compile instead of 1.7 s. The input of stage i is the same sum,
+ * y + Σ_j (h·a_ij)·K[j] over the non-zero a_ij in j order, as rk_stages'
+ * `scaledSum`.
  *
  * `carryFirst` (the lane forward kernel): K[0] is carried over from the last
- * step as in rk_stages, so `attempt_stages` starts at stage 1, and there is no
- * `redo_stages`.
+ * step as in rk_stages, so `attempt_stages(t, h, run)` starts at stage 1 and
+ * has no redo.
  */
 export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval, carryFirst = false): string {
   const S = tab.stages;
@@ -226,27 +230,29 @@ export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval, carryFirs
     '  }',
     '}',
   );
-  L.push(
-    'fn attempt_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>) -> vec4<f32> {',
-    `  for (var i = ${carryFirst ? 1 : 0}u; i < S; i++) {`,
-    '    stage_input(i, h, run);',
-    '    let ts = t + C[i] * h;',
-    `    if (B[i] != 0.0) { ${stageEval.theta('ts', 'B[i]')} } else { ${stageEval.plain('ts')} }`,
-    '    K[i] = rhs_out;',
-    '  }',
-  );
+  if (carryFirst) {
+    L.push(
+      'fn attempt_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>) -> vec4<f32> {',
+      '  for (var i = 1u; i < S; i++) {',
+      '    stage_input(i, h, run);',
+      `    ${stageEval('t + C[i] * h', 'B[i]')}`,
+      '    K[i] = rhs_out;',
+      '  }',
+    );
+  } else {
+    L.push(
+      'fn attempt_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>, redo: bool) -> vec4<f32> {',
+      '  for (var i = 0u; i < S; i++) {',
+      '    if (redo && B[i] == 0.0) { continue; }',
+      '    stage_input(i, h, run);',
+      `    ${stageEval('t + C[i] * h', 'B[i]')}`,
+      '    if (!redo) { K[i] = rhs_out; }',
+      '  }',
+      '  if (redo) { return vec4<f32>(0.0); }',
+    );
+  }
   solutionAndError(tab, L, false, (v) => `vec4<f32>(${v})`);
   L.push('}');
-  if (carryFirst) return L.join('\n');
-  L.push(
-    'fn redo_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>) {',
-    '  for (var i = 0u; i < S; i++) {',
-    '    if (B[i] == 0.0) { continue; }',
-    '    stage_input(i, h, run);',
-    `    ${stageEval.theta('t + C[i] * h', 'B[i]')}`,
-    '  }',
-    '}',
-  );
   return L.join('\n');
 }
 
@@ -274,7 +280,8 @@ function valueType(lanes: RkLanes): { T: string; c: (v: string) => string } {
  * (`initial_step(t0, t1, guess)`): f0 is evaluated first for the lanes in
  * `guess` (the others evaluate zeros) into the private `f0`, each lane's two
  * evaluations are counted by the includer's `count_initial_step(guess)`,
- * and the evaluation is `eval` (the lane kernel's `vjp4`).
+ * and both go through one call site (a loop of two passes). `evalCall(time)`
+ * is the WGSL statement of an evaluation (default `rhs_eval(time);`).
  *
  * `first_step(t0, t1, hint)`: the first step of a segment: the option
  * firstStep if set, else `hint` where positive (a reverse solve's: the step
@@ -283,7 +290,7 @@ function valueType(lanes: RkLanes): { T: string; c: (v: string) => string } {
  * (four lanes with per-sample output times): t0 and t1 are vec4 values, each
  * lane's own.
  */
-export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval', laneTimes = false): string {
+export function firstStepWgsl(lanes: RkLanes, evalCall: (time: string) => string = (t) => `rhs_eval(${t});`, laneTimes = false): string {
   const v = lanes === 4;
   // The type of t0 and t1: shared by the lanes, or each lane's own (per-sample output times).
   const tt = v && laneTimes ? 'vec4<f32>' : 'f32';
@@ -304,10 +311,9 @@ export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval', laneTimes = f
   }
   L.push(`fn initial_step(t0: ${tt}, t1: ${tt}${v ? ', guess: vec4<bool>' : ''}) -> ${T} {`);
   L.push('  let span = abs(t1 - t0);');
-  if (v) L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = ${input('y[d]')}; }`, `  ${evalFn}(vec4<f32>(t0));`, '  f0 = rhs_out;');
-  L.push(
-    `  var d0 = ${c('0.0')};`,
-    `  var d1 = ${c('0.0')};`,
+  const decl = [`  var d0 = ${c('0.0')};`, `  var d1 = ${c('0.0')};`];
+  /** d0, d1 (the scaled norms of y and f0) and h0 = 0.01·d0/d1 within the span. */
+  const h0 = (h0Decl: string) => [
     '  for (var d = 0u; d < N; d++) {',
     '    let sc = P.atol + abs(y[d]) * P.rtol;',
     '    d0 += (y[d] / sc) * (y[d] / sc);',
@@ -315,10 +321,32 @@ export function firstStepWgsl(lanes: RkLanes, evalFn = 'rhs_eval', laneTimes = f
     '  }',
     '  d0 = sqrt(d0 / f32(N));',
     '  d1 = sqrt(d1 / f32(N));',
-    `  var h0 = select(${c('1e-6')}, 0.01 * d0 / d1, (d0 >= ${c('1e-5')}) ${and} (d1 >= ${c('1e-5')}));`,
+    `  ${h0Decl}h0 = select(${c('1e-6')}, 0.01 * d0 / d1, (d0 >= ${c('1e-5')}) ${and} (d1 >= ${c('1e-5')}));`,
     `  h0 = min(h0, ${c('span')});`,
-    `  for (var d = 0u; d < N; d++) { rhs_in[d] = ${input(`y[d] + P.dir * h0 * ${f0}`)}; }`,
-    `  ${evalFn}(${c('t0')} + P.dir * h0);`,
+  ];
+  const secondInput = `  for (var d = 0u; d < N; d++) { rhs_in[d] = ${input(`y[d] + P.dir * h0 * ${f0}`)}; }`;
+  if (v) {
+    // f(t0, y), then f(t0 + h0, y + h0·f0): two passes through one call
+    // site, since each call site inlines the whole evaluation.
+    L.push(
+      ...decl,
+      `  var h0 = ${c('0.0')};`,
+      '  for (var round = 0u; round < 2u; round++) {',
+      '    if (round == 0u) {',
+      `      for (var d = 0u; d < N; d++) { rhs_in[d] = ${input('y[d]')}; }`,
+      '    } else {',
+      `    ${secondInput}`,
+      '    }',
+      `    ${evalCall(`select(${c('t0')} + P.dir * h0, ${c('t0')}, round == 0u)`)}`,
+      '    if (round == 1u) { break; }',
+      '    f0 = rhs_out;',
+      ...h0('').map((l) => `  ${l}`),
+      '  }',
+    );
+  } else {
+    L.push(...decl, ...h0('var '), secondInput, `  ${evalCall(`${c('t0')} + P.dir * h0`)}`);
+  }
+  L.push(
     v ? '  count_initial_step(guess);' : '  smp.n_fe += 1u;',
     `  var d2 = ${c('0.0')};`,
     '  for (var d = 0u; d < N; d++) {',

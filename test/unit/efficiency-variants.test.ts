@@ -35,8 +35,8 @@ const count = (s: string, sub: string) => s.split(sub).length - 1;
 /** The functions each part doubles (defined once as the wrapper, once as `_once`). */
 const DOUBLED: Record<string, readonly string[]> = {
   mlp: ['rhs4'],
-  sweeps: ['vjp4', 'vjp4_theta'],
-  vjp: ['vjp4', 'vjp4_theta'],
+  sweeps: ['vjp4'],
+  vjp: ['vjp4'],
   stages: ['stage_input'],
   norm: [],
   control: ['plan_step', 'decide'],
