@@ -15,7 +15,7 @@
  */
 import adjointWorkgroupSource from './adjoint-workgroup.wgsl?raw';
 import { type AdjointSpec, adjointBindings, landingWgsl, thetaStageEval } from './adjoint';
-import { fillTemplate } from '../wgsl/layout';
+import { f32Literal, fillTemplate } from '../wgsl/layout';
 import { defineKernel } from '../wgsl/kernel';
 import { type MlpSpec, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
 import { activationGradWgsl, activationWgsl } from '../mlp/activations';
@@ -191,7 +191,7 @@ export const adjointWorkgroupKernel = defineKernel({
   bindings: (spec: AdjointSpec) => adjointBindings(spec.mlp),
   entryPoints: ['adjoint'],
   wgsl: (spec: AdjointSpec, decls) => {
-    const stages = thetaStageEval(spec.tableau, 'wg_vjp');
+    const stages = thetaStageEval('wg_vjp');
     const times = outputTimesWgsl(spec.perSampleTimes === true);
     return fillTemplate(adjointWorkgroupSource, {
       STATUS_CONSTS: statusWgsl(),
@@ -202,7 +202,7 @@ export const adjointWorkgroupKernel = defineKernel({
       TOUT_BASE: times.base,
       VJP: wgVjpWgsl(spec.mlp),
       RK_CORE: rkCoreWgsl(spec.tableau, 2 * stateDim(spec.mlp), stages, spec.perSampleTimes === true),
-      FIRST_STAGE: stages(0, 'smp.t_hi'),
+      FIRST_STAGE: stages('smp.t_hi', f32Literal(spec.tableau.b[0])),
       LANDING: landingWgsl({ lane: false, writer: 'tid == 0u' }),
       WG: ADJOINT_WORKGROUP_SIZE,
     });

@@ -126,7 +126,7 @@ export function rowsWgsl(spec: AdjointSpec, rows: AdjointRows, width = stateDim(
   }
   L.push('fn begin_step_row(t: f32) {', `  for (var p = 0u; p < ${P}u; p++) { ${step('p')} = 0.0; }`);
   // The first stage's θ sweep, as the other stages' (its f is carried over, so none when b_1 = 0).
-  if (spec.tableau.b[0] !== 0) L.push('  rhs_in = y;', `  ${thetaStageEval(spec.tableau, 'mlp_vjp')(0, 't')}`);
+  if (spec.tableau.b[0] !== 0) L.push('  rhs_in = y;', `  ${thetaStageEval('mlp_vjp')('t', f32Literal(spec.tableau.b[0]))}`);
   L.push('}');
   L.push(
     'fn commit_step_row(h: f32) {',
@@ -138,10 +138,11 @@ export function rowsWgsl(spec: AdjointSpec, rows: AdjointRows, width = stateDim(
 
 /**
  * Stages with b_i ≠ 0 add b_i·aᵀ∂f/∂θ to the step row in the same sweep that
- * evaluates them: `${vjp}(t, b_i, true)`; the others call `rhs_eval(t)`.
+ * evaluates them: `${vjp}(t, b_i, b_i != 0)` (false: the sweep alone, as
+ * `rhs_eval(t)`), one statement for every stage.
  */
-export function thetaStageEval(tab: Tableau, vjp: string): StageEval {
-  return (i, time) => (tab.b[i] === 0 ? `rhs_eval(${time});` : `${vjp}(${time}, ${f32Literal(tab.b[i])}, true);`);
+export function thetaStageEval(vjp: string): StageEval {
+  return (time, b) => `${vjp}(${time}, ${b}, ${b} != 0.0);`;
 }
 
 /**
@@ -167,7 +168,7 @@ export const adjointKernel = defineKernel({
       TIMES_ROW: times.row('g'),
       TOUT_BASE: times.base,
       VJP: vjpWgsl(spec.mlp, { input: 'rhs_in', output: 'rhs_out', negate: true, row: step }),
-      RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval(spec.tableau, 'mlp_vjp'), spec.perSampleTimes === true),
+      RK_CORE: rkCoreWgsl(spec.tableau, 2 * D, thetaStageEval('mlp_vjp'), spec.perSampleTimes === true),
       ROWS: wgsl,
       SAMPLE_SETUP: 'fn sample_setup(g: u32) {}',
       WG: ADJOINT_WORKGROUP,

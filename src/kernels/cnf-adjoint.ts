@@ -46,7 +46,7 @@ export const cnfAdjointKernel = defineKernel({
       TIMES_ROW: times.row('g'),
       TOUT_BASE: times.base,
       VJP: cnfVjpWgsl(spec.field, step),
-      RK_CORE: rkCoreWgsl(spec.tableau, 2 * NA, thetaStageEval(spec.tableau, 'mlp_vjp')),
+      RK_CORE: rkCoreWgsl(spec.tableau, 2 * NA, thetaStageEval('mlp_vjp')),
       ROWS: wgsl,
       SAMPLE_SETUP:
         spec.field.trace === 'hutchinson'

@@ -106,24 +106,20 @@ export function scaledSum(coeffs: readonly number[], name: string): { lets: stri
 }
 
 /**
- * The WGSL call that evaluates stage i at time `time` (its input is in
- * `rhs_in`; it leaves the derivative in `rhs_out`). Default: `rhs_eval(time)`.
+ * The WGSL statement that evaluates a stage at time `time` (its input is in
+ * `rhs_in`; it leaves the derivative in `rhs_out`), given `b`, the WGSL of
+ * the stage's weight b_i: one statement for every stage (the adjoint kernels
+ * add θ products where b_i ≠ 0). Default: `rhs_eval(time);`.
  */
-export type StageEval = (stage: number, time: string) => string;
+export type StageEval = (time: string, b: string) => string;
 
-const plainStage: StageEval = (_stage, time) => `rhs_eval(${time});`;
+const plainStage: StageEval = (time) => `rhs_eval(${time});`;
 
-/** The input of stage i ≥ 1 into `rhs_in`: y + Σ_j (h·a_ij)·K[j]. */
-function stageInput(tab: Tableau, i: number, L: string[]): void {
-  const { lets, sum } = scaledSum(tab.a[i], `ha${i}`);
-  if (lets) L.push(`  ${lets}`);
-  L.push(`  for (var d = 0u; d < N; d++) { rhs_in[d] = y[d] + (${sum}); }`);
-}
-
-/** The time of stage i: t + c_i·h. */
-function stageTime(tab: Tableau, i: number): string {
-  const c = tab.c[i];
-  return c === 1 ? 't + h' : `t + ${f32Literal(c)} * h`;
+/** The tableau as constant arrays RK_A, RK_B, RK_C (S entries each, rows of RK_A too). */
+function tableauConsts(tab: Tableau): string[] {
+  const S = tab.stages;
+  const arr = (xs: readonly number[]) => `array<f32, ${S}>(${Array.from({ length: S }, (_, j) => f32Literal(xs[j] ?? 0)).join(', ')})`;
+  return [`const RK_A = array<array<f32, ${S}>, ${S}>(${tab.a.map((r) => arr(r)).join(', ')});`, `const RK_B = ${arr(tab.b)};`, `const RK_C = ${arr(tab.c)};`];
 }
 
 /** ynew = y + Σ_j (h·b_j)·K[j], then Σ_d (e_d / (atol + rtol·max(|y_d|, |ynew_d|)))² returned, e = Σ_j (h·b̂err_j)·K[j]. */
@@ -156,20 +152,34 @@ function solution(tab: Tableau, L: string[]): void {
  * fills K[1..] (K[0] is carried over from the last step) and ynew, and
  * returns Σ_d (e_d / (atol + rtol·max(|y_d|, |ynew_d|)))² of the embedded
  * error estimate e = h Σ (b_i − b̂_i) K_i (0 for fixed-step methods).
+ *
+ * The stages are a loop over i with the tableau as constant arrays and one
+ * evaluation statement, as in the lane form below (which says why): the
+ * input of stage i is y + Σ_j (h·a_ij)·K[j] over the non-zero a_ij in j
+ * order, the sum `scaledSum` writes out, so the values are the same as
+ * written-out stages'. An FSAL method's last stage takes that sum over its
+ * row of a, which is b: the value ynew then gets.
  */
 export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): string {
-  const L: string[] = ['fn rk_stages(t: f32, h: f32) -> f32 {'];
-  for (let i = 1; i < tab.stages; i++) {
-    if (tab.fsal && i === tab.stages - 1) {
-      solution(tab, L);
-      L.push('  rhs_in = ynew;');
-    } else {
-      stageInput(tab, i, L);
-    }
-    L.push(`  ${stageEval(i, stageTime(tab, i))}`);
-    L.push(`  K[${i}] = rhs_out;`);
-  }
-  solutionAndError(tab, L, tab.fsal, (v) => v);
+  const L: string[] = [
+    ...tableauConsts(tab),
+    'fn stage_input(i: u32, h: f32) {',
+    '  for (var d = 0u; d < N; d++) {',
+    '    var s = 0.0;',
+    '    for (var j = 0u; j < i; j++) {',
+    '      if (RK_A[i][j] != 0.0) { s += (h * RK_A[i][j]) * K[j][d]; }',
+    '    }',
+    '    rhs_in[d] = y[d] + s;',
+    '  }',
+    '}',
+    'fn rk_stages(t: f32, h: f32) -> f32 {',
+    `  for (var i = 1u; i < ${tab.stages}u; i++) {`,
+    '    stage_input(i, h);',
+    `    ${stageEval('t + RK_C[i] * h', 'RK_B[i]')}`,
+    '    K[i] = rhs_out;',
+    '  }',
+  ];
+  solutionAndError(tab, L, false, (v) => v);
   L.push('}');
   return L.join('\n');
 }
@@ -180,7 +190,7 @@ export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): str
  * (the lane adjoint adds θ products where b_i ≠ 0; the evaluation may also
  * read the attempt's `h` and `run`).
  */
-export type LaneStageEval = (time: string, b: string) => string;
+export type LaneStageEval = StageEval;
 
 /**
  * The same stages on four lanes, each lane with its own t and h, lanes
@@ -211,20 +221,14 @@ export type LaneStageEval = (time: string, b: string) => string;
  * has no redo.
  */
 export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval, carryFirst = false): string {
-  const S = tab.stages;
-  const arr = (xs: readonly number[]) => `array<f32, ${S}>(${Array.from({ length: S }, (_, j) => f32Literal(xs[j] ?? 0)).join(', ')})`;
-  const L: string[] = [
-    `const A = array<array<f32, ${S}>, ${S}>(${tab.a.map((r) => arr(r)).join(', ')});`,
-    `const B = ${arr(tab.b)};`,
-    `const C = ${arr(tab.c)};`,
-  ];
+  const L: string[] = tableauConsts(tab);
   // y + Σ_j (h·a_ij)·K[j], summed over a loop on j (the zero a_ij skipped).
   L.push(
     'fn stage_input(i: u32, h: vec4<f32>, run: vec4<bool>) {',
     '  for (var d = 0u; d < N; d++) {',
     '    var s = vec4<f32>(0.0);',
     '    for (var j = 0u; j < i; j++) {',
-    '      if (A[i][j] != 0.0) { s += (h * A[i][j]) * K[j][d]; }',
+    '      if (RK_A[i][j] != 0.0) { s += (h * RK_A[i][j]) * K[j][d]; }',
     '    }',
     '    rhs_in[d] = select(vec4<f32>(0.0), y[d] + s, run);',
     '  }',
@@ -235,7 +239,7 @@ export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval, carryFirs
       'fn attempt_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>) -> vec4<f32> {',
       '  for (var i = 1u; i < S; i++) {',
       '    stage_input(i, h, run);',
-      `    ${stageEval('t + C[i] * h', 'B[i]')}`,
+      `    ${stageEval('t + RK_C[i] * h', 'RK_B[i]')}`,
       '    K[i] = rhs_out;',
       '  }',
     );
@@ -243,9 +247,9 @@ export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval, carryFirs
     L.push(
       'fn attempt_stages(t: vec4<f32>, h: vec4<f32>, run: vec4<bool>, redo: bool) -> vec4<f32> {',
       '  for (var i = 0u; i < S; i++) {',
-      '    if (redo && B[i] == 0.0) { continue; }',
+      '    if (redo && RK_B[i] == 0.0) { continue; }',
       '    stage_input(i, h, run);',
-      `    ${stageEval('t + C[i] * h', 'B[i]')}`,
+      `    ${stageEval('t + RK_C[i] * h', 'RK_B[i]')}`,
       '    if (!redo) { K[i] = rhs_out; }',
       '  }',
       '  if (redo) { return vec4<f32>(0.0); }',
