@@ -280,3 +280,25 @@ describe('the module check', () => {
     expect(() => problems(integrateKernel, spec, code.replace('fn write_row(row: u32, b: u32) {', 'fn write_row(row: u32, b: u32 {'))).toThrow();
   });
 });
+
+describe('evaluation call sites of the RK stages', () => {
+  // SwiftShader (like most GPU compilers) inlines every call, so a stage
+  // written out per call carries one copy of the MLP or its VJP each: the
+  // stages are a loop with one evaluation statement.
+  const mlp: MlpSpec = { layers: [2, 16, 2], activation: 'tanh', timeInput: false };
+  /** The body of `fn name(` … up to the next top-level function. */
+  const body = (code: string, name: string) => {
+    const from = code.indexOf(`fn ${name}(`);
+    const to = code.indexOf('\nfn ', from + 1);
+    return code.slice(from, to < 0 ? undefined : to);
+  };
+  for (const tableau of Object.values(TABLEAUX)) {
+    it(`${tableau.name}: one evaluation in rk_stages of the forward and the one-sample adjoint`, () => {
+      const forward = body(kernelWgsl(integrateKernel, { mlp, tableau }), 'rk_stages');
+      expect(forward.match(/\brhs_eval\(/g) ?? []).toHaveLength(1);
+      const adjoint = body(kernelWgsl(adjointKernel, { mlp, tableau }), 'rk_stages');
+      expect(adjoint.match(/\bmlp_vjp\(/g) ?? []).toHaveLength(1);
+      expect(adjoint).not.toMatch(/\brhs_eval\(/);
+    });
+  }
+});
