@@ -10,8 +10,9 @@
  * and saves demo/screenshots/flows.png; test/artifacts/demo-flows.png always.
  */
 import { mkdirSync } from 'node:fs';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import type { Browser, Page } from 'puppeteer-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connectBrowser, inked, mean, openDemo } from './demo-page';
 
 const ARTIFACTS = 'test/artifacts';
 const ITERS = Number(process.env.DEMO_FLOWS_ITERS ?? 6);
@@ -22,58 +23,10 @@ const LONG = 150;
 
 let browser: Browser;
 beforeAll(async () => {
-  browser = await puppeteer.connect({ browserWSEndpoint: inject('wsEndpoint'), protocolTimeout: 3_600_000 });
+  browser = await connectBrowser(3_600_000);
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 afterAll(async () => browser?.disconnect());
-
-async function open(): Promise<{ page: Page; errors: string[]; failed: string[] }> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1240, height: 1000 });
-  const errors: string[] = [];
-  const failed: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText ?? 'failed'}`));
-  // A stale pre-bundled dependency is answered with 504 once (see demo.test.ts); reload then.
-  let stale = false;
-  page.on('response', (r) => {
-    if (r.status() === 504) stale = true;
-    else if (r.status() >= 400) failed.push(`${r.url()}: ${r.status()}`);
-  });
-  await page.goto(`${inject('baseUrl')}/`);
-  const deadline = Date.now() + 120_000;
-  let reloaded = false;
-  for (;;) {
-    if (await page.evaluate(() => Boolean(window.webodeDemo?.ready))) break;
-    if (stale && !reloaded) {
-      reloaded = true;
-      await new Promise((r) => setTimeout(r, 2000));
-      errors.length = 0;
-      failed.length = 0;
-      await page.reload();
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`the demo page did not become ready (${[...errors, ...failed].join('; ')})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { page, errors, failed };
-}
-
-/** Fraction of a canvas's pixels that differ from its first pixel. */
-function inked(page: Page, id: string): Promise<number> {
-  return page.evaluate((cid: string) => {
-    const c = document.getElementById(cid) as HTMLCanvasElement | null;
-    const ctx = c?.getContext('2d');
-    if (!c || !ctx) return -1;
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 30) n++;
-    return n / (d.length / 4);
-  }, id);
-}
 
 /** Pearson correlation of the data-histogram and density panels' darkness (the same colour map on both). */
 function panelCorrelation(page: Page): Promise<number> {
@@ -102,7 +55,7 @@ function panelCorrelation(page: Page): Promise<number> {
 }
 
 it(`trains the flows demo for ${ITERS} iterations: loss falls, panels and charts drawn, density mass ≈ 1`, async () => {
-  const { page, errors, failed } = await open();
+  const { page, errors, failed } = await openDemo(browser);
   for (const id of ['flows-data', 'flows-density', 'flows-samples']) expect(await inked(page, id), id).toBeGreaterThan(0.01);
   const s0 = await page.evaluate(() => window.webodeFlows);
   // Before training: mass of the untrained flow's density in view (N(0, I) pushed through a near-identity map).
@@ -120,7 +73,6 @@ it(`trains the flows demo for ${ITERS} iterations: loss falls, panels and charts
   // Pausing redraws the panels at the paused iteration.
   await page.waitForFunction('window.webodeFlows.running === false && window.webodeFlows.drawnIteration === window.webodeFlows.iteration', { timeout: 120_000 });
   const s = await page.evaluate(() => window.webodeFlows);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   console.log(
     `flows demo (${s.dataset}): ${s.iteration} iterations in ${Date.now() - t0} ms; NLL ${[...s.losses.slice(0, 3), NaN, ...s.losses.slice(-3)].map((v) => (Number.isNaN(v) ? '…' : v.toFixed(3))).join(' ')}; ` +
       `nfe ${JSON.stringify(s.nfe)}; density mass ${s.mass.toFixed(4)}; draws ${s.draws}`,

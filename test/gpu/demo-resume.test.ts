@@ -8,50 +8,20 @@
  * bit — the iteration count continues and the loss is not back at its
  * initial value.
  */
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { connectBrowser, openDemo, untilReady } from './demo-page';
 
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await puppeteer.connect({ browserWSEndpoint: inject('wsEndpoint'), protocolTimeout: 600_000 });
+  browser = await connectBrowser();
 });
 afterAll(async () => browser?.disconnect());
 
-/** Loads (or reloads) the demo and waits until it is ready; one more reload if Vite answered a stale dependency (504). */
-async function ready(page: Page, errors: string[], load: () => Promise<unknown>): Promise<void> {
-  let stale = false;
-  const onResponse = (r: { status(): number }) => {
-    if (r.status() === 504) stale = true;
-  };
-  page.on('response', onResponse);
-  await load();
-  const deadline = Date.now() + 120_000;
-  let reloaded = false;
-  for (;;) {
-    if (await page.evaluate(() => Boolean(window.webodeDemo?.ready))) break;
-    if (stale && !reloaded) {
-      reloaded = true;
-      await new Promise((r) => setTimeout(r, 2000));
-      errors.length = 0;
-      await page.reload();
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`the demo page did not become ready (errors: ${errors.join('; ')})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  page.off('response', onResponse);
-}
-
 it('the spiral saves to IndexedDB while training; after a reload, Resume continues from the saved iteration with identical losses', async () => {
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await ready(page, errors, () => page.goto(`${inject('baseUrl')}/`));
+  const demo = await openDemo(browser);
+  const { page, errors } = demo;
 
   await page.click('#spiral-start');
   // A save after iteration 10 or later, and 10 more iterations trained past it.
@@ -69,7 +39,7 @@ it('the spiral saves to IndexedDB while training; after a reload, Resume continu
   expect(known).toBeGreaterThan(S);
   expect(before.saved.loss).toBe(before.losses[S - 1]);
 
-  await ready(page, errors, () => page.reload());
+  await untilReady(demo, () => page.reload());
   const offered = await page.evaluate(() => window.webodeDemo.spiral.offered);
   expect(offered).toBe(S);
   const button = await page.$eval('#spiral-resume', (el) => ({ hidden: (el as HTMLElement).hidden, text: el.textContent ?? '' }));

@@ -7,9 +7,9 @@
  * scripts run, the page shows the no-WebGPU message instead of a blank page.
  */
 import { mkdirSync } from 'node:fs';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { type DemoPage, connectBrowser, inked, mean, openDemo } from './demo-page';
 
 let browser: Browser;
 const ARTIFACTS = 'test/artifacts';
@@ -18,78 +18,14 @@ const SPIRAL_ITERS = Number(process.env.DEMO_SPIRAL_ITERS ?? 150);
 const CIRCLES_ITERS = Number(process.env.DEMO_CIRCLES_ITERS ?? 80);
 
 beforeAll(async () => {
-  browser = await puppeteer.connect({ browserWSEndpoint: inject('wsEndpoint'), protocolTimeout: 600_000 });
+  browser = await connectBrowser();
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 afterAll(async () => browser?.disconnect());
 
-interface Opened {
-  page: Page;
-  /** Console errors and uncaught exceptions. */
-  errors: string[];
-  /** Requests that failed or were answered with a status of 400 or more. */
-  failed: string[];
-}
-
-async function open(removeGpu = false, path = '/'): Promise<Opened> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1240, height: 1000 });
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  const failed: string[] = [];
-  page.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText ?? 'failed'}`));
-  if (removeGpu) {
-    await page.evaluateOnNewDocument(() => {
-      Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
-      Reflect.deleteProperty(Navigator.prototype, 'gpu');
-    });
-  }
-  // The test server runs Vite without HMR. When the page's dependencies (uPlot) are first
-  // discovered after other pages were served, Vite re-optimizes them and answers the stale
-  // request with 504 "Outdated Optimize Dep"; `npm run demo` reloads the page by itself then,
-  // the test server cannot, so the test reloads once.
-  let stale = false;
-  page.on('response', (r) => {
-    if (r.status() === 504) stale = true;
-    if (r.status() >= 400) failed.push(`${r.url()}: ${r.status()}`);
-  });
-  await page.goto(`${inject('baseUrl')}${path}`);
-  const deadline = Date.now() + 120_000;
-  let reloaded = false;
-  for (;;) {
-    const ready = await page.evaluate(() => Boolean(window.webodeDemo?.ready));
-    if (ready) break;
-    if (stale && !reloaded) {
-      reloaded = true;
-      await new Promise((r) => setTimeout(r, 2000));
-      errors.length = 0;
-      failed.length = 0;
-      await page.reload();
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`the demo page did not become ready (errors: ${[...errors, ...failed].join('; ')})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { page, errors, failed };
-}
-
-/** Fraction of a canvas's pixels that differ from its first pixel (0 for a blank canvas). */
-async function inked(page: Page, id: string): Promise<number> {
-  return page.evaluate((cid: string) => {
-    const c = document.getElementById(cid);
-    if (!(c instanceof HTMLCanvasElement)) return -1;
-    const ctx = c.getContext('2d');
-    if (!ctx) return -1;
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    let differ = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 30) differ++;
-    }
-    return differ / (d.length / 4);
-  }, id);
+/** The demo at `path`, ready (`removeGpu`: without navigator.gpu). */
+function open(removeGpu = false, path = '/'): Promise<DemoPage> {
+  return openDemo(browser, { path, removeGpu });
 }
 
 /** Fraction of the uPlot chart canvas inside `rootId` that is drawn. */
@@ -106,9 +42,6 @@ async function chartInked(page: Page, rootId: string): Promise<number> {
   }, rootId);
 }
 
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
 
 it('at /, loads and trains without console errors or failed requests, the losses fall, the canvases are drawn; screenshots saved', async () => {
   const { page, errors, failed } = await open();
