@@ -27,7 +27,7 @@ export { Solution } from './solver/solution';
 export type { SolveSummary } from './solver/solution';
 export type { SolveStats } from './solver/status';
 export { CONTROLLERS, DEFAULT_CONTROLLER, MIN_RTOL } from './solver/options';
-export type { Controller, ControllerName, ControllerOptions, IntegrateKernel, OdeintOptions, ResolvedOdeintOptions, StepControl } from './solver/options';
+export type { Controller, ControllerName, ControllerOptions, IntegrateKernel, OdeintOptions, ResolvedOdeintOptions, ReverseSolveOptions, StepControl } from './solver/options';
 
 /** Gradients by the adjoint method (`solution.backward`). */
 export { Gradients } from './gradients/gradients';

@@ -18,37 +18,15 @@ import { mlpFlops } from '../mlp/mlp';
 import { cnfStateWidth } from '../mlp/trace';
 import type { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
-import { type Controller, type OdeintOptions, deferredUnits, resolveOptions, solverValues } from '../solver/options';
+import { type ReverseSolveOptions, deferredUnits, resolveOptions, solverValues } from '../solver/options';
 import { Solution } from '../solver/solution';
 import type { BackwardSummary } from '../gradients/gradients';
 import type { CNF, FlowDensity } from './cnf';
 
 /** Options of `flowDensity.backward`. Defaults come from the forward solve. */
-export interface FlowBackwardOptions {
-  /** Runge–Kutta method of the reverse solve. Default: the forward solve's. */
-  method?: OdeintOptions['method'];
-  /** Relative tolerance of an adaptive reverse solve. Default: the forward solve's. */
-  rtol?: number;
-  /** Absolute tolerance of an adaptive reverse solve. Default: the forward solve's. */
-  atol?: number;
-  /** Step size of a fixed-step reverse solve. Default: the forward solve's. */
-  stepSize?: number;
-  /**
-   * First step of an adaptive reverse solve (magnitude). Default: per sample,
-   * the step size its forward solve ended with (the initial-step heuristic
-   * where that is unknown), not the forward's option.
-   */
-  firstStep?: number;
-  /** Step attempts per sample before failing. Default: the forward solve's. */
-  maxSteps?: number;
-  /** Step attempts per sample in one GPU dispatch, at most. Default: from the problem size. */
-  stepsPerDispatch?: number;
-  /** Step-size controller of an adaptive reverse solve (a name or settings, as `OdeintOptions.controller`). Default: the forward solve's. */
-  controller?: Controller;
+export interface FlowBackwardOptions extends ReverseSolveOptions {
   /** Return without a host wait (`await g.check()` reads the outcome). */
   deferred?: boolean;
-  /** Dispatches per chunk of samples of a deferred reverse solve. Default as `OdeintOptions.dispatchBudget`. */
-  dispatchBudget?: number;
   /** Bytes of per-sample gradient memory before the batch is split into chunks. Default 256 MiB. */
   memoryBudget?: number;
 }

@@ -19,33 +19,13 @@ import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Gradients } from './gradients';
 import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, chunkSize, runGradients } from './runner';
-import { type Controller, type OdeintOptions, deferredUnits, integrationDirection, resolveOptions, solverValues } from '../solver/options';
+import { type ReverseSolveOptions, deferredUnits, integrationDirection, resolveOptions, solverValues } from '../solver/options';
 import { type Solution, provideGradientSolve } from '../solver/solution';
 import { getTableau } from '../methods/tableau';
 import { Tensor } from '../runtime/tensor';
 
 /** Options of `solution.backward`. Defaults come from the forward solve. */
-export interface BackwardOptions {
-  /** Method of the reverse solve. Default: the forward solve's. */
-  method?: OdeintOptions['method'];
-  /** Relative tolerance of an adaptive reverse solve. Default: the forward solve's. */
-  rtol?: number;
-  /** Absolute tolerance of an adaptive reverse solve. Default: the forward solve's. */
-  atol?: number;
-  /** Step size of a fixed-step reverse solve. Default: the forward solve's. */
-  stepSize?: number;
-  /**
-   * First step of an adaptive reverse solve (clipped to the first segment).
-   * Default: per sample, the step size its forward solve ended with (the
-   * initial-step heuristic where that is unknown), not the forward's option.
-   */
-  firstStep?: number;
-  /** Step attempts per sample before failing. Default: the forward solve's. */
-  maxSteps?: number;
-  /** Step attempts per GPU dispatch, at most. Default: from the problem size. */
-  stepsPerDispatch?: number;
-  /** Step-size controller of an adaptive reverse solve (a name or settings, as `OdeintOptions.controller`). Default: the forward solve's. */
-  controller?: Controller;
+export interface BackwardOptions extends ReverseSolveOptions {
   /**
    * `'adjoint'` (default): the continuous adjoint, memory independent of the
    * number of steps. `'backprop'`: exact reverse-mode gradients of the forward
@@ -63,8 +43,6 @@ export interface BackwardOptions {
    * (a gradient solve that waits checks it first).
    */
   deferred?: boolean;
-  /** Dispatches per chunk of samples of a deferred gradient solve. Default as `OdeintOptions.dispatchBudget`. */
-  dispatchBudget?: number;
   /**
    * How the adjoint kernel maps samples to the GPU (adjoint mode only; same
    * mathematics and step-size decisions, float32 rounding differs):

@@ -10,6 +10,36 @@ import type { Runtime } from '../runtime/runtime';
 import type { ControllerValues, SolverValues } from '../wgsl/rk';
 import { DISPATCH_GROWTH, deferredUnitsCovering } from './driver';
 
+/**
+ * The options of a reverse (gradient) solve that `solution.backward` and
+ * `flowDensity.backward` share; unset ones come from the forward solve.
+ */
+export interface ReverseSolveOptions {
+  /** Runge–Kutta method of the reverse solve. Default: the forward solve's. */
+  method?: OdeintOptions['method'];
+  /** Relative tolerance of an adaptive reverse solve. Default: the forward solve's. */
+  rtol?: number;
+  /** Absolute tolerance of an adaptive reverse solve. Default: the forward solve's. */
+  atol?: number;
+  /** Step size of a fixed-step reverse solve. Default: the forward solve's. */
+  stepSize?: number;
+  /**
+   * First step of an adaptive reverse solve (its magnitude, clipped to the
+   * first segment). Default: per sample, the step size its forward solve
+   * ended with (the initial-step heuristic where that is unknown), not the
+   * forward's option.
+   */
+  firstStep?: number;
+  /** Step attempts per sample before failing. Default: the forward solve's. */
+  maxSteps?: number;
+  /** Step attempts per sample in one GPU dispatch, at most. Default: from the problem size. */
+  stepsPerDispatch?: number;
+  /** Step-size controller of an adaptive reverse solve (a name or settings, as `OdeintOptions.controller`). Default: the forward solve's. */
+  controller?: Controller;
+  /** Dispatches per chunk of samples of a deferred reverse solve. Default as `OdeintOptions.dispatchBudget`. */
+  dispatchBudget?: number;
+}
+
 /** Options of `odeint`. */
 export interface OdeintOptions {
   /**
