@@ -23,7 +23,7 @@ import { type CnfFieldSpec, type TraceKind, cnfFieldFloats, cnfStateWidth, cnfVj
 import { WGSL_FUNCTION_FLOATS } from '../mlp/plan';
 import type { Runtime } from '../runtime/runtime';
 import { TENSOR_USAGE, Tensor } from '../runtime/tensor';
-import { type DriveSpec, type SummaryValues, createReport, driveDeferred, driveInRounds, readReport, reportCounts, scaledBinds } from '../solver/driver';
+import { type DriveSpec, type SummaryValues, createReport, driveDeferred, driveInRounds, reportCounts, scaledBinds } from '../solver/driver';
 import {
   type OdeintOptions,
   type ResolvedOdeintOptions,
@@ -32,8 +32,9 @@ import {
   resolveOptions,
   solverValues,
 } from '../solver/options';
+import { SolveRecord } from '../solver/record';
 import { type SolveSummary, countersSince } from '../solver/solution';
-import { type SolveStats, failuresOf, parseSamples } from '../solver/status';
+import { type SolveStats, failuresOf } from '../solver/status';
 import type { Tableau } from '../methods/tableau';
 import { type FlowBackwardOptions, FlowGradients, flowBackward } from './cnf-backward';
 
@@ -102,10 +103,7 @@ class FlowSolve {
   protected readonly flow: CNF;
   protected readonly times: readonly number[];
   protected readonly tableau: Tableau;
-  private totals: SolveSummary;
-  protected samples: GPUBuffer | null;
-  private report: GPUBuffer | null;
-  private checked: Promise<SolveSummary> | null = null;
+  protected readonly record: SolveRecord;
   protected readonly rt: Runtime;
 
   /** @internal */
@@ -121,15 +119,13 @@ class FlowSolve {
     this.noise = init.noise;
     this.batch = init.batch;
     this.options = init.options;
-    this.totals = init.summary;
-    this.samples = init.samples;
-    this.report = init.report ?? null;
-    this.deferred = this.report !== null;
+    this.record = new SolveRecord(init.rt, init.batch, init, 'flow result');
+    this.deferred = this.record.deferred;
   }
 
   /** The solve's totals (NaN counts for a deferred solve until `check()`). */
   get summary(): SolveSummary {
-    return this.totals;
+    return this.record.summary;
   }
 
   /**
@@ -137,42 +133,23 @@ class FlowSolve {
    * callers that gate on it on the GPU (`FlowTrainer`); null once checked or destroyed.
    */
   get reportBuffer(): GPUBuffer | null {
-    return this.report;
+    return this.record.reportBuffer;
   }
 
   /** Reads a deferred solve's outcome (one host wait); throws `OdeSolveError` if a sample failed or did not finish. */
   check(): Promise<SolveSummary> {
-    if (!this.report) {
-      if (!this.samples) return Promise.reject(new DestroyedError('flow result'));
-      return Promise.resolve(this.totals);
-    }
-    this.checked ??= this.readReport(this.report);
-    return this.checked;
-  }
-
-  private async readReport(report: GPUBuffer): Promise<SolveSummary> {
-    const values = await readReport(this.rt, report);
-    this.report = null;
-    this.totals = { ...this.totals, ...reportCounts(values) };
-    if (values.running > 0 || values.failed > 0) {
-      throw new OdeSolveError(failuresOf(await this.stats(), { unfinished: true }), this, this.batch);
-    }
-    return this.totals;
+    return this.record.check(this);
   }
 
   /** Per-sample statistics of the solve (one host wait). */
-  async stats(): Promise<SolveStats> {
-    if (!this.samples) throw new DestroyedError('flow result');
-    return parseSamples(await this.rt.readBuffer(this.samples, 0, this.batch * SAMPLE.stride), this.batch);
+  stats(): Promise<SolveStats> {
+    return this.record.stats();
   }
 
   /** Frees every output. Idempotent. */
   destroy(): void {
     for (const t of [this.ends, this.aug, this.logp, this.reg.kinetic, this.reg.jacobian, this.noise]) t?.destroy();
-    if (this.samples) this.rt.destroyBuffer(this.samples);
-    if (this.report) this.rt.destroyBuffer(this.report);
-    this.samples = null;
-    this.report = null;
+    this.record.destroy();
   }
 }
 
@@ -198,10 +175,7 @@ export class FlowDensity extends FlowSolve {
       times: this.times,
       tableau: this.tableau,
       aug: this.aug,
-      samples: () => {
-        if (!this.samples) throw new DestroyedError('flow result');
-        return this.samples;
-      },
+      samples: () => this.record.samplesBuffer(),
     });
   }
 }

@@ -9,14 +9,12 @@
  */
 import type { BackwardOptions } from '../gradients/adjoint';
 import type { Gradients } from '../gradients/gradients';
-import { DestroyedError, OdeSolveError } from '../errors';
 import type { MLP } from '../field/mlp';
 import type { Runtime } from '../runtime/runtime';
 import type { Tensor } from '../runtime/tensor';
-import { SAMPLE } from '../wgsl/rk';
-import { readReport, reportCounts } from './driver';
 import type { ResolvedOdeintOptions } from './options';
-import { type SolveStats, failuresOf, parseSamples } from './status';
+import { SolveRecord } from './record';
+import type { SolveStats } from './status';
 
 /** Totals of a solve, known without another host wait. */
 export interface SolveSummary {
@@ -73,11 +71,7 @@ export class Solution {
   readonly options: ResolvedOdeintOptions;
   /** True for a deferred solve (see `OdeintOptions.deferred`). */
   readonly deferred: boolean;
-  private totals: SolveSummary;
-  private samples: GPUBuffer | null;
-  /** A deferred solve's report (SUMMARY words, on the GPU) until `check()` has read it. */
-  private report: GPUBuffer | null;
-  private checked: Promise<SolveSummary> | null = null;
+  private readonly record: SolveRecord;
 
   /** @internal Made by `odeint`. */
   constructor(init: {
@@ -99,21 +93,18 @@ export class Solution {
     this.dim = init.dim;
     this.f = init.f;
     this.options = init.options;
-    this.totals = init.summary;
-    this.samples = init.samples;
-    this.report = init.report ?? null;
-    this.deferred = this.report !== null;
+    this.record = new SolveRecord(init.y.runtime, init.batch, init, 'Solution');
+    this.deferred = this.record.deferred;
   }
 
   /** @internal The per-sample solver state (`SAMPLE` structs, [B]), which the reverse solve starts from. */
   samplesBuffer(): GPUBuffer {
-    if (!this.samples) throw new DestroyedError('Solution');
-    return this.samples;
+    return this.record.samplesBuffer();
   }
 
   /** The solve's totals; a deferred solve's counts are NaN until `check()` has resolved. */
   get summary(): SolveSummary {
-    return this.totals;
+    return this.record.summary;
   }
 
   /**
@@ -121,7 +112,7 @@ export class Solution {
    * callers that read or gate on it on the GPU; null once checked or destroyed.
    */
   get reportBuffer(): GPUBuffer | null {
-    return this.report;
+    return this.record.reportBuffer;
   }
 
   /**
@@ -131,30 +122,12 @@ export class Solution {
    * dispatch budget. A solve that waited returns its summary at once.
    */
   check(): Promise<SolveSummary> {
-    if (!this.report) {
-      if (!this.samples) return Promise.reject(new DestroyedError('Solution'));
-      return Promise.resolve(this.totals);
-    }
-    this.checked ??= this.readReport(this.report);
-    return this.checked;
-  }
-
-  private async readReport(report: GPUBuffer): Promise<SolveSummary> {
-    const values = await readReport(this.y.runtime, report);
-    this.report = null;
-    this.totals = { ...this.totals, ...reportCounts(values) };
-    if (values.running > 0 || values.failed > 0) {
-      throw new OdeSolveError(failuresOf(await this.stats(), { unfinished: true }), this, this.batch);
-    }
-    return this.totals;
+    return this.record.check(this);
   }
 
   /** Reads the per-sample statistics (one host wait). */
-  async stats(): Promise<SolveStats> {
-    if (!this.samples) throw new DestroyedError('Solution');
-    const rt = this.y.runtime;
-    const bytes = await rt.readBuffer(this.samples, 0, this.batch * SAMPLE.stride);
-    return parseSamples(bytes, this.batch);
+  stats(): Promise<SolveStats> {
+    return this.record.stats();
   }
 
   /**
@@ -169,11 +142,7 @@ export class Solution {
 
   /** Frees the outputs and the per-sample state. Idempotent. */
   destroy(): void {
-    const rt = this.y.runtime;
     this.y.destroy();
-    if (this.samples) rt.destroyBuffer(this.samples);
-    if (this.report) rt.destroyBuffer(this.report);
-    this.samples = null;
-    this.report = null;
+    this.record.destroy();
   }
 }
