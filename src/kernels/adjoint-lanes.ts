@@ -41,11 +41,12 @@ export function lanesVjpFunctionFloats(layers: readonly number[], timeInput: boo
 
 /**
  * Floats of `vjp4`'s arrays up to which the lane kernel is used (WGSL
- * allows 2,048). Its compile time grows with them: on SwiftShader the first
- * backward solve took 5 s for [2, 50, 2] (1.8 s with one sample per
- * invocation), 13 s for [4, 64, 64, 4] with tanh (1,072 floats; 5 s) and 26 s
- * for [2, 250, 2] (2,024 floats), whose solve it did not make faster. The
- * bound admits the first two.
+ * allows 2,048). Its compile time grows with them: on SwiftShader (Dawn,
+ * pipeline creation) 1.8 s for [2, 50, 2] (0.7 s with one sample per
+ * invocation) and 7.6 s for [4, 64, 64, 4] with tanh (1,072 floats); with
+ * five VJP call sites instead of two they were 4.5 s and 15.9 s, and
+ * [2, 250, 2] (2,024 floats) took 26 s to its first backward, whose solve
+ * the lanes did not make faster. The bound admits the first two.
  */
 export const LANES_VJP_FLOATS_MAX = 1152;
 
