@@ -145,6 +145,22 @@ export async function backward(
   }
 }
 
+/**
+ * Step attempts per sample the reverse solve of `sol` is expected to need
+ * at most, which sizes its first round of dispatches: twice the forward
+ * solve's (its largest evaluation count over the evaluations of an attempt),
+ * plus two per output time (the reverse solve lands on each) and 32.
+ * Undefined when the forward's counts are unknown (a deferred solve not yet
+ * checked). A reverse solve that needs more takes another round: one more
+ * host wait, nothing else.
+ */
+function expectedReverseAttempts(sol: Solution): number | undefined {
+  const maxNfe = sol.summary.maxNfe;
+  if (!Number.isFinite(maxNfe)) return undefined;
+  const perAttempt = Math.max(1, getTableau(sol.options.method).stages - 1);
+  return 2 * Math.ceil(maxNfe / perAttempt) + 2 * sol.t.length + 32;
+}
+
 /** The continuous-adjoint kernel for `sol`, with the backward options resolved. */
 function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel {
   const f = sol.f;
@@ -181,6 +197,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     deferredUnits: opts.deferred ? units() : 0,
     maxScale: opts.dispatchGrowth,
     attemptsPerUnit: opts.stepsPerDispatch,
+    expectedAttempts: expectedReverseAttempts(sol),
     // Without firstStep, an adaptive reverse solve starts from each sample's last forward step.
     seedFirstStep: tableau.adaptive && opts.firstStep === 0,
     entry: 'adjoint',

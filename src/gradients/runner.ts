@@ -57,6 +57,8 @@ export interface GradientKernel {
   readonly maxScale: number;
   /** Step attempts per sample an ordinary dispatch allows, when known (sizes the first round of a waiting solve). */
   readonly attemptsPerUnit?: number;
+  /** Step attempts per sample the solve is expected to need at most, when known (`DriveSpec.expectedAttempts`). */
+  readonly expectedAttempts?: number;
   /** Step totals to report instead of the kernel's own (backprop reports the forward's steps). */
   readonly steps?: { readonly accepted: number; readonly rejected: number };
   /**
@@ -331,6 +333,7 @@ function prepareRun(
         ),
         maxScale: kernel.maxScale,
         attemptsPerUnit: kernel.attemptsPerUnit,
+        expectedAttempts: kernel.expectedAttempts,
       };
     },
   };

@@ -54,6 +54,12 @@ export interface DriveSpec {
   readonly maxScale: number;
   /** Step attempts per sample an ordinary dispatch allows, when known (sizes a waiting solve's first round: `firstRoundUnits`). */
   readonly attemptsPerUnit?: number;
+  /**
+   * Step attempts per sample the solve is expected to need at most, when
+   * known (a reverse solve: from its forward solve's): a waiting solve's
+   * first round then covers these instead of the default step limit.
+   */
+  readonly expectedAttempts?: number;
 }
 
 /** The summary words after the run, by field. */
@@ -261,6 +267,8 @@ export interface SampleChunk {
   readonly workgroupSize: number;
   /** Step attempts per sample an ordinary dispatch allows, when known (`DriveSpec.attemptsPerUnit`). */
   readonly attemptsPerUnit?: number;
+  /** Step attempts per sample the chunk is expected to need at most, when known (`DriveSpec.expectedAttempts`). */
+  readonly expectedAttempts?: number;
 }
 
 /** Deferred units in the first round of a waiting per-sample solve, at most; each next round doubles, up to MAX_ROUND_UNITS. */
@@ -284,14 +292,21 @@ export const FIRST_ROUND_ATTEMPTS = 10_000;
  * largest scale in the first round binds every scale's uniform in every
  * solve, so a solve's memory does not depend on how long it runs. A solve
  * that needs more attempts takes further rounds.
+ *
+ * With `expected` (the attempts a reverse solve is expected to need at most,
+ * from its forward solve), the fewest units covering those (and at most
+ * FIRST_ROUND_ATTEMPTS); the caller binds every scale up front instead
+ * (`startSampleChunk`). The spiral's reverse solve at B = 20 then records one
+ * unit instead of six.
  */
-export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: number): number {
+export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: number, expected?: number): number {
   if (!attemptsPerUnit) return FIRST_ROUND_UNITS;
+  const target = Math.min(FIRST_ROUND_ATTEMPTS, expected ?? FIRST_ROUND_ATTEMPTS);
   let covered = 0;
   for (let k = 0; k < FIRST_ROUND_UNITS; k++) {
     const scale = deferredScale(k, maxScale);
     covered += scale * attemptsPerUnit;
-    if (covered >= FIRST_ROUND_ATTEMPTS && scale >= maxScale) return k + 1;
+    if (covered >= target && (expected !== undefined || scale >= maxScale)) return k + 1;
   }
   return FIRST_ROUND_UNITS;
 }
@@ -305,7 +320,7 @@ export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: n
  */
 export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
   let recorded = 0;
-  for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale); ; units = Math.min(2 * units, MAX_ROUND_UNITS)) {
+  for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale, spec.expectedAttempts); ; units = Math.min(2 * units, MAX_ROUND_UNITS)) {
     const report = createReport(rt, `${spec.label} report`);
     try {
       driveDeferred(rt, spec, units, report, 0, recorded);
@@ -325,12 +340,18 @@ function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
   for (const b of [chunk.samples, ...chunk.clear]) clear.clearBuffer(b);
   chunk.prepare?.(clear);
   rt.submit([clear.finish()]);
+  // A first round sized by the expected attempts may stop short of the
+  // largest scale: bind every scale now, so memory does not depend on how long the solve runs.
+  if (chunk.expectedAttempts !== undefined) {
+    for (let k = 1; deferredScale(k - 1, chunk.maxScale) < chunk.maxScale; k++) chunk.scaled(deferredScale(k, chunk.maxScale));
+  }
   return {
     label: chunk.label,
     batch: chunk.count,
     samples: chunk.samples,
     maxScale: chunk.maxScale,
     attemptsPerUnit: chunk.attemptsPerUnit,
+    expectedAttempts: chunk.expectedAttempts,
     workgroups: Math.ceil(chunk.count / chunk.workgroupSize),
     record: (pass, units, indirect, scale = 1) => {
       const kernel = chunk.scaled(scale);

@@ -2,7 +2,8 @@
  * The first round of a waiting per-sample solve (src/solver/driver.ts
  * `firstRoundUnits`): as few units as cover FIRST_ROUND_ATTEMPTS (the
  * default step limit) step attempts per sample and reach the largest
- * dispatch scale, at most 8.
+ * dispatch scale, at most 8; or, given the attempts a reverse solve is
+ * expected to need, as few as cover those.
  */
 import { describe, expect, it } from 'vitest';
 import { FIRST_ROUND_ATTEMPTS, deferredScale, firstRoundUnits } from '../../src/solver/driver';
@@ -31,5 +32,17 @@ describe('first round of a waiting solve', () => {
     // Without growth (stepsPerDispatch given) every unit is one dispatch.
     expect(firstRoundUnits(4096, 1)).toBe(3);
     expect(firstRoundUnits(256, 1)).toBe(8);
+  });
+  it('with the attempts a reverse solve is expected to need: the fewest units covering them, the largest scale not required', () => {
+    // The spiral's reverse solve: a forward of 20 evaluations (4 attempts), 10 outputs: 2·4 + 2·10 + 32 = 60.
+    expect(firstRoundUnits(256, 16, 60)).toBe(1);
+    expect(firstRoundUnits(256, 16, 257)).toBe(2);
+    expect(firstRoundUnits(4, 16, 70)).toBe(5);
+    expect(covered(5, 4, 16)).toBeGreaterThanOrEqual(70);
+    expect(covered(4, 4, 16)).toBeLessThan(70);
+    // Never more than the default: an expectation above the step limit changes nothing.
+    expect(firstRoundUnits(256, 16, 1e6)).toBe(firstRoundUnits(256, 16));
+    expect(firstRoundUnits(256, 16, 1e6)).toBeLessThanOrEqual(6);
+    expect(firstRoundUnits(undefined, 16, 60)).toBe(8);
   });
 });
