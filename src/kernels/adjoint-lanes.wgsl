@@ -152,7 +152,7 @@ fn adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
       h[k] = plan[k].h;
     }
     if (!any(run)) { break; }
-    // Pass 0 attempts the step; when only some lanes accept, pass 1 makes
+    // Round 0 attempts the step; when only some lanes accept, round 1 makes
     // the θ products again for those alone (one call site of attempt_stages).
     var accepted = vec4<bool>(false);
     var mask = run;
