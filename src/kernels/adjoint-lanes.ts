@@ -26,7 +26,7 @@ import { defineKernel } from '../wgsl/kernel';
 import { type MlpSpec, mlpLabel, mlpOffsets, stateDim } from '../mlp/mlp';
 import { type Activation, activationGradWgsl, activationWgsl } from '../mlp/activations';
 import { type LayerPlan, mlpPlan, vjpFloats } from '../mlp/plan';
-import { type LaneStageEval, controllerWgsl, firstStepWgsl, laneStagesWgsl, statusWgsl } from '../wgsl/rk';
+import { type StageEval, controllerWgsl, firstStepWgsl, laneStagesWgsl, statusWgsl } from '../wgsl/rk';
 import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
 /** Samples per invocation of the lane kernel. */
@@ -82,7 +82,7 @@ export function laneRows(spec: MlpSpec): LaneRows {
  * Σ_lanes (−h_k b_i)·a_kᵀ∂f/∂θ to the step row in the sweep that evaluates
  * them (zero weight outside `run`); the others make no θ products.
  */
-const laneStageEval: LaneStageEval = (time, b) => `vjp4(${time}, select(vec4<f32>(0.0), -h * ${b}, run), ${b} != 0.0);`;
+const laneStageEval: StageEval = (time, b) => `vjp4(${time}, select(vec4<f32>(0.0), -h * ${b}, run), ${b} != 0.0);`;
 
 /** The two rows and `acc_load`, `acc_store`, `commit_step_row` (acc += step row, step row ← 0), `clear_step_row`. */
 function rowsWgsl(P: number, rows: LaneRows, N: number): { wgsl: string; step: (idx: string) => string } {

@@ -109,7 +109,9 @@ export function scaledSum(coeffs: readonly number[], name: string): { lets: stri
  * The WGSL statement that evaluates a stage at time `time` (its input is in
  * `rhs_in`; it leaves the derivative in `rhs_out`), given `b`, the WGSL of
  * the stage's weight b_i: one statement for every stage (the adjoint kernels
- * add θ products where b_i ≠ 0). Default: `rhs_eval(time);`.
+ * add θ products where b_i ≠ 0; in the lane form, `time` is a vec4 and the
+ * statement may also read the attempt's `h` and `run`). Default:
+ * `rhs_eval(time);`.
  */
 export type StageEval = (time: string, b: string) => string;
 
@@ -123,8 +125,10 @@ function tableauConsts(tab: Tableau): string[] {
 }
 
 /** ynew = y + Σ_j (h·b_j)·K[j], then Σ_d (e_d / (atol + rtol·max(|y_d|, |ynew_d|)))² returned, e = Σ_j (h·b̂err_j)·K[j]. */
-function solutionAndError(tab: Tableau, L: string[], solutionDone: boolean, c: (v: string) => string): void {
-  if (!solutionDone) solution(tab, L);
+function solutionAndError(tab: Tableau, L: string[], c: (v: string) => string): void {
+  const hb = scaledSum(tab.b, 'hb');
+  if (hb.lets) L.push(`  ${hb.lets}`);
+  L.push(`  for (var d = 0u; d < N; d++) { ynew[d] = y[d] + (${hb.sum}); }`);
   if (tab.adaptive && tab.bErr.some((x) => x !== 0)) {
     const { lets, sum } = scaledSum(tab.bErr, 'he');
     L.push(`  ${lets}`);
@@ -138,12 +142,6 @@ function solutionAndError(tab: Tableau, L: string[], solutionDone: boolean, c: (
   } else {
     L.push(`  return ${c('0.0')};`);
   }
-}
-
-function solution(tab: Tableau, L: string[]): void {
-  const { lets, sum } = scaledSum(tab.b, 'hb');
-  if (lets) L.push(`  ${lets}`);
-  L.push(`  for (var d = 0u; d < N; d++) { ynew[d] = y[d] + (${sum}); }`);
 }
 
 /**
@@ -179,18 +177,10 @@ export function stagesWgsl(tab: Tableau, stageEval: StageEval = plainStage): str
     '    K[i] = rhs_out;',
     '  }',
   ];
-  solutionAndError(tab, L, false, (v) => v);
+  solutionAndError(tab, L, (v) => v);
   L.push('}');
   return L.join('\n');
 }
-
-/**
- * How the lane form evaluates a stage at the vec4 time `time`, leaving f in
- * `rhs_out`: one WGSL statement for every stage, given `b`, the WGSL of b_i
- * (the lane adjoint adds θ products where b_i ≠ 0; the evaluation may also
- * read the attempt's `h` and `run`).
- */
-export type LaneStageEval = StageEval;
 
 /**
  * The same stages on four lanes, each lane with its own t and h, lanes
@@ -207,7 +197,7 @@ export type LaneStageEval = StageEval;
  * compilers, inlines every call), so the kernel has as few call sites of it
  * as it can: the stages are a loop over i with the tableau as constant
  * arrays, the evaluation is one statement whatever b_i, and the includer
- * calls `attempt_stages` from one place (a pass loop, for the redo).
+ * calls `attempt_stages` from one place (a loop of two rounds, for the redo).
  * Written out (seven call sites, twelve with a separate redo) the lane
  * adjoint's backward took 3.3× as long on SwiftShader (spiral [2, 50, 2],
  * B = 16,384), and still about 1.24× with the inputs written out in a switch
@@ -220,7 +210,7 @@ export type LaneStageEval = StageEval;
  * step as in rk_stages, so `attempt_stages(t, h, run)` starts at stage 1 and
  * has no redo.
  */
-export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval, carryFirst = false): string {
+export function laneStagesWgsl(tab: Tableau, stageEval: StageEval, carryFirst = false): string {
   const L: string[] = tableauConsts(tab);
   // y + Σ_j (h·a_ij)·K[j], summed over a loop on j (the zero a_ij skipped).
   L.push(
@@ -255,7 +245,7 @@ export function laneStagesWgsl(tab: Tableau, stageEval: LaneStageEval, carryFirs
       '  if (redo) { return vec4<f32>(0.0); }',
     );
   }
-  solutionAndError(tab, L, false, (v) => `vec4<f32>(${v})`);
+  solutionAndError(tab, L, (v) => `vec4<f32>(${v})`);
   L.push('}');
   return L.join('\n');
 }
