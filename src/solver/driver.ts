@@ -16,10 +16,10 @@
  * host wait at all.
  *
  * A per-sample solve that waits (`driveInRounds`) is rounds of the same, each
- * followed by one read of the report: 8 units (79 ordinary dispatches' worth
- * of attempts with growth; fewer when that many dispatches would allow far
- * more attempts than a solve needs), then twice as many, … up to 512, so
- * almost every solve costs one host wait and a long one O(log steps).
+ * followed by one read of the report, but every unit at the largest scale:
+ * first as few units as allow the default step limit (at most 8; one for a
+ * small problem), then twice as many, … up to 512, so almost every solve
+ * costs one host wait and a long one O(log steps).
  *
  * Batch-shared step control (`driveToCompletion`), where a unit is one
  * attempt of the whole batch, submits chunks of units, each followed by the
@@ -220,21 +220,29 @@ export function deferredUnitsCovering(dispatches: number, maxScale: number): num
 
 /**
  * A deferred solve: records and submits exactly `units` units of work,
- * without reading anything back. Unit k allows `deferredScale(k, spec.maxScale)` times the
- * usual step attempts, and a probe follows every unit (does any sample still
- * run?), so once every sample has finished the remaining dispatches are
- * empty; the summary after the last unit is folded into `report` (a SUMMARY the caller initialised with
- * `emptyReport()`), sample indices shifted by `offset`. The caller reads the
- * report later (or never).
+ * without reading anything back. Unit k allows `scaleOf(k)` times the usual
+ * step attempts (by default `deferredScale(k, spec.maxScale)`: 1, 2, 4, …),
+ * and a probe follows every unit (does any sample still run?), so once every
+ * sample has finished the remaining dispatches are empty; the summary after
+ * the last unit is folded into `report` (a SUMMARY the caller initialised
+ * with `emptyReport()`), sample indices shifted by `offset`. The caller reads
+ * the report later (or never).
  */
-export function driveDeferred(rt: Runtime, spec: DriveSpec, units: number, report: GPUBuffer, offset = 0, firstUnit = 0): void {
+export function driveDeferred(
+  rt: Runtime,
+  spec: DriveSpec,
+  units: number,
+  report: GPUBuffer,
+  offset = 0,
+  scaleOf: (k: number) => number = (k) => deferredScale(k, spec.maxScale),
+): void {
   const device = rt.device;
   const rig = summaryRig(rt, spec, offset, report);
   try {
     const encoder = device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
     const pass = encoder.beginComputePass({ label: spec.label });
     for (let k = 0; k < units; k++) {
-      spec.record(pass, 1, rig.indirect, deferredScale(firstUnit + k, spec.maxScale));
+      spec.record(pass, 1, rig.indirect, scaleOf(k));
       if (k < units - 1) rig.summarizer.dispatch(pass, 'probe', 1);
     }
     rig.summarizer.dispatch(pass, 'summarize', 1);
@@ -271,7 +279,7 @@ export interface SampleChunk {
   readonly expectedAttempts?: number;
 }
 
-/** Deferred units in the first round of a waiting per-sample solve, at most; each next round doubles, up to MAX_ROUND_UNITS. */
+/** Units in the first round of a waiting per-sample solve, at most; each next round doubles, up to MAX_ROUND_UNITS. */
 const FIRST_ROUND_UNITS = 8;
 const MAX_ROUND_UNITS = 512;
 /**
@@ -282,53 +290,43 @@ const MAX_ROUND_UNITS = 512;
 export const FIRST_ROUND_ATTEMPTS = 10_000;
 
 /**
- * Units of a waiting solve's first round: the fewest (up to
- * FIRST_ROUND_UNITS) whose dispatches allow FIRST_ROUND_ATTEMPTS step
- * attempts per sample and reach the largest scale, or FIRST_ROUND_UNITS
- * when the attempts per dispatch are unknown. A small problem's dispatches
- * each allow up to 256 attempts, so 6 units (scales 1 … 16, 16) instead of 8
- * cover 12,032: the dispatches and probes a solve records after its samples
- * have finished still cost ~0.1–0.2 ms each on SwiftShader. Reaching the
- * largest scale in the first round binds every scale's uniform in every
- * solve, so a solve's memory does not depend on how long it runs. A solve
- * that needs more attempts takes further rounds.
- *
- * With `expected` (the attempts a reverse solve is expected to need at most,
- * from its forward solve), the fewest units covering those (and at most
- * FIRST_ROUND_ATTEMPTS); the caller binds every scale up front instead
- * (`startSampleChunk`). The spiral's reverse solve at B = 20 then records one
- * unit instead of six.
+ * Units of a waiting solve's first round, every unit at the largest scale
+ * (`driveInRounds`): the fewest (up to FIRST_ROUND_UNITS) allowing
+ * FIRST_ROUND_ATTEMPTS step attempts per sample — or `expected` attempts
+ * when given (a reverse solve's, from its forward solve), if fewer — or
+ * FIRST_ROUND_UNITS when the attempts per dispatch are unknown. Every unit
+ * costs a dispatch and a probe (~0.1–0.2 ms each on SwiftShader) even once
+ * every sample has finished, so a small problem's solve records one unit
+ * where the growing scales of a deferred solve took six.
  */
 export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: number, expected?: number): number {
   if (!attemptsPerUnit) return FIRST_ROUND_UNITS;
   const target = Math.min(FIRST_ROUND_ATTEMPTS, expected ?? FIRST_ROUND_ATTEMPTS);
-  let covered = 0;
-  for (let k = 0; k < FIRST_ROUND_UNITS; k++) {
-    const scale = deferredScale(k, maxScale);
-    covered += scale * attemptsPerUnit;
-    if (covered >= target && (expected !== undefined || scale >= maxScale)) return k + 1;
-  }
-  return FIRST_ROUND_UNITS;
+  return Math.min(FIRST_ROUND_UNITS, Math.max(1, Math.ceil(target / (maxScale * attemptsPerUnit))));
 }
 
 /**
- * Runs a per-sample solve to completion in rounds of deferred units (8, 16,
- * 32, … up to 512, the scales continuing across rounds; the first round
- * shorter for small problems, `firstRoundUnits`), reading the report
- * after each: one host wait a round. Returns the last report: the totals of
- * the whole solve, since the per-sample counters it folds are cumulative.
+ * Runs a per-sample solve to completion in rounds of units (the first
+ * `firstRoundUnits`, each next twice as many, up to 512), reading the report
+ * after each: one host wait a round. Every unit runs at the largest scale:
+ * unlike a deferred solve, which grows its dispatches from one attempt's
+ * worth so that a short solve wastes little of its fixed budget, a waiting
+ * solve stops recording once it reads that every sample has finished, and a
+ * sample that finishes early leaves its dispatch early anyway. So one
+ * uniform serves every solve, whatever its length. Returns the last report:
+ * the totals of the whole solve, since the per-sample counters it folds are
+ * cumulative.
  */
 export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
-  let recorded = 0;
+  const full = () => spec.maxScale;
   for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale, spec.expectedAttempts); ; units = Math.min(2 * units, MAX_ROUND_UNITS)) {
     const report = createReport(rt, `${spec.label} report`);
     try {
-      driveDeferred(rt, spec, units, report, 0, recorded);
+      driveDeferred(rt, spec, units, report, 0, full);
     } catch (e) {
       rt.destroyBuffer(report);
       throw e;
     }
-    recorded += units;
     const values = await readReport(rt, report);
     if (values.running === 0) return values;
   }
@@ -340,11 +338,6 @@ function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
   for (const b of [chunk.samples, ...chunk.clear]) clear.clearBuffer(b);
   chunk.prepare?.(clear);
   rt.submit([clear.finish()]);
-  // A first round sized by the expected attempts may stop short of the
-  // largest scale: bind every scale now, so memory does not depend on how long the solve runs.
-  if (chunk.expectedAttempts !== undefined) {
-    for (let k = 1; deferredScale(k - 1, chunk.maxScale) < chunk.maxScale; k++) chunk.scaled(deferredScale(k, chunk.maxScale));
-  }
   return {
     label: chunk.label,
     batch: chunk.count,
