@@ -306,8 +306,17 @@ export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: n
 }
 
 /**
+ * Units of the round after one of `units`: twice as many, and at least
+ * twice FIRST_ROUND_UNITS (a solve that outgrew a short first round is a
+ * long one), up to MAX_ROUND_UNITS.
+ */
+export function nextRoundUnits(units: number): number {
+  return Math.min(Math.max(2 * units, 2 * FIRST_ROUND_UNITS), MAX_ROUND_UNITS);
+}
+
+/**
  * Runs a per-sample solve to completion in rounds of units (the first
- * `firstRoundUnits`, each next twice as many, up to 512), reading the report
+ * `firstRoundUnits`, then `nextRoundUnits`), reading the report
  * after each: one host wait a round. Every unit runs at the largest scale:
  * unlike a deferred solve, which grows its dispatches from one attempt's
  * worth so that a short solve wastes little of its fixed budget, a waiting
@@ -319,7 +328,7 @@ export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: n
  */
 export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
   const full = () => spec.maxScale;
-  for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale, spec.expectedAttempts); ; units = Math.min(2 * units, MAX_ROUND_UNITS)) {
+  for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale, spec.expectedAttempts); ; units = nextRoundUnits(units)) {
     const report = createReport(rt, `${spec.label} report`);
     try {
       driveDeferred(rt, spec, units, report, 0, full);

@@ -101,8 +101,8 @@ function checkLong(name: string, r: Awaited<ReturnType<typeof longSolve>>, want:
   expect(v.stepsPerDispatch).toBeGreaterThanOrEqual(1);
   expect(v.stepsPerDispatch).toBeLessThanOrEqual(256);
   expect(dispatches * 16 * v.stepsPerDispatch).toBeGreaterThanOrEqual(N);
-  // O(log N) host waits: rounds of 8, 16, 32, … growing dispatches (1, 2, 4, 8, then 16 × 256 steps);
-  // the first round covers 79 · 256 steps, the second 256 · 256 more, the third the rest: 3 waits here.
+  // O(log N) host waits: rounds of dispatches of 16 × 256 steps each, 3 (the fewest allowing
+  // 10,000 steps), then 16, 32, …: 3 · 4,096 steps, 16 · 4,096 more, the third the rest: 3 waits here.
   expect(v.summary.hostWaits).toBeLessThanOrEqual(4);
   expect(v.mapAsync).toBe(v.summary.hostWaits);
 }

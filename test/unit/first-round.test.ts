@@ -6,7 +6,7 @@
  * need, as few as allow those.
  */
 import { describe, expect, it } from 'vitest';
-import { FIRST_ROUND_ATTEMPTS, firstRoundUnits } from '../../src/solver/driver';
+import { FIRST_ROUND_ATTEMPTS, firstRoundUnits, nextRoundUnits } from '../../src/solver/driver';
 
 /** Attempts per sample `units` units at the largest scale allow. */
 const allowed = (units: number, perUnit: number, maxScale: number) => units * perUnit * maxScale;
@@ -44,5 +44,11 @@ describe('first round of a waiting solve', () => {
     // Never more than the default: an expectation above the step limit changes nothing.
     expect(firstRoundUnits(256, 16, 1e6)).toBe(firstRoundUnits(256, 16));
     expect(firstRoundUnits(undefined, 16, 60)).toBe(8);
+  });
+});
+
+describe('later rounds', () => {
+  it('double, from at least 16 units, up to 512', () => {
+    expect([1, 3, 8, 16, 200, 256, 512].map(nextRoundUnits)).toEqual([16, 16, 16, 32, 400, 512, 512]);
   });
 });
