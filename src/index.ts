@@ -5,8 +5,8 @@
  */
 
 /** Device, caches, counters and error handling. */
-export { createRuntime, Runtime } from './runtime/runtime';
-export type { RuntimeOptions, RuntimeCounters } from './runtime/runtime';
+export { adapterKind, createRuntime, Runtime } from './runtime/runtime';
+export type { AdapterKind, RuntimeOptions, RuntimeCounters } from './runtime/runtime';
 
 /** GPU-resident float32 arrays. */
 export { Tensor } from './runtime/tensor';

@@ -15,6 +15,7 @@ import { activationWgsl } from '../mlp/activations';
 import { laneRhsWgsl } from '../mlp/lanes';
 import { controllerWgsl, firstStepWgsl, kSlots, laneStagesWgsl, statusWgsl } from '../wgsl/rk';
 import { type IntegrateSpec, denseWgsl, integrateBindings } from './integrate';
+import type { AdapterKind } from '../runtime/runtime';
 
 /** Samples per invocation of the lane integration kernel. */
 export const INTEGRATE_LANES = 4;
@@ -22,7 +23,8 @@ export const INTEGRATE_LANES = 4;
 export const INTEGRATE_LANES_WORKGROUP = 64;
 
 /**
- * Batches from which the lane kernel is the default (where the MLP fits).
+ * Batches from which the lane kernel is the default (where the MLP fits) on
+ * a CPU adapter (SwiftShader).
  * Interleaved A/B on SwiftShader (dopri5, rtol 1e-6, atol 1e-7, 11 outputs on
  * [0, 1], median of 7 rounds, lanes / one sample per invocation): [2, 50, 2]
  * 0.61 at B = 1,024, 0.59 at 16,384, 0.65 at 64, 0.72 at 256, but 0.95 at
@@ -31,6 +33,21 @@ export const INTEGRATE_LANES_WORKGROUP = 64;
  * [2, 512, 2] 0.50 at 1,024; [4, 256, 256, 4] 0.28 at 256.
  */
 export const INTEGRATE_LANES_MIN_BATCH = 64;
+
+/**
+ * The same on a GPU adapter: four samples per invocation divide the
+ * invocations by four, and a discrete GPU keeps tens of thousands of them
+ * in flight, so the lane kernel is the default only once B/4 invocations
+ * (16,384) can still fill one; below, one sample per invocation. Chosen
+ * from that count, not measured: there is no GPU on the machines the
+ * benchmarks ran on (`kernel` overrides it).
+ */
+export const INTEGRATE_LANES_MIN_BATCH_GPU = 65_536;
+
+/** The batch from which the lane kernel is the default on an adapter of this kind. */
+export function lanesMinBatch(kind: AdapterKind): number {
+  return kind === 'cpu' ? INTEGRATE_LANES_MIN_BATCH : INTEGRATE_LANES_MIN_BATCH_GPU;
+}
 
 /**
  * Whether the lane kernel applies: the four-lane MLP's function arrays

@@ -55,6 +55,20 @@ interface DeviceCache {
   modules: Map<string, GPUShaderModule>;
 }
 
+/** Where an adapter computes: on the CPU (SwiftShader, a fallback adapter) or on a GPU. */
+export type AdapterKind = 'cpu' | 'gpu';
+
+/**
+ * The kind of an adapter from its description: 'cpu' for SwiftShader (the
+ * CPU Vulkan that Chrome and Dawn fall back to) or an adapter that says it
+ * is a fallback, 'gpu' otherwise, including when nothing is known.
+ */
+export function adapterKind(info: GPUAdapterInfo | null): AdapterKind {
+  if (!info) return 'gpu';
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return fallback || info.architecture === 'swiftshader' || info.device === 'swiftshader' ? 'cpu' : 'gpu';
+}
+
 /** Per-device caches, shared by every runtime that wraps the same device. */
 const deviceCaches = new WeakMap<GPUDevice, DeviceCache>();
 
@@ -151,6 +165,12 @@ export class Runtime {
   readonly limits: GPUSupportedLimits;
   /** Adapter description when the runtime requested the adapter itself. */
   readonly adapterInfo: GPUAdapterInfo | null;
+  /**
+   * Where the adapter computes (`adapterKind`): 'cpu' for SwiftShader or a
+   * fallback adapter, 'gpu' otherwise (also when the adapter is unknown).
+   * Defaults that depend on how many invocations fill the device follow it.
+   */
+  readonly adapterKind: AdapterKind;
   /** Uncaptured WebGPU errors seen on this device (also passed to `onUncapturedError`). */
   readonly errors: GPUError[] = [];
   /** Buffers, bytes, host waits, submits and dispatches so far. */
@@ -186,6 +206,7 @@ export class Runtime {
     this.device = device;
     this.limits = device.limits;
     this.adapterInfo = adapterInfo;
+    this.adapterKind = adapterKind(adapterInfo ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo ?? null);
     this.ownsDevice = ownsDevice;
     this.debugShaders = options.debugShaders ?? false;
     this.cache = cacheFor(device);

@@ -22,7 +22,8 @@ import {
   integrateKernel,
   integrateWorkgroups,
 } from '../kernels/integrate';
-import { INTEGRATE_LANES_MIN_BATCH, integrateLanesFit, integrateLanesKernel, integrateLanesWorkgroups } from '../kernels/integrate-lanes';
+import { integrateLanesFit, integrateLanesKernel, integrateLanesWorkgroups, lanesMinBatch } from '../kernels/integrate-lanes';
+import type { AdapterKind } from '../runtime/runtime';
 import type { Tableau } from '../methods/tableau';
 import { mlpFlops } from '../mlp/mlp';
 import type { Runtime } from '../runtime/runtime';
@@ -166,7 +167,7 @@ function checkProblem(
   const T = times.length;
   const { tableau, ...asked } = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec) });
   if (sampleTimes) checkSampleTimesOptions(asked);
-  const opts: ResolvedOdeintOptions = { ...asked, kernel: sampleTimes ? 'invocation' : integrateKernelKind(f.spec, tableau, B, asked) };
+  const opts: ResolvedOdeintOptions = { ...asked, kernel: sampleTimes ? 'invocation' : integrateKernelKind(f.spec, tableau, B, asked, f.runtime.adapterKind) };
   if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');
   checkDispatch(rt, 'y0', y0, B, INTEGRATE_WORKGROUP);
   const batchMode = opts.stepControl === 'batch';
@@ -212,15 +213,23 @@ function checkSampleTimesOptions(opts: ResolvedOdeintOptions): void {
 }
 
 /**
- * The integration kernel of a solve: the option; else 'lanes' from
- * INTEGRATE_LANES_MIN_BATCH = 64 samples where the MLP fits the lane kernel
- * (measured faster from there: see that constant), 'invocation' below or
- * where it does not fit. Batch step control always uses the one-sample
- * kernel's batch entry points.
+ * The integration kernel of a solve: the option; else 'lanes' where the MLP
+ * fits the lane kernel from `lanesMinBatch(adapter)` samples — 64 on a CPU
+ * adapter (measured faster from there: INTEGRATE_LANES_MIN_BATCH), 65,536
+ * on a GPU (so that B/4 invocations still fill it:
+ * INTEGRATE_LANES_MIN_BATCH_GPU) — 'invocation' below or where it does not
+ * fit. Batch step control always uses the one-sample kernel's batch entry
+ * points.
  */
-export function integrateKernelKind(spec: MLP['spec'], tableau: Tableau, batch: number, opts: ResolvedOdeintOptions): IntegrateKernel {
+export function integrateKernelKind(
+  spec: MLP['spec'],
+  tableau: Tableau,
+  batch: number,
+  opts: ResolvedOdeintOptions,
+  adapter: AdapterKind,
+): IntegrateKernel {
   if (opts.stepControl === 'batch') return 'invocation';
-  if (opts.kernel === undefined) return batch >= INTEGRATE_LANES_MIN_BATCH && integrateLanesFit(spec, tableau) ? 'lanes' : 'invocation';
+  if (opts.kernel === undefined) return batch >= lanesMinBatch(adapter) && integrateLanesFit(spec, tableau) ? 'lanes' : 'invocation';
   const kind = opts.kernel;
   if (kind === 'lanes' && !integrateLanesFit(spec, tableau)) {
     throw new ArgumentError('options.kernel', kind, "'invocation' for this MLP (its 4-lane arrays exceed WGSL's 8 KiB of function memory)");

@@ -83,11 +83,13 @@ export interface OdeintOptions {
    * `'lanes'` four per invocation, as the lanes of vec4 values, each with its
    * own time, step size, controller state and status, so every parameter
    * loaded serves four samples. Both take the same steps and give the same
-   * float32 results. Default: `'lanes'` from 64 samples where the MLP fits
-   * (measured 1.4–3.5× faster there on SwiftShader), `'invocation'` below
-   * (where there are too few samples to fill the GPU in fours) and with
-   * `stepControl: 'batch'`. `'lanes'` needs `stepControl: 'per-sample'` and
-   * an MLP whose four-lane arrays fit WGSL's 8 KiB of function memory.
+   * float32 results. Default, where the MLP fits: on a CPU adapter
+   * (SwiftShader; `Runtime.adapterKind`) `'lanes'` from 64 samples
+   * (measured 1.4–3.5× faster there), on a GPU from 65,536 (so that B/4
+   * invocations still fill it; chosen from that count, not measured);
+   * `'invocation'` below and with `stepControl: 'batch'`. `'lanes'` needs
+   * `stepControl: 'per-sample'` and an MLP whose four-lane arrays fit WGSL's
+   * 8 KiB of function memory.
    */
   kernel?: IntegrateKernel;
   /**

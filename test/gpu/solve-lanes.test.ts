@@ -20,6 +20,9 @@ import { solveAccurate, solveFixed } from '../reference/solve';
 import { type Problem, makeProblem, relError } from './problems';
 import { type SolveResult, allSamples, gather, linearExact, linearProblem, runSolve, useHarness } from './solve-helpers';
 import { decode } from './wire';
+import type { WebodeTestHandle } from './harness';
+
+declare const webodeTest: WebodeTestHandle;
 
 const harness = useHarness();
 
@@ -196,5 +199,30 @@ describe('lane kernel: failures per lane', () => {
       expect(s.accepted[x.sample] + s.rejected[x.sample]).toBe(maxSteps);
     }
     for (const b of allSamples(7).filter((b) => !failed.includes(b))) expect(s.status[b]).toBe('done');
+  });
+});
+
+describe('lane kernel: the default', () => {
+  it('SwiftShader is a CPU adapter: the lane kernel from 64 samples, one sample per invocation below', async () => {
+    const r = await harness().page.evaluate(async () => {
+      const { webode } = webodeTest;
+      const rt = await webode.createRuntime();
+      try {
+        const f = new webode.MLP(rt, { layers: [2, 8, 2], activation: 'tanh', seed: 1 });
+        const kinds: string[] = [];
+        for (const B of [63, 64]) {
+          const sol = await webode.odeint(f, new Float32Array(2 * B).fill(0.5), [0, 0.1]);
+          kinds.push(String(sol.options.kernel));
+          sol.destroy();
+        }
+        f.destroy();
+        return { architecture: rt.adapterInfo?.architecture ?? null, adapterKind: rt.adapterKind, kinds };
+      } finally {
+        rt.destroy();
+      }
+    });
+    expect(r.architecture).toBe('swiftshader');
+    expect(r.adapterKind).toBe('cpu');
+    expect(r.kinds).toEqual(['invocation', 'lanes']);
   });
 });

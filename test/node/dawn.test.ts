@@ -38,6 +38,9 @@ function reference(params: ArrayLike<number>, y0: readonly number[]): number[] {
 describe('Node, Dawn', () => {
   it('a runtime takes Dawn as its GPU, and rejects what is not one', async () => {
     expect(rt.device).toBeTruthy();
+    // Dawn here runs on SwiftShader: a CPU adapter, whose defaults (the lane kernel from 64 samples) apply.
+    expect(rt.adapterInfo?.architecture).toBe('swiftshader');
+    expect(rt.adapterKind).toBe('cpu');
     await expect(createRuntime({ gpu: 5 as unknown as GPU })).rejects.toBeInstanceOf(ArgumentError);
   });
 
