@@ -17,7 +17,7 @@ import type { Tableau } from '../methods/tableau';
 import { mlpFlops } from '../mlp/mlp';
 import { cnfStateWidth } from '../mlp/trace';
 import type { Runtime } from '../runtime/runtime';
-import { Tensor } from '../runtime/tensor';
+import { Tensor, checkGivenValues } from '../runtime/tensor';
 import { type ReverseSolveOptions, deferredUnits, resolveOptions, solverValues } from '../solver/options';
 import { Solution } from '../solver/solution';
 import type { BackwardSummary } from '../gradients/gradients';
@@ -99,16 +99,7 @@ export async function flowBackward(
   const B = r.batch;
   const D = flow.dim;
   const NA = cnfStateWidth(flow.field);
-  const len = dLdlogp instanceof Tensor ? dLdlogp.size : dLdlogp && typeof dLdlogp.length === 'number' ? dLdlogp.length : -1;
-  if (len !== B) throw new ArgumentError('dLdlogp', dLdlogp, `${B} values: dL/dlog p of every sample`);
-  if (dLdlogp instanceof Tensor) {
-    dLdlogp.checkUsableOn(rt, 'dLdlogp');
-  } else {
-    for (let i = 0; i < B; i++) {
-      const v = dLdlogp[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`dLdlogp[${i}]`, v, 'a finite number');
-    }
-  }
+  checkGivenValues(rt, 'dLdlogp', dLdlogp, B, `${B} values: dL/dlog p of every sample`);
   const fwd = r.options;
   const method = options.method ?? fwd.method;
   const { tableau, ...opts } = resolveOptions(

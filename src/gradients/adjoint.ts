@@ -22,7 +22,7 @@ import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, chunkSize, runGradients }
 import { type ReverseSolveOptions, deferredUnits, integrationDirection, resolveOptions, solverValues } from '../solver/options';
 import { type Solution, provideGradientSolve } from '../solver/solution';
 import { getTableau } from '../methods/tableau';
-import { Tensor } from '../runtime/tensor';
+import { Tensor, checkGivenValues } from '../runtime/tensor';
 
 /** Options of `solution.backward`. Defaults come from the forward solve. */
 export interface BackwardOptions extends ReverseSolveOptions {
@@ -93,16 +93,7 @@ export async function backward(
   const { batch: B, dim: D } = sol;
   const T = sol.t.length;
   const n = T * B * D;
-  const len = dLdy instanceof Tensor ? dLdy.size : dLdy && typeof dLdy.length === 'number' ? dLdy.length : -1;
-  if (len !== n) throw new ArgumentError('dLdy', dLdy, `${n} values: ∂L/∂y for every output, shape [T=${T}][B=${B}][D=${D}]`);
-  if (dLdy instanceof Tensor) {
-    dLdy.checkUsableOn(rt, 'dLdy');
-  } else {
-    for (let i = 0; i < n; i++) {
-      const v = dLdy[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`dLdy[${i}]`, v, 'a finite number');
-    }
-  }
+  checkGivenValues(rt, 'dLdy', dLdy, n, `${n} values: ∂L/∂y for every output, shape [T=${T}][B=${B}][D=${D}]`);
   const mode = options.mode ?? 'adjoint';
   if (mode !== 'adjoint' && mode !== 'backprop') throw new ArgumentError('options.mode', mode, "'adjoint' or 'backprop'");
   const timeGradient = options.timeGradient ?? true;

@@ -122,3 +122,24 @@ export class Tensor {
     this.gpuBuffer = null;
   }
 }
+
+/**
+ * Checks an argument given as a `Tensor` or as an array of exactly `n`
+ * values: a tensor of `n` elements usable on `runtime`, or an array of `n`
+ * finite numbers. Throws `ArgumentError` naming the argument (`expected`
+ * says what it should hold) or its first bad element.
+ */
+export function checkGivenValues(runtime: Runtime, argument: string, value: unknown, n: number, expected: string): void {
+  const len =
+    value instanceof Tensor ? value.size : value && typeof (value as ArrayLike<number>).length === 'number' ? (value as ArrayLike<number>).length : -1;
+  if (len !== n) throw new ArgumentError(argument, value, expected);
+  if (value instanceof Tensor) {
+    value.checkUsableOn(runtime, argument);
+    return;
+  }
+  const values = value as ArrayLike<unknown>;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`${argument}[${i}]`, v, 'a finite number');
+  }
+}
