@@ -12,7 +12,8 @@
  * number of steps.
  */
 import { ADJOINT_PARAMS, ADJOINT_WORKGROUP, adjointKernel as adjointDefinition, adjointRows } from '../kernels/adjoint';
-import { ADJOINT_LANES, ADJOINT_LANES_WORKGROUP, LANES_MIN_BATCH, adjointLanesFit, adjointLanesKernel, laneRows } from '../kernels/adjoint-lanes';
+import { ADJOINT_LANES, LANES_MIN_BATCH, adjointLanesFit, adjointLanesKernel, laneRows } from '../kernels/adjoint-lanes';
+import { laneWorkgroup } from '../kernels/integrate-lanes';
 import { WORKGROUP_MAX_BATCH, WORKGROUP_MIN_PARAMS, adjointWorkgroupFits, adjointWorkgroupKernel } from '../kernels/adjoint-workgroup';
 import { mlpFlops, mlpOffsets, stateDim } from '../mlp/mlp';
 import { backpropKernel } from './backprop';
@@ -207,10 +208,11 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
     };
   }
   if (kind === 'lanes') {
+    const workgroup = laneWorkgroup(rt.adapterKind, B);
     return {
       ...shared,
-      kernel: rt.kernel(adjointLanesKernel, spec),
-      workgroupSize: ADJOINT_LANES_WORKGROUP * ADJOINT_LANES,
+      kernel: rt.kernel(adjointLanesKernel, { ...spec, workgroup }),
+      workgroupSize: workgroup * ADJOINT_LANES,
       samplesPerInvocation: ADJOINT_LANES,
       // Per sample: [z, a] (2·D floats) and, for large P, a quarter of its invocation's step row; zero at the start.
       scratch: [{ binding: 'state', label: 'state', bytesPerSample: 4 * laneRows(f.spec).stateFloatsPerSample, clear: true }],

@@ -31,8 +31,10 @@ import { accumulatorRef, accumulatorWgsl } from '../mlp/vjp';
 
 /** Samples per invocation of the lane kernel. */
 export const ADJOINT_LANES = 4;
-/** Invocations per workgroup of the lane kernel. */
-export const ADJOINT_LANES_WORKGROUP = 64;
+/** The lane kernel's compile-time spec: the adjoint's, and its workgroup size (`laneWorkgroup` of src/kernels/integrate-lanes.ts). */
+export interface LaneAdjointSpec extends AdjointSpec {
+  readonly workgroup: number;
+}
 
 /** Floats of function-scope arrays `vjp4` declares (vec4 lanes): the plan's 'lanes' count (`vjpFloats`). */
 export function lanesVjpFunctionFloats(layers: readonly number[], timeInput: boolean, act: Activation = 'softplus'): number {
@@ -265,9 +267,9 @@ function laneTimesWgsl(perSample: boolean): { TIMES_DECL: string; LANE_TOUT: str
  */
 export const adjointLanesKernel = defineKernel({
   name: 'adjoint-lanes',
-  bindings: (spec: AdjointSpec) => adjointBindings(spec.mlp),
+  bindings: (spec: LaneAdjointSpec) => adjointBindings(spec.mlp),
   entryPoints: ['adjoint'],
-  wgsl: (spec: AdjointSpec, decls) => {
+  wgsl: (spec: LaneAdjointSpec, decls) => {
     const D = stateDim(spec.mlp);
     const N = 2 * D;
     const P = mlpOffsets(spec.mlp.layers).count;
@@ -292,7 +294,7 @@ export const adjointLanesKernel = defineKernel({
       ROWS: wgsl,
       LANDING: landingWgsl({ lane: true }),
       FIRST_STEP: firstStepWgsl(4, (time) => `vjp4(${time}, vec4<f32>(0.0), false);`, spec.perSampleTimes === true),
-      WG: ADJOINT_LANES_WORKGROUP,
+      WG: spec.workgroup,
     });
   },
 });

@@ -19,8 +19,30 @@ import type { AdapterKind } from '../runtime/runtime';
 
 /** Samples per invocation of the lane integration kernel. */
 export const INTEGRATE_LANES = 4;
-/** Invocations per workgroup of the lane integration kernel. */
-export const INTEGRATE_LANES_WORKGROUP = 64;
+/**
+ * Invocations per workgroup of the lane kernels (the forward here and the
+ * lane adjoint), by adapter and batch. On a GPU, 64. A CPU adapter
+ * (SwiftShader) runs a workgroup on one of its threads, four invocations at
+ * a time, so a workgroup of 64 lane invocations (256 samples) keeps one
+ * core busy while the others wait: below LANE_SMALL_BATCH samples (fewer
+ * than 8 such workgroups) the workgroups hold 4 invocations, so that the
+ * batch shares out over the cores; from there, 64. Interleaved A/B on
+ * SwiftShader, 2 cores (dopri5, rtol 1e-6, 11 outputs; 4 against 64, time
+ * ratios, bench/NOTES.md): [2, 50, 2] at B = 256 forward 0.77, backward
+ * 0.59; [4, 64, 64, 4] at 256 backward 0.49–0.54; at B = 1,024 0.87–1.05;
+ * at 4,096 and 16,384 1.00–1.04 (so 64 there).
+ */
+export function laneWorkgroup(kind: AdapterKind, batch: number): number {
+  return kind === 'cpu' && batch < LANE_SMALL_BATCH ? 4 : 64;
+}
+
+/** The batch from which a CPU adapter's lane kernels use workgroups of 64 invocations (`laneWorkgroup`). */
+export const LANE_SMALL_BATCH = 2_048;
+
+/** A lane integration kernel's compile-time spec: the integration kernel's, and its workgroup size (`laneWorkgroup`). */
+export interface LaneIntegrateSpec extends IntegrateSpec {
+  readonly workgroup: number;
+}
 
 /**
  * Batches from which the lane kernel is the default (where the MLP fits) on
@@ -67,9 +89,9 @@ const rhs4Call = (time: string) => `rhs4(${time});`;
 /** The lane integration kernel (per-sample step control). */
 export const integrateLanesKernel = defineKernel({
   name: 'integrate-lanes',
-  bindings: (spec: IntegrateSpec) => integrateBindings(spec),
+  bindings: (spec: LaneIntegrateSpec) => integrateBindings(spec),
   entryPoints: ['integrate'],
-  wgsl: (spec: IntegrateSpec, decls) => {
+  wgsl: (spec: LaneIntegrateSpec, decls) => {
     const tab = spec.tableau;
     return fillTemplate(integrateLanesSource, {
       BINDINGS: decls,
@@ -85,12 +107,12 @@ export const integrateLanesKernel = defineKernel({
       STAGES: laneStagesWgsl(tab, rhs4Call, true),
       FIRST_STEP: firstStepWgsl(4, rhs4Call),
       DENSE: denseWgsl(tab, true),
-      WG: INTEGRATE_LANES_WORKGROUP,
+      WG: spec.workgroup,
     });
   },
 });
 
-/** Workgroups of the lane kernel for `batch` samples. */
-export function integrateLanesWorkgroups(batch: number): number {
-  return Math.ceil(batch / (INTEGRATE_LANES * INTEGRATE_LANES_WORKGROUP));
+/** Workgroups of the lane kernel for `batch` samples, `workgroup` invocations each. */
+export function integrateLanesWorkgroups(batch: number, workgroup: number): number {
+  return Math.ceil(batch / (INTEGRATE_LANES * workgroup));
 }

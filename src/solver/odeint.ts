@@ -22,7 +22,7 @@ import {
   integrateKernel,
   integrateWorkgroups,
 } from '../kernels/integrate';
-import { integrateLanesFit, integrateLanesKernel, integrateLanesWorkgroups, lanesMinBatch } from '../kernels/integrate-lanes';
+import { INTEGRATE_LANES, integrateLanesFit, integrateLanesKernel, integrateLanesWorkgroups, laneWorkgroup, lanesMinBatch } from '../kernels/integrate-lanes';
 import type { AdapterKind } from '../runtime/runtime';
 import type { Tableau } from '../methods/tableau';
 import { mlpFlops } from '../mlp/mlp';
@@ -169,7 +169,7 @@ function checkProblem(
   if (sampleTimes) checkSampleTimesOptions(asked);
   const opts: ResolvedOdeintOptions = { ...asked, kernel: sampleTimes ? 'invocation' : integrateKernelKind(f.spec, tableau, B, asked, f.runtime.adapterKind) };
   if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');
-  checkDispatch(rt, 'y0', y0, B, INTEGRATE_WORKGROUP);
+  checkDispatch(rt, 'y0', y0, B, opts.kernel === 'lanes' ? INTEGRATE_LANES * laneWorkgroup(rt.adapterKind, B) : INTEGRATE_WORKGROUP);
   const batchMode = opts.stepControl === 'batch';
   const stageBytes = B * D * 4 * (batchMode ? kSlots(tableau) + 1 : 1);
   // Every buffer of the solve must fit one binding: check them all before allocating any.
@@ -340,7 +340,8 @@ function integration(p: Problem, bound: Bound, make: (label: string, bytes: numb
 /** How the driver records a solve on the lane kernel (per-sample step control): as the one-sample kernel's, four samples per invocation. */
 function laneIntegration(p: Problem, bound: Bound, make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer): DriveSpec {
   const { rt, tableau } = p;
-  const kernel = rt.kernel(integrateLanesKernel, { mlp: p.f.spec, tableau });
+  const workgroup = laneWorkgroup(rt.adapterKind, p.B);
+  const kernel = rt.kernel(integrateLanesKernel, { mlp: p.f.spec, tableau, workgroup });
   const scaled = scaledBinds(
     rt,
     'integrate lanes',
@@ -353,7 +354,7 @@ function laneIntegration(p: Problem, bound: Bound, make: (label: string, bytes: 
     label: `odeint ${tableau.name} lanes`,
     batch: p.B,
     samples: bound.samples,
-    workgroups: integrateLanesWorkgroups(p.B),
+    workgroups: integrateLanesWorkgroups(p.B, workgroup),
     record: (pass, units, indirect, scale = 1) => {
       const k = scaled(scale);
       for (let i = 0; i < units; i++) k.dispatchIndirect(pass, 'integrate', indirect, 0);

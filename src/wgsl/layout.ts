@@ -68,7 +68,7 @@ export class StructLayout<K extends string> {
 export function fillTemplate(source: string, values: Readonly<Record<string, string | number>>): string {
   const used = new Set<string>();
   const out = source.replace(/\$\{([A-Z0-9_]+)\}/g, (_m, key: string) => {
-    if (!(key in values)) throw new Error(`WGSL template marker \${${key}} has no value`);
+    if (!(key in values) || values[key] === undefined) throw new Error(`WGSL template marker \${${key}} has no value`);
     used.add(key);
     return String(values[key]);
   });

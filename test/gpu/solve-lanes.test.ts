@@ -225,4 +225,42 @@ describe('lane kernel: the default', () => {
     expect(r.adapterKind).toBe('cpu');
     expect(r.kinds).toEqual(['invocation', 'lanes']);
   });
+
+  it('workgroups of 4 (B = 300) and of 64 (B = 2,048) give the same per-sample outputs and dL/dy0, bit for bit', async () => {
+    const r = await harness().page.evaluate(async () => {
+      const { webode } = webodeTest;
+      const rt = await webode.createRuntime();
+      try {
+        const f = new webode.MLP(rt, { layers: [2, 16, 2], activation: 'tanh', seed: 5 });
+        const big = 2048;
+        const small = 300;
+        const y0 = Float32Array.from({ length: 2 * big }, (_, i) => Math.sin(0.37 * i) * (1 + (i % 7)));
+        const t = [0, 0.3, 0.7, 1];
+        const run = async (B: number, kernel: 'lanes' | 'invocation') => {
+          const sol = await webode.odeint(f, y0.subarray(0, 2 * B), t, { kernel });
+          const y = await sol.y.read();
+          const g = await sol.backward(Float32Array.from(y, (v) => 0.01 * v), { timeGradient: false });
+          const gy0 = await g.y0.read();
+          const out = { kernel: String(sol.options.kernel), y: Array.from(y), gy0: Array.from(gy0) };
+          g.destroy();
+          sol.destroy();
+          return out;
+        };
+        const res = { small: await run(small, 'lanes'), big: await run(big, 'lanes'), one: await run(small, 'invocation') };
+        f.destroy();
+        return res;
+      } finally {
+        rt.destroy();
+      }
+    });
+    const big = 2048;
+    const small = 300;
+    const rows = (y: number[], B: number, keep: number) => Array.from({ length: 4 }, (_, i) => y.slice(i * B * 2, (i * B + keep) * 2)).flat();
+    // Outputs: the lane kernel at either workgroup size equals the one-sample kernel bit for bit.
+    expect(rows(r.small.y, small, small)).toEqual(rows(r.one.y, small, small));
+    expect(rows(r.big.y, big, small)).toEqual(rows(r.small.y, small, small));
+    // dL/dy0 of each sample (cotangent 0.01·y, the same per sample): the same reverse solve whatever the workgroup size.
+    expect(r.big.gy0.slice(0, 2 * small)).toEqual(r.small.gy0);
+    expect([r.small.kernel, r.big.kernel, r.one.kernel]).toEqual(['lanes', 'lanes', 'invocation']);
+  });
 });

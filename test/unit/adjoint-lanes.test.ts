@@ -64,7 +64,7 @@ describe('generated WGSL', () => {
     for (const method of METHOD_NAMES) {
       for (const activation of ACTIVATIONS) {
         const s = { mlp: { layers: [2, 8, 2], activation, timeInput: method === 'dopri5' }, tableau: getTableau(method) };
-        const code = kernelWgsl(adjointLanesKernel, s);
+        const code = kernelWgsl(adjointLanesKernel, { ...s, workgroup: 64 });
         expect(code).not.toMatch(/\$\{/);
         expect(code.match(/@compute/g)).toHaveLength(1);
         expect(code).toContain('fn adjoint(');
@@ -79,7 +79,7 @@ describe('generated WGSL', () => {
     // Each call site inlines the whole VJP: five of them made the [2, 50, 2]
     // pipeline take 4.5 s to create on SwiftShader, two take 1.7 s.
     for (const method of METHOD_NAMES) {
-      const code = kernelWgsl(adjointLanesKernel, { mlp: spec([4, 64, 64, 4]), tableau: getTableau(method) }).replace(/\/\/.*$/gm, '');
+      const code = kernelWgsl(adjointLanesKernel, { mlp: spec([4, 64, 64, 4]), tableau: getTableau(method), workgroup: 64 }).replace(/\/\/.*$/gm, '');
       expect(code.match(/\bfn vjp4\(/g), method).toHaveLength(1);
       expect(code.match(/\bvjp4\(/g), method).toHaveLength(3);
       expect(code.match(/\battempt_stages\(/g), method).toHaveLength(2);

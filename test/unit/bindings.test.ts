@@ -31,7 +31,7 @@ describe('the parameters binding', () => {
       ['forward (lanes)', kernelWgsl(mlpForwardKernel, mlpForwardSpec(mlp))],
       ['forward (one sample)', kernelWgsl(mlpForwardKernel, mlpForwardSpec(mlp, { lanes: 1, workgroupSize: 64 }))],
       ['adjoint', kernelWgsl(adjointKernel, spec)],
-      ['adjoint lanes', kernelWgsl(adjointLanesKernel, spec)],
+      ['adjoint lanes', kernelWgsl(adjointLanesKernel, { ...spec, workgroup: 64 })],
       ['adjoint workgroup', kernelWgsl(adjointWorkgroupKernel, spec)],
       ['backprop', kernelWgsl(backpropKernel, spec)],
       ['time gradient', kernelWgsl(timeGradientKernel, mlp)],

@@ -48,7 +48,7 @@ describe('efficiency variants of the lane solver kernels', () => {
       const spec = { mlp, tableau };
       const label = `[${mlp.layers.join(',')}] ${tableau.name}`;
       it(`forward ${label}: every part`, () => {
-        const plain = kernelWgsl(integrateLanesKernel, spec);
+        const plain = kernelWgsl(integrateLanesKernel, { ...spec, workgroup: 64 });
         for (const part of FORWARD_PARTS) {
           const v = forwardVariant(plain, part);
           parses(v);
@@ -61,7 +61,7 @@ describe('efficiency variants of the lane solver kernels', () => {
         }
       });
       it(`adjoint ${label}: every part`, () => {
-        const plain = kernelWgsl(adjointLanesKernel, spec);
+        const plain = kernelWgsl(adjointLanesKernel, { ...spec, workgroup: 64 });
         for (const part of ADJOINT_PARTS) {
           const v = adjointVariant(plain, part);
           parses(v);
@@ -75,14 +75,14 @@ describe('efficiency variants of the lane solver kernels', () => {
   }
 
   it('fails loudly when an anchor is missing or repeated', () => {
-    const plain = kernelWgsl(integrateLanesKernel, { mlp: MLPS[0], tableau: TABLEAUX.dopri5 });
+    const plain = kernelWgsl(integrateLanesKernel, { mlp: MLPS[0], tableau: TABLEAUX.dopri5, workgroup: 64 });
     expect(() => forwardVariant(plain.replace('fn rhs4(', 'fn rhs_four('), 'mlp')).toThrow(/anchor not found/);
     expect(() => forwardVariant(plain.replace('  return e2;\n', '  return e2 * 1.0;\n'), 'norm')).toThrow(/anchor not found/);
     expect(() => forwardVariant(plain.replace(/let he_0 = /, 'let he_zero = '), 'stages')).toThrow(/0 lines match/);
     expect(() => forwardVariant(plain.replace(/ {2}let hb_0 = [^\n]*\n/, ''), 'stages')).toThrow(/0 lines match/);
     expect(() => replaceOnce('a b a', 'a', 'c', 'test')).toThrow(/more than once/);
     // A method without an error estimate has no norm to double.
-    const rk4 = kernelWgsl(integrateLanesKernel, { mlp: MLPS[0], tableau: TABLEAUX.rk4 });
+    const rk4 = kernelWgsl(integrateLanesKernel, { mlp: MLPS[0], tableau: TABLEAUX.rk4, workgroup: 64 });
     expect(() => forwardVariant(rk4, 'norm')).toThrow(/anchor not found/);
   });
 });

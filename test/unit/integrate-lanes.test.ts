@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/errors';
 import { TABLEAUX } from '../../src/methods/tableau';
-import { INTEGRATE_LANES_MIN_BATCH, INTEGRATE_LANES_MIN_BATCH_GPU, integrateLanesFit } from '../../src/kernels/integrate-lanes';
+import { INTEGRATE_LANES_MIN_BATCH, INTEGRATE_LANES_MIN_BATCH_GPU, LANE_SMALL_BATCH, integrateLanesFit, laneWorkgroup } from '../../src/kernels/integrate-lanes';
 import { type AdapterKind, adapterKind } from '../../src/runtime/runtime';
 import { integrateKernelKind } from '../../src/solver/odeint';
 import { type OdeintOptions, resolveOptions } from '../../src/solver/options';
@@ -50,6 +50,13 @@ describe('integration kernel choice', () => {
     expect(adapterKind(info({ vendor: 'nvidia', architecture: 'ampere' }))).toBe('gpu');
     expect(adapterKind(info({ vendor: 'apple', architecture: 'metal-3', isFallbackAdapter: false }))).toBe('gpu');
     expect(adapterKind(null)).toBe('gpu');
+  });
+
+  it('the lane kernels\' workgroups: 4 invocations for a small batch on a CPU adapter (so it spreads over the cores), 64 otherwise', () => {
+    expect(LANE_SMALL_BATCH).toBe(2_048);
+    expect([1, 64, 256, LANE_SMALL_BATCH - 1].map((B) => laneWorkgroup('cpu', B))).toEqual([4, 4, 4, 4]);
+    expect([LANE_SMALL_BATCH, 65_536].map((B) => laneWorkgroup('cpu', B))).toEqual([64, 64]);
+    expect([1, 256, 65_536].map((B) => laneWorkgroup('gpu', B))).toEqual([64, 64, 64]);
   });
 
   it('the option wins; lanes on an MLP that does not fit is an ArgumentError', () => {

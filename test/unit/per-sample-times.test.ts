@@ -93,10 +93,10 @@ describe('generated WGSL', () => {
         const spec = { mlp, tableau };
         const off = { ...spec, perSampleTimes: false };
         expect(kernelWgsl(integrateKernel, off)).toBe(kernelWgsl(integrateKernel, spec));
-        expect(kernelWgsl(integrateLanesKernel, off)).toBe(kernelWgsl(integrateLanesKernel, spec));
+        expect(kernelWgsl(integrateLanesKernel, { ...off, workgroup: 64 })).toBe(kernelWgsl(integrateLanesKernel, { ...spec, workgroup: 64 }));
         expect(kernelWgsl(adjointKernel, off)).toBe(kernelWgsl(adjointKernel, spec));
         expect(kernelWgsl(backpropKernel, off)).toBe(kernelWgsl(backpropKernel, spec));
-        if (adjointLanesFit(mlp)) expect(kernelWgsl(adjointLanesKernel, off)).toBe(kernelWgsl(adjointLanesKernel, spec));
+        if (adjointLanesFit(mlp)) expect(kernelWgsl(adjointLanesKernel, { ...off, workgroup: 64 })).toBe(kernelWgsl(adjointLanesKernel, { ...spec, workgroup: 64 }));
         if (adjointWorkgroupFits(mlp)) expect(kernelWgsl(adjointWorkgroupKernel, off)).toBe(kernelWgsl(adjointWorkgroupKernel, spec));
         compared++;
         // The shared module reads the uniform's t0 and t_end and tout without a row offset.
@@ -136,9 +136,9 @@ describe('generated WGSL', () => {
         expect(bp).toContain('tb = g * P.n_out;');
         expect(bp).toContain('reset_controller(tout[tb]);');
         if (adjointLanesFit(mlp)) {
-          const lanes = kernelWgsl(adjointLanesKernel, { mlp, tableau, perSampleTimes: true });
+          const lanes = kernelWgsl(adjointLanesKernel, { mlp, tableau, perSampleTimes: true, workgroup: 64 });
           // The lane kernel's per-lane times: lane_times, and first_step / initial_step taking vec4 times.
-          differ(kernelWgsl(adjointLanesKernel, { mlp, tableau }), lanes, /lane_times|^ {2}var t = vec4|^ {2}return t;$|t0: (vec4<f32>|f32), t1|P\.first_step/);
+          differ(kernelWgsl(adjointLanesKernel, { mlp, tableau, workgroup: 64 }), lanes, /lane_times|^ {2}var t = vec4|^ {2}return t;$|t0: (vec4<f32>|f32), t1|P\.first_step/);
           expect(lanes).toContain('first_step(lane_times(first, last), lane_times(first, last - 1u), hint, start)');
         }
         if (adjointWorkgroupFits(mlp)) {

@@ -87,11 +87,12 @@ function cases(): Case[] {
       const label = `${m} ${tableau.name}`;
       add(integrateKernel, spec, label);
       add(integrateKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
-      add(integrateLanesKernel, spec, label);
+      add(integrateLanesKernel, { ...spec, workgroup: 4 }, `${label} (4 per workgroup)`);
+      add(integrateLanesKernel, { ...spec, workgroup: 64 }, label);
       add(adjointKernel, spec, label);
       add(adjointKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
-      if (adjointLanesFit(mlp)) add(adjointLanesKernel, spec, label);
-      if (adjointLanesFit(mlp)) add(adjointLanesKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
+      if (adjointLanesFit(mlp)) add(adjointLanesKernel, { ...spec, workgroup: 4 }, `${label} (4 per workgroup)`);
+      if (adjointLanesFit(mlp)) add(adjointLanesKernel, { ...spec, perSampleTimes: true, workgroup: 64 }, `${label} per-sample times`);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, spec, label);
       if (adjointWorkgroupFits(mlp)) add(adjointWorkgroupKernel, { ...spec, perSampleTimes: true }, `${label} per-sample times`);
       add(backpropKernel, spec, label);
