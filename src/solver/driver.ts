@@ -17,9 +17,10 @@
  *
  * A per-sample solve that waits (`driveInRounds`) is rounds of the same, each
  * followed by one read of the report, but every unit at the largest scale:
- * first as few units as allow the default step limit (at most 8; one for a
- * small problem), then twice as many, … up to 512, so almost every solve
- * costs one host wait and a long one O(log steps).
+ * first as few units as allow the default step limit (at most 8; three for
+ * a small problem, one for a reverse solve sized from its forward solve),
+ * then 16, 32, … up to 512, so almost every solve costs one host wait and a
+ * long one O(log steps).
  *
  * Batch-shared step control (`driveToCompletion`), where a unit is one
  * attempt of the whole batch, submits chunks of units, each followed by the
@@ -296,8 +297,9 @@ export const FIRST_ROUND_ATTEMPTS = 10_000;
  * when given (a reverse solve's, from its forward solve), if fewer — or
  * FIRST_ROUND_UNITS when the attempts per dispatch are unknown. Every unit
  * costs a dispatch and a probe (~0.1–0.2 ms each on SwiftShader) even once
- * every sample has finished, so a small problem's solve records one unit
- * where the growing scales of a deferred solve took six.
+ * every sample has finished, so a small problem's forward solve records
+ * three units (256 × 16 attempts each) where the growing scales of a
+ * deferred solve took six, and the spiral's reverse solve at B = 20 one.
  */
 export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: number, expected?: number): number {
   if (!attemptsPerUnit) return FIRST_ROUND_UNITS;

@@ -23,10 +23,9 @@ import {
   integrateWorkgroups,
 } from '../kernels/integrate';
 import { INTEGRATE_LANES, integrateLanesFit, integrateLanesKernel, integrateLanesWorkgroups, laneWorkgroup, lanesMinBatch } from '../kernels/integrate-lanes';
-import type { AdapterKind } from '../runtime/runtime';
 import type { Tableau } from '../methods/tableau';
 import { mlpFlops } from '../mlp/mlp';
-import type { Runtime } from '../runtime/runtime';
+import type { AdapterKind, Runtime } from '../runtime/runtime';
 import { TENSOR_USAGE, Tensor } from '../runtime/tensor';
 import {
   type DriveSpec,
@@ -167,7 +166,7 @@ function checkProblem(
   const T = times.length;
   const { tableau, ...asked } = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec) });
   if (sampleTimes) checkSampleTimesOptions(asked);
-  const opts: ResolvedOdeintOptions = { ...asked, kernel: sampleTimes ? 'invocation' : integrateKernelKind(f.spec, tableau, B, asked, f.runtime.adapterKind) };
+  const opts: ResolvedOdeintOptions = { ...asked, kernel: sampleTimes ? 'invocation' : integrateKernelKind(f.spec, tableau, B, asked, rt.adapterKind) };
   if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');
   checkDispatch(rt, 'y0', y0, B, opts.kernel === 'lanes' ? INTEGRATE_LANES * laneWorkgroup(rt.adapterKind, B) : INTEGRATE_WORKGROUP);
   const batchMode = opts.stepControl === 'batch';
