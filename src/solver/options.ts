@@ -60,9 +60,10 @@ export interface OdeintOptions {
   maxSteps?: number;
   /**
    * Step attempts per sample in one GPU dispatch, at most. Default: chosen
-   * from the problem size so a dispatch stays short (about 4e7 flops), and
-   * then allowed to grow up to 16× over a solve's dispatches (1×, 2×, 4×, …),
-   * so a long solve needs few dispatches; a value given here is never exceeded.
+   * from the problem size so an ordinary dispatch stays short (about 4e7
+   * flops), then allowed 16× that per dispatch — from the first dispatch in
+   * a solve that waits, growing 1×, 2×, 4×, … in a deferred one — so a long
+   * solve needs few dispatches; a value given here is never exceeded.
    */
   stepsPerDispatch?: number;
   /**
