@@ -400,7 +400,7 @@ export class CNF {
       const scaled = scaledBinds(
         rt,
         'flow integrate',
-        kernel.bind(all, 'flow integrate bind group'),
+        () => kernel.bind(all, 'flow integrate bind group'),
         (P, label) => kernel.bind({ ...all, P }, label),
         (scale) => PARAMS.pack({ ...params, steps_per_dispatch: scale * p.opts.stepsPerDispatch }),
         make,

@@ -293,7 +293,9 @@ function prepareRun(
     gy0: out.gy0.buffer,
     ...kernel.extra,
   };
-  const bound = kernel.kernel.bind(buffers, `${kernel.label} bind group`);
+  // The kernel bound to the scale-1 uniform, made when a chunk first dispatches at that scale (deferred or not growing).
+  let bound: BoundKernel<string> | undefined;
+  const boundAtScale1 = () => (bound ??= kernel.kernel.bind(buffers, `${kernel.label} bind group`));
   const reduce = rt.kernel(reduceKernel, null).bind({ R: redUniform, acc, part, out: out.gth.buffer }, 'reduce bind group');
   const cleared = [...scratch.filter((_, i) => kernel.scratch[i].clear), acc];
   const seed = kernel.seedFirstStep
@@ -326,7 +328,7 @@ function prepareRun(
         scaled: scaledBinds(
           rt,
           'chunk',
-          bound,
+          boundAtScale1,
           (P, label) => kernel.kernel.bind({ ...buffers, P }, label),
           (scale) => kernel.params(count, offset, scale),
           make,

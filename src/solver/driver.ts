@@ -185,23 +185,27 @@ export function deferredScale(k: number, maxScale: number): number {
 }
 
 /**
- * A solver kernel's binds by step-attempt scale: `base` at scale 1; at
- * another scale, `rebind` of a uniform of its own (the same buffers
- * otherwise), made by `make` (the caller owns and frees it) and written from
- * `params(scale)` on first use.
+ * A solver kernel's binds by step-attempt scale, each made on first use: at
+ * scale 1 `base()`; at another scale, `rebind` of a uniform of its own (the
+ * same buffers otherwise), made by `make` (the caller owns and frees it) and
+ * written from `params(scale)`. A solve that waits runs every dispatch at
+ * its largest scale, so it never makes the scale-1 bind group.
  */
 export function scaledBinds<E extends string>(
   rt: Runtime,
   label: string,
-  base: BoundKernel<E>,
+  base: () => BoundKernel<E>,
   rebind: (uniform: GPUBuffer, label: string) => BoundKernel<E>,
   params: (scale: number) => ArrayBuffer,
   make: (label: string, bytes: number, usage: GPUBufferUsageFlags) => GPUBuffer,
 ): (scale: number) => BoundKernel<E> {
-  const binds = new Map<number, BoundKernel<E>>([[1, base]]);
+  const binds = new Map<number, BoundKernel<E>>();
   return (scale) => {
     let bound = binds.get(scale);
-    if (!bound) {
+    if (!bound && scale === 1) {
+      bound = base();
+      binds.set(1, bound);
+    } else if (!bound) {
       const bytes = params(scale);
       const uniform = make(`${label} params ×${scale}`, bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
       rt.device.queue.writeBuffer(uniform, 0, bytes);

@@ -297,12 +297,11 @@ function integration(p: Problem, bound: Bound, make: (label: string, bytes: numb
   const spec = p.sampleTimes ? { mlp: p.f.spec, tableau, perSampleTimes: true } : { mlp: p.f.spec, tableau };
   if (p.opts.kernel === 'lanes') return laneIntegration(p, bound, make);
   const kernel = rt.kernel(integrateKernel, spec);
-  const integrate = kernel.bind(bound.all, 'integrate bind group');
   const workgroups = integrateWorkgroups(p.B);
   const scaled = scaledBinds(
     rt,
     'integrate',
-    integrate,
+    () => kernel.bind(bound.all, 'integrate bind group'),
     (P, label) => kernel.bind({ ...bound.all, P }, label),
     (scale) => PARAMS.pack({ ...p.params, steps_per_dispatch: scale * p.opts.stepsPerDispatch }),
     make,
@@ -314,6 +313,8 @@ function integration(p: Problem, bound: Bound, make: (label: string, bytes: numb
       for (let i = 0; i < units; i++) k.dispatchIndirect(pass, 'integrate', indirect, 0);
       return;
     }
+    // Batch mode has no growing dispatches: its kernel is bound at scale 1.
+    const integrate = scaled(1);
     if (!started) {
       integrate.dispatch(pass, 'batch_init', workgroups);
       integrate.dispatch(pass, 'batch_control', 1);
@@ -344,7 +345,7 @@ function laneIntegration(p: Problem, bound: Bound, make: (label: string, bytes: 
   const scaled = scaledBinds(
     rt,
     'integrate lanes',
-    kernel.bind(bound.all, 'integrate lanes bind group'),
+    () => kernel.bind(bound.all, 'integrate lanes bind group'),
     (P, label) => kernel.bind({ ...bound.all, P }, label),
     (scale) => PARAMS.pack({ ...p.params, steps_per_dispatch: scale * p.opts.stepsPerDispatch }),
     make,
