@@ -7,20 +7,21 @@
  * attempt; the gradient kernels: like the forward kernel).
  *
  * A deferred solve (`driveDeferred`) records a fixed budget of units in one
- * submit and reads nothing: unit k allows min(2^k, maxScale) times the usual
+ * submit and reads nothing: every unit allows maxScale times the usual
  * attempts (maxScale 16 when stepsPerDispatch was chosen automatically, 1
  * when the caller set it), a cheap probe after each zeroes the next
  * dispatches once no sample runs, and the final summary is folded into a
  * report buffer on the GPU, which the caller reads later together with
  * whatever else it reads (or gates later GPU work on): the solve costs no
- * host wait at all.
+ * host wait at all. A dispatch whose samples all finish early ends early
+ * whatever its bound, so nothing is gained by starting with short ones,
+ * and every unit recorded costs a dispatch and a probe even when empty.
  *
  * A per-sample solve that waits (`driveInRounds`) is rounds of the same, each
- * followed by one read of the report, but every unit at the largest scale:
- * first as few units as allow the default step limit (at most 8; three for
- * a small problem, one for a reverse solve sized from its forward solve),
- * then 16, 32, … up to 512, so almost every solve costs one host wait and a
- * long one O(log steps).
+ * followed by one read of the report: first as few units as allow the
+ * default step limit (at most 8; three for a small problem, one for a
+ * reverse solve sized from its forward solve), then 16, 32, … up to 512, so
+ * almost every solve costs one host wait and a long one O(log steps).
  *
  * Batch-shared step control (`driveToCompletion`), where a unit is one
  * attempt of the whole batch, submits chunks of units, each followed by the
@@ -172,24 +173,21 @@ export function reportCounts(v: SummaryValues): { nfe: number; maxNfe: number; a
  * chosen automatically. Each dispatch of a solver kernel has a fixed cost
  * even when every sample has finished (on SwiftShader, ~0.2 ms with a probe
  * when its indirect arguments are zero, ~1 ms when its invocations all exit
- * at once), so solves grow their dispatches instead of recording many short
+ * at once), so solves record few long dispatches instead of many short
  * ones; 16 bounds the longest at 16 times the work the automatic
  * stepsPerDispatch aims at (6.4e8 flops), short enough to keep a page
  * responsive on a modest GPU.
  */
 export const DISPATCH_GROWTH = 16;
 
-/** The step-attempt scale of unit k: 1, 2, 4, … up to maxScale. */
-export function deferredScale(k: number, maxScale: number): number {
-  return Math.min(2 ** Math.min(k, 30), maxScale);
-}
-
 /**
  * A solver kernel's binds by step-attempt scale, each made on first use: at
  * scale 1 `base()`; at another scale, `rebind` of a uniform of its own (the
  * same buffers otherwise), made by `make` (the caller owns and frees it) and
- * written from `params(scale)`. A solve that waits runs every dispatch at
- * its largest scale, so it never makes the scale-1 bind group.
+ * written from `params(scale)`. A per-sample solve runs every dispatch at
+ * its largest scale, so with the automatic stepsPerDispatch it never makes
+ * the scale-1 bind group (batch step control and a given stepsPerDispatch
+ * use it).
  */
 export function scaledBinds<E extends string>(
   rt: Runtime,
@@ -216,18 +214,15 @@ export function scaledBinds<E extends string>(
   };
 }
 
-/** Units (scales 1, 2, 4, … up to maxScale) that cover `dispatches` ordinary dispatches. */
+/** Units (each maxScale ordinary dispatches' worth of attempts) that cover `dispatches` ordinary dispatches: at least one. */
 export function deferredUnitsCovering(dispatches: number, maxScale: number): number {
-  let units = 0;
-  for (let covered = 0; covered < dispatches; units++) covered += deferredScale(units, maxScale);
-  return Math.max(1, units);
+  return Math.max(1, Math.ceil(dispatches / maxScale));
 }
 
 /**
  * A deferred solve: records and submits exactly `units` units of work,
- * without reading anything back. Unit k allows `scaleOf(k)` times the usual
- * step attempts (by default `deferredScale(k, spec.maxScale)`: 1, 2, 4, …),
- * and a probe follows every unit (does any sample still run?), so once every
+ * without reading anything back. Every unit allows `spec.maxScale` times
+ * the usual step attempts, and a probe follows every unit (does any sample still run?), so once every
  * sample has finished the remaining dispatches are empty; the summary after
  * the last unit is folded into `report` (a SUMMARY the caller initialised
  * with `emptyReport()`), sample indices shifted by `offset`. The caller reads
@@ -239,7 +234,6 @@ export function driveDeferred(
   units: number,
   report: GPUBuffer,
   offset = 0,
-  scaleOf: (k: number) => number = (k) => deferredScale(k, spec.maxScale),
 ): void {
   const device = rt.device;
   const rig = summaryRig(rt, spec, offset, report);
@@ -247,7 +241,7 @@ export function driveDeferred(
     const encoder = device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
     const pass = encoder.beginComputePass({ label: spec.label });
     for (let k = 0; k < units; k++) {
-      spec.record(pass, 1, rig.indirect, scaleOf(k));
+      spec.record(pass, 1, rig.indirect, spec.maxScale);
       if (k < units - 1) rig.summarizer.dispatch(pass, 'probe', 1);
     }
     rig.summarizer.dispatch(pass, 'summarize', 1);
@@ -295,15 +289,14 @@ const MAX_ROUND_UNITS = 512;
 export const FIRST_ROUND_ATTEMPTS = 10_000;
 
 /**
- * Units of a waiting solve's first round, every unit at the largest scale
- * (`driveInRounds`): the fewest (up to FIRST_ROUND_UNITS) allowing
+ * Units of a waiting solve's first round (`driveInRounds`): the fewest (up to FIRST_ROUND_UNITS) allowing
  * FIRST_ROUND_ATTEMPTS step attempts per sample — or `expected` attempts
  * when given (a reverse solve's, from its forward solve), if fewer — or
  * FIRST_ROUND_UNITS when the attempts per dispatch are unknown. Every unit
  * costs a dispatch and a probe (~0.1–0.2 ms each on SwiftShader) even once
  * every sample has finished, so a small problem's forward solve records
- * three units (256 × 16 attempts each) where the growing scales of a
- * deferred solve took six, and the spiral's reverse solve at B = 20 one.
+ * three units (256 × 16 attempts each), and the spiral's reverse solve at
+ * B = 20 one.
  */
 export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: number, expected?: number): number {
   if (!attemptsPerUnit) return FIRST_ROUND_UNITS;
@@ -323,21 +316,18 @@ export function nextRoundUnits(units: number): number {
 /**
  * Runs a per-sample solve to completion in rounds of units (the first
  * `firstRoundUnits`, then `nextRoundUnits`), reading the report
- * after each: one host wait a round. Every unit runs at the largest scale:
- * unlike a deferred solve, which grows its dispatches from one attempt's
- * worth so that a short solve wastes little of its fixed budget, a waiting
- * solve stops recording once it reads that every sample has finished, and a
- * sample that finishes early leaves its dispatch early anyway. So one
- * uniform serves every solve, whatever its length. Returns the last report:
+ * after each: one host wait a round, and no more units once it reads that
+ * every sample has finished. Every unit runs at the largest scale, as in a
+ * deferred solve, so one uniform serves every solve, whatever its length.
+ * Returns the last report:
  * the totals of the whole solve, since the per-sample counters it folds are
  * cumulative.
  */
 export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
-  const full = () => spec.maxScale;
   for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale, spec.expectedAttempts); ; units = nextRoundUnits(units)) {
     const report = createReport(rt, `${spec.label} report`);
     try {
-      driveDeferred(rt, spec, units, report, 0, full);
+      driveDeferred(rt, spec, units, report);
     } catch (e) {
       rt.destroyBuffer(report);
       throw e;

@@ -61,9 +61,9 @@ export interface OdeintOptions {
   /**
    * Step attempts per sample in one GPU dispatch, at most. Default: chosen
    * from the problem size so an ordinary dispatch stays short (about 4e7
-   * flops), then allowed 16× that per dispatch — from the first dispatch in
-   * a solve that waits, growing 1×, 2×, 4×, … in a deferred one — so a long
-   * solve needs few dispatches; a value given here is never exceeded.
+   * flops), then allowed 16× that in every dispatch of a per-sample solve,
+   * so a long solve needs few dispatches (one that finishes early ends
+   * early); a value given here is never exceeded.
    */
   stepsPerDispatch?: number;
   /**
@@ -113,10 +113,10 @@ export interface OdeintOptions {
    */
   deferred?: boolean;
   /**
-   * Dispatches a deferred solve records; the k-th (from 0) advances every
-   * running sample by up to stepsPerDispatch · min(2^k, 16) attempts when
-   * stepsPerDispatch is automatic (its value otherwise), so a few cover a
-   * long solve (batch step control: one shared attempt each).
+   * Dispatches a deferred solve records; each advances every running sample
+   * by up to 16 · stepsPerDispatch attempts when stepsPerDispatch is
+   * automatic (stepsPerDispatch otherwise), so a few cover a long solve
+   * (batch step control: one shared attempt each).
    * Default: enough for `maxSteps` attempts (fixed-step methods: for the
    * whole grid), at most 512. With batch-shared step control each unit is one
    * attempt of the whole batch (three dispatches and a probe), so set it
@@ -438,7 +438,7 @@ export const MAX_DISPATCH_BUDGET = 65_536;
  * Units of work a deferred solve records: the explicit budget, or enough for
  * every sample to finish or hit maxSteps (fixed-step methods: the whole grid
  * between the output times, a step more per interval for round-off), capped
- * at DEFAULT_DISPATCH_BUDGET_CAP. Per-sample units grow up to dispatchGrowth (`deferredScale`).
+ * at DEFAULT_DISPATCH_BUDGET_CAP. A per-sample unit allows dispatchGrowth · stepsPerDispatch attempts.
  */
 export function deferredUnits(opts: ResolvedOdeintOptions & { tableau: Tableau }, times: ArrayLike<number>): number {
   if (opts.dispatchBudget > 0) return opts.dispatchBudget;
