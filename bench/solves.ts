@@ -148,10 +148,26 @@ export interface BackwardTiming {
   readonly gtheta?: Float32Array;
 }
 
+/**
+ * The same forward + backward as a wait-free training step records it: a
+ * deferred forward solve, a deferred backward (the first mode's options) on
+ * its outputs, and one host wait for both checks.
+ */
+export interface DeferredStepTiming {
+  /** Call of odeint to both checks resolved. */
+  readonly wall: Sample;
+  /** This / the waiting forward + backward of the same round, median over rounds. */
+  readonly ratio: number;
+  /** Whether its dL/dy0 and dL/dθ equal the waiting backward's, bit for bit, in every round. */
+  readonly identical: boolean;
+}
+
 export interface ForwardBackwardTiming {
   readonly forward: SolveTiming;
   readonly backward: BackwardTiming[];
   readonly rounds: number;
+  /** With `deferredStep`: the deferred step, timed in the same rounds. */
+  readonly deferredStep?: DeferredStepTiming;
 }
 
 /**
@@ -163,7 +179,8 @@ export interface ForwardBackwardTiming {
  * the B = 65,536 ratios are medians too); over 1.5 s, two more; shorter
  * ones, the first as warm-up and up to 7 within 3 s.
  * An untimed round on the first `warmupSamples` samples compiles every
- * pipeline first, so a single long round is representative.
+ * pipeline first, so a single long round is representative. With
+ * `deferredStep`, each round ends with the deferred step (`DeferredStepTiming`).
  */
 export async function timeForwardBackward(
   f: MLP,
@@ -171,7 +188,7 @@ export async function timeForwardBackward(
   t: readonly number[],
   options: OdeintOptions,
   modes: readonly { label: string; options: BackwardOptions }[],
-  { keepGradients = false, warmupSamples = 8 }: { keepGradients?: boolean; warmupSamples?: number } = {},
+  { keepGradients = false, warmupSamples = 8, deferredStep = false }: { keepGradients?: boolean; warmupSamples?: number; deferredStep?: boolean } = {},
 ): Promise<ForwardBackwardTiming> {
   const rt = f.runtime;
   if (warmupSamples > 0) {
@@ -192,6 +209,32 @@ export async function timeForwardBackward(
   const live: { sol: Solution | null; grads: (Gradients | null)[]; cot: Tensor | null } = { sol: null, grads: [], cot: null };
   const fwdMs: number[] = [];
   const bwdMs: number[][] = modes.map(() => []);
+  const stepMs: number[] = [];
+  let identical = true;
+  /** The deferred step on the round's solution's inputs; compares its gradients with `g`'s. */
+  const step = async (g: Gradients): Promise<number> => {
+    const cot = live.cot;
+    if (!cot) throw new Error('no cotangent');
+    const t0 = performance.now();
+    const sol = await odeint(f, y0, t, { ...options, deferred: true });
+    try {
+      const gd = await sol.backward(cot, { ...modes[0].options, deferred: true });
+      try {
+        await Promise.all([sol.check(), gd.check()]);
+        const ms = performance.now() - t0;
+        const same = async (a: Tensor, b: Tensor) => {
+          const [x, y] = [await a.read(), await b.read()];
+          return x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
+        };
+        identical &&= (await same(gd.y0, g.y0)) && (await same(gd.params, g.params));
+        return ms;
+      } finally {
+        gd.destroy();
+      }
+    } finally {
+      sol.destroy();
+    }
+  };
   const round = async () => {
     live.sol?.destroy();
     for (const g of live.grads) g?.destroy();
@@ -206,11 +249,13 @@ export async function timeForwardBackward(
       live.grads.push(await sol.backward(live.cot, mode.options));
       tb.push(performance.now() - t1);
     }
-    return { tf, tb };
+    const g0 = live.grads[0];
+    return { tf, tb, ts: deferredStep && g0 ? await step(g0) : NaN };
   };
-  const keep = (r: { tf: number; tb: number[] }) => {
+  const keep = (r: { tf: number; tb: number[]; ts: number }) => {
     fwdMs.push(r.tf);
     r.tb.forEach((x, i) => bwdMs[i].push(x));
+    stepMs.push(r.ts);
   };
   try {
     const first = await round();
@@ -243,7 +288,10 @@ export async function timeForwardBackward(
         ...(keepGradients ? { gy0: await g.y0.read(), gtheta: await g.params.read() } : {}),
       });
     }
-    return { forward, backward, rounds: fwdMs.length };
+    const stepped = deferredStep
+      ? { deferredStep: { wall: summarize(stepMs), ratio: median(stepMs.map((x, r) => x / (fwdMs[r] + bwdMs[0][r]))), identical } }
+      : {};
+    return { forward, backward, rounds: fwdMs.length, ...stepped };
   } finally {
     live.sol?.destroy();
     for (const g of live.grads) g?.destroy();

@@ -148,8 +148,11 @@ export async function torchdiffeqSection(
     const f = new MLP(rt, { layers: p.layers, activation: p.activation });
     try {
       f.setParameters(p.params);
-      const r = await timeForwardBackward(f, Float32Array.from(p.y0), p.t, { rtol: p.rtol, atol: p.atol }, [ADJOINT], { keepGradients: true });
+      const r = await timeForwardBackward(f, Float32Array.from(p.y0), p.t, { rtol: p.rtol, atol: p.atol }, [ADJOINT], { keepGradients: true, deferredStep: true });
       const b = r.backward[0];
+      const step = r.deferredStep;
+      if (!step) throw new Error('no deferred step timed');
+      const stepCell = `${ms(step.wall.median)}${step.identical ? '' : ' (gradients DIFFER)'}`;
       const webodeNfe = `${r.forward.summary.maxNfe} + ${b.summary.maxNfe}`;
       const webode = [ms(b.total.median), `${ms(r.forward.wall.median)} / ${ms(b.wall.median)}`, webodeNfe];
       progress(`peer-torchdiffeq: ${p.name}: webode ${ms(b.total.median)}`);
@@ -158,7 +161,7 @@ export async function torchdiffeqSection(
       const others = runs.slice(1).map((run) => ({ threads: run.threads, ms: run.problems[i]?.totalMs.median ?? NaN }));
       if (!theirs || theirs.name !== p.name || !theirs.y || !theirs.gy0 || !theirs.gtheta) {
         const reason = peer.available ? `no answer for ${p.name}` : peer.reason;
-        rows.push([p.name, ...webode, `torchdiffeq unavailable: ${reason}`, '', '', '', '', '', '', '']);
+        rows.push([p.name, ...webode, stepCell, `torchdiffeq unavailable: ${reason}`, '', '', '', '', '', '', '', '']);
         data.push({ problem: p.name, webode: fbData(r), torchdiffeq: null, reason });
         continue;
       }
@@ -170,15 +173,17 @@ export async function torchdiffeqSection(
       const units = toleranceUnits(r.forward.y, ty, p.rtol, p.atol);
       const gy0 = b.gy0 ? relDiff(b.gy0, theirs.gy0) : NaN;
       const gth = b.gtheta ? relDiff(b.gtheta, theirs.gtheta) : NaN;
-      const ok = units <= CHECK.dopri5Units && Math.max(gy0, gth) <= CHECK.gradient;
+      const ok = units <= CHECK.dopri5Units && Math.max(gy0, gth) <= CHECK.gradient && step.identical;
       rows.push([
         p.name,
         ...webode,
+        stepCell,
         ms(theirs.totalMs.median),
         `${ms(theirs.forwardMs.median)} / ${ms(theirs.backwardMs.median)}`,
         `${theirs.nfeForward} + ${theirs.nfeBackward}`,
         ratio(theirs.totalMs.median / b.total.median),
-        others.map((o) => `${ms(o.ms)} (${ratio(o.ms / b.total.median)})`).join(', '),
+        ratio(theirs.totalMs.median / step.wall.median),
+        others.map((o) => `${ms(o.ms)} (${ratio(o.ms / b.total.median)} / ${ratio(o.ms / step.wall.median)})`).join(', '),
         `${sig(maxAbs, 2)} (${sig(units, 2)} tol)`,
         `${sig(gy0, 2)} / ${sig(gth, 2)}`,
         ok ? 'ok' : 'DISAGREE',
@@ -189,7 +194,11 @@ export async function torchdiffeqSection(
         torchdiffeq: { ...theirs, y: undefined, gy0: undefined, gtheta: undefined },
         torchdiffeqThreads: runs[0].threads,
         speedUp: theirs.totalMs.median / b.total.median,
-        others: runs.slice(1).map((run) => ({ threads: run.threads, torchdiffeq: run.problems[i], speedUp: (run.problems[i]?.totalMs.median ?? NaN) / b.total.median })),
+        deferredStepSpeedUp: theirs.totalMs.median / step.wall.median,
+        others: runs.slice(1).map((run) => {
+          const theirMs = run.problems[i]?.totalMs.median ?? NaN;
+          return { threads: run.threads, torchdiffeq: run.problems[i], speedUp: theirMs / b.total.median, deferredStepSpeedUp: theirMs / step.wall.median };
+        }),
         forwardMaxAbs: maxAbs,
         forwardToleranceUnits: units,
         gradientRelDiff: { y0: gy0, theta: gth },
@@ -216,11 +225,13 @@ export async function torchdiffeqSection(
           'webode',
           'webode fwd / bwd',
           'webode nfe',
+          'webode deferred step',
           `torchdiffeq, ${plural(threads[0])}`,
           'torchdiffeq fwd / bwd',
           'torchdiffeq nfe',
           'webode speed-up',
-          threads.length > 1 ? `torchdiffeq, ${threads.slice(1).map(plural).join(', ')} (speed-up)` : '',
+          'deferred step speed-up',
+          threads.length > 1 ? `torchdiffeq, ${threads.slice(1).map(plural).join(', ')} (speed-ups)` : '',
           'fwd max|Δ|',
           'grad rel Δ y0 / θ',
           '',
@@ -229,6 +240,7 @@ export async function torchdiffeqSection(
         notes: [
           who + '.',
           'Both sides: one forward solve then one backward (webode: odeint, then sol.backward with the adjoint and timeGradient: false — the same gradients, dL/dy0 and dL/dθ, as torchdiffeq\'s, whose t does not require grad; torchdiffeq: odeint_adjoint, then loss.backward()), median of the sums over several runs after a warm-up; the same parameters (PyTorch-default initialisation from webode\'s fixed seed, nn.Linear order), y0, t and loss. torchdiffeq runs first, while the browser is idle, once per thread count. webode speed-up = torchdiffeq / webode (above 1× webode is faster), against the first thread count, whose outputs and gradients are the ones checked; the torchdiffeq column after it gives the other thread counts\' figures and speed-ups.',
+          "webode deferred step: the same forward + backward as a wait-free training step records it — odeint with deferred: true, sol.backward with deferred: true on its outputs, then one host wait for both solves' checks (sol.check(), g.check()) — timed in the same rounds, right after the waiting pair; its gradients are compared with the waiting backward's bit for bit (the row says DIFFER and DISAGREE otherwise). The speed-ups in brackets after the other thread counts are against the waiting pair, then against the deferred step.",
           'nfe = forward + backward evaluations of f: webode\'s of its most expensive sample (per-sample step control), torchdiffeq\'s counted calls of f (one per stage for the whole batch).',
           "torchdiffeq's defaults differ from webode's: one step size for the whole batch from one RMS error norm over every sample (webode: per sample), an I controller (safety 0.9, factors 0.2…10; webode: PI), and an adjoint whose error norm also covers the parameter-gradient accumulators.",
           `fwd max|Δ|: largest |webode − torchdiffeq| over every forward output, and the largest |Δ| / (atol + rtol·|y|). Two dopri5 solves with different step sequences each stay within a small multiple of atol + rtol·|y| of the true solution; float32 round-off is about 1e-7·|y| per step. The row is marked DISAGREE above ${CHECK.dopri5Units} such units (≈ ${sig(CHECK.dopri5Units * (ATOL + RTOL))} at |y| = 1), or when a gradient differs norm-wise (max|Δ| / max|torchdiffeq|) by more than ${CHECK.gradient.toExponential()}.`,
