@@ -7,6 +7,9 @@
  * - `WebGPUUnavailableError`: no `navigator.gpu`, or no adapter / device.
  * - `DeviceLostError`: the GPU device was lost (driver reset, `device.destroy()`).
  * - `DestroyedError`: an object was used after `destroy()`.
+ * - `GPUWorkError`: WebGPU rejected a solve's work (out of memory, a buffer
+ *   destroyed behind webode's back, a validation error), so it did not run
+ *   and its results are not valid.
  * - `OdeSolveError`: a numerical failure during a solve (non-finite state, step
  *   size underflow, `maxSteps` exhausted), with the failing samples and the
  *   time each one reached. The partial solution stays available on the error.
@@ -81,6 +84,27 @@ export class DestroyedError extends WebodeError {
   constructor(what: string, cause?: string) {
     super(`${what} has been destroyed${cause ? ` (${cause})` : ''} and can no longer be used`);
     this.what = what;
+  }
+}
+
+/**
+ * WebGPU rejected work a solve submitted — an out-of-memory or validation
+ * error (a buffer destroyed with `GPUBuffer.destroy()` behind webode's back,
+ * for instance) makes the whole submit skip — so the solve never ran and its
+ * outputs or gradients are not valid. Detected when the solve's summary is
+ * read (a solve that waits, `check()` of a deferred one): each summary the
+ * GPU writes carries a count that stays zero when its submit did not run.
+ */
+export class GPUWorkError extends WebodeError {
+  /** What did not run, e.g. `'odeint dopri5'`. */
+  readonly what: string;
+  /** The device's latest uncaptured WebGPU error messages (most recent last; may be empty when none has arrived yet). */
+  readonly messages: readonly string[];
+  constructor(what: string, messages: readonly string[]) {
+    const said = messages.length ? `WebGPU reported: ${messages.map((m) => m.trim()).join(' | ')}` : 'no WebGPU error message has arrived yet';
+    super(`${what}: WebGPU rejected its work, so it did not run and its results are not valid (${said})`);
+    this.what = what;
+    this.messages = messages;
   }
 }
 

@@ -68,6 +68,7 @@ export {
   WebGPUUnavailableError,
   DeviceLostError,
   DestroyedError,
+  GPUWorkError,
   OdeSolveError,
   TrainingError,
 } from './errors';

@@ -78,7 +78,8 @@ export class Gradients {
   }
 
   private async readReport(report: GPUBuffer): Promise<BackwardSummary> {
-    const v = await readReport(this.params.runtime, report);
+    // One summary is folded in per chunk of samples.
+    const v = await readReport(this.params.runtime, report, 'Gradients', this.totals.chunks);
     this.report = null;
     this.totals = { ...this.totals, ...reportCounts(v) };
     const failing = v.running + v.failed;

@@ -39,6 +39,12 @@ export const SUMMARY = new StructLayout('Summary', [
   /** Its status and the time it reached. */
   ['first_status', 'u32'],
   ['first_t', 'f32'],
+  /**
+   * 1 in a summary once `summarize` has run; in a report, the summaries
+   * folded into it. A summary or report still at 0 means the GPU never ran
+   * the work that writes it (WebGPU rejected the submit).
+   */
+  ['folds', 'u32'],
 ] as const);
 export type SummaryField = Parameters<typeof SUMMARY.offset>[0];
 
@@ -57,6 +63,7 @@ export function emptyReport(): ArrayBuffer {
     first_unfinished: NO_SAMPLE,
     first_status: 0,
     first_t: 0,
+    folds: 0,
   });
 }
 

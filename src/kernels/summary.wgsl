@@ -74,6 +74,7 @@ fn summarize(@builtin(local_invocation_index) lid: u32) {
     indirect[0] = select(0u, S.workgroups, acc[0][0] > 0u);
     indirect[1] = 1u;
     indirect[2] = 1u;
+    summary.folds = 1u;
   }
 }
 
@@ -108,6 +109,7 @@ fn fold() {
   report.nfe_max = max(report.nfe_max, summary.nfe_max);
   report.accepted += summary.accepted;
   report.rejected += summary.rejected;
+  report.folds += summary.folds;
   if (report.first_unfinished == NO_SAMPLE && summary.first_unfinished != NO_SAMPLE) {
     report.first_unfinished = S.offset + summary.first_unfinished;
     report.first_status = summary.first_status;

@@ -33,7 +33,7 @@
 import { SUMMARY, SUMMARY_PARAMS, type SummaryField, emptyReport, summaryKernel } from '../kernels/summary';
 import type { BoundKernel } from '../runtime/kernel';
 import { SAMPLE } from '../wgsl/rk';
-import type { SampleFailure } from '../errors';
+import { GPUWorkError, type SampleFailure } from '../errors';
 import type { Runtime } from '../runtime/runtime';
 import { failuresOf, parseSamples } from './status';
 
@@ -137,6 +137,7 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
       await rt.wait(rb.mapAsync(GPUMapMode.READ));
       const values = SUMMARY.unpack(new DataView(rb.getMappedRange().slice(0)));
       rb.unmap();
+      ranOrThrow(rt, spec.label, values, 1);
       if (values.running === 0) return values;
       chunk = Math.min(chunk * 2, MAX_CHUNK);
       submitChunk(chunk, rb);
@@ -154,13 +155,30 @@ export function createReport(rt: Runtime, label: string): GPUBuffer {
   return report;
 }
 
-/** Reads a deferred solve's report (one host wait) and frees its buffer. */
-export async function readReport(rt: Runtime, report: GPUBuffer): Promise<SummaryValues> {
+/**
+ * Throws `GPUWorkError` about `what` when fewer than `folds` summaries reached
+ * `values` (a summary: 1 once written; a report: one per fold): WebGPU
+ * rejected a submit holding them, so the work before them did not run either.
+ */
+export function ranOrThrow(rt: Runtime, what: string, values: SummaryValues, folds: number): void {
+  if (values.folds >= folds) return;
+  throw new GPUWorkError(what, rt.errors.slice(-3).map((e) => e.message));
+}
+
+/**
+ * Reads a deferred solve's report (one host wait) and frees its buffer;
+ * `GPUWorkError` about `what` if fewer than `folds` summaries were folded
+ * into it (`ranOrThrow`).
+ */
+export async function readReport(rt: Runtime, report: GPUBuffer, what: string, folds = 1): Promise<SummaryValues> {
+  let values: SummaryValues;
   try {
-    return SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
+    values = SUMMARY.unpack(new DataView(await rt.readBuffer(report, 0, SUMMARY.byteSize)));
   } finally {
     rt.destroyBuffer(report);
   }
+  ranOrThrow(rt, what, values, folds);
+  return values;
 }
 
 /** The evaluation and step counts of a report, as a summary names them. */
@@ -332,7 +350,7 @@ export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<Summa
       rt.destroyBuffer(report);
       throw e;
     }
-    const values = await readReport(rt, report);
+    const values = await readReport(rt, report, spec.label);
     if (values.running === 0) return values;
   }
 }

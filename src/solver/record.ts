@@ -66,7 +66,7 @@ export class SolveRecord {
   }
 
   private async readReport(report: GPUBuffer, owner: object): Promise<SolveSummary> {
-    const values = await readReport(this.rt, report);
+    const values = await readReport(this.rt, report, this.name);
     this.report = null;
     this.totals = { ...this.totals, ...reportCounts(values) };
     if (values.running > 0 || values.failed > 0) {
