@@ -28,7 +28,7 @@
  */
 import { GATE_PARAMS, HEALTH, type HealthValues, gateKernel } from '../kernels/gate';
 import { type BackwardSummary, Gradients } from '../gradients/gradients';
-import { ArgumentError, DestroyedError, OdeSolveError, TrainingError } from '../errors';
+import { ArgumentError, DestroyedError, GPUWorkError, OdeSolveError, TrainingError } from '../errors';
 import type { Runtime } from '../runtime/runtime';
 import { odeint } from '../solver/odeint';
 import { MAX_DISPATCH_BUDGET } from '../solver/options';
@@ -224,6 +224,8 @@ export abstract class TrainingCore {
    */
   protected readonly gate: { uniform: GPUBuffer; health: GPUBuffer; counts: GPUBuffer; args: GPUBuffer; nfe: GPUBuffer };
   protected destroyed = false;
+  /** The runtime's uncaptured WebGPU errors already reported by a read (`readWithHealth`). */
+  private errorsSeen: number;
   /** The class name errors use. */
   protected abstract readonly kind: string;
 
@@ -243,6 +245,7 @@ export abstract class TrainingCore {
     const { waitFree, budget } = TrainingCore.checkOptions(options);
     this.optimizer = optimizer;
     this.rt = rt;
+    this.errorsSeen = rt.errors.length;
     this.waitFree = waitFree;
     this.dispatchBudget = budget;
     const counts = optimizer.workgroupCounts;
@@ -304,7 +307,10 @@ export abstract class TrainingCore {
    * Reads the given buffers' first bytes and the health words in one host
    * wait. If an iteration failed since the last read, clears the health
    * words, takes the skipped updates off the optimizer's step count (their
-   * moments were not touched either) and throws the `TrainingError`.
+   * moments were not touched either) and throws the `TrainingError`. If
+   * WebGPU reported an error on the device since the last read (work it
+   * rejected did not run, so the iterations since then are not what they
+   * seem), throws `GPUWorkError` instead, once.
    */
   protected async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
     const rt = this.rt;
@@ -328,6 +334,11 @@ export abstract class TrainingCore {
       rt.destroyBuffer(staging);
     }
     const health = HEALTH.unpack(new DataView(out, size));
+    if (rt.errors.length > this.errorsSeen) {
+      const fresh = rt.errors.slice(this.errorsSeen).map((e) => e.message);
+      this.errorsSeen = rt.errors.length;
+      throw new GPUWorkError(`${this.kind}: the iterations since the last read`, fresh.slice(-3));
+    }
     if (health.bad_iteration !== 0) {
       rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
       this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
