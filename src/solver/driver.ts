@@ -240,8 +240,9 @@ export function deferredUnitsCovering(dispatches: number, maxScale: number): num
 /**
  * A deferred solve: records and submits exactly `units` units of work,
  * without reading anything back. Every unit allows `spec.maxScale` times
- * the usual step attempts, and a probe follows every unit (does any sample still run?), so once every
- * sample has finished the remaining dispatches are empty; the summary after
+ * the usual step attempts, and a probe follows every unit (does any sample
+ * still run?), so once every sample has finished the remaining dispatches
+ * are empty; the summary after
  * the last unit is folded into `report` (a SUMMARY the caller initialised
  * with `emptyReport()`), sample indices shifted by `offset`. The caller reads
  * the report later (or never).
@@ -307,8 +308,8 @@ const MAX_ROUND_UNITS = 512;
 export const FIRST_ROUND_ATTEMPTS = 10_000;
 
 /**
- * Units of a waiting solve's first round (`driveInRounds`): the fewest (up to FIRST_ROUND_UNITS) allowing
- * FIRST_ROUND_ATTEMPTS step attempts per sample — or `expected` attempts
+ * Units of a waiting solve's first round (`driveInRounds`): the fewest (up
+ * to FIRST_ROUND_UNITS) allowing FIRST_ROUND_ATTEMPTS step attempts per sample — or `expected` attempts
  * when given (a reverse solve's, from its forward solve), if fewer — or
  * FIRST_ROUND_UNITS when the attempts per dispatch are unknown. Every unit
  * costs a dispatch and a probe (~0.1–0.2 ms each on SwiftShader) even once
@@ -337,9 +338,8 @@ export function nextRoundUnits(units: number): number {
  * after each: one host wait a round, and no more units once it reads that
  * every sample has finished. Every unit runs at the largest scale, as in a
  * deferred solve, so one uniform serves every solve, whatever its length.
- * Returns the last report:
- * the totals of the whole solve, since the per-sample counters it folds are
- * cumulative.
+ * Returns the last report: the totals of the whole solve, since the
+ * per-sample counters it folds are cumulative.
  */
 export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
   for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale, spec.expectedAttempts); ; units = nextRoundUnits(units)) {

@@ -45,11 +45,15 @@ async function rejection(p: Promise<unknown>): Promise<GPUWorkError> {
 }
 
 describe('GPUWorkError', () => {
-  it('a waiting solve, per-sample and batch-shared, rejects instead of returning zeros', async () => {
+  it('a waiting solve, per-sample and batch-shared, rejects instead of returning zeros, and frees what it made', async () => {
     for (const stepControl of ['per-sample', 'batch'] as const) {
-      const e = await rejection(odeint(f, destroyedBehind(Y0, [B, 2], 'y0'), T, { stepControl }));
+      const y0 = destroyedBehind(Y0, [B, 2], 'y0');
+      const live = rt.counters.liveBytes;
+      const e = await rejection(odeint(f, y0, T, { stepControl }));
       expect(e.what).toMatch(/odeint/);
       expect(e.message).toMatch(/did not run/);
+      expect(rt.counters.liveBytes).toBe(live);
+      y0.destroy();
     }
     // The device said why, by now or soon after; the error carries what had arrived.
     await rt.readBuffer(f.params.buffer, 0, 4);
