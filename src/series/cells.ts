@@ -32,7 +32,7 @@ import { ArgumentError, DestroyedError } from '../errors';
 import { mulberry32 } from '../field/mlp';
 import type { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
-import { UniformCache, checkInt, checkWorkgroups, describeTensor, finiteFloat32, lengthOf } from '../train/common';
+import { LayerBuffers, checkInt, checkWorkgroups, describeTensor, finiteFloat32, lengthOf } from '../train/common';
 
 /** Options of `new GRUCell(runtime, options)` and `new RNNCell(runtime, options)`. */
 export interface RecurrentCellOptions {
@@ -161,11 +161,7 @@ export abstract class RecurrentCell {
   /** G·H·(I + H + 2): 3H·(I + H + 2) for the GRU, H·(I + H + 2) for the RNN. */
   readonly parameterCount: number;
   private paramTensor: Tensor | null;
-  private readonly uniforms: UniformCache;
-  /** A 16-byte stand-in for read-only bindings an entry point does not use. */
-  private readonly unused: GPUBuffer;
-  /** Distinct writable stand-ins (two writable bindings may not share a buffer). */
-  private readonly spare: GPUBuffer[] = [];
+  private readonly buffers: LayerBuffers;
   private version = 0;
 
   protected constructor(runtime: Runtime, cell: CellKind, options: RecurrentCellOptions) {
@@ -192,8 +188,7 @@ export abstract class RecurrentCell {
     const init = new Float32Array(this.parameterCount);
     for (let i = 0; i < init.length; i++) init[i] = (2 * rng() - 1) * bound;
     this.paramTensor = Tensor.fromArray(runtime, init, [this.parameterCount], `${name} parameters`);
-    this.uniforms = new UniformCache(runtime, name);
-    this.unused = runtime.createBuffer(`${name} unused binding`, 16, GPUBufferUsage.STORAGE);
+    this.buffers = new LayerBuffers(runtime, name);
   }
 
   /** Input width I. */
@@ -278,15 +273,15 @@ export abstract class RecurrentCell {
       rt.kernel(recurrentKernel, this.spec)
         .bind(
           {
-            P: this.uniforms.get(RECURRENT_PARAMS.pack({ batch: B, steps: T, flags, last_offset: 0 })),
+            P: this.buffers.uniforms.get(RECURRENT_PARAMS.pack({ batch: B, steps: T, flags, last_offset: 0 })),
             theta: theta.buffer,
             x: x.buffer,
-            h0: h0?.buffer ?? this.unused,
-            mask: mask?.buffer ?? this.unused,
+            h0: h0?.buffer ?? this.buffers.unused,
+            mask: mask?.buffer ?? this.buffers.unused,
             hs: hidden.buffer,
-            gin: this.unused,
-            work: this.unusedWritable(0),
-            gx: this.unusedWritable(1),
+            gin: this.buffers.unused,
+            work: this.buffers.unusedWritable(0),
+            gx: this.buffers.unusedWritable(1),
           },
           'recurrent forward bind group',
         )
@@ -356,7 +351,7 @@ export abstract class RecurrentCell {
       made.push(gInputs);
       const gH0 = Tensor.zeros(rt, [B, H], 'recurrent dL/dh0');
       made.push(gH0);
-      const uniform = this.uniforms.get(RECURRENT_PARAMS.pack({ batch: B, steps: T, flags, last_offset: lastOffset }));
+      const uniform = this.buffers.uniforms.get(RECURRENT_PARAMS.pack({ batch: B, steps: T, flags, last_offset: lastOffset }));
       const pass = encoder.beginComputePass({ label: 'recurrent backward' });
       rt.kernel(recurrentKernel, this.spec)
         .bind(
@@ -364,8 +359,8 @@ export abstract class RecurrentCell {
             P: uniform,
             theta: theta.buffer,
             x: seq.x.buffer,
-            h0: seq.h0?.buffer ?? this.unused,
-            mask: seq.mask?.buffer ?? this.unused,
+            h0: seq.h0?.buffer ?? this.buffers.unused,
+            mask: seq.mask?.buffer ?? this.buffers.unused,
             hs: seq.hidden.buffer,
             gin: gin.buffer,
             work: work.buffer,
@@ -376,7 +371,7 @@ export abstract class RecurrentCell {
         .dispatch(pass, 'backward', B);
       rt.kernel(recurrentParamsKernel, this.spec)
         .bind(
-          { P: uniform, x: seq.x.buffer, h0: seq.h0?.buffer ?? this.unused, hs: seq.hidden.buffer, work: work.buffer, gtheta: gParams.buffer },
+          { P: uniform, x: seq.x.buffer, h0: seq.h0?.buffer ?? this.buffers.unused, hs: seq.hidden.buffer, work: work.buffer, gtheta: gParams.buffer },
           'recurrent params bind group',
         )
         .dispatch(pass, 'params', recurrentParamsWorkgroups(this.spec));
@@ -401,22 +396,12 @@ export abstract class RecurrentCell {
     }
   }
 
-  private unusedWritable(i: number): GPUBuffer {
-    while (this.spare.length <= i) {
-      this.spare.push(this.runtime.createBuffer('recurrent unused writable binding', 16, GPUBufferUsage.STORAGE));
-    }
-    return this.spare[i];
-  }
-
   /** Frees the parameters and the cell's small buffers. Idempotent. */
   destroy(): void {
     if (!this.paramTensor) return;
     this.paramTensor.destroy();
     this.paramTensor = null;
-    this.uniforms.destroy();
-    this.runtime.destroyBuffer(this.unused);
-    for (const b of this.spare) this.runtime.destroyBuffer(b);
-    this.spare.length = 0;
+    this.buffers.destroy();
   }
 
   /** True after `destroy()`. */

@@ -90,3 +90,39 @@ export class UniformCache {
     this.buffers.clear();
   }
 }
+
+/**
+ * The small buffers a layer's kernels bind besides its data: uniforms by
+ * content (`uniforms`), a 16-byte read-only stand-in for the bindings an
+ * entry point does not use (`unused`), and distinct writable stand-ins,
+ * made on first use (two writable bindings of one dispatch may not share a
+ * buffer). `destroy()` frees them all.
+ */
+export class LayerBuffers {
+  readonly uniforms: UniformCache;
+  readonly unused: GPUBuffer;
+  private readonly spare: GPUBuffer[] = [];
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly label: string,
+  ) {
+    this.uniforms = new UniformCache(rt, label);
+    this.unused = rt.createBuffer(`${label} unused binding`, 16, GPUBufferUsage.STORAGE);
+  }
+
+  /** The i-th writable stand-in. */
+  unusedWritable(i = 0): GPUBuffer {
+    while (this.spare.length <= i) {
+      this.spare.push(this.rt.createBuffer(`${this.label} unused writable binding`, 16, GPUBufferUsage.STORAGE));
+    }
+    return this.spare[i];
+  }
+
+  destroy(): void {
+    this.uniforms.destroy();
+    this.rt.destroyBuffer(this.unused);
+    for (const b of this.spare) this.rt.destroyBuffer(b);
+    this.spare.length = 0;
+  }
+}

@@ -16,7 +16,7 @@ import { ArgumentError, DestroyedError } from '../errors';
 import { defaultParameters } from '../field/mlp';
 import type { Runtime } from '../runtime/runtime';
 import { Tensor } from '../runtime/tensor';
-import { UniformCache, checkInt, checkWorkgroups, describeTensor, finiteFloat32, lengthOf } from './common';
+import { LayerBuffers, checkInt, checkWorkgroups, describeTensor, finiteFloat32, lengthOf } from './common';
 
 /** Options of `new Linear(runtime, options)`. */
 export interface LinearOptions {
@@ -67,11 +67,7 @@ export class Linear {
   /** Parameters: outFeatures × inFeatures weights + outFeatures biases. */
   readonly parameterCount: number;
   private paramTensor: Tensor | null;
-  private readonly uniforms: UniformCache;
-  /** A 16-byte stand-in for the bindings an entry point does not use. */
-  private readonly unused: GPUBuffer;
-  /** Writable stand-ins, created on first use. */
-  private readonly spare: GPUBuffer[] = [];
+  private readonly buffers: LayerBuffers;
 
   constructor(runtime: Runtime, options: LinearOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -86,8 +82,7 @@ export class Linear {
     this.spec = { inFeatures, outFeatures };
     this.parameterCount = linearParameterCount(this.spec);
     this.paramTensor = Tensor.fromArray(runtime, defaultParameters([inFeatures, outFeatures], seed), [this.parameterCount], 'linear parameters');
-    this.uniforms = new UniformCache(runtime, 'linear');
-    this.unused = runtime.createBuffer('linear unused binding', 16, GPUBufferUsage.STORAGE);
+    this.buffers = new LayerBuffers(runtime, 'linear');
   }
 
   /** Input width. */
@@ -137,9 +132,9 @@ export class Linear {
     this.checkRows('y', args.y, 0, batch, this.outFeatures);
     const groups = linearWorkgroups(this.spec, 'forward', batch);
     checkWorkgroups(rt, 'batch', batch, groups, 'a batch whose outputs');
-    const uniform = this.uniforms.get(LINEAR_PARAMS.pack({ batch, x_offset: xOffset, gx_offset: 0 }));
+    const uniform = this.buffers.uniforms.get(LINEAR_PARAMS.pack({ batch, x_offset: xOffset, gx_offset: 0 }));
     const linear = rt.kernel(linearKernel, this.spec).bind(
-      { P: uniform, theta: theta.buffer, x: args.x.buffer, y: args.y.buffer, gy: this.unused, gx: this.unusedWritable(), gtheta: this.unusedWritable(1) },
+      { P: uniform, theta: theta.buffer, x: args.x.buffer, y: args.y.buffer, gy: this.buffers.unused, gx: this.buffers.unusedWritable(), gtheta: this.buffers.unusedWritable(1) },
       'linear forward bind group',
     );
     linear.dispatch(pass, 'forward', groups);
@@ -158,22 +153,15 @@ export class Linear {
     this.checkRows('gtheta', args.gtheta, 0, 1, this.parameterCount);
     const groups = linearWorkgroups(this.spec, 'backward_input', batch);
     checkWorkgroups(rt, 'batch', batch, groups, 'a batch whose inputs');
-    const uniform = this.uniforms.get(LINEAR_PARAMS.pack({ batch, x_offset: xOffset, gx_offset: gxOffset }));
+    const uniform = this.buffers.uniforms.get(LINEAR_PARAMS.pack({ batch, x_offset: xOffset, gx_offset: gxOffset }));
     const linear = rt.kernel(linearKernel, this.spec).bind(
-      { P: uniform, theta: theta.buffer, x: args.x.buffer, y: this.unusedWritable(), gy: args.gy.buffer, gx: args.gx.buffer, gtheta: args.gtheta.buffer },
+      { P: uniform, theta: theta.buffer, x: args.x.buffer, y: this.buffers.unusedWritable(), gy: args.gy.buffer, gx: args.gx.buffer, gtheta: args.gtheta.buffer },
       'linear backward bind group',
     );
     linear.dispatch(pass, 'backward_input', groups);
     linear.dispatch(pass, 'backward_params', linearWorkgroups(this.spec, 'backward_params', batch));
   }
 
-  /** Distinct 16-byte writable stand-ins (two writable bindings may not share a buffer). */
-  private unusedWritable(i = 0): GPUBuffer {
-    while (this.spare.length <= i) {
-      this.spare.push(this.runtime.createBuffer('linear unused writable binding', 16, GPUBufferUsage.STORAGE));
-    }
-    return this.spare[i];
-  }
 
   /**
    * Evaluates the layer on `x` ([batch][inFeatures] values or a tensor) and
@@ -209,10 +197,7 @@ export class Linear {
     if (!this.paramTensor) return;
     this.paramTensor.destroy();
     this.paramTensor = null;
-    this.uniforms.destroy();
-    this.runtime.destroyBuffer(this.unused);
-    for (const b of this.spare) this.runtime.destroyBuffer(b);
-    this.spare.length = 0;
+    this.buffers.destroy();
   }
 
   /** True after `destroy()`. */
