@@ -16,8 +16,11 @@
 // the kernel's definition (src/kernels/gate.ts), numbered in its order.
 ${BINDINGS}
 
+// Samples that failed or did not finish; a report no summary was folded
+// into (its solve's submit was rejected by WebGPU, so nothing ran) counts
+// as one, so no update is made from it.
 fn failing(s: Summary) -> u32 {
-  return s.running + s.failed;
+  return s.running + s.failed + select(0u, 1u, s.folds == 0u);
 }
 
 fn record_failure(phase: u32, s: Summary) {

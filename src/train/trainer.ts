@@ -310,7 +310,8 @@ export abstract class TrainingCore {
    * moments were not touched either) and throws the `TrainingError`. If
    * WebGPU reported an error on the device since the last read (work it
    * rejected did not run, so the iterations since then are not what they
-   * seem), throws `GPUWorkError` instead, once.
+   * seem; the gate made no update from a solve that did not run), throws
+   * `GPUWorkError` instead, once.
    */
   protected async readWithHealth(sources: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<{ data: ArrayBuffer[]; health: HealthValues }> {
     const rt = this.rt;
@@ -334,14 +335,16 @@ export abstract class TrainingCore {
       rt.destroyBuffer(staging);
     }
     const health = HEALTH.unpack(new DataView(out, size));
+    if (health.bad_iteration !== 0) {
+      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
+      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
+    }
     if (rt.errors.length > this.errorsSeen) {
       const fresh = rt.errors.slice(this.errorsSeen).map((e) => e.message);
       this.errorsSeen = rt.errors.length;
       throw new GPUWorkError(`${this.kind}: the iterations since the last read`, fresh.slice(-3));
     }
     if (health.bad_iteration !== 0) {
-      rt.device.queue.writeBuffer(this.gate.health, 0, new ArrayBuffer(HEALTH.byteSize));
-      this.optimizer.steps = Math.max(0, this.optimizer.steps - health.skipped);
       throw new TrainingError({
         iteration: health.bad_iteration,
         phase: health.bad_phase === 1 ? 'forward' : 'backward',

@@ -78,7 +78,7 @@ describe('GPUWorkError', () => {
     sol.destroy();
   });
 
-  it('a wait-free training loop: the next read rejects, once; the read after it is clean', async () => {
+  it('a wait-free training loop: no update from a solve that did not run; the next read rejects, once; the read after it is clean', async () => {
     const g = new MLP(rt, { layers: LAYERS, activation: 'tanh', seed: 5 });
     const model = new NeuralODE(g, { solver: { rtol: 1e-5, atol: 1e-6 } });
     const target = Tensor.fromArray(rt, new Float32Array(T.length * B * 2).fill(0.5), [T.length, B, 2], 'target');
@@ -87,11 +87,16 @@ describe('GPUWorkError', () => {
     expect(trainer.waitFree).toBe(true);
     const first = await trainer.step(good, { readLoss: true });
     expect(Number.isFinite(first.loss)).toBe(true);
+    const before = await g.readParameters();
+    const steps = trainer.optimizer.steps;
     const bad = { ...good, y0: destroyedBehind(Y0, [B, 2], 'y0') };
     await trainer.step(bad);
     await trainer.step(bad);
     const e = await rejection(trainer.step(good, { readLoss: true }));
     expect(e.what).toMatch(/^Trainer/);
+    // The gate made no update from a forward solve that never ran, nor after it until the read.
+    expect(Array.from(await g.readParameters())).toEqual(Array.from(before));
+    expect(trainer.optimizer.steps).toBe(steps);
     const after = await trainer.step(good, { readLoss: true });
     expect(Number.isFinite(after.loss)).toBe(true);
     trainer.destroy();
