@@ -47,9 +47,10 @@ export interface DriveSpec {
   /**
    * Records `units` units of work into `pass` (pipelines and bind groups
    * included); per-sample dispatches use `dispatchWorkgroupsIndirect(indirect, 0)`,
-   * which the summary zeroes once no sample runs. With `scale` (deferred
-   * solves), each per-sample dispatch allows `scale` times its usual step
-   * attempts.
+   * which the summary zeroes once no sample runs. With `scale` (every
+   * per-sample solve, deferred or waiting, passes `maxScale`; batch-shared
+   * control passes none), each per-sample dispatch allows `scale` times its
+   * usual step attempts.
    */
   record(pass: GPUComputePassEncoder, units: number, indirect: GPUBuffer, scale?: number): void;
   /** The largest step-attempt scale of a unit (1: every unit is one ordinary dispatch). */
