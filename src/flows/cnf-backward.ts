@@ -116,7 +116,7 @@ export async function flowBackward(
       dispatchBudget: options.dispatchBudget,
     },
     // Per evaluation: the forward pass, one tangent pass and its reverse per sweep, the primal reverse.
-    { batch: B, flopsPerEvaluation: (flow.trace === 'exact' ? 2 * D + 2 : 4) * mlpFlops(f.spec) },
+    { batch: B, flopsPerEvaluation: (flow.trace === 'exact' ? 2 * D + 2 : 4) * mlpFlops(f.spec), adapter: rt.adapterKind },
   );
   const budget = options.memoryBudget ?? Math.min(DEFAULT_GRADIENT_BUDGET, rt.limits.maxStorageBufferBindingSize);
   if (!(typeof budget === 'number' && budget > 0 && Number.isFinite(budget))) {

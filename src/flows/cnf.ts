@@ -307,7 +307,7 @@ export class CNF {
     if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
     const { noise, seed, noiseKind, ...solveOptions } = options;
     const sweeps = this.trace === 'exact' ? D + 1 : 2;
-    const { tableau, ...opts } = resolveOptions(solveOptions, { batch: B, flopsPerEvaluation: sweeps * mlpFlops(f.spec) });
+    const { tableau, ...opts } = resolveOptions(solveOptions, { batch: B, flopsPerEvaluation: sweeps * mlpFlops(f.spec), adapter: rt.adapterKind });
     if (opts.kernel === 'lanes') throw new ArgumentError('options.kernel', opts.kernel, "'invocation' or unset: flows integrate one sample per invocation");
     if (opts.stepControl === 'batch') throw new ArgumentError('options.stepControl', opts.stepControl, "'per-sample' for flows");
     const kindOfNoise = noiseKind ?? 'rademacher';

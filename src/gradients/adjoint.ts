@@ -176,7 +176,7 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
       dispatchBudget: options.dispatchBudget,
     },
     // An augmented evaluation is a forward and a backward sweep, and the θ part: about 3× the MLP.
-    { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec) },
+    { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec), adapter: rt.adapterKind },
   );
   const dir = integrationDirection(sol.t, 'reverse');
   const spec = sol.sampleTimes ? { mlp: f.spec, tableau, perSampleTimes: true } : { mlp: f.spec, tableau };

@@ -8,8 +8,8 @@
  *
  * A deferred solve (`driveDeferred`) records a fixed budget of units in one
  * submit and reads nothing: every unit allows maxScale times the usual
- * attempts (maxScale 16 when stepsPerDispatch was chosen automatically, 1
- * when the caller set it), a cheap probe after each zeroes the next
+ * attempts (`dispatchGrowth` when stepsPerDispatch was chosen automatically:
+ * 16 on a GPU, 256 on a CPU adapter; 1 when the caller set it), a cheap probe after each zeroes the next
  * dispatches once no sample runs, and the final summary is folded into a
  * report buffer on the GPU, which the caller reads later together with
  * whatever else it reads (or gates later GPU work on): the solve costs no
@@ -34,7 +34,7 @@ import { SUMMARY, SUMMARY_PARAMS, type SummaryField, emptyReport, summaryKernel 
 import type { BoundKernel } from '../runtime/kernel';
 import { SAMPLE } from '../wgsl/rk';
 import { GPUWorkError, type SampleFailure } from '../errors';
-import type { Runtime } from '../runtime/runtime';
+import type { AdapterKind, Runtime } from '../runtime/runtime';
 import { failuresOf, parseSamples } from './status';
 
 export interface DriveSpec {
@@ -189,15 +189,34 @@ export function reportCounts(v: SummaryValues): { nfe: number; maxNfe: number; a
 
 /**
  * The largest step-attempt multiple of a dispatch when stepsPerDispatch was
- * chosen automatically. Each dispatch of a solver kernel has a fixed cost
- * even when every sample has finished (on SwiftShader, ~0.2 ms with a probe
- * when its indirect arguments are zero, ~1 ms when its invocations all exit
- * at once), so solves record few long dispatches instead of many short
- * ones; 16 bounds the longest at 16 times the work the automatic
- * stepsPerDispatch aims at (6.4e8 flops), short enough to keep a page
- * responsive on a modest GPU.
+ * chosen automatically, on a GPU. Each dispatch of a solver kernel has a
+ * fixed cost even when every sample has finished (on SwiftShader, ~0.13 ms
+ * with its probe when its indirect arguments are zero, ~1 ms when its
+ * invocations all exit at once), so solves record few long dispatches
+ * instead of many short ones; 16 bounds the longest at 16 times the work
+ * the automatic stepsPerDispatch aims at (6.4e8 flops), short enough to
+ * keep a page responsive on a modest GPU.
  */
 export const DISPATCH_GROWTH = 16;
+
+/**
+ * The same on a CPU adapter (SwiftShader). Its kernels run on the CPU's
+ * worker threads, not on a device that also draws the page, so a long
+ * dispatch holds up nothing else; what costs is the dispatches recorded
+ * but not needed, which a deferred solve records by the budget covering
+ * `maxSteps`. 256 makes that budget 16 times shorter (the spiral's reverse
+ * solve at B = 1,024: 8 units instead of 125). Interleaved A/B on
+ * SwiftShader, 2 cores (deferred forward + deferred backward + one wait,
+ * dopri5, rtol 1e-6, 11 outputs, 11 rounds; time against 16): [2, 50, 2]
+ * 0.80 at B = 1,024, 0.76 at 4,096, 0.94 at 20; [4, 64, 64, 4] 0.90 at
+ * 1,024; waiting solves unchanged (0.98–1.04).
+ */
+export const DISPATCH_GROWTH_CPU = 256;
+
+/** The largest step-attempt multiple of a dispatch with the automatic stepsPerDispatch, by adapter kind. */
+export function dispatchGrowth(kind: AdapterKind): number {
+  return kind === 'cpu' ? DISPATCH_GROWTH_CPU : DISPATCH_GROWTH;
+}
 
 /**
  * A solver kernel's binds by step-attempt scale, each made on first use: at
@@ -314,9 +333,9 @@ export const FIRST_ROUND_ATTEMPTS = 10_000;
  * when given (a reverse solve's, from its forward solve), if fewer — or
  * FIRST_ROUND_UNITS when the attempts per dispatch are unknown. Every unit
  * costs a dispatch and a probe (~0.1–0.2 ms each on SwiftShader) even once
- * every sample has finished, so a small problem's forward solve records
- * three units (256 × 16 attempts each), and the spiral's reverse solve at
- * B = 20 one.
+ * every sample has finished, so on a GPU a small problem's forward solve
+ * records three units (256 × 16 attempts each; on a CPU adapter one of
+ * 256 × 256), and the spiral's reverse solve at B = 20 one.
  */
 export function firstRoundUnits(attemptsPerUnit: number | undefined, maxScale: number, expected?: number): number {
   if (!attemptsPerUnit) return FIRST_ROUND_UNITS;

@@ -164,7 +164,7 @@ function checkProblem(
   const sampleTimes = isPerSampleTimes(t) ? validateSampleTimes(t, B) : null;
   const times = sampleTimes ? sampleTimes[0] : validateTimes(t as ArrayLike<number>);
   const T = times.length;
-  const { tableau, ...asked } = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec) });
+  const { tableau, ...asked } = resolveOptions(options, { batch: B, flopsPerEvaluation: mlpFlops(f.spec), adapter: rt.adapterKind });
   if (sampleTimes) checkSampleTimesOptions(asked);
   const opts: ResolvedOdeintOptions = { ...asked, kernel: sampleTimes ? 'invocation' : integrateKernelKind(f.spec, tableau, B, asked, rt.adapterKind) };
   if (y0 instanceof Tensor) y0.checkUsableOn(rt, 'y0');

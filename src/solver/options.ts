@@ -6,9 +6,9 @@
  */
 import { ArgumentError } from '../errors';
 import { type MethodName, type Tableau, getTableau } from '../methods/tableau';
-import type { Runtime } from '../runtime/runtime';
+import type { AdapterKind, Runtime } from '../runtime/runtime';
 import type { ControllerValues, SolverValues } from '../wgsl/rk';
-import { DISPATCH_GROWTH, deferredUnitsCovering } from './driver';
+import { deferredUnitsCovering, dispatchGrowth as growthFor } from './driver';
 
 /**
  * The options of a reverse (gradient) solve that `solution.backward` and
@@ -61,9 +61,10 @@ export interface OdeintOptions {
   /**
    * Step attempts per sample in one GPU dispatch, at most. Default: chosen
    * from the problem size so an ordinary dispatch stays short (about 4e7
-   * flops), then allowed 16× that in every dispatch of a per-sample solve,
-   * so a long solve needs few dispatches (one that finishes early ends
-   * early); a value given here is never exceeded.
+   * flops), then allowed 16× that in every dispatch of a per-sample solve
+   * (256× on a CPU adapter, whose dispatches hold up no display), so a long
+   * solve needs few dispatches (one that finishes early ends early); a
+   * value given here is never exceeded.
    */
   stepsPerDispatch?: number;
   /**
@@ -115,7 +116,8 @@ export interface OdeintOptions {
   /**
    * Dispatches a deferred solve records; each advances every running sample
    * by up to 16 · stepsPerDispatch attempts when stepsPerDispatch is
-   * automatic (stepsPerDispatch otherwise), so a few cover a long solve
+   * automatic (256 · stepsPerDispatch on a CPU adapter; stepsPerDispatch
+   * when given), so a few cover a long solve
    * (batch step control: one shared attempt each).
    * Default: enough for `maxSteps` attempts (fixed-step methods: for the
    * whole grid), at most 512. With batch-shared step control each unit is one
@@ -239,8 +241,9 @@ export interface ResolvedOdeintOptions {
   /** The dispatch budget asked for (deferred solves), or 0 for the default. */
   readonly dispatchBudget: number;
   /**
-   * The largest multiple of stepsPerDispatch one dispatch may run:
-   * DISPATCH_GROWTH when stepsPerDispatch was chosen automatically, 1 when given.
+   * The largest multiple of stepsPerDispatch one dispatch may run: the
+   * adapter's `dispatchGrowth` (16 on a GPU, 256 on a CPU adapter) when
+   * stepsPerDispatch was chosen automatically, 1 when given.
    */
   readonly dispatchGrowth: number;
 }
@@ -338,10 +341,14 @@ export function validateSampleTimes(t: ArrayLike<ArrayLike<number>>, batch: numb
   return rows;
 }
 
-/** Applies defaults and validates the options; throws ArgumentError naming the option. */
+/**
+ * Applies defaults and validates the options; throws ArgumentError naming
+ * the option. `work` sizes the automatic stepsPerDispatch (the batch and
+ * the flops of one evaluation) and, by the adapter's kind, how far it grows.
+ */
 export function resolveOptions(
   options: OdeintOptions,
-  work: { batch: number; flopsPerEvaluation: number },
+  work: { batch: number; flopsPerEvaluation: number; adapter: AdapterKind },
 ): ResolvedOdeintOptions & { tableau: Tableau } {
   if (typeof options !== 'object' || options === null) throw new ArgumentError('options', options, 'an object');
   const tableau = getTableau(options.method ?? 'dopri5', 'options.method');
@@ -392,7 +399,7 @@ export function resolveOptions(
     throw new ArgumentError('options.kernel', kernel, "'invocation' or unset with stepControl 'batch'");
   }
   let stepsPerDispatch = options.stepsPerDispatch;
-  const dispatchGrowth = stepsPerDispatch === undefined ? DISPATCH_GROWTH : 1;
+  const dispatchGrowth = stepsPerDispatch === undefined ? growthFor(work.adapter) : 1;
   if (stepsPerDispatch === undefined) {
     // An attempt evaluates every stage but the first (carried over from the last step).
     const perAttempt = Math.max(1, work.batch * (tableau.stages - 1) * work.flopsPerEvaluation);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/errors';
 import { CONTROLLERS, DEFAULT_CONTROLLER, controllerSettings, resolveController, resolveOptions } from '../../src/solver/options';
 
-const work = { batch: 8, flopsPerEvaluation: 400 };
+const work = { batch: 8, flopsPerEvaluation: 400, adapter: 'gpu' } as const;
 
 describe('named controllers', () => {
   it("'PI' is the default, 'I' is pcoeff 0, icoeff 1 with the default limits", () => {

@@ -33,7 +33,7 @@ function argumentError(fn: () => unknown): ArgumentError {
   throw new Error('expected an ArgumentError, nothing was thrown');
 }
 
-const WORK = { batch: 4, flopsPerEvaluation: 20 };
+const WORK = { batch: 4, flopsPerEvaluation: 20, adapter: 'gpu' } as const;
 
 describe('error classes', () => {
   it('every class is a WebodeError and an Error, with its own name', () => {

@@ -18,7 +18,7 @@ const SPIRAL: MlpSpec = { layers: [2, 50, 2], activation: 'tanh', timeInput: fal
 const WIDE: MlpSpec = { layers: [4, 600, 600, 4], activation: 'tanh', timeInput: false };
 
 function kind(spec: MlpSpec, batch: number, options: OdeintOptions = {}, adapter: AdapterKind = 'cpu') {
-  const { tableau, ...opts } = resolveOptions(options, { batch, flopsPerEvaluation: 200 });
+  const { tableau, ...opts } = resolveOptions(options, { batch, flopsPerEvaluation: 200, adapter });
   return integrateKernelKind(spec, tableau, batch, opts, adapter);
 }
 
