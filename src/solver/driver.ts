@@ -265,7 +265,8 @@ export function deferredUnitsCovering(dispatches: number, maxScale: number): num
  * are empty; the summary after
  * the last unit is folded into `report` (a SUMMARY the caller initialised
  * with `emptyReport()`), sample indices shifted by `offset`. The caller reads
- * the report later (or never).
+ * the report later (or never). `prologue` is recorded first, in the same
+ * submit.
  */
 export function driveDeferred(
   rt: Runtime,
@@ -273,11 +274,27 @@ export function driveDeferred(
   units: number,
   report: GPUBuffer,
   offset = 0,
+  prologue?: (encoder: GPUCommandEncoder) => void,
 ): void {
-  const device = rt.device;
+  const encoder = rt.device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
+  prologue?.(encoder);
+  const owned = recordUnits(rt, encoder, spec, units, report, offset);
+  try {
+    rt.submit([encoder.finish()]);
+  } finally {
+    // Destroying a buffer that submitted work still uses is valid: it is freed once that work is done.
+    for (const b of owned) rt.destroyBuffer(b);
+  }
+}
+
+/**
+ * Records `units` units of `spec` into `encoder` (`driveDeferred`'s work),
+ * the last summary folded into `report`; returns the buffers it made, which
+ * the caller frees once the encoder is submitted.
+ */
+function recordUnits(rt: Runtime, encoder: GPUCommandEncoder, spec: DriveSpec, units: number, report: GPUBuffer, offset: number): GPUBuffer[] {
   const rig = summaryRig(rt, spec, offset, report);
   try {
-    const encoder = device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
     const pass = encoder.beginComputePass({ label: spec.label });
     for (let k = 0; k < units; k++) {
       spec.record(pass, 1, rig.indirect, spec.maxScale);
@@ -286,11 +303,11 @@ export function driveDeferred(
     rig.summarizer.dispatch(pass, 'summarize', 1);
     rig.summarizer.dispatch(pass, 'fold', 1);
     pass.end();
-    rt.submit([encoder.finish()]);
-  } finally {
-    // Destroying a buffer that submitted work still uses is valid: it is freed once that work is done.
+  } catch (e) {
     for (const b of rig.owned) rt.destroyBuffer(b);
+    throw e;
   }
+  return rig.owned;
 }
 
 /** One chunk of samples of a gradient solve (adjoint or backprop), run to completion. */
@@ -355,33 +372,53 @@ export function nextRoundUnits(units: number): number {
 /**
  * Runs a per-sample solve to completion in rounds of units (the first
  * `firstRoundUnits`, then `nextRoundUnits`), reading the report
- * after each: one host wait a round, and no more units once it reads that
- * every sample has finished. Every unit runs at the largest scale, as in a
+ * after each: one submit and one host wait a round (the report's copy to a
+ * mappable buffer in the round's own submit, `prologue` at the head of the
+ * first), and no more units once it reads that every sample has finished.
+ * Every unit runs at the largest scale, as in a
  * deferred solve, so one uniform serves every solve, whatever its length.
  * Returns the last report: the totals of the whole solve, since the
  * per-sample counters it folds are cumulative.
  */
-export async function driveInRounds(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
+export async function driveInRounds(
+  rt: Runtime,
+  spec: DriveSpec,
+  prologue?: (encoder: GPUCommandEncoder) => void,
+): Promise<SummaryValues> {
   for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale, spec.expectedAttempts); ; units = nextRoundUnits(units)) {
-    const report = createReport(rt, `${spec.label} report`);
+    // A new mappable buffer every round: zero (no fold) unless this round's submit ran.
+    const readback = rt.createBuffer(`${spec.label} report readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
-      driveDeferred(rt, spec, units, report);
-    } catch (e) {
-      rt.destroyBuffer(report);
-      throw e;
+      const owned = [createReport(rt, `${spec.label} report`)];
+      try {
+        const encoder = rt.device.createCommandEncoder({ label: `${spec.label} round of ${units} units` });
+        prologue?.(encoder);
+        prologue = undefined;
+        owned.push(...recordUnits(rt, encoder, spec, units, owned[0], 0));
+        encoder.copyBufferToBuffer(owned[0], 0, readback, 0, SUMMARY.byteSize);
+        rt.submit([encoder.finish()]);
+      } finally {
+        // Freed once the round's work is done.
+        for (const b of owned) rt.destroyBuffer(b);
+      }
+      await rt.wait(readback.mapAsync(GPUMapMode.READ));
+      const values = SUMMARY.unpack(new DataView(readback.getMappedRange().slice(0)));
+      readback.unmap();
+      ranOrThrow(rt, spec.label, values, 1);
+      if (values.running === 0) return values;
+    } finally {
+      rt.destroyBuffer(readback);
     }
-    const values = await readReport(rt, report, spec.label);
-    if (values.running === 0) return values;
   }
 }
 
-/** Zeroes the chunk's state and returns how to drive its single-entry-point kernel (one indirect dispatch per unit). */
-function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
-  const clear = rt.device.createCommandEncoder({ label: `${chunk.label} reset` });
-  for (const b of [chunk.samples, ...chunk.clear]) clear.clearBuffer(b);
-  chunk.prepare?.(clear);
-  rt.submit([clear.finish()]);
-  return {
+/** How to drive the chunk's single-entry-point kernel (one indirect dispatch per unit), and the zeroing of its state to record first. */
+function startSampleChunk(chunk: SampleChunk): { spec: DriveSpec; prologue: (encoder: GPUCommandEncoder) => void } {
+  const prologue = (encoder: GPUCommandEncoder) => {
+    for (const b of [chunk.samples, ...chunk.clear]) encoder.clearBuffer(b);
+    chunk.prepare?.(encoder);
+  };
+  const spec: DriveSpec = {
     label: chunk.label,
     batch: chunk.count,
     samples: chunk.samples,
@@ -394,6 +431,7 @@ function startSampleChunk(rt: Runtime, chunk: SampleChunk): DriveSpec {
       for (let i = 0; i < units; i++) kernel.dispatchIndirect(pass, chunk.entry, indirect, 0);
     },
   };
+  return { spec, prologue };
 }
 
 /**
@@ -405,13 +443,15 @@ export async function runSampleChunk(
   rt: Runtime,
   chunk: SampleChunk,
 ): Promise<{ totals: SummaryValues; failures: SampleFailure[] }> {
-  const totals = await driveInRounds(rt, startSampleChunk(rt, chunk));
+  const { spec, prologue } = startSampleChunk(chunk);
+  const totals = await driveInRounds(rt, spec, prologue);
   if (totals.failed === 0) return { totals, failures: [] };
   const stats = parseSamples(await rt.readBuffer(chunk.samples, 0, chunk.count * SAMPLE.stride), chunk.count);
   return { totals, failures: failuresOf(stats, { unfinished: false, offset: chunk.offset }) };
 }
 
-/** Zeroes the chunk's state and records `units` units of its kernel without a host wait; the outcome goes into `report`. */
+/** Zeroes the chunk's state and records `units` units of its kernel without a host wait (one submit); the outcome goes into `report`. */
 export function recordSampleChunk(rt: Runtime, chunk: SampleChunk, units: number, report: GPUBuffer): void {
-  driveDeferred(rt, startSampleChunk(rt, chunk), units, report, chunk.offset);
+  const { spec, prologue } = startSampleChunk(chunk);
+  driveDeferred(rt, spec, units, report, chunk.offset, prologue);
 }
