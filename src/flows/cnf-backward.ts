@@ -18,7 +18,7 @@ import { mlpFlops } from '../mlp/mlp';
 import { cnfStateWidth } from '../mlp/trace';
 import type { Runtime } from '../runtime/runtime';
 import { Tensor, checkGivenValues } from '../runtime/tensor';
-import { type ReverseSolveOptions, deferredUnits, resolveOptions, solverValues } from '../solver/options';
+import { type ReverseSolveOptions, deferredUnits, resolveOptions, reverseSolveOptions, solverValues } from '../solver/options';
 import { Solution } from '../solver/solution';
 import type { BackwardSummary } from '../gradients/gradients';
 import type { CNF, FlowDensity } from './cnf';
@@ -100,21 +100,8 @@ export async function flowBackward(
   const D = flow.dim;
   const NA = cnfStateWidth(flow.field);
   checkGivenValues(rt, 'dLdlogp', dLdlogp, B, `${B} values: dL/dlog p of every sample`);
-  const fwd = r.options;
-  const method = options.method ?? fwd.method;
   const { tableau, ...opts } = resolveOptions(
-    {
-      method,
-      rtol: options.rtol ?? fwd.rtol,
-      atol: options.atol ?? fwd.atol,
-      stepSize: options.stepSize ?? (fwd.stepSize || undefined),
-      firstStep: options.firstStep,
-      maxSteps: options.maxSteps ?? fwd.maxSteps,
-      stepsPerDispatch: options.stepsPerDispatch,
-      controller: options.controller ?? fwd.controller,
-      deferred: options.deferred,
-      dispatchBudget: options.dispatchBudget,
-    },
+    reverseSolveOptions(options, r.options),
     // Per evaluation: the forward pass, one tangent pass and its reverse per sweep, the primal reverse.
     { batch: B, flopsPerEvaluation: (flow.trace === 'exact' ? 2 * D + 2 : 4) * mlpFlops(f.spec), adapter: rt.adapterKind },
   );
@@ -146,7 +133,7 @@ export async function flowBackward(
     const uniform = make('flow cotangent params', COTANGENT_PARAMS.byteSize, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(uniform, 0, COTANGENT_PARAMS.pack({ batch: B, wk: flow.weights.kinetic, wj: flow.weights.jacobian }));
     const noise = r.noise?.buffer ?? make('flow unused noise', 16, GPUBufferUsage.STORAGE);
-    const sol = new Solution({ y: fw.aug, t: times, batch: B, dim: NA, f, options: fwd, summary: r.summary, samples: fw.samples() });
+    const sol = new Solution({ y: fw.aug, t: times, batch: B, dim: NA, f, options: r.options, summary: r.summary, samples: fw.samples() });
     const submit = (label: string, entry: 'cotangent' | 'extract', gaug: GPUBuffer, gx: GPUBuffer) => {
       const bound = rt.kernel(cnfCotangentKernel, flow.field).bind({ P: uniform, out: fw.aug.buffer, dlogp, cot, gaug, gx }, `${label} bind group`);
       const enc = device.createCommandEncoder({ label });

@@ -20,7 +20,7 @@ import { backpropKernel } from './backprop';
 import { ArgumentError, DestroyedError } from '../errors';
 import type { Gradients } from './gradients';
 import { DEFAULT_GRADIENT_BUDGET, type GradientKernel, chunkSize, runGradients } from './runner';
-import { type ReverseSolveOptions, deferredUnits, integrationDirection, resolveOptions, solverValues } from '../solver/options';
+import { type ReverseSolveOptions, deferredUnits, integrationDirection, resolveOptions, reverseSolveOptions, solverValues } from '../solver/options';
 import { type Solution, provideGradientSolve } from '../solver/solution';
 import { getTableau } from '../methods/tableau';
 import { Tensor, checkGivenValues } from '../runtime/tensor';
@@ -159,22 +159,8 @@ function adjointKernel(sol: Solution, options: BackwardOptions): GradientKernel 
   const rt = f.runtime;
   const B = sol.batch;
   const T = sol.t.length;
-  const fwd = sol.options;
-  const method = options.method ?? fwd.method;
-  const probe = getTableau(method, 'options.method');
   const { tableau, ...opts } = resolveOptions(
-    {
-      method,
-      rtol: options.rtol ?? fwd.rtol,
-      atol: options.atol ?? fwd.atol,
-      stepSize: probe.adaptive ? undefined : (options.stepSize ?? (fwd.stepSize || undefined)),
-      firstStep: options.firstStep,
-      maxSteps: options.maxSteps ?? fwd.maxSteps,
-      stepsPerDispatch: options.stepsPerDispatch,
-      controller: options.controller ?? fwd.controller,
-      deferred: options.deferred,
-      dispatchBudget: options.dispatchBudget,
-    },
+    reverseSolveOptions(options, sol.options),
     // An augmented evaluation is a forward and a backward sweep, and the θ part: about 3× the MLP.
     { batch: B, flopsPerEvaluation: 3 * mlpFlops(f.spec), adapter: rt.adapterKind },
   );

@@ -21,7 +21,7 @@ export interface ReverseSolveOptions {
   rtol?: number;
   /** Absolute tolerance of an adaptive reverse solve. Default: the forward solve's. */
   atol?: number;
-  /** Step size of a fixed-step reverse solve. Default: the forward solve's. */
+  /** Step size of a fixed-step reverse solve (an ArgumentError with an adaptive method). Default: the forward solve's. */
   stepSize?: number;
   /**
    * First step of an adaptive reverse solve (its magnitude, clipped to the
@@ -38,6 +38,31 @@ export interface ReverseSolveOptions {
   controller?: Controller;
   /** Dispatches per chunk of samples of a deferred reverse solve. Default as `OdeintOptions.dispatchBudget`. */
   dispatchBudget?: number;
+}
+
+/**
+ * The options of a reverse solve from those asked for and its forward
+ * solve's: method, tolerances, maxSteps and controller default to the
+ * forward's, and so does the step size when the reverse method is fixed-step
+ * (a step size given for an adaptive one is passed on, for `resolveOptions`
+ * to reject); firstStep, stepsPerDispatch and the dispatch budget are the
+ * reverse solve's own.
+ */
+export function reverseSolveOptions(options: ReverseSolveOptions & { deferred?: boolean }, fwd: ResolvedOdeintOptions): OdeintOptions {
+  const method = options.method ?? fwd.method;
+  const adaptive = getTableau(method, 'options.method').adaptive;
+  return {
+    method,
+    rtol: options.rtol ?? fwd.rtol,
+    atol: options.atol ?? fwd.atol,
+    stepSize: adaptive ? options.stepSize : (options.stepSize ?? (fwd.stepSize || undefined)),
+    firstStep: options.firstStep,
+    maxSteps: options.maxSteps ?? fwd.maxSteps,
+    stepsPerDispatch: options.stepsPerDispatch,
+    controller: options.controller ?? fwd.controller,
+    deferred: options.deferred,
+    dispatchBudget: options.dispatchBudget,
+  };
 }
 
 /** Options of `odeint`. */

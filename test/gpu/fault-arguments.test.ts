@@ -83,6 +83,7 @@ const CASES: Case[] = [
   { name: 'backward: rtol 0', error: 'ArgumentError', argument: 'options.rtol', call: { target: 'backward', options: { rtol: 0 } } },
   { name: 'backward: stepsPerDispatch 0', error: 'ArgumentError', argument: 'options.stepsPerDispatch', call: { target: 'backward', options: { stepsPerDispatch: 0 } } },
   { name: 'backward: fixed-step method without a step size', error: 'ArgumentError', argument: 'options.stepSize', call: { target: 'backward', options: { method: 'rk4' } } },
+  { name: 'backward: step size for an adaptive reverse method', error: 'ArgumentError', argument: 'options.stepSize', call: { target: 'backward', options: { stepSize: 0.1 } } },
   { name: "backward: mode 'backprop' with method set", error: 'ArgumentError', argument: 'options.method', call: { target: 'backward', options: { mode: 'backprop', method: 'dopri5' } } },
   { name: "backward: mode 'backprop' with rtol set", error: 'ArgumentError', argument: 'options.rtol', call: { target: 'backward', options: { mode: 'backprop', rtol: 1e-5 } } },
   { name: "backward: mode 'backprop' with stepSize set", error: 'ArgumentError', argument: 'options.stepSize', call: { target: 'backward', options: { mode: 'backprop', stepSize: 0.1 } } },
