@@ -8,9 +8,10 @@
  *
  * A deferred solve (`driveDeferred`) records a fixed budget of units in one
  * submit and reads nothing: every unit allows maxScale times the usual
- * attempts (`dispatchGrowth` when stepsPerDispatch was chosen automatically:
- * 16 on a GPU, 256 on a CPU adapter; 1 when the caller set it), a cheap probe after each zeroes the next
- * dispatches once no sample runs, and the final summary is folded into a
+ * attempts (`dispatchGrowth` when stepsPerDispatch was chosen
+ * automatically: 16 on a GPU, 256 on a CPU adapter; 1 when the caller set
+ * it), a cheap probe after each zeroes the next dispatches once no sample
+ * runs, and the final summary is folded into a
  * report buffer on the GPU, which the caller reads later together with
  * whatever else it reads (or gates later GPU work on): the solve costs no
  * host wait at all. A dispatch whose samples all finish early ends early
@@ -19,8 +20,9 @@
  *
  * A per-sample solve that waits (`driveInRounds`) is rounds of the same, each
  * followed by one read of the report: first as few units as allow the
- * default step limit (at most 8; three for a small problem, one for a
- * reverse solve sized from its forward solve), then 16, 32, … up to 512, so
+ * default step limit (at most 8; for a small problem three on a GPU, one on
+ * a CPU adapter; one for a reverse solve sized from its forward solve),
+ * then 16, 32, … up to 512, so
  * almost every solve costs one host wait and a long one O(log steps).
  *
  * Batch-shared step control (`driveToCompletion`), where a unit is one
@@ -276,25 +278,26 @@ export function driveDeferred(
   offset = 0,
   prologue?: (encoder: GPUCommandEncoder) => void,
 ): void {
-  const encoder = rt.device.createCommandEncoder({ label: `${spec.label} deferred, ${units} units` });
-  prologue?.(encoder);
-  const owned = recordUnits(rt, encoder, spec, units, report, offset);
-  try {
-    rt.submit([encoder.finish()]);
-  } finally {
-    // Destroying a buffer that submitted work still uses is valid: it is freed once that work is done.
-    for (const b of owned) rt.destroyBuffer(b);
-  }
+  submitUnits(rt, spec, units, report, offset, prologue);
 }
 
 /**
- * Records `units` units of `spec` into `encoder` (`driveDeferred`'s work),
- * the last summary folded into `report`; returns the buffers it made, which
- * the caller frees once the encoder is submitted.
+ * One submit: `prologue`, then `units` units of `spec` (a probe after each
+ * but the last; the last summary folded into `report`), then `epilogue`.
  */
-function recordUnits(rt: Runtime, encoder: GPUCommandEncoder, spec: DriveSpec, units: number, report: GPUBuffer, offset: number): GPUBuffer[] {
+function submitUnits(
+  rt: Runtime,
+  spec: DriveSpec,
+  units: number,
+  report: GPUBuffer,
+  offset: number,
+  prologue?: (encoder: GPUCommandEncoder) => void,
+  epilogue?: (encoder: GPUCommandEncoder) => void,
+): void {
   const rig = summaryRig(rt, spec, offset, report);
   try {
+    const encoder = rt.device.createCommandEncoder({ label: `${spec.label}, ${units} units` });
+    prologue?.(encoder);
     const pass = encoder.beginComputePass({ label: spec.label });
     for (let k = 0; k < units; k++) {
       spec.record(pass, 1, rig.indirect, spec.maxScale);
@@ -303,11 +306,12 @@ function recordUnits(rt: Runtime, encoder: GPUCommandEncoder, spec: DriveSpec, u
     rig.summarizer.dispatch(pass, 'summarize', 1);
     rig.summarizer.dispatch(pass, 'fold', 1);
     pass.end();
-  } catch (e) {
+    epilogue?.(encoder);
+    rt.submit([encoder.finish()]);
+  } finally {
+    // Destroying a buffer that submitted work still uses is valid: it is freed once that work is done.
     for (const b of rig.owned) rt.destroyBuffer(b);
-    throw e;
   }
-  return rig.owned;
 }
 
 /** One chunk of samples of a gradient solve (adjoint or backprop), run to completion. */
@@ -389,18 +393,14 @@ export async function driveInRounds(
     // A new mappable buffer every round: zero (no fold) unless this round's submit ran.
     const readback = rt.createBuffer(`${spec.label} report readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
-      const owned = [createReport(rt, `${spec.label} report`)];
+      const report = createReport(rt, `${spec.label} report`);
       try {
-        const encoder = rt.device.createCommandEncoder({ label: `${spec.label} round of ${units} units` });
-        prologue?.(encoder);
-        prologue = undefined;
-        owned.push(...recordUnits(rt, encoder, spec, units, owned[0], 0));
-        encoder.copyBufferToBuffer(owned[0], 0, readback, 0, SUMMARY.byteSize);
-        rt.submit([encoder.finish()]);
+        submitUnits(rt, spec, units, report, 0, prologue, (encoder) => encoder.copyBufferToBuffer(report, 0, readback, 0, SUMMARY.byteSize));
       } finally {
         // Freed once the round's work is done.
-        for (const b of owned) rt.destroyBuffer(b);
+        rt.destroyBuffer(report);
       }
+      prologue = undefined;
       await rt.wait(readback.mapAsync(GPUMapMode.READ));
       const values = SUMMARY.unpack(new DataView(readback.getMappedRange().slice(0)));
       readback.unmap();
