@@ -111,15 +111,11 @@ const MAX_CHUNK = 64;
 export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<SummaryValues> {
   const device = rt.device;
   const rig = summaryRig(rt, spec, 0);
-  const owned = rig.owned;
+  const inflight: GPUBuffer[] = [];
   try {
-    const readbacks = [0, 1].map(() => {
-      const b = rt.createBuffer(`${spec.label} summary readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-      owned.push(b);
-      return b;
-    });
-
-    const submitChunk = (units: number, readback: GPUBuffer) => {
+    const submitChunk = (units: number) => {
+      const readback = summaryReadback(rt, spec.label);
+      inflight.push(readback);
       const encoder = device.createCommandEncoder({ label: `${spec.label} chunk of ${units}` });
       const pass = encoder.beginComputePass({ label: spec.label });
       spec.record(pass, units, rig.indirect);
@@ -130,25 +126,47 @@ export async function driveToCompletion(rt: Runtime, spec: DriveSpec): Promise<S
     };
 
     let chunk = FIRST_CHUNK;
-    submitChunk(chunk, readbacks[0]);
+    submitChunk(chunk);
     chunk = Math.min(chunk * 2, MAX_CHUNK);
-    submitChunk(chunk, readbacks[1]);
-    const inflight = [readbacks[0], readbacks[1]];
+    submitChunk(chunk);
     for (;;) {
       const rb = inflight.shift();
       if (!rb) throw new Error('webode: internal error: no chunk in flight');
-      await rt.wait(rb.mapAsync(GPUMapMode.READ));
-      const values = SUMMARY.unpack(new DataView(rb.getMappedRange().slice(0)));
-      rb.unmap();
-      ranOrThrow(rt, spec.label, values, 1);
+      const values = await takeSummary(rt, rb, spec.label);
       if (values.running === 0) return values;
       chunk = Math.min(chunk * 2, MAX_CHUNK);
-      submitChunk(chunk, rb);
-      inflight.push(rb);
+      submitChunk(chunk);
     }
   } finally {
-    for (const b of owned) rt.destroyBuffer(b);
+    for (const b of [...rig.owned, ...inflight]) rt.destroyBuffer(b);
   }
+}
+
+/**
+ * A mappable buffer for one copy of a summary. Made anew for every copy, so
+ * it reads as zero (no fold) unless the submit holding that copy ran: a
+ * reused one would still hold an earlier summary after a rejected submit.
+ */
+function summaryReadback(rt: Runtime, label: string): GPUBuffer {
+  return rt.createBuffer(`${label} summary readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+}
+
+/**
+ * Waits for the summary copied into `readback` (one host wait) and frees the
+ * buffer; `GPUWorkError` about `what` if the submit holding the copy did not
+ * run (`ranOrThrow`).
+ */
+async function takeSummary(rt: Runtime, readback: GPUBuffer, what: string): Promise<SummaryValues> {
+  let values: SummaryValues;
+  try {
+    await rt.wait(readback.mapAsync(GPUMapMode.READ));
+    values = SUMMARY.unpack(new DataView(readback.getMappedRange().slice(0)));
+    readback.unmap();
+  } finally {
+    rt.destroyBuffer(readback);
+  }
+  ranOrThrow(rt, what, values, 1);
+  return values;
 }
 
 /** A deferred solve's report buffer (SUMMARY words), initialised empty; the caller owns it. */
@@ -390,25 +408,20 @@ export async function driveInRounds(
   prologue?: (encoder: GPUCommandEncoder) => void,
 ): Promise<SummaryValues> {
   for (let units = firstRoundUnits(spec.attemptsPerUnit, spec.maxScale, spec.expectedAttempts); ; units = nextRoundUnits(units)) {
-    // A new mappable buffer every round: zero (no fold) unless this round's submit ran.
-    const readback = rt.createBuffer(`${spec.label} report readback`, SUMMARY.byteSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const readback = summaryReadback(rt, spec.label);
+    const report = createReport(rt, `${spec.label} report`);
     try {
-      const report = createReport(rt, `${spec.label} report`);
-      try {
-        submitUnits(rt, spec, units, report, 0, prologue, (encoder) => encoder.copyBufferToBuffer(report, 0, readback, 0, SUMMARY.byteSize));
-      } finally {
-        // Freed once the round's work is done.
-        rt.destroyBuffer(report);
-      }
-      prologue = undefined;
-      await rt.wait(readback.mapAsync(GPUMapMode.READ));
-      const values = SUMMARY.unpack(new DataView(readback.getMappedRange().slice(0)));
-      readback.unmap();
-      ranOrThrow(rt, spec.label, values, 1);
-      if (values.running === 0) return values;
-    } finally {
+      submitUnits(rt, spec, units, report, 0, prologue, (encoder) => encoder.copyBufferToBuffer(report, 0, readback, 0, SUMMARY.byteSize));
+    } catch (e) {
       rt.destroyBuffer(readback);
+      throw e;
+    } finally {
+      // Freed once the round's work is done.
+      rt.destroyBuffer(report);
     }
+    prologue = undefined;
+    const values = await takeSummary(rt, readback, spec.label);
+    if (values.running === 0) return values;
   }
 }
 

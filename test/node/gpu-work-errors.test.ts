@@ -60,6 +60,31 @@ describe('GPUWorkError', () => {
     expect(reported.length).toBeGreaterThan(0);
   });
 
+  it('a batch-shared solve whose buffer is destroyed after its first chunks were submitted rejects (no stale summary read again)', async () => {
+    // Long enough for more than the two chunks submitted at the start (8 + 16 shared attempts).
+    const t = [0, 40];
+    const opts = { stepControl: 'batch', rtol: 1e-7, atol: 1e-8 } as const;
+    const full = await odeint(f, Float32Array.from(Y0), t, opts);
+    expect(full.summary.accepted + full.summary.rejected).toBeGreaterThan(3 * (8 + 16));
+    full.destroy();
+    const y0 = Tensor.fromArray(rt, Float32Array.from(Y0), [B, 2], 'y0');
+    const submits = rt.counters.submits;
+    const solve = odeint(f, y0, t, opts).then(
+      (sol) => {
+        sol.destroy();
+        return null;
+      },
+      (err: unknown) => err,
+    );
+    // Once both opening chunks are submitted (they run), later chunks are rejected.
+    while (rt.counters.submits < submits + 2) await new Promise((r) => setTimeout(r, 0));
+    y0.buffer.destroy();
+    const e = await solve;
+    expect(e).toBeInstanceOf(GPUWorkError);
+    expect((e as GPUWorkError).what).toMatch(/odeint/);
+    y0.destroy();
+  });
+
   it('a deferred solve: check() rejects', async () => {
     const sol = await odeint(f, destroyedBehind(Y0, [B, 2], 'y0'), T, { deferred: true });
     const e = await rejection(sol.check());
